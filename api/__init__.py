@@ -1,0 +1,1 @@
+"""The REST API (DRF layer only: serializers, views, permissions, auth, urls). No models."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PlannerConfig(AppConfig):
+    name = "planner"
+    verbose_name = "Margin planner"

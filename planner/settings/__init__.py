@@ -1,0 +1,1 @@
+"""Settings package: ``base`` (the default), ``test`` and ``production`` overrides."""

@@ -1,0 +1,1 @@
+"""Provider price sheets: catalog, custom prices and the cost calculator. Imports nothing of planner or api."""
