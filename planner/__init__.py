@@ -1,5 +1,5 @@
-"""Margin Planner: project configuration and the core domain app."""
+"""Margin Planner: project configuration and the core domain app.
 
-from planner.celery import app as celery_app
-
-__all__ = ["celery_app"]
+The Celery app is loaded by ``PlannerConfig.ready`` rather than imported here, so that
+importing ``planner.engine`` (pure numpy) never pulls in Celery or Django.
+"""

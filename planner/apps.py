@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class PlannerConfig(AppConfig):
     name = "planner"
     verbose_name = "Margin planner"
+
+    def ready(self) -> None:
+        # Load the Celery app in every Django process so tasks bind to it (see planner/__init__.py).
+        from planner.celery import app  # noqa: F401
