@@ -16,6 +16,7 @@ from planner.engine.simulate import (
     simulate,
     simulate_block,
     summarize,
+    validate_inputs,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "simulate",
     "simulate_block",
     "summarize",
+    "validate_inputs",
 ]

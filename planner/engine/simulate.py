@@ -46,7 +46,13 @@ from planner.engine.costs import (
     workload_with_lever_changes,
 )
 from planner.engine.types import EngineInput, FloatArray, Lever, Tier, Workload
-from planner.engine.usage import copula_factor, correlated_normals, intensity_from_normal, mean_intensity, validate_usage
+from planner.engine.usage import (
+    copula_factor,
+    correlated_normals,
+    intensity_from_normal,
+    mean_intensity,
+    validate_usage,
+)
 
 ENGINE_VERSION = "1"
 BLOCK_SIZE = 65_536
@@ -152,10 +158,19 @@ def validate_inputs(inputs: EngineInput) -> None:
         raise ValueError("a scenario needs at least one workload")
     if not 1 <= inputs.horizon_months <= 600:
         raise ValueError("horizon_months must be between 1 and 600")
-    numbers = [inputs.price_trend_yearly, inputs.usage_growth_monthly, inputs.discount_rate_yearly, inputs.target_margin]
+    numbers = [
+        inputs.price_trend_yearly,
+        inputs.usage_growth_monthly,
+        inputs.discount_rate_yearly,
+        inputs.target_margin,
+    ]
     if not all(np.isfinite(numbers)):
         raise ValueError("trend, growth, discount rate and target margin must be finite")
-    if inputs.price_trend_yearly <= -1 or inputs.usage_growth_monthly <= -1 or inputs.discount_rate_yearly <= -1:
+    if (
+        inputs.price_trend_yearly <= -1
+        or inputs.usage_growth_monthly <= -1
+        or inputs.discount_rate_yearly <= -1
+    ):
         raise ValueError("price trend, usage growth and discount rate must be above -100%")
     for workload in inputs.workloads:
         _validate_workload(workload)
@@ -173,7 +188,13 @@ def _validate_workload(w: Workload) -> None:
     shares = [m.share for m in w.models]
     if any(not np.isfinite(s) or s < 0 for s in shares) or abs(sum(shares) - 1.0) > 1e-6:
         raise ValueError(f"{where}: model shares must be >= 0 and sum to 1")
-    for name in ("prompt_cache_share", "prompt_cache_write_share", "response_cache_hit_rate", "batch_share", "distillation"):
+    for name in (
+        "prompt_cache_share",
+        "prompt_cache_write_share",
+        "response_cache_hit_rate",
+        "batch_share",
+        "distillation",
+    ):
         value = getattr(w, name)
         if not np.isfinite(value) or not 0.0 <= value <= 1.0:
             raise ValueError(f"{where}: {name} must be between 0 and 1")
@@ -185,7 +206,11 @@ def _validate_workload(w: Workload) -> None:
     for spec in specs:
         if spec is None:
             continue
-        if not (np.isfinite(spec.median) and np.isfinite(spec.p90)) or spec.median < 0 or spec.p90 < spec.median:
+        if (
+            not (np.isfinite(spec.median) and np.isfinite(spec.p90))
+            or spec.median < 0
+            or spec.p90 < spec.median
+        ):
             raise ValueError(f"{where}: token and call distributions need 0 <= median <= p90")
 
 
@@ -210,7 +235,9 @@ def prepare(inputs: EngineInput, *, users: int, seed: int) -> PreparedRun:
     validate_inputs(inputs)
     if users < 1:
         raise ValueError("users must be at least 1")
-    setup_rng = np.random.Generator(np.random.SFC64(np.random.SeedSequence(seed, spawn_key=(SETUP_SPAWN_KEY,))))
+    setup_rng = np.random.Generator(
+        np.random.SFC64(np.random.SeedSequence(seed, spawn_key=(SETUP_SPAWN_KEY,)))
+    )
     draws = [draw_pool_randoms(w, setup_rng) for w in inputs.workloads]
     table_seeds = setup_rng.integers(0, 2**63, size=(1 + len(inputs.levers), len(inputs.workloads)))
     variants = []
@@ -303,7 +330,9 @@ def simulate_block(prepared: PreparedRun, block: int) -> BlockAggregate:
     aggregate = empty_aggregate(prepared)
     aggregate.users = counts
     aggregate.batch_users = np.zeros((len(inputs.tiers), BATCHES_PER_BLOCK), dtype=np.int64)
-    aggregate.moments = np.zeros((len(prepared.variants), MOMENTS, len(inputs.tiers), inputs.horizon_months, BATCHES_PER_BLOCK))
+    aggregate.moments = np.zeros(
+        (len(prepared.variants), MOMENTS, len(inputs.tiers), inputs.horizon_months, BATCHES_PER_BLOCK)
+    )
     aggregate.blocks = [block]
     for t, tier in enumerate(inputs.tiers):
         if counts[t] > 0:
@@ -486,7 +515,10 @@ def _tier_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier)
     percentiles = {}
     for name, q in (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)):
         lo, hi = stats.cogs_quantile_interval(hist, q)
-        percentiles[name] = {"value": _finite(stats.cogs_quantile(hist, q)), "interval": [_finite(lo), _finite(hi)]}
+        percentiles[name] = {
+            "value": _finite(stats.cogs_quantile(hist, q)),
+            "interval": [_finite(lo), _finite(hi)],
+        }
     workload_cogs = agg.cogs_by_workload[t, 0] / simulated if simulated else np.zeros(len(inputs.workloads))
     by_model: dict[str, float] = {}
     for w, pool in enumerate(prepared.variants[0].pools):
@@ -585,7 +617,9 @@ def _horizon(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier) -> 
     }
 
 
-def _lever_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier, v: int) -> dict[str, object]:
+def _lever_result(
+    prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier, v: int
+) -> dict[str, object]:
     lever = prepared.variants[v].lever
     assert lever is not None
     cogs, _ = _mean(agg, v, COGS, t, 0)
@@ -615,7 +649,9 @@ def _lever_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier
     }
 
 
-def _total_result(prepared: PreparedRun, agg: BlockAggregate, tiers: list[dict[str, object]]) -> dict[str, object]:
+def _total_result(
+    prepared: PreparedRun, agg: BlockAggregate, tiers: list[dict[str, object]]
+) -> dict[str, object]:
     """Totals across tiers weighted by real subscribers (per month: by survivors)."""
     inputs = prepared.inputs
     subscribers = np.asarray([t.subscribers for t in inputs.tiers], dtype=np.float64)
@@ -659,7 +695,9 @@ def _total_result(prepared: PreparedRun, agg: BlockAggregate, tiers: list[dict[s
         assert lever is not None
         change = sum(_difference(agg, v, MARGIN, t, 0)[0] * subscribers[t] for t in range(len(inputs.tiers)))
         levers.append({"key": lever.key, "label": lever.label, "monthly_margin_change": _finite(change)})
-    total_loss = sum(float(t["underwater"]["monthly_loss"]["value"]) for t, p in zip(tiers, paying, strict=True) if p)  # type: ignore[index]
+    total_loss = sum(
+        float(t["underwater"]["monthly_loss"]["value"]) for t, p in zip(tiers, paying, strict=True) if p
+    )  # type: ignore[index]
     return {
         "subscribers": int(subscribers.sum()),
         "paying_subscribers": int(paying_subscribers),

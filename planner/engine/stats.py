@@ -57,7 +57,9 @@ def margin_bin_index(margin: FloatArray) -> np.ndarray:
     magnitude = np.abs(margin)
     with np.errstate(divide="ignore"):
         logs = np.log10(np.maximum(magnitude, MARGIN_MIN))
-    offset = np.minimum(((logs - np.log10(MARGIN_MIN)) * MARGIN_BINS_PER_DECADE).astype(np.int64), _MARGIN_SIDE - 1)
+    offset = np.minimum(
+        ((logs - np.log10(MARGIN_MIN)) * MARGIN_BINS_PER_DECADE).astype(np.int64), _MARGIN_SIDE - 1
+    )
     small = magnitude < MARGIN_MIN
     index = np.where(margin > 0, _MARGIN_SIDE + 1 + offset, _MARGIN_SIDE - 1 - offset)
     return np.where(small, _MARGIN_SIDE, index)

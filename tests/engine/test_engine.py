@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from scipy import integrate
 from scipy import stats as sps
@@ -61,7 +60,9 @@ def one_workload_input(
         subscribers=subscribers,
         usage=(UsageDist(kind="lognormal", median=median, p90=p90),),
     )
-    return EngineInput(tiers=(tier,), workloads=(workload,), correlation=((1.0,),), horizon_months=2, levers=levers)
+    return EngineInput(
+        tiers=(tier,), workloads=(workload,), correlation=((1.0,),), horizon_months=2, levers=levers
+    )
 
 
 def walk_numbers(value):
@@ -160,7 +161,9 @@ def test_lever_effects_are_measured_on_the_same_users():
     # Half the requests are served from cache: expected COGS halves. The paired difference's
     # error is far smaller than the baseline's own error (common random numbers).
     change = effect["cogs_change_per_user"]
-    assert abs(change["value"] + baseline / 2) < 4 * (change["mc_error"] + tier["cogs_per_user"]["mean"]["mc_error"] / 2)
+    assert abs(change["value"] + baseline / 2) < 4 * (
+        change["mc_error"] + tier["cogs_per_user"]["mean"]["mc_error"] / 2
+    )
     assert change["mc_error"] < tier["cogs_per_user"]["mean"]["mc_error"]
 
 
@@ -198,7 +201,11 @@ def test_break_even_is_where_expected_margin_turns_negative():
     assert tier["break_even"] == {"kind": "from", "credits": pytest.approx(2000.0), "until": None}
     overage = simulate(one_workload_input(included=1000.0, overage=0.02, fee=5.0), users=5_000, seed=1)
     # Margin 5 - 0.01c falls to zero at c=500, then rises by 0.01 per credit past 1000: back at 1500.
-    assert overage["tiers"][0]["break_even"] == {"kind": "range", "credits": pytest.approx(500.0), "until": pytest.approx(1500.0)}
+    assert overage["tiers"][0]["break_even"] == {
+        "kind": "range",
+        "credits": pytest.approx(500.0),
+        "until": pytest.approx(1500.0),
+    }
 
 
 @pytest.mark.parametrize(
@@ -247,7 +254,16 @@ def test_every_usage_kind_matches_its_mean(dist):
 
 
 def test_engine_package_imports_no_django_celery_or_orm():
-    forbidden = ("django", "rest_framework", "celery", "kombu", "pricing", "api", "planner.models", "planner.services")
+    forbidden = (
+        "django",
+        "rest_framework",
+        "celery",
+        "kombu",
+        "pricing",
+        "api",
+        "planner.models",
+        "planner.services",
+    )
     for path in ENGINE_DIR.glob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
@@ -260,8 +276,11 @@ def test_engine_package_imports_no_django_celery_or_orm():
                 assert not name.startswith(forbidden), f"{path.name} imports {name}"
     code = (
         "import sys, planner.engine, planner.engine.reference;"
-        "bad=[m for m in sys.modules if m.split('.')[0] in ('django','celery','kombu','rest_framework','pricing')];"
+        "roots=('django','celery','kombu','rest_framework','pricing');"
+        "bad=[m for m in sys.modules if m.split('.')[0] in roots];"
         "print(','.join(bad))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ENGINE_DIR.parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ENGINE_DIR.parents[1]
+    )
     assert out.stdout.strip() == ""
