@@ -14,6 +14,7 @@ quota, so the loss region can be a bounded range; a cap makes margin flat beyond
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class BreakEven:
     credits: float | None = None
     until: float | None = None
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "credits": self.credits, "until": self.until}
 
 

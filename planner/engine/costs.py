@@ -192,7 +192,7 @@ def price_pool(workload: Workload, draws: PoolDraws) -> RequestPool:
             call_cost[mask] = np.asarray(pricer(tokens), dtype=np.float64)
     if not np.all(np.isfinite(call_cost)) or np.any(call_cost < 0):
         raise ValueError(f"workload {workload.key!r}: a pricer returned a negative or non-finite cost")
-    request_cost = np.bincount(call_request, weights=call_cost, minlength=n_requests)
+    request_cost = np.asarray(np.bincount(call_request, weights=call_cost, minlength=n_requests), dtype=np.float64)
     request_cost[hit_of_request] = 0.0
     model_cost = np.bincount(model_of_request, weights=request_cost, minlength=len(workload.models))
     total = model_cost.sum()
@@ -304,8 +304,8 @@ def _standardised_atoms(sums: FloatArray, n: int, mean: float, std: float) -> Fl
         logs = np.log10(values)
         lo = np.floor(logs.min() * _ROW_BINS_PER_DECADE) / _ROW_BINS_PER_DECADE
         index = ((logs - lo) * _ROW_BINS_PER_DECADE).astype(np.int64)
-        counts = np.bincount(index).astype(np.float64)
-        totals = np.bincount(index, weights=values)
+        counts: FloatArray = np.bincount(index).astype(np.float64)
+        totals: FloatArray = np.bincount(index, weights=values).astype(np.float64)
     else:
         counts = np.zeros(0)
         totals = np.zeros(0)
@@ -363,13 +363,14 @@ def workload_with_lever_changes(
         else:
             models.append(replace(routing_model, share=moved))
         changed = replace(changed, models=tuple(models))
-    updates: dict[str, float] = {}
-    for name, value in (
-        ("response_cache_hit_rate", response_cache_hit_rate),
-        ("prompt_cache_share", prompt_cache_share),
-        ("distillation", distillation),
-        ("batch_share", batch_share),
-    ):
-        if value is not None:
-            updates[name] = value
-    return replace(changed, **updates) if updates else changed
+    return replace(
+        changed,
+        response_cache_hit_rate=_or(response_cache_hit_rate, changed.response_cache_hit_rate),
+        prompt_cache_share=_or(prompt_cache_share, changed.prompt_cache_share),
+        distillation=_or(distillation, changed.distillation),
+        batch_share=_or(batch_share, changed.batch_share),
+    )
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value

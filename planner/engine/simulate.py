@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy_financial as npf
@@ -265,8 +266,8 @@ def prepare(inputs: EngineInput, *, users: int, seed: int) -> PreparedRun:
         factor=copula_factor(np.asarray(inputs.correlation, dtype=np.float64)),
         variants=tuple(variants),
         allocation=_tier_allocation(inputs.tiers),
-        price_factors=(1.0 + inputs.price_trend_yearly) ** (months / 12.0),
-        growth_factors=(1.0 + inputs.usage_growth_monthly) ** months,
+        price_factors=np.power(1.0 + inputs.price_trend_yearly, months / 12.0, dtype=np.float64),
+        growth_factors=np.power(1.0 + inputs.usage_growth_monthly, months, dtype=np.float64),
     )
 
 
@@ -359,7 +360,8 @@ def _simulate_tier(
     intensity = [intensity_from_normal(tier.usage[w], z[w]) for w in range(len(workloads))]
     credits_per_request = np.asarray([w.credits_per_request for w in workloads])
     cap = tier.effective_cap
-    overage_billed = tier.included_credits is not None and tier.overage_price is not None
+    included = tier.included_credits
+    overage_price = tier.overage_price
     for m in range(inputs.horizon_months):
         growth = prepared.growth_factors[m]
         requested = []
@@ -384,8 +386,8 @@ def _simulate_tier(
             served = [np.floor(r * fraction).astype(np.int64) for r in requested]
         revenue = np.full(n, tier.monthly_price)
         overage = np.zeros(n)
-        if overage_billed:
-            overage = tier.overage_price * np.maximum(billable - tier.included_credits, 0.0)
+        if included is not None and overage_price is not None:
+            overage = overage_price * np.maximum(billable - included, 0.0)
             revenue = revenue + overage
         fees = revenue * tier.payment_fee_pct + np.where(revenue > 0, tier.payment_fee_fixed, 0.0)
         net = revenue - fees
@@ -442,7 +444,7 @@ def merge(prepared: PreparedRun, aggregates: Sequence[BlockAggregate]) -> BlockA
     return total
 
 
-def simulate(inputs: EngineInput, *, users: int, seed: int) -> dict[str, object]:
+def simulate(inputs: EngineInput, *, users: int, seed: int) -> dict[str, Any]:
     """Run every block in one process and return the results document."""
     prepared = prepare(inputs, users=users, seed=seed)
     blocks = [simulate_block(prepared, b) for b in range(prepared.blocks)]
@@ -471,7 +473,7 @@ def _difference(agg: BlockAggregate, v: int, k: int, t: int, m: int) -> tuple[fl
     return stats.ratio_mean_and_error(diff, agg.batch_users[t].astype(np.float64))
 
 
-def summarize(prepared: PreparedRun, agg: BlockAggregate) -> dict[str, object]:
+def summarize(prepared: PreparedRun, agg: BlockAggregate) -> dict[str, Any]:
     """Build the results document (JSON types only) from the merged aggregate."""
     inputs = prepared.inputs
     tiers = [_tier_result(prepared, agg, t, tier) for t, tier in enumerate(inputs.tiers)]
@@ -500,7 +502,7 @@ def _cost_per_credit(prepared: PreparedRun, tier: Tier, variant: int = 0) -> flo
     return float(cost / credits) if credits > 0 else 0.0
 
 
-def _tier_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier) -> dict[str, object]:
+def _tier_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier) -> dict[str, Any]:
     inputs = prepared.inputs
     simulated = float(agg.users[t])
     revenue, revenue_se = _mean(agg, 0, REVENUE, t, 0)
@@ -525,7 +527,7 @@ def _tier_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier)
         for key, share in zip(pool.model_keys, pool.model_cost, strict=True):
             by_model[key] = by_model.get(key, 0.0) + float(workload_cogs[w] * share)
     cost_per_credit = _cost_per_credit(prepared, tier)
-    result: dict[str, object] = {
+    result: dict[str, Any] = {
         "key": tier.key,
         "paying": tier.is_paying,
         "subscribers": tier.subscribers,
@@ -579,17 +581,17 @@ def _margin_histogram(counts: np.ndarray) -> dict[str, list[float]]:
 
 
 def _survival(tier: Tier, months: int) -> FloatArray:
-    return (1.0 - tier.churn_monthly) ** np.arange(months)
+    return np.power(1.0 - tier.churn_monthly, np.arange(months), dtype=np.float64)
 
 
 def _monthly_rate(prepared: PreparedRun) -> float:
     return float((1.0 + prepared.inputs.discount_rate_yearly) ** (1.0 / 12.0) - 1.0)
 
 
-def _horizon(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier) -> dict[str, object]:
+def _horizon(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier) -> dict[str, Any]:
     months = prepared.inputs.horizon_months
     subscribers = tier.subscribers * _survival(tier, months)
-    rows = []
+    rows: list[dict[str, Any]] = []
     margins = np.zeros(months)
     for m in range(months):
         revenue, _ = _mean(agg, 0, REVENUE, t, m)
@@ -610,16 +612,14 @@ def _horizon(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier) -> 
         )
     return {
         "months": rows,
-        "total_revenue": _finite(sum(r["revenue"] for r in rows)),  # type: ignore[misc]
-        "total_cogs": _finite(sum(r["cogs"]["value"] for r in rows)),  # type: ignore[index]
+        "total_revenue": _finite(sum(r["revenue"] for r in rows)),
+        "total_cogs": _finite(sum(r["cogs"]["value"] for r in rows)),
         "total_margin": _finite(margins.sum()),
         "npv_margin": _finite(npf.npv(_monthly_rate(prepared), margins)),
     }
 
 
-def _lever_result(
-    prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier, v: int
-) -> dict[str, object]:
+def _lever_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier, v: int) -> dict[str, Any]:
     lever = prepared.variants[v].lever
     assert lever is not None
     cogs, _ = _mean(agg, v, COGS, t, 0)
@@ -649,9 +649,7 @@ def _lever_result(
     }
 
 
-def _total_result(
-    prepared: PreparedRun, agg: BlockAggregate, tiers: list[dict[str, object]]
-) -> dict[str, object]:
+def _total_result(prepared: PreparedRun, agg: BlockAggregate, tiers: list[dict[str, Any]]) -> dict[str, Any]:
     """Totals across tiers weighted by real subscribers (per month: by survivors)."""
     inputs = prepared.inputs
     subscribers = np.asarray([t.subscribers for t in inputs.tiers], dtype=np.float64)
@@ -671,7 +669,7 @@ def _total_result(
     paying_subscribers = float(subscribers[paying].sum())
     share = 0.0
     variance = 0.0
-    for t in np.flatnonzero(paying):
+    for t in (int(i) for i in np.flatnonzero(paying)):
         n_t = float(agg.users[t])
         if n_t == 0 or paying_subscribers == 0:
             continue
@@ -697,7 +695,7 @@ def _total_result(
         levers.append({"key": lever.key, "label": lever.label, "monthly_margin_change": _finite(change)})
     total_loss = sum(
         float(t["underwater"]["monthly_loss"]["value"]) for t, p in zip(tiers, paying, strict=True) if p
-    )  # type: ignore[index]
+    )
     return {
         "subscribers": int(subscribers.sum()),
         "paying_subscribers": int(paying_subscribers),

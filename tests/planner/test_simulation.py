@@ -66,11 +66,13 @@ def test_a_run_reproduces_from_its_snapshot_after_edits(scenario: Scenario) -> N
     UsageDistribution.objects.filter(tier__name="Pro").update(median=400, p90=4000)
     again = engine.simulate(engine_input_from_snapshot(run.snapshot), users=run.users, seed=run.seed)
     stored = json.loads(json.dumps(again))
+    assert run.results is not None
     assert {k: v for k, v in run.results.items() if k != "seconds"} == stored
 
 
 def test_results_flag_underwater_users_with_errors_and_no_nan(scenario: Scenario) -> None:
     results = run_execute(run=run_create(scenario=scenario)).results
+    assert results is not None
     pro = next(t for t in results["tiers"] if t["key"] == "Pro")
     assert pro["paying"] is True
     assert (
