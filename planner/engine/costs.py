@@ -192,7 +192,9 @@ def price_pool(workload: Workload, draws: PoolDraws) -> RequestPool:
             call_cost[mask] = np.asarray(pricer(tokens), dtype=np.float64)
     if not np.all(np.isfinite(call_cost)) or np.any(call_cost < 0):
         raise ValueError(f"workload {workload.key!r}: a pricer returned a negative or non-finite cost")
-    request_cost = np.asarray(np.bincount(call_request, weights=call_cost, minlength=n_requests), dtype=np.float64)
+    request_cost = np.asarray(
+        np.bincount(call_request, weights=call_cost, minlength=n_requests), dtype=np.float64
+    )
     request_cost[hit_of_request] = 0.0
     model_cost = np.bincount(model_of_request, weights=request_cost, minlength=len(workload.models))
     total = model_cost.sum()
