@@ -1,1 +1,4 @@
-"""Provider price sheets: catalog, custom prices and the cost calculator. Imports nothing of planner or api."""
+"""Provider price sheets: catalog, custom prices and the cost calculator.
+
+Imports nothing of planner or api.
+"""
