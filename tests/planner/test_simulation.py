@@ -128,3 +128,13 @@ def test_simulate_command_prints_a_readable_report(scenario: Scenario) -> None:
 def test_simulate_command_rejects_unknown_scenario(db: None) -> None:
     with pytest.raises(CommandError, match="No scenario"):
         call_command("simulate", "--scenario", "nope")
+
+
+def test_demo_scenario_shows_a_visible_share_of_underwater_pro_users(db: None) -> None:
+    call_command("seed_demo", stdout=StringIO())
+    out = StringIO()
+    call_command("simulate", "--scenario", "Baseline", "--users", "40000", "--json", stdout=out)
+    pro = next(t for t in json.loads(out.getvalue())["results"]["tiers"] if t["key"] == "Pro")
+    # "Visible": the 95% interval of the underwater share lies above 3% of Pro subscribers.
+    assert pro["underwater"]["interval"][0] > 0.03
+    assert pro["underwater"]["monthly_loss"]["value"] > 0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from genai_prices import data as genai_data
@@ -107,15 +107,17 @@ def test_catalog_search_hides_retired_models(catalog: CatalogImportReport) -> No
     assert ("anthropic", "claude-2") not in found
 
 
-def test_catalog_search_answers_in_under_200_ms(catalog: CatalogImportReport) -> None:
+def test_catalog_search_is_one_query_whatever_the_result_size(
+    catalog: CatalogImportReport, django_assert_num_queries: Any
+) -> None:
+    # Speed is a benchmark (docs/BENCHMARKS.md), not a timed assertion; what the test pins is that
+    # a search is a single query with its current prices annotated (no N+1 on the results).
     total_models = sum(len(provider.models) for provider in genai_data.providers)
-    started = time.perf_counter()
-    everything = list(catalog_search(query="", limit=total_models))
-    some = list(catalog_search(query="llama instruct", limit=50))
-    elapsed = time.perf_counter() - started
-
+    with django_assert_num_queries(1):
+        everything = list(catalog_search(query="", limit=total_models))
+    with django_assert_num_queries(1):
+        some = list(catalog_search(query="llama instruct", limit=50))
     assert len(everything) == total_models and some
-    assert elapsed < 0.2, f"search took {elapsed * 1000:.0f} ms"
 
 
 def test_catalog_search_rejects_a_non_positive_limit() -> None:

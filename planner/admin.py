@@ -1,0 +1,232 @@
+"""Admin for every planner model. Model-mix shares are validated for the workload as a whole."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+
+from planner.models import (
+    Membership,
+    Organization,
+    Product,
+    Scenario,
+    SimulationRun,
+    Tier,
+    UsageDistribution,
+    Workload,
+    WorkloadCorrelation,
+    WorkloadModel,
+)
+from planner.validators import model_mix_validate
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "currency", "time_zone", "created_at"]
+    list_filter = ["currency", "time_zone"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "role", "created_at"]
+    list_filter = ["role", "organization"]
+    search_fields = ["user__username", "user__email", "organization__name"]
+    autocomplete_fields = ["user", "organization"]
+
+
+class TierInline(admin.StackedInline):
+    model = Tier
+    extra = 0
+    show_change_link = True
+
+
+class WorkloadInline(admin.TabularInline):
+    model = Workload
+    extra = 0
+    show_change_link = True
+    fields = ["name", "position", "credits_per_request", "response_cache_hit_rate", "batch_share"]
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization", "default_correlation", "updated_at"]
+    list_filter = ["organization"]
+    search_fields = ["name", "organization__name"]
+    inlines = [TierInline, WorkloadInline]
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "product",
+        "monthly_fee",
+        "seat_fee",
+        "seats",
+        "annual_price",
+        "included_credits",
+        "overage_price_per_credit",
+        "hard_cap_credits",
+        "subscribers",
+        "churn_monthly",
+    ]
+    list_filter = ["product__organization", "product"]
+    search_fields = ["name", "product__name"]
+
+
+class ModelMixFormSet(BaseInlineFormSet):
+    """Checks that the shares of the models kept in the mix sum to 1."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        shares = [
+            form.cleaned_data["share"]
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("share") is not None
+        ]
+        try:
+            model_mix_validate(shares)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from exc
+
+
+class WorkloadModelInline(admin.TabularInline):
+    model = WorkloadModel
+    formset = ModelMixFormSet
+    extra = 0
+    autocomplete_fields = ["model"]
+
+
+@admin.register(Workload)
+class WorkloadAdmin(admin.ModelAdmin):
+    list_display = ["name", "product", "credits_per_request", "prompt_cache_share", "response_cache_hit_rate"]
+    list_filter = ["product__organization", "product"]
+    search_fields = ["name", "product__name"]
+    inlines = [WorkloadModelInline]
+    fieldsets = [
+        (None, {"fields": ["product", "name", "position", "credits_per_request"]}),
+        (
+            "Tokens per call (median / p90)",
+            {
+                "fields": [
+                    ("input_tokens_median", "input_tokens_p90"),
+                    ("output_tokens_median", "output_tokens_p90"),
+                    ("reasoning_tokens_median", "reasoning_tokens_p90"),
+                    ("calls_per_request_median", "calls_per_request_p90"),
+                ]
+            },
+        ),
+        (
+            "Caching, batch and distillation",
+            {
+                "fields": [
+                    "prompt_cache_share",
+                    "prompt_cache_write_share",
+                    "response_cache_hit_rate",
+                    "batch_share",
+                    "distillation",
+                ]
+            },
+        ),
+    ]
+
+
+@admin.register(WorkloadModel)
+class WorkloadModelAdmin(admin.ModelAdmin):
+    list_display = ["workload", "model", "share", "variant", "uses_reasoning"]
+    list_filter = ["uses_reasoning", "workload__product"]
+    autocomplete_fields = ["model"]
+
+
+@admin.register(UsageDistribution)
+class UsageDistributionAdmin(admin.ModelAdmin):
+    list_display = ["tier", "workload", "kind", "median", "p90", "mean", "shape", "alpha", "overdispersion"]
+    list_filter = ["kind", "tier__product"]
+    search_fields = ["tier__name", "workload__name"]
+
+
+@admin.register(WorkloadCorrelation)
+class WorkloadCorrelationAdmin(admin.ModelAdmin):
+    list_display = ["product", "workload_a", "workload_b", "rho"]
+    list_filter = ["product"]
+
+
+class SimulationRunInline(admin.TabularInline):
+    model = SimulationRun
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("status", "seed", "users", "blocks_done", "blocks_total", "created_at", "finished_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Scenario)
+class ScenarioAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "product",
+        "horizon_months",
+        "simulated_users",
+        "seed",
+        "price_date",
+        "updated_at",
+    ]
+    list_filter = ["product__organization", "product"]
+    search_fields = ["name", "product__name"]
+    inlines = [SimulationRunInline]
+
+
+@admin.register(SimulationRun)
+class SimulationRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "scenario",
+        "organization",
+        "status",
+        "users",
+        "blocks_done",
+        "blocks_total",
+        "created_at",
+    ]
+    list_filter = ["status", "organization"]
+    search_fields = ["scenario__name"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "scenario",
+        "organization",
+        "seed",
+        "users",
+        "snapshot",
+        "package_versions",
+        "blocks_total",
+        "blocks_done",
+        "attempts",
+        "heartbeat_at",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "results",
+    ]
+
+    def has_add_permission(self, request: Any) -> bool:
+        """Runs are started by the run service (with a frozen snapshot), never typed in."""
+        return False
