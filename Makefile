@@ -42,8 +42,7 @@ format: venv
 	$(BIN)/ruff format .
 
 bench: venv
-	$(MANAGE) bench_engine --users 1000000 --months 12
-	$(BIN)/python ../shared/bench/draw_floor.py --users 1000000 --months 12 --workloads 3
+	$(MANAGE) bench_engine --users 1000000 --months 12 --repeat 3 --floor
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
