@@ -780,6 +780,12 @@ class SimulationRun(PlannerModel):
     blocks_done = models.PositiveIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    chunk_blocks = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1)], help_text="Blocks per chunk task."
+    )
+    merge_enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set once, by the chunk that completed the last block."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -864,3 +870,39 @@ class SimulationRun(PlannerModel):
 
 def _canonical_json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+class RunBlock(models.Model):
+    """One fixed block of a run's simulated users (see ``planner.engine.BLOCK_SIZE``).
+
+    A chunk task marks its blocks ``running`` (with a heartbeat and an attempt count) and stores
+    each finished block's partial aggregates (``aggregate``: the engine's arrays as a compressed
+    ``.npz``) with an upsert keyed ``(run, block)``: a redelivered chunk overwrites, never adds.
+    """
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    run = models.ForeignKey(SimulationRun, on_delete=models.CASCADE, related_name="blocks")
+    block = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the last worker.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    users = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0.0)
+    aggregate = models.BinaryField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "block"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "block"], name="planner_runblock_unique"),
+            models.CheckConstraint(
+                condition=Q(state__in=["running", "done"]), name="planner_runblock_state_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["run", "state"], name="planner_runblock_run_state")]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} block {self.block} ({self.state})"
