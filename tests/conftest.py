@@ -33,7 +33,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     database = settings.DATABASES["default"]
     vendor = str(database["ENGINE"]).rsplit(".", 1)[-1]
     if vendor == "sqlite3":
-        where = "sqlite3 (embedded default; in-memory test database)"
+        test_name = database.get("TEST", {}).get("NAME")  # type: ignore[attr-defined]
+        where = f"sqlite3 (embedded default; test database file {test_name})"
     else:
         host = f"{database.get('HOST') or 'localhost'}:{database.get('PORT') or 5432}"
         where = f"{vendor} on {host} (database test_{database['NAME']})"

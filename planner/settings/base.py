@@ -195,6 +195,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
+else:
+    # Redis/SQS redeliver an unacknowledged message after the visibility timeout: keep it above
+    # the chunk task's hard time limit, or a long chunk would be delivered twice while running.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -205,6 +209,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic tasks, registered in one place; django-celery-beat copies them into its database
+# tables at start, where the admin can edit them. Each expires before the next tick.
+CELERY_BEAT_SCHEDULE = {
+    "planner-runs-reap": {
+        "task": "planner.runs_reap",
+        "schedule": 30.0,
+        "options": {"expires": 25.0},
+    },
+}
 
 # --- Mail ----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(
@@ -238,6 +251,17 @@ SPECTACULAR_SETTINGS = {
 
 # --- Simulation limits ---------------------------------------------------------------------
 PLANNER_MAX_SIMULATED_USERS = 20_000_000
+#: Runs an organisation may have queued or running at once.
+PLANNER_MAX_CONCURRENT_RUNS = 4
+#: Blocks of 65,536 users per chunk task (a chunk amortises the run's setup over its blocks).
+PLANNER_CHUNK_BLOCKS = 4
+#: Chunk time limits (seconds); the broker's visibility timeout above stays larger.
+PLANNER_CHUNK_SOFT_TIME_LIMIT = 1800
+PLANNER_CHUNK_TIME_LIMIT = 2400
+#: A queued/running run without a heartbeat for this long is stale: the reaper re-queues its
+#: missing blocks, or fails the run once a block has used PLANNER_MAX_BLOCK_ATTEMPTS attempts.
+PLANNER_RUN_STALE_SECONDS = 120
+PLANNER_MAX_BLOCK_ATTEMPTS = 3
 
 LOGGING = {
     "version": 1,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from io import StringIO
@@ -10,42 +9,15 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from genai_prices import data as genai_data
 
 from planner import engine
 from planner.models import Scenario, SimulationRun, UsageDistribution
-from planner.services.scenario import scenario_create
 from planner.services.simulation import (
     SimulationInputError,
     engine_input_from_snapshot,
     run_create,
     run_execute,
 )
-from pricing.catalog import catalog_import
-
-MODELS = {"gpt-4o-mini", "gpt-4o", "o3"}
-
-
-@pytest.fixture
-def priced_models(ai_models: dict[str, Any]) -> dict[str, Any]:
-    """Import the real catalog prices of the three fixture models (only those, to stay fast)."""
-    openai = next(p for p in genai_data.providers if p.id == "openai")
-    catalog_import(
-        providers=[dataclasses.replace(openai, models=[m for m in openai.models if m.id in MODELS])]
-    )
-    return ai_models
-
-
-@pytest.fixture
-def scenario(product: Any, priced_models: dict[str, Any]) -> Scenario:
-    return scenario_create(
-        product=product,
-        name="Baseline",
-        horizon_months=3,
-        simulated_users=20_000,
-        seed=42,
-        levers=[{"key": "cache", "label": "Response cache 30%", "response_cache_hit_rate": 0.3}],
-    )
 
 
 def test_snapshot_freezes_prices_and_inputs(scenario: Scenario) -> None:

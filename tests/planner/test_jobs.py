@@ -1,0 +1,252 @@
+"""Simulation jobs through a real broker and real Celery worker processes (no eager mode).
+
+The worker processes share the test database (``PLANNER_USE_TEST_DATABASE=1``) and the broker of
+the settings: Redis in CI, the filesystem broker of the embedded default elsewhere. Tests use
+committed transactions (``transaction=True``) so the workers see the data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from planner import engine
+from planner.celery import app
+from planner.models import RunBlock, Scenario, SimulationRun
+from planner.services import runs
+from planner.services.scenario import scenario_update
+from planner.services.simulation import SimulationInputError, engine_input_from_snapshot
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@contextmanager
+def celery_worker(tmp_path: Path, concurrency: int = 1) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``celery -A planner worker`` in its own process group; stop it at exit."""
+    env = {**os.environ, "PLANNER_USE_TEST_DATABASE": "1", "DJANGO_SETTINGS_MODULE": "planner.settings.test"}
+    log_path = tmp_path / f"worker-{uuid.uuid4().hex[:8]}.log"
+    log = log_path.open("wb")
+    command = [
+        sys.executable, "-m", "celery", "-A", "planner", "worker",
+        f"--concurrency={concurrency}", "--pool=prefork", "--loglevel=INFO",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        wait_for(lambda: b" ready." in log_path.read_bytes(), timeout=90, what=f"worker start ({log_path})")
+        yield process
+    finally:
+        stop_process_group(process)
+        log.close()
+
+
+def stop_process_group(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def finished(run_id: int) -> SimulationRun | None:
+    run = SimulationRun.objects.get(pk=run_id)
+    return run if run.is_finished else None
+
+
+@pytest.fixture(autouse=True)
+def empty_broker() -> None:
+    """Start every test with an empty queue (messages of an earlier, interrupted test are gone)."""
+    app.control.purge()
+
+
+@pytest.fixture
+def job_scenario(scenario: Scenario) -> Scenario:
+    """A scenario of six blocks whose blocks take long enough to be caught mid-run."""
+    return scenario_update(
+        scenario=scenario, data={"horizon_months": 24, "simulated_users": 6 * engine.BLOCK_SIZE}
+    )
+
+
+def expected_results(run: SimulationRun) -> dict[str, Any]:
+    """The undisturbed result: the engine run in this process from the run's snapshot."""
+    results = engine.simulate(engine_input_from_snapshot(run.snapshot), users=run.users, seed=run.seed)
+    return dict(json.loads(json.dumps(results)))
+
+
+def comparable(results: dict[str, Any] | None) -> dict[str, Any]:
+    assert results is not None
+    return {k: v for k, v in results.items() if k != "seconds"}
+
+
+def test_run_through_the_broker_shows_progress_and_matches_the_engine(
+    job_scenario: Scenario, tmp_path: Path, settings: Any
+) -> None:
+    settings.PLANNER_CHUNK_BLOCKS = 1
+    with celery_worker(tmp_path, concurrency=1):
+        run = runs.run_start(scenario=job_scenario)
+        seen: set[int] = set()
+
+        def done_or_record() -> SimulationRun | None:
+            seen.add(SimulationRun.objects.values_list("blocks_done", flat=True).get(pk=run.pk))
+            return finished(run.pk)
+
+        final = wait_for(done_or_record, timeout=240, what="the run to finish")
+    assert final.status == SimulationRun.Status.SUCCEEDED, final.error
+    assert any(0 < done < 6 for done in seen), f"no mid-run progress observed: {sorted(seen)}"
+    progress = runs.run_progress(run=final)
+    assert (progress.blocks_done, progress.users_simulated, progress.remaining_seconds) == (6, run.users, 0.0)
+    assert comparable(final.results) == expected_results(final)
+
+
+def test_one_and_two_workers_give_identical_results(
+    job_scenario: Scenario, tmp_path: Path, settings: Any
+) -> None:
+    settings.PLANNER_CHUNK_BLOCKS = 1
+    results = []
+    for concurrency in (1, 2):
+        with celery_worker(tmp_path, concurrency=concurrency):
+            run = runs.run_start(scenario=job_scenario)
+            run_id = run.pk
+            final = wait_for(lambda: finished(run_id), timeout=240, what="the run to finish")
+        assert final.status == SimulationRun.Status.SUCCEEDED, final.error
+        results.append(comparable(final.results))
+    assert results[0] == results[1]
+
+
+def test_worker_killed_inside_a_chunk_then_restarted_completes_identically(
+    job_scenario: Scenario, tmp_path: Path, settings: Any
+) -> None:
+    settings.PLANNER_CHUNK_BLOCKS = 2
+    with celery_worker(tmp_path, concurrency=1) as worker:
+        run = runs.run_start(scenario=job_scenario)
+        # Provably inside a chunk: a block is marked running with a heartbeat by the worker.
+        block = wait_for(
+            lambda: (
+                RunBlock.objects.filter(
+                    run_id=run.pk, state=RunBlock.State.RUNNING, heartbeat_at__isnull=False
+                )
+                .values_list("block", flat=True)
+                .first()
+                is not None
+            ),
+            timeout=120,
+            what="a block to start",
+            interval=0.005,
+        )
+        assert block
+        stop_process_group(worker, signal.SIGKILL)
+    assert SimulationRun.objects.get(pk=run.pk).status == SimulationRun.Status.RUNNING
+    with celery_worker(tmp_path, concurrency=1):
+        report = runs.runs_reap(stale_after=timedelta(0))
+        assert report.requeued_runs == [run.pk]
+        final = wait_for(lambda: finished(run.pk), timeout=240, what="the recovered run to finish")
+    assert final.status == SimulationRun.Status.SUCCEEDED, final.error
+    assert RunBlock.objects.filter(run=final, attempts__gte=2).exists()
+    assert comparable(final.results) == expected_results(final)
+
+
+def test_a_chunk_delivered_twice_is_counted_once(
+    job_scenario: Scenario, tmp_path: Path, settings: Any
+) -> None:
+    settings.PLANNER_CHUNK_BLOCKS = 3
+    with celery_worker(tmp_path, concurrency=1):
+        run = runs.run_start(scenario=job_scenario)
+        # The same chunk delivered again, through the broker, while the run is going on.
+        runs.run_dispatch(run_id=run.pk)
+        final = wait_for(lambda: finished(run.pk), timeout=240, what="the run to finish")
+    assert final.status == SimulationRun.Status.SUCCEEDED, final.error
+    assert final.blocks_done == final.blocks_total == 6
+    assert RunBlock.objects.filter(run=final).count() == 6
+    assert comparable(final.results) == expected_results(final)
+
+
+def test_cancel_stops_the_chunks(job_scenario: Scenario, tmp_path: Path, settings: Any) -> None:
+    settings.PLANNER_CHUNK_BLOCKS = 6
+    with celery_worker(tmp_path, concurrency=1):
+        run = runs.run_start(scenario=job_scenario)
+        wait_for(lambda: RunBlock.objects.filter(run_id=run.pk).exists(), timeout=120, what="the first block")
+        cancelled = runs.run_cancel(run=SimulationRun.objects.get(pk=run.pk))
+        assert cancelled.status == SimulationRun.Status.CANCELLED
+        time.sleep(3)  # long enough for several more blocks, had the chunk gone on
+        done = RunBlock.objects.filter(run=run, state=RunBlock.State.DONE).count()
+    assert done < 6
+    assert SimulationRun.objects.get(pk=run.pk).status == SimulationRun.Status.CANCELLED
+
+
+def test_reaper_requeues_stale_runs_and_fails_exhausted_ones(scenario: Scenario) -> None:
+    queued: list[tuple[int, list[int]]] = []
+    run = runs.run_start(scenario=scenario)  # one block, nothing consumes the broker here
+    app.control.purge()
+    fresh = runs.runs_reap(enqueue=lambda run_id, blocks: queued.append((run_id, blocks)))
+    assert fresh.requeued_runs == [] and queued == []
+
+    later = timezone.now() + timedelta(seconds=settings.PLANNER_RUN_STALE_SECONDS + 1)
+    stale = runs.runs_reap(now=later, enqueue=lambda run_id, blocks: queued.append((run_id, blocks)))
+    assert stale.requeued_runs == [run.pk] and queued == [(run.pk, [0])]
+
+    RunBlock.objects.create(run=run, block=0, attempts=settings.PLANNER_MAX_BLOCK_ATTEMPTS)
+    much_later = later + timedelta(seconds=settings.PLANNER_RUN_STALE_SECONDS + 1)
+    failed = runs.runs_reap(now=much_later, enqueue=lambda run_id, blocks: queued.append((run_id, blocks)))
+    assert failed.failed_runs == [run.pk]
+    final = SimulationRun.objects.get(pk=run.pk)
+    assert final.status == SimulationRun.Status.FAILED
+    assert "Block 0 was attempted 3 times" in final.error
+
+
+def test_chunk_execute_skips_done_blocks_and_a_block_out_of_attempts_fails_the_run(
+    scenario: Scenario,
+) -> None:
+    run = runs.run_start(scenario=scenario)
+    app.control.purge()
+    assert runs.chunk_execute(run_id=run.pk, blocks=[0]) == 1
+    assert runs.chunk_execute(run_id=run.pk, blocks=[0]) == 0  # redelivery: nothing recomputed
+    assert SimulationRun.objects.get(pk=run.pk).blocks_done == 1
+
+    other = runs.run_start(scenario=scenario)
+    app.control.purge()
+    RunBlock.objects.create(run=other, block=0, attempts=settings.PLANNER_MAX_BLOCK_ATTEMPTS)
+    assert runs.chunk_execute(run_id=other.pk, blocks=[0]) == 0
+    failed = SimulationRun.objects.get(pk=other.pk)
+    assert failed.status == SimulationRun.Status.FAILED and "could not be completed" in failed.error
+
+
+def test_limits_are_clear_validation_errors(scenario: Scenario, settings: Any) -> None:
+    settings.PLANNER_MAX_SIMULATED_USERS = 10_000
+    with pytest.raises(SimulationInputError, match="users must be between 1 and 10,000"):
+        runs.run_start(scenario=scenario, users=50_000)
+    settings.PLANNER_MAX_SIMULATED_USERS = 20_000_000
+    settings.PLANNER_MAX_CONCURRENT_RUNS = 1
+    runs.run_start(scenario=scenario)
+    app.control.purge()
+    with pytest.raises(SimulationInputError, match="already has 1 runs queued or running"):
+        runs.run_start(scenario=scenario)
