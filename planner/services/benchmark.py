@@ -1,4 +1,5 @@
-"""The engine benchmark of shared/design/BENCHMARKS.md (``manage.py bench_engine``).
+"""Benchmarks of shared/design/BENCHMARKS.md: the engine (``manage.py bench_engine``) and
+simulation jobs through Celery with real worker processes (``manage.py bench_jobs``).
 
 Runs the standard scenario priced with real catalog models from the bundled genai-prices data
 (no database), pinned to ``BENCH_PRICE_DATE``, and reports simulated user-months per second,
@@ -10,10 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import resource
+import signal
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,10 @@ from genai_prices import data as genai_data
 from planner import engine
 from planner.engine.reference import standard_scenario
 from planner.engine.types import EngineInput
+from planner.models import RunBlock, Scenario, SimulationRun
+from planner.services import runs
+from planner.services.demo import BENCHMARK_PRODUCT_NAME, BENCHMARK_SCENARIO_NAME, demo_seed
+from planner.services.worker_processes import celery_worker_process, wait_for
 from pricing.calculator import PriceSchedule, VectorPricer
 from pricing.catalog import structure_from_genai
 
@@ -114,3 +122,93 @@ def draw_floor(*, users: int, months: int, workloads: int) -> dict[str, Any] | N
     )
     floor: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return floor
+
+
+def _benchmark_scenario() -> Scenario:
+    """The demo's standard benchmark scenario (seeding the demo first if needed)."""
+    scenario = Scenario.objects.filter(
+        product__name=BENCHMARK_PRODUCT_NAME, name=BENCHMARK_SCENARIO_NAME
+    ).first()
+    if scenario is None:
+        demo_seed()
+        scenario = Scenario.objects.get(product__name=BENCHMARK_PRODUCT_NAME, name=BENCHMARK_SCENARIO_NAME)
+    active = SimulationRun.objects.filter(organization=scenario.product.organization, status__in=runs.ACTIVE)
+    for run in active:
+        runs.run_cancel(run=run)
+    return scenario
+
+
+def _comparable(results: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (results or {}).items() if k != "seconds"}
+
+
+def _wait_finished(run_id: int, timeout: float) -> SimulationRun:
+    def finished() -> SimulationRun | None:
+        run = SimulationRun.objects.get(pk=run_id)
+        return run if run.is_finished else None
+
+    run: SimulationRun = wait_for(finished, timeout=timeout, what=f"run {run_id}", interval=0.2)
+    return run
+
+
+def jobs_benchmark(
+    *, users: int, concurrencies: Sequence[int], log_dir: Path, timeout: float = 3600
+) -> dict[str, Any]:
+    """Run the standard scenario through Celery once per worker concurrency; compare results."""
+    scenario = _benchmark_scenario()
+    rows: list[dict[str, Any]] = []
+    reference: dict[str, Any] | None = None
+    for concurrency in concurrencies:
+        with celery_worker_process(concurrency=concurrency, log_dir=log_dir) as worker:
+            started = time.perf_counter()
+            run = runs.run_start(scenario=scenario, users=users)
+            run = _wait_finished(run.pk, timeout)
+            seconds = time.perf_counter() - started
+            rss = worker.peak_rss_mb()
+        if run.status != SimulationRun.Status.SUCCEEDED:
+            raise RuntimeError(f"run {run.pk} ended {run.status}: {run.error}")
+        results = _comparable(run.results)
+        reference = reference or results
+        rows.append(
+            {
+                "concurrency": concurrency,
+                "run": run.pk,
+                "seconds": round(seconds, 2),
+                "user_months_per_s": round(users * scenario.horizon_months / seconds),
+                "peak_rss_mb_per_process": sorted(round(v, 1) for v in rss.values()),
+                "identical_to_first": results == reference,
+            }
+        )
+    report: dict[str, Any] = {"users": users, "months": scenario.horizon_months, "runs": rows}
+    if len(rows) >= 2:
+        report["speedup"] = round(rows[0]["seconds"] / rows[-1]["seconds"], 3)
+    return report
+
+
+def kill_experiment(*, repeats: int, users: int, log_dir: Path, timeout: float = 900) -> dict[str, Any]:
+    """SIGKILL a worker while a block of a run is running, restart it, let the reaper recover the
+    run; repeat and compare each result with an undisturbed run of the same inputs."""
+    scenario = _benchmark_scenario()
+    with celery_worker_process(concurrency=1, log_dir=log_dir):
+        undisturbed = _wait_finished(runs.run_start(scenario=scenario, users=users).pk, timeout)
+    expected = _comparable(undisturbed.results)
+    outcomes = []
+    for _ in range(repeats):
+        with celery_worker_process(concurrency=1, log_dir=log_dir) as worker:
+            run = runs.run_start(scenario=scenario, users=users)
+            running = RunBlock.objects.filter(run_id=run.pk, state=RunBlock.State.RUNNING)
+            block: RunBlock = wait_for(running.first, timeout=timeout, what="a running block", interval=0.005)
+            worker.stop(signal.SIGKILL)
+        with celery_worker_process(concurrency=1, log_dir=log_dir):
+            runs.runs_reap(stale_after=timedelta(0))
+            final = _wait_finished(run.pk, timeout)
+        outcomes.append(
+            {
+                "run": run.pk,
+                "killed_in_block": block.block,
+                "status": final.status,
+                "identical": _comparable(final.results) == expected,
+            }
+        )
+    completed = sum(1 for o in outcomes if o["status"] == SimulationRun.Status.SUCCEEDED and o["identical"])
+    return {"repeats": repeats, "users": users, "completed_identical": completed, "runs": outcomes}

@@ -117,6 +117,13 @@ PRO_MEDIANS = {"Chat": 60.0, "Document Q&A": 8.0, "Agent task": 3.0}
 TIER_USAGE_FACTOR = {"Free": 1 / 3, "Pro": 1.0, "Team": 3.0}
 P90_OVER_MEDIAN = 8.0
 
+#: The standard benchmark scenario of BENCHMARKS.md, as a second product of the demo
+#: organisation (used by ``manage.py bench_jobs``): Pro medians 40 / 5 / 1, p90 = 6 x median.
+BENCHMARK_PRODUCT_NAME = "Benchmark Copilot"
+BENCHMARK_SCENARIO_NAME = "Standard benchmark"
+BENCHMARK_PRO_MEDIANS = {"Chat": 40.0, "Document Q&A": 5.0, "Agent task": 1.0}
+BENCHMARK_P90_OVER_MEDIAN = 6.0
+
 _M = TypeVar("_M", bound=models.Model)
 
 
@@ -142,8 +149,9 @@ def _ai_model(key: tuple[str, str]) -> AIModel:
 
 def demo_seed(*, price_date: datetime.date = DEMO_PRICE_DATE) -> Organization:
     """Create or restore the demo: user ``demo`` (superuser), organisation "Demo AI", product
-    "Demo Copilot" (Free/Pro/Team; chat, document Q&A, agent task) and scenario "Baseline"
-    with three levers. Imports the price catalog first when it is empty."""
+    "Demo Copilot" (Free/Pro/Team; chat, document Q&A, agent task) with scenario "Baseline"
+    (three levers), and product "Benchmark Copilot" with the standard benchmark scenario.
+    Imports the price catalog first when it is empty."""
     if not AIModel.objects.exists():
         logger.info("Price catalog empty: importing the bundled genai-prices catalog")
         catalog_import()
@@ -162,40 +170,6 @@ def demo_seed(*, price_date: datetime.date = DEMO_PRICE_DATE) -> Organization:
             {"name": "Demo AI", "currency": "USD", "time_zone": "UTC"},
         )
         _upsert(Membership, {"user": user, "organization": organization}, {"role": Membership.Role.OWNER})
-        product = _upsert(
-            Product,
-            {"organization": organization, "name": DEMO_PRODUCT_NAME},
-            {
-                "description": "A copilot with chat, document Q&A and an agent "
-                "(the standard benchmark scenario).",
-                "default_correlation": 0.8,
-            },
-        )
-        tiers = {
-            name: _upsert(Tier, {"product": product, "name": name}, {"position": position, **fields})
-            for position, (name, fields) in enumerate(TIERS.items())
-        }
-        workloads: dict[str, Workload] = {}
-        for position, (name, fields) in enumerate(WORKLOADS.items()):
-            workload = _upsert(Workload, {"product": product, "name": name}, {"position": position, **fields})
-            workload_models_set(
-                workload=workload,
-                models=[
-                    ModelShare(_ai_model(key), share, "", reasoning)
-                    for key, share, reasoning in MODEL_MIX[name]
-                ],
-            )
-            workloads[name] = workload
-        for tier_name, tier in tiers.items():
-            for workload_name, workload in workloads.items():
-                median = PRO_MEDIANS[workload_name] * TIER_USAGE_FACTOR[tier_name]
-                usage_distribution_set(
-                    tier=tier,
-                    workload=workload,
-                    kind="lognormal",
-                    median=median,
-                    p90=P90_OVER_MEDIAN * median,
-                )
         levers = [
             {
                 "key": "route-small-model",
@@ -206,19 +180,80 @@ def demo_seed(*, price_date: datetime.date = DEMO_PRICE_DATE) -> Organization:
             {"key": "response-cache", "label": "Response cache 30%", "response_cache_hit_rate": 0.3},
             {"key": "prompt-distillation", "label": "Prompt distillation 25%", "distillation": 0.25},
         ]
-        _upsert(
-            Scenario,
-            {"product": product, "name": DEMO_SCENARIO_NAME},
-            {
-                "horizon_months": 12,
-                "simulated_users": 200_000,
-                "seed": DEMO_SEED,
-                "price_trend_yearly": -0.30,
-                "usage_growth_monthly": 0.05,
-                "discount_rate_yearly": 0.10,
-                "target_margin": 0.6,
-                "price_date": price_date,
-                "levers": levers,
-            },
+        _product_seed(
+            organization,
+            name=DEMO_PRODUCT_NAME,
+            description="A copilot with chat, document Q&A and an agent; a heavy-tailed user base.",
+            pro_medians=PRO_MEDIANS,
+            p90_over_median=P90_OVER_MEDIAN,
+            scenario={"name": DEMO_SCENARIO_NAME, "simulated_users": 200_000, "levers": levers},
+            price_date=price_date,
+        )
+        _product_seed(
+            organization,
+            name=BENCHMARK_PRODUCT_NAME,
+            description="The standard benchmark scenario of BENCHMARKS.md.",
+            pro_medians=BENCHMARK_PRO_MEDIANS,
+            p90_over_median=BENCHMARK_P90_OVER_MEDIAN,
+            scenario={"name": BENCHMARK_SCENARIO_NAME, "simulated_users": 1_000_000, "levers": []},
+            price_date=price_date,
         )
     return organization
+
+
+def _product_seed(
+    organization: Organization,
+    *,
+    name: str,
+    description: str,
+    pro_medians: dict[str, float],
+    p90_over_median: float,
+    scenario: dict[str, Any],
+    price_date: datetime.date,
+) -> Product:
+    """Create or restore one demo product: the demo tiers and workloads, lognormal usage scaled
+    per tier from ``pro_medians``, and one scenario."""
+    product = _upsert(
+        Product,
+        {"organization": organization, "name": name},
+        {"description": description, "default_correlation": 0.8},
+    )
+    tiers = {
+        tier_name: _upsert(Tier, {"product": product, "name": tier_name}, {"position": position, **fields})
+        for position, (tier_name, fields) in enumerate(TIERS.items())
+    }
+    workloads: dict[str, Workload] = {}
+    for position, (workload_name, fields) in enumerate(WORKLOADS.items()):
+        workload = _upsert(
+            Workload, {"product": product, "name": workload_name}, {"position": position, **fields}
+        )
+        workload_models_set(
+            workload=workload,
+            models=[
+                ModelShare(_ai_model(key), share, "", reasoning)
+                for key, share, reasoning in MODEL_MIX[workload_name]
+            ],
+        )
+        workloads[workload_name] = workload
+    for tier_name, tier in tiers.items():
+        for workload_name, workload in workloads.items():
+            median = pro_medians[workload_name] * TIER_USAGE_FACTOR[tier_name]
+            usage_distribution_set(
+                tier=tier, workload=workload, kind="lognormal", median=median, p90=p90_over_median * median
+            )
+    _upsert(
+        Scenario,
+        {"product": product, "name": scenario["name"]},
+        {
+            "horizon_months": 12,
+            "simulated_users": scenario["simulated_users"],
+            "seed": DEMO_SEED,
+            "price_trend_yearly": -0.30,
+            "usage_growth_monthly": 0.05,
+            "discount_rate_yearly": 0.10,
+            "target_margin": 0.6,
+            "price_date": price_date,
+            "levers": scenario["levers"],
+        },
+    )
+    return product

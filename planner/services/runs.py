@@ -96,8 +96,8 @@ def run_start(*, scenario: Scenario, users: int | None = None, seed: int | None 
 
 def run_dispatch(*, run_id: int, enqueue: Enqueue = _enqueue_chunk) -> int:
     """Enqueue chunk tasks for every block of the run that is not done; returns the count."""
-    run = SimulationRun.objects.only("blocks_total", "chunk_blocks", "status").get(pk=run_id)
-    if run.is_finished:
+    run = SimulationRun.objects.only("blocks_total", "chunk_blocks", "status").filter(pk=run_id).first()
+    if run is None or run.is_finished:
         return 0
     done = set(
         RunBlock.objects.filter(run_id=run_id, state=RunBlock.State.DONE).values_list("block", flat=True)
@@ -228,10 +228,13 @@ def chunk_execute(*, run_id: int, blocks: Sequence[int], worker: str | None = No
     return computed
 
 
-def run_merge(*, run_id: int) -> SimulationRun:
-    """Merge the stored blocks in block order into the results; marks the run succeeded."""
-    run = SimulationRun.objects.get(pk=run_id)
-    if run.is_finished:
+def run_merge(*, run_id: int) -> SimulationRun | None:
+    """Merge the stored blocks in block order into the results; marks the run succeeded.
+
+    Returns ``None`` when the run no longer exists (its scenario was deleted meanwhile).
+    """
+    run = SimulationRun.objects.filter(pk=run_id).first()
+    if run is None or run.is_finished:
         return run
     rows = list(RunBlock.objects.filter(run_id=run_id, state=RunBlock.State.DONE).order_by("block"))
     if len(rows) != run.blocks_total:

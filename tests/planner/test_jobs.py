@@ -7,14 +7,11 @@ committed transactions (``transaction=True``) so the workers see the data.
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -30,52 +27,17 @@ from planner.models import RunBlock, Scenario, SimulationRun
 from planner.services import runs
 from planner.services.scenario import scenario_update
 from planner.services.simulation import SimulationInputError, engine_input_from_snapshot
+from planner.services.worker_processes import WorkerProcess, celery_worker_process, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @contextmanager
-def celery_worker(tmp_path: Path, concurrency: int = 1) -> Iterator[subprocess.Popen[bytes]]:
-    """Start ``celery -A planner worker`` in its own process group; stop it at exit."""
-    env = {**os.environ, "PLANNER_USE_TEST_DATABASE": "1", "DJANGO_SETTINGS_MODULE": "planner.settings.test"}
-    log_path = tmp_path / f"worker-{uuid.uuid4().hex[:8]}.log"
-    log = log_path.open("wb")
-    command = [
-        sys.executable, "-m", "celery", "-A", "planner", "worker",
-        f"--concurrency={concurrency}", "--pool=prefork", "--loglevel=INFO",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-        "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        wait_for(lambda: b" ready." in log_path.read_bytes(), timeout=90, what=f"worker start ({log_path})")
-        yield process
-    finally:
-        stop_process_group(process)
-        log.close()
-
-
-def stop_process_group(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+def celery_worker(tmp_path: Path, concurrency: int = 1) -> Iterator[WorkerProcess]:
+    """A real worker sharing this test database and broker (``PLANNER_USE_TEST_DATABASE=1``)."""
+    env = {"PLANNER_USE_TEST_DATABASE": "1", "DJANGO_SETTINGS_MODULE": "planner.settings.test"}
+    with celery_worker_process(concurrency=concurrency, log_dir=tmp_path, env=env) as worker:
+        yield worker
 
 
 def finished(run_id: int) -> SimulationRun | None:
@@ -136,8 +98,7 @@ def test_one_and_two_workers_give_identical_results(
     for concurrency in (1, 2):
         with celery_worker(tmp_path, concurrency=concurrency):
             run = runs.run_start(scenario=job_scenario)
-            run_id = run.pk
-            final = wait_for(lambda: finished(run_id), timeout=240, what="the run to finish")
+            final = wait_for(functools.partial(finished, run.pk), timeout=240, what="the run to finish")
         assert final.status == SimulationRun.Status.SUCCEEDED, final.error
         results.append(comparable(final.results))
     assert results[0] == results[1]
@@ -164,7 +125,7 @@ def test_worker_killed_inside_a_chunk_then_restarted_completes_identically(
             interval=0.005,
         )
         assert block
-        stop_process_group(worker, signal.SIGKILL)
+        worker.stop(signal.SIGKILL)
     assert SimulationRun.objects.get(pk=run.pk).status == SimulationRun.Status.RUNNING
     with celery_worker(tmp_path, concurrency=1):
         report = runs.runs_reap(stale_after=timedelta(0))

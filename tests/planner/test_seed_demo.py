@@ -58,12 +58,12 @@ def test_seed_demo_is_idempotent(ai_models: dict[str, AIModel]) -> None:
     assert first == {
         "Organization": 1,
         "Membership": 1,
-        "Product": 1,
-        "Tier": 3,
-        "Workload": 3,
-        "WorkloadModel": 5,
-        "UsageDistribution": 9,
-        "Scenario": 1,
+        "Product": 2,
+        "Tier": 6,
+        "Workload": 6,
+        "WorkloadModel": 10,
+        "UsageDistribution": 18,
+        "Scenario": 2,
     }
 
 
