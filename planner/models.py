@@ -36,6 +36,7 @@ from planner.validators import (
     validate_currency_code,
     validate_time_zone,
 )
+from pricing.custom import private_model_structure
 from pricing.models import AIModel
 
 # Upper bounds: generous for any real product, small enough to reject nonsense and NaN.
@@ -465,10 +466,25 @@ class WorkloadModel(PlannerModel):
     ``planner.services.product`` and the admin formset). ``variant`` names a price variant of
     the model (for example a service tier; "" = the standard price). ``uses_reasoning`` says
     whether the workload's reasoning-token distribution applies to this model.
+
+    Exactly one price source is set: a catalog ``model`` (the organisation's negotiated discounts
+    in force on the price date apply to it automatically), a ``price_sheet_entry`` naming a
+    private model, or a ``self_hosted`` deployment. Only catalog models have price variants.
     """
 
     workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="model_mix")
-    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="+")
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    price_sheet_entry = models.ForeignKey(
+        "planner.PriceSheetEntry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="A private model of one of the organisation's price sheets.",
+    )
+    self_hosted = models.ForeignKey(
+        "planner.SelfHostedDeployment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     share = models.FloatField(validators=[finite_decimal, MinValueValidator(0.0), MaxValueValidator(1.0)])
     variant = models.CharField(max_length=100, blank=True, default="")
     uses_reasoning = models.BooleanField(default=False)
@@ -479,15 +495,72 @@ class WorkloadModel(PlannerModel):
             models.UniqueConstraint(
                 fields=["workload", "model", "variant"], name="planner_workloadmodel_unique"
             ),
+            models.UniqueConstraint(
+                fields=["workload", "price_sheet_entry"],
+                condition=Q(price_sheet_entry__isnull=False),
+                name="planner_workloadmodel_unique_private",
+            ),
+            models.UniqueConstraint(
+                fields=["workload", "self_hosted"],
+                condition=Q(self_hosted__isnull=False),
+                name="planner_workloadmodel_unique_self_hosted",
+            ),
             _between("workloadmodel", "share", 0.0, 1.0, low_exclusive=True),
+            models.CheckConstraint(
+                condition=Q(model__isnull=False, price_sheet_entry__isnull=True, self_hosted__isnull=True)
+                | Q(model__isnull=True, price_sheet_entry__isnull=False, self_hosted__isnull=True, variant="")
+                | Q(
+                    model__isnull=True, price_sheet_entry__isnull=True, self_hosted__isnull=False, variant=""
+                ),
+                name="planner_workloadmodel_exactly_one_source",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.workload}: {self.model} ({self.share:.0%})"
+        return f"{self.workload}: {self.source} ({self.share:.0%})"
+
+    @property
+    def source(self) -> AIModel | PriceSheetEntry | SelfHostedDeployment | None:
+        """The price source: the catalog model, the private model's sheet entry or the deployment."""
+        return self.model or self.price_sheet_entry or self.self_hosted
 
     def clean(self) -> None:
+        errors: dict[str, str] = {}
         if self.share is not None and self.share == 0:
-            raise ValidationError({"share": "A model in the mix needs a share above 0; remove it instead."})
+            errors["share"] = "A model in the mix needs a share above 0; remove it instead."
+        sources = [
+            name
+            for name in ("model", "price_sheet_entry", "self_hosted")
+            if getattr(self, f"{name}_id") is not None
+        ]
+        if len(sources) != 1:
+            errors["model"] = (
+                "Choose exactly one of a catalog model, a private model or a self-hosted deployment."
+            )
+        elif sources != ["model"] and self.variant:
+            errors["variant"] = "Only catalog models have price variants."
+        organization_id = self._workload_organization_id()
+        entry = self.price_sheet_entry if self.price_sheet_entry_id else None
+        if entry is not None:
+            if entry.kind != PriceSheetEntry.Kind.PRIVATE:
+                errors["price_sheet_entry"] = (
+                    "Choose a private model; discounts apply to catalog models by themselves."
+                )
+            elif organization_id is not None and entry.sheet.organization_id != organization_id:
+                errors["price_sheet_entry"] = "This private model belongs to another organisation."
+        deployment = self.self_hosted if self.self_hosted_id else None
+        if (
+            deployment is not None
+            and organization_id is not None
+            and deployment.organization_id != organization_id
+        ):
+            errors["self_hosted"] = "This deployment belongs to another organisation."
+        _raise(errors)
+
+    def _workload_organization_id(self) -> int | None:
+        # The workload may be unsaved (workload_create validates the mix before saving it).
+        workload = self.workload if self.workload_id or "workload" in self._state.fields_cache else None
+        return workload.product.organization_id if workload is not None and workload.product_id else None
 
 
 def _usage_parameter(help_text: str, *, limit: float = MAX_REQUESTS_PER_MONTH) -> models.FloatField:
@@ -906,3 +979,535 @@ class RunBlock(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.run_id} block {self.block} ({self.state})"
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+class ApiKey(PlannerModel):
+    """A machine credential of one organisation for the REST API.
+
+    The key a client sends is ``prefix + secret`` (see ``planner.services.api_keys``). Only the
+    ``prefix`` (its first 8 characters, shown in lists to tell keys apart) and the SHA-256 of the
+    whole key are stored: the plain key is shown once, at creation. A fast hash is right here
+    because the key is 256 bits of randomness, not a password: there is nothing to brute-force.
+    ``scopes`` is a subset of ``SCOPES``; a revoked key (``revoked_at`` set) never authenticates.
+    """
+
+    SCOPE_READ = "read"
+    SCOPE_WRITE = "write"
+    SCOPE_INGEST = "ingest"
+    SCOPES = (SCOPE_READ, SCOPE_WRITE, SCOPE_INGEST)
+    PREFIX_LENGTH = 8
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=PREFIX_LENGTH, db_index=True)
+    hashed_key = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the full key, hex.")
+    scopes = models.JSONField(default=list, help_text='Subset of ["read", "write", "ingest"].')
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["organization", "-created_at", "-id"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def clean(self) -> None:
+        scopes = self.scopes
+        if (
+            not isinstance(scopes, list)
+            or not scopes
+            or not all(isinstance(s, str) and s in self.SCOPES for s in scopes)
+        ):
+            raise ValidationError({"scopes": f"Choose one or more of {', '.join(self.SCOPES)}."})
+        if len(set(scopes)) != len(scopes):
+            raise ValidationError({"scopes": "Each scope may be given once."})
+
+
+# --- Actual usage (issue 5): customers, tier periods, usage records, customer-month rollup -----
+
+#: Largest token count one usage record may carry (10 billion): far above any real request or
+#: daily aggregate, small enough that costs fit their column and floats stay exact integers.
+MAX_RECORD_TOKENS = 10**10
+#: Largest request count one usage record may carry.
+MAX_RECORD_REQUESTS = 10**9
+MAX_RECORD_CREDITS = Decimal("999999999999.999999")  # max_digits=18, decimal_places=6
+MAX_RECORD_COST = Decimal("9999999999.9999999999")  # max_digits=20, decimal_places=10
+USAGE_TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
+class Customer(PlannerModel):
+    """A customer of an organisation's product, known by the billing system's ``external_id``.
+
+    Created by ``planner.services.usage`` on the first usage record that names it, with the tier
+    that record gives; its tier history is ``tier_periods``.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="customers")
+    external_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "external_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_id"], name="planner_customer_unique_external_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class CustomerTierPeriod(PlannerModel):
+    """The customer is on ``tier`` from ``effective_from`` (a date in the organisation's time
+    zone) until the next period of the same customer starts. Revenue is prorated by day."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tier_periods")
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="customer_periods")
+    effective_from = models.DateField()
+
+    class Meta:
+        ordering = ["customer", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "effective_from"], name="planner_customertierperiod_unique_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} on {self.tier} from {self.effective_from}"
+
+
+class UsageRecord(models.Model):
+    """One usage event pushed by a billing system, priced at ingest.
+
+    ``(organization, event_id)`` is unique: the client's id makes ingestion idempotent, and
+    ``payload_hash`` (of the normalised record) tells a retried duplicate from a conflicting
+    reuse of the id. Token counts follow genai-prices' convention: ``input_tokens`` is the total
+    input *including* ``cached_tokens`` (cache reads) and ``cache_write_tokens``;
+    ``output_tokens`` *includes* ``reasoning_tokens``. With ``requests`` > 1 the counts are
+    totals over that many equal requests. ``cost`` is priced with ``price`` (the row in force at
+    ``timestamp``) at ``priced_at``; ``period`` is the first day of the timestamp's month in the
+    organisation's time zone. Written only by ``planner.services.usage`` (bulk paths that bypass
+    ``full_clean``), so the database constraints are the backstop.
+
+    Foreign keys without their own index are covered by a composite index (organization,
+    customer, model) or are never used to look records up (workload, price: rows of those tables
+    are not deleted in practice; deleting one scans the records).
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="usage_records", db_index=False
+    )
+    event_id = models.CharField(max_length=255)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="usage_records", db_index=False
+    )
+    timestamp = models.DateTimeField()
+    period = models.DateField(help_text="First day of the timestamp's month, organisation time zone.")
+    workload = models.ForeignKey(
+        Workload, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="+", db_index=False)
+    price = models.ForeignKey(
+        "pricing.ModelPrice", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cached_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    requests = models.PositiveIntegerField(default=1)
+    credits = models.DecimalField(max_digits=18, decimal_places=6, default=Decimal(0))
+    cost = models.DecimalField(max_digits=20, decimal_places=10)
+    payload_hash = models.CharField(max_length=32)
+    priced_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "event_id"], name="planner_usagerecord_unique_event"
+            ),
+            *(_between("usagerecord", name, 0, MAX_RECORD_TOKENS) for name in USAGE_TOKEN_FIELDS),
+            _between("usagerecord", "requests", 1, MAX_RECORD_REQUESTS),
+            _between("usagerecord", "credits", 0, MAX_RECORD_CREDITS),
+            _between("usagerecord", "cost", 0, MAX_RECORD_COST),
+            models.CheckConstraint(
+                condition=Q(cached_tokens__lte=F("input_tokens") - F("cache_write_tokens")),
+                name="planner_usagerecord_cache_within_input",
+            ),
+            models.CheckConstraint(
+                condition=Q(reasoning_tokens__lte=F("output_tokens")),
+                name="planner_usagerecord_reasoning_within_output",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "period"], name="planner_usage_customer_period"),
+            models.Index(fields=["model", "timestamp"], name="planner_usage_model_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} ({self.customer_id}, {self.timestamp:%Y-%m-%d})"
+
+
+class CustomerMonth(models.Model):
+    """Rollup of a customer's usage records for one ``period`` (first day of a month in the
+    organisation's time zone). Maintained in the ingest transaction by ``F``-style increments for
+    newly inserted records only, and recomputed from the records after a reprice."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Indexed by the unique (customer, period) constraint.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="months", db_index=False)
+    period = models.DateField()
+    records = models.PositiveBigIntegerField(default=0)
+    requests = models.PositiveBigIntegerField(default=0)
+    credits = models.DecimalField(max_digits=24, decimal_places=6, default=Decimal(0))
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cached_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=26, decimal_places=10, default=Decimal(0))
+
+    class Meta:
+        ordering = ["period", "customer"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "period"], name="planner_customermonth_unique"),
+        ]
+        indexes = [models.Index(fields=["organization", "period"], name="planner_custmonth_org_period")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.period:%Y-%m}"
+
+
+# --- Custom prices (issue 3): price sheets and self-hosted deployments ----------------------
+
+MAX_MTOK_PRICE = Decimal("9999999999.9999999999")  # max_digits=20, decimal_places=10, as the catalog
+MAX_TOKENS_PER_SECOND = 1e9
+MAX_GPUS_PER_REPLICA = 4096
+MAX_THROUGHPUT_MULTIPLIER = 100.0
+
+
+def _above_zero(value: object) -> None:
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and value <= 0:
+        raise ValidationError("Enter a number above 0.", code="not_positive")
+
+
+def _mtok_field(help_text: str, *, null: bool = True) -> models.DecimalField:
+    return models.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        null=null,
+        blank=null,
+        validators=[finite_decimal, MinValueValidator(Decimal(0)), MaxValueValidator(MAX_MTOK_PRICE)],
+        help_text=help_text,
+    )
+
+
+class PriceSheet(PlannerModel):
+    """An organisation's custom prices over a period: negotiated discounts and private models.
+
+    The sheet applies from ``effective_from`` through ``effective_to`` (both inclusive, whole
+    days; an empty ``effective_to`` is open-ended). Two sheets of one organisation may overlap in
+    time, but never for the same provider/model or private model (checked by
+    ``planner.services.price_sheets``), so the price of a model on a date is never ambiguous.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="price_sheets")
+    name = models.CharField(max_length=200)
+    effective_from = models.DateField(help_text="First day the sheet applies.")
+    effective_to = models.DateField(
+        null=True, blank=True, help_text="Last day the sheet applies (inclusive); empty = open-ended."
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization", "-effective_from", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="planner_pricesheet_unique_name"),
+            models.CheckConstraint(
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gte=F("effective_from")),
+                name="planner_pricesheet_period_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.effective_from and self.effective_to and self.effective_to < self.effective_from:
+            raise ValidationError(
+                {"effective_to": "The last day cannot be before the first day (effective from)."}
+            )
+
+
+class PriceSheetEntry(PlannerModel):
+    """One line of a price sheet.
+
+    - ``discount``: a negotiated discount (a fraction: 0.2 is 20 % off) on every price key of the
+      catalog price of ``provider`` (all its models) or of one ``model`` of it. A model's own entry
+      wins over its provider's.
+    - ``private``: a model only this organisation can buy, known by ``slug``, priced per million
+      tokens (input and output required; cache reads/writes default to the input rate and
+      reasoning to the output rate, as in genai-prices). ``structure`` is its genai-prices price.
+    """
+
+    class Kind(models.TextChoices):
+        DISCOUNT = "discount", "Negotiated discount on a catalog provider or model"
+        PRIVATE = "private", "Private model"
+
+    sheet = models.ForeignKey(PriceSheet, on_delete=models.CASCADE, related_name="entries")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    provider = models.ForeignKey(
+        "pricing.Provider", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    discount = models.DecimalField(
+        max_digits=7,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[
+            finite_decimal,
+            MinValueValidator(Decimal(0)),
+            MaxValueValidator(Decimal(1), message="Enter the discount as a fraction: 0.2 for 20 %%."),
+        ],
+        help_text="Fraction off every list price (0.2 = 20 % off).",
+    )
+    slug = models.SlugField(max_length=100, blank=True, help_text="Private model id, unique per sheet.")
+    name = models.CharField(max_length=200, blank=True)
+    input_mtok = _mtok_field("Private model: price per million input tokens.")
+    output_mtok = _mtok_field("Private model: price per million output tokens.")
+    cache_read_mtok = _mtok_field("Private model: per million cached input tokens; empty = input price.")
+    cache_write_mtok = _mtok_field("Private model: per million cache-write tokens; empty = input price.")
+    reasoning_mtok = _mtok_field("Private model: per million reasoning tokens; empty = output price.")
+
+    class Meta:
+        ordering = ["sheet", "kind", "slug", "id"]
+        verbose_name_plural = "price sheet entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    kind="discount",
+                    provider__isnull=False,
+                    discount__isnull=False,
+                    slug="",
+                    input_mtok__isnull=True,
+                    output_mtok__isnull=True,
+                    cache_read_mtok__isnull=True,
+                    cache_write_mtok__isnull=True,
+                    reasoning_mtok__isnull=True,
+                )
+                | Q(
+                    kind="private",
+                    provider__isnull=True,
+                    model__isnull=True,
+                    discount__isnull=True,
+                    input_mtok__isnull=False,
+                    output_mtok__isnull=False,
+                )
+                & ~Q(slug=""),
+                name="planner_pricesheetentry_kind_fields",
+            ),
+            _between("pricesheetentry", "discount", 0, 1),
+            *(
+                _between("pricesheetentry", name, 0, MAX_MTOK_PRICE)
+                for name in (
+                    "input_mtok",
+                    "output_mtok",
+                    "cache_read_mtok",
+                    "cache_write_mtok",
+                    "reasoning_mtok",
+                )
+            ),
+            models.UniqueConstraint(
+                fields=["sheet", "provider"],
+                condition=Q(kind="discount", model__isnull=True),
+                name="planner_pricesheetentry_unique_provider",
+            ),
+            models.UniqueConstraint(
+                fields=["sheet", "model"],
+                condition=Q(model__isnull=False),
+                name="planner_pricesheetentry_unique_model",
+            ),
+            models.UniqueConstraint(
+                fields=["sheet", "slug"],
+                condition=Q(kind="private"),
+                name="planner_pricesheetentry_unique_slug",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sheet}: {self.target_label}"
+
+    @property
+    def target_label(self) -> str:
+        """What the entry prices: ``provider``, ``provider/model`` or ``private/slug``."""
+        if self.kind == self.Kind.PRIVATE:
+            return f"private/{self.slug}"
+        if self.model_id is not None:
+            return str(self.model)
+        provider = self.provider if self.provider_id else None
+        return f"{provider.slug if provider is not None else '?'} (all models)"
+
+    @property
+    def structure(self) -> dict[str, str]:
+        """A private model's genai-prices price structure (``PriceSchedule.from_structure`` reads it)."""
+        if self.kind != self.Kind.PRIVATE or self.input_mtok is None or self.output_mtok is None:
+            raise ValueError(f"{self} is not a private model with input and output prices.")
+        return private_model_structure(
+            input_mtok=self.input_mtok,
+            output_mtok=self.output_mtok,
+            cache_read_mtok=self.cache_read_mtok,
+            cache_write_mtok=self.cache_write_mtok,
+            reasoning_mtok=self.reasoning_mtok,
+        )
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.kind == self.Kind.DISCOUNT:
+            if not self.provider_id:
+                errors["provider"] = "A discount needs the catalog provider it applies to."
+            if self.discount is None:
+                errors["discount"] = "Enter the discount as a fraction between 0 and 1 (0.2 = 20 % off)."
+            model = self.model if self.model_id else None
+            provider = self.provider if self.provider_id else None
+            if model is not None and provider is not None and model.provider_id != provider.pk:
+                errors["model"] = f"{model} is not a model of provider {provider.slug}."
+            for name in (
+                "slug",
+                "input_mtok",
+                "output_mtok",
+                "cache_read_mtok",
+                "cache_write_mtok",
+                "reasoning_mtok",
+            ):
+                if getattr(self, name) not in (None, ""):
+                    errors[name] = "Only private models have this field; leave it empty for a discount."
+        elif self.kind == self.Kind.PRIVATE:
+            if not self.slug:
+                errors["slug"] = "A private model needs a slug (its id, e.g. acme-llm-large)."
+            for name in ("input_mtok", "output_mtok"):
+                if getattr(self, name) is None:
+                    errors[name] = "A private model needs input and output prices per million tokens."
+            for name in ("provider", "model", "discount"):
+                if getattr(self, f"{name}_id" if name != "discount" else name) is not None:
+                    errors[name] = "Only discounts have this field; leave it empty for a private model."
+        _raise(errors)
+
+
+class SelfHostedDeployment(PlannerModel):
+    """A model the organisation serves on its own GPUs; priced per million tokens by
+    ``pricing.selfhosted`` from the cost of a replica and its throughput at the target utilisation.
+
+    ``quantization`` is informational; ``throughput_multiplier`` scales the throughputs (for
+    example when they were measured at another quantization; 1 = use them as measured).
+    """
+
+    class Quantization(models.TextChoices):
+        FP32 = "fp32", "FP32"
+        BF16 = "bf16", "BF16"
+        FP16 = "fp16", "FP16"
+        FP8 = "fp8", "FP8"
+        INT8 = "int8", "INT8"
+        INT4 = "int4", "INT4"
+        OTHER = "other", "Other"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="self_hosted_deployments"
+    )
+    name = models.CharField(max_length=200)
+    base_model = models.CharField(max_length=200, blank=True, help_text="e.g. Llama 3.1 70B Instruct.")
+    gpu_type = models.CharField(max_length=100, blank=True, help_text="e.g. H100 80GB.")
+    gpu_hourly_cost = _money_field("Cost of one GPU per hour.")
+    gpus_per_replica = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_GPUS_PER_REPLICA)]
+    )
+    input_tokens_per_second = models.FloatField(
+        validators=[finite_decimal, _above_zero, MaxValueValidator(MAX_TOKENS_PER_SECOND)],
+        help_text="Input (prefill) tokens per second one replica processes at full load.",
+    )
+    output_tokens_per_second = models.FloatField(
+        validators=[finite_decimal, _above_zero, MaxValueValidator(MAX_TOKENS_PER_SECOND)],
+        help_text="Output (decode) tokens per second one replica generates at full load.",
+    )
+    target_utilization = models.FloatField(
+        default=0.6,
+        validators=[finite_decimal, _above_zero, MaxValueValidator(1.0)],
+        help_text="Share of paid GPU hours that serve traffic, in (0, 1].",
+    )
+    quantization = models.CharField(max_length=10, choices=Quantization.choices, default=Quantization.FP16)
+    throughput_multiplier = models.FloatField(
+        default=1.0,
+        validators=[finite_decimal, _above_zero, MaxValueValidator(MAX_THROUGHPUT_MULTIPLIER)],
+        help_text="Multiplies both throughputs (1 = as measured).",
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="planner_selfhosteddeployment_unique_name"
+            ),
+            _between("selfhosteddeployment", "gpu_hourly_cost", 0, MAX_FEE),
+            _between("selfhosteddeployment", "gpus_per_replica", 1, MAX_GPUS_PER_REPLICA),
+            _between(
+                "selfhosteddeployment",
+                "input_tokens_per_second",
+                0.0,
+                MAX_TOKENS_PER_SECOND,
+                low_exclusive=True,
+            ),
+            _between(
+                "selfhosteddeployment",
+                "output_tokens_per_second",
+                0.0,
+                MAX_TOKENS_PER_SECOND,
+                low_exclusive=True,
+            ),
+            _between("selfhosteddeployment", "target_utilization", 0.0, 1.0, low_exclusive=True),
+            _between(
+                "selfhosteddeployment",
+                "throughput_multiplier",
+                0.0,
+                MAX_THROUGHPUT_MULTIPLIER,
+                low_exclusive=True,
+            ),
+            models.CheckConstraint(
+                condition=Q(quantization__in=["fp32", "bf16", "fp16", "fp8", "int8", "int4", "other"]),
+                name="planner_selfhosteddeployment_quantization_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def mix_key(self) -> str:
+        """The model key in snapshots and results."""
+        return f"self-hosted/{self.name}"

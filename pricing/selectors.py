@@ -55,16 +55,26 @@ def model_price_at(*, provider_slug: str, model_slug: str, at: datetime, variant
     return row
 
 
-def catalog_search(*, query: str, limit: int, at: datetime | None = None) -> QuerySet[AIModel]:
+#: ``catalog_search`` orders: relevance, or a current standard price (cheapest or dearest first).
+CATALOG_SORTS = ("relevance", "input", "-input", "output", "-output")
+
+
+def catalog_search(
+    *, query: str, limit: int, at: datetime | None = None, sort: str = "relevance"
+) -> QuerySet[AIModel]:
     """Current catalog models whose provider or model (slug or name) contains every word of ``query``.
 
-    At most ``limit`` models: exact then prefix matches on the model slug first, then by provider
-    and model slug. Each carries ``current_input_mtok`` and ``current_output_mtok``, the all-day
-    standard price in force at ``at`` (default: now), for display and sorting (``None`` when the
-    model has no such price, e.g. a per-request-only model).
+    At most ``limit`` models. ``sort="relevance"``: exact then prefix matches on the model slug
+    first, then by provider and model slug; ``"input"``/``"output"`` (``"-input"``/``"-output"``):
+    cheapest (dearest) current price first, models without one last. Each carries
+    ``current_input_mtok`` and ``current_output_mtok``, the all-day standard price in force at
+    ``at`` (default: now), for display and sorting (``None`` when the model has no such price,
+    e.g. a per-request-only model).
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
+    if sort not in CATALOG_SORTS:
+        raise ValueError(f"sort must be one of {', '.join(CATALOG_SORTS)}, got {sort!r}")
     at = as_utc(at) if at is not None else timezone.now()
     words = query.split()
     models = AIModel.objects.filter(retired_at__isnull=True).select_related("provider")
@@ -94,8 +104,20 @@ def catalog_search(*, query: str, limit: int, at: datetime | None = None) -> Que
         if phrase
         else Value(2, output_field=IntegerField())
     )
-    return models.annotate(
+    annotated = models.annotate(
         current_input_mtok=Subquery(current.values("input_mtok")[:1]),
         current_output_mtok=Subquery(current.values("output_mtok")[:1]),
         search_rank=rank,
-    ).order_by("search_rank", "provider__slug", "slug")[:limit]
+    )
+    if sort == "relevance":
+        return annotated.order_by("search_rank", "provider__slug", "slug")[:limit]
+    column = F(f"current_{sort.lstrip('-')}_mtok")
+    price_order = column.desc(nulls_last=True) if sort.startswith("-") else column.asc(nulls_last=True)
+    return annotated.order_by(price_order, "provider__slug", "slug")[:limit]
+
+
+def model_price_history(*, model_id: int) -> QuerySet[ModelPrice]:
+    """Every price row of a catalog model (retired ones included), by variant then date."""
+    return ModelPrice.objects.filter(model_id=model_id).order_by(
+        "variant", F("effective_from").asc(nulls_first=True), "start_time"
+    )

@@ -7,7 +7,7 @@ transaction, so a rejected call leaves nothing behind.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -19,7 +19,9 @@ from django.db.models import Max
 
 from planner.models import (
     Organization,
+    PriceSheetEntry,
     Product,
+    SelfHostedDeployment,
     Tier,
     UsageDistribution,
     Workload,
@@ -36,10 +38,12 @@ PSD_TOLERANCE = 1e-9
 
 
 class ModelShare(NamedTuple):
-    """One entry of a model mix. Plain tuples ``(ai_model, share)`` or
-    ``(ai_model, share, variant, uses_reasoning)`` are accepted wherever this is."""
+    """One entry of a model mix. Plain tuples ``(source, share)`` or
+    ``(source, share, variant, uses_reasoning)`` are accepted wherever this is. The source is a
+    catalog ``pricing.models.AIModel``, a private model's ``PriceSheetEntry`` or a
+    ``SelfHostedDeployment``."""
 
-    model: Any  # pricing.models.AIModel
+    model: Any  # AIModel | PriceSheetEntry | SelfHostedDeployment
     share: float
     variant: str = ""
     uses_reasoning: bool = False
@@ -120,10 +124,10 @@ def _model_mix_rows(
     except ValidationError as exc:
         raise ValidationError({"models": exc.messages}) from exc
     errors: list[str] = []
-    seen: set[tuple[int, str]] = set()
+    seen: set[tuple[str, int, str]] = set()
     rows: list[WorkloadModel] = []
     for entry in entries:
-        key = (entry.model.pk, entry.variant)
+        key = (type(entry.model).__name__, entry.model.pk, entry.variant)
         if key in seen:
             errors.append(f"{entry.model} ({entry.variant or 'standard'}) appears twice in the mix.")
         seen.add(key)
@@ -133,7 +137,7 @@ def _model_mix_rows(
             )
         row = WorkloadModel(
             workload=workload,
-            model=entry.model,
+            **_source_fields(entry.model),
             share=entry.share,
             variant=entry.variant,
             uses_reasoning=entry.uses_reasoning,
@@ -146,6 +150,15 @@ def _model_mix_rows(
     if errors:
         raise ValidationError({"models": errors})
     return rows
+
+
+def _source_fields(source: Any) -> dict[str, Any]:
+    """The WorkloadModel field that holds ``source`` (a model, a private model or a deployment)."""
+    if isinstance(source, PriceSheetEntry):
+        return {"price_sheet_entry": source}
+    if isinstance(source, SelfHostedDeployment):
+        return {"self_hosted": source}
+    return {"model": source}
 
 
 def workload_create(
@@ -330,3 +343,155 @@ def _psd_check(matrix: FloatArray, *, names: list[str]) -> None:
             )
         }
     )
+
+
+# --- Updates and deletes ---------------------------------------------------------------------
+
+#: Fields each update service may change. The parent (product, tier, workload) is fixed: a tier
+#: or workload moved to another product would orphan its usage and the scenarios' levers.
+PRODUCT_UPDATE_FIELDS = frozenset({"name", "description", "default_correlation"})
+TIER_UPDATE_FIELDS = frozenset(
+    {
+        "name",
+        "position",
+        "monthly_fee",
+        "seat_fee",
+        "seats",
+        "annual_price",
+        "included_credits",
+        "overage_price_per_credit",
+        "hard_cap_credits",
+        "payment_fee_pct",
+        "payment_fee_fixed",
+        "subscribers",
+        "churn_monthly",
+    }
+)
+WORKLOAD_UPDATE_FIELDS = frozenset(
+    {
+        "name",
+        "position",
+        "credits_per_request",
+        "input_tokens_median",
+        "input_tokens_p90",
+        "output_tokens_median",
+        "output_tokens_p90",
+        "reasoning_tokens_median",
+        "reasoning_tokens_p90",
+        "calls_per_request_median",
+        "calls_per_request_p90",
+        "prompt_cache_share",
+        "prompt_cache_write_share",
+        "response_cache_hit_rate",
+        "batch_share",
+        "distillation",
+    }
+)
+
+
+def _fields_apply(instance: Any, data: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    for name, value in data.items():
+        setattr(instance, name, value)
+
+
+def product_update(*, product: Product, data: Mapping[str, Any]) -> Product:
+    """Change the fields in ``data`` (``PRODUCT_UPDATE_FIELDS``); a new default correlation must
+    keep the correlation matrix positive semi-definite. Nothing is saved on error."""
+    _fields_apply(product, data, PRODUCT_UPDATE_FIELDS)
+    try:
+        product.full_clean()
+        with transaction.atomic():
+            product.save()
+            if "default_correlation" in data:
+                try:
+                    correlation_matrix(product=product)
+                except ValidationError as exc:
+                    raise ValidationError({"default_correlation": exc.messages}) from exc
+    except ValidationError:
+        product.refresh_from_db()
+        raise
+    return product
+
+
+def tier_update(*, tier: Tier, data: Mapping[str, Any]) -> Tier:
+    """Change the fields in ``data`` (``TIER_UPDATE_FIELDS``), validate the whole tier, save."""
+    _fields_apply(tier, data, TIER_UPDATE_FIELDS)
+    try:
+        tier.full_clean()
+    except ValidationError:
+        tier.refresh_from_db()
+        raise
+    tier.save()
+    return tier
+
+
+def workload_update(
+    *,
+    workload: Workload,
+    data: Mapping[str, Any],
+    models: Sequence[ModelShare | tuple[Any, ...]] | None = None,
+) -> Workload:
+    """Change the fields in ``data`` (``WORKLOAD_UPDATE_FIELDS``) and, when ``models`` is given,
+    replace the model mix. The mix is re-validated against the new fields either way (a model
+    that uses reasoning needs a reasoning-token distribution). Nothing is saved on error."""
+    _fields_apply(workload, data, WORKLOAD_UPDATE_FIELDS)
+    if models is None:
+        models = [
+            ModelShare(row.source, row.share, row.variant, row.uses_reasoning)
+            for row in workload.model_mix.select_related("model", "price_sheet_entry__sheet", "self_hosted")
+        ]
+    errors: dict[str, list[str]] = {}
+    try:
+        workload.full_clean()
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        rows = _model_mix_rows(workload=workload, models=models)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        workload.refresh_from_db()
+        raise ValidationError(errors)
+    with transaction.atomic():
+        workload.save()
+        workload.model_mix.all().delete()
+        WorkloadModel.objects.bulk_create(rows)
+    return workload
+
+
+def product_delete(*, product: Product) -> None:
+    """Delete ``product`` with its tiers, workloads, usage, scenarios and their runs."""
+    product.delete()
+
+
+def tier_delete(*, tier: Tier) -> None:
+    """Delete ``tier`` and its usage distributions."""
+    tier.delete()
+
+
+def workload_delete(*, workload: Workload) -> None:
+    """Delete ``workload`` with its model mix, usage and correlations.
+
+    Refused while a scenario's lever names the workload: dropping it from the lever's list
+    would silently widen the lever (an empty list means every workload).
+    """
+    users = sorted(
+        scenario.name
+        for scenario in workload.product.scenarios.all()
+        if any(workload.pk in (lever.get("workloads") or []) for lever in scenario.levers)
+    )
+    if users:
+        raise ValidationError(
+            {
+                "workload": f"Levers of these scenarios name this workload: {', '.join(users)}. "
+                "Edit them first."
+            }
+        )
+    workload.delete()
+
+
+def usage_distribution_delete(*, distribution: UsageDistribution) -> None:
+    distribution.delete()

@@ -84,3 +84,8 @@ def scenario_update(*, scenario: Scenario, data: Mapping[str, Any]) -> Scenario:
         raise
     scenario.save(update_fields=[*data, "updated_at"])
     return scenario
+
+
+def scenario_delete(*, scenario: Scenario) -> None:
+    """Delete ``scenario`` and its runs (active runs stop at their next block: their row is gone)."""
+    scenario.delete()

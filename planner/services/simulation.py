@@ -23,11 +23,21 @@ from django.utils import timezone
 
 from planner import engine
 from planner.engine.types import EngineInput, Lever, LogNormalSpec, ModelOption, Tier, UsageDist, Workload
-from planner.models import Scenario, SimulationRun, UsageDistribution, WorkloadModel
+from planner.models import (
+    PriceSheetEntry,
+    Scenario,
+    SelfHostedDeployment,
+    SimulationRun,
+    UsageDistribution,
+    WorkloadModel,
+)
+from planner.selectors_prices import organization_model_price, private_model_on
 from planner.services.product import correlation_matrix
+from planner.services.self_hosted import self_hosted_spec
 from pricing.calculator import PriceSchedule, VectorPricer
 from pricing.models import AIModel
-from pricing.selectors import PriceNotFound, model_price_at
+from pricing.selectors import PriceNotFound
+from pricing.selfhosted import self_hosted_cost
 
 logger = logging.getLogger(__name__)
 
@@ -52,26 +62,101 @@ def _price_instant(price_date: dt.date) -> dt.datetime:
     return dt.datetime.combine(price_date, dt.time(12), tzinfo=dt.UTC)
 
 
-def _model_prices(model: AIModel, *, variant: str, at: dt.datetime) -> dict[str, Any]:
-    """The model's resolved standard (and, if offered, batch) price at ``at``, as JSON."""
-    provider = model.provider.slug
+def _model_prices(model: AIModel, *, variant: str, at: dt.datetime, organization_id: int) -> dict[str, Any]:
+    """The catalog model's resolved standard (and, if offered, batch) price at ``at``, as JSON,
+    with the organisation's negotiated discount in force on that date applied to both. ``source``
+    records the sheet, entry and discount used (``{"kind": "catalog"}`` at list price)."""
     try:
-        price = model_price_at(provider_slug=provider, model_slug=model.slug, at=at, variant=variant)
+        price = organization_model_price(organization_id=organization_id, model=model, at=at, variant=variant)
     except PriceNotFound as error:
         raise SimulationInputError(str(error)) from error
     try:
-        batch = model_price_at(provider_slug=provider, model_slug=model.slug, at=at, variant=BATCH_VARIANT)
-        batch_json: dict[str, Any] | None = {"price_id": batch.pk, "structure": batch.structure}
+        batch = organization_model_price(
+            organization_id=organization_id, model=model, at=at, variant=BATCH_VARIANT
+        )
+        batch_json: dict[str, Any] | None = {"price_id": batch.price.pk, "structure": batch.structure}
     except PriceNotFound:
         batch_json = None
     return {
-        "key": f"{provider}/{model.slug}",
+        "key": f"{model.provider.slug}/{model.slug}",
         "model_id": model.pk,
-        "price_id": price.pk,
+        "price_id": price.price.pk,
         "variant": variant,
         "structure": price.structure,
         "batch": batch_json,
+        "source": price.source(),
     }
+
+
+def _private_model_prices(entry: PriceSheetEntry, *, at: dt.datetime) -> dict[str, Any]:
+    """A private model priced by the organisation's sheet in force on ``at``'s date.
+
+    The mix names a sheet entry; its price on the date comes from the sheet in force then that
+    has the same slug (a newer sheet may reprice the model), so runs follow price history.
+    """
+    on = at.date()
+    organization_id = entry.sheet.organization_id
+    current = private_model_on(organization_id=organization_id, slug=entry.slug, on=on)
+    if current is None:
+        raise SimulationInputError(
+            f"Private model {entry.slug!r} has no price on {on.isoformat()}: no price sheet in force "
+            f"on that date lists it (it is on sheet {entry.sheet.name!r}, "
+            f"{entry.sheet.effective_from.isoformat()} to {_open_end(entry.sheet.effective_to)})."
+        )
+    return {
+        "key": f"private/{current.slug}",
+        "model_id": None,
+        "price_id": None,
+        "variant": "",
+        "structure": current.structure,
+        "batch": None,
+        "source": {
+            "kind": "private",
+            "price_sheet_id": current.sheet_id,
+            "price_sheet": current.sheet.name,
+            "price_sheet_entry_id": current.pk,
+            "slug": current.slug,
+        },
+    }
+
+
+def _open_end(day: dt.date | None) -> str:
+    return day.isoformat() if day is not None else "open-ended"
+
+
+def _self_hosted_prices(deployment: SelfHostedDeployment) -> dict[str, Any]:
+    """A self-hosted deployment's effective $/Mtok, with the parameters that gave it."""
+    cost = self_hosted_cost(self_hosted_spec(deployment))
+    return {
+        "key": deployment.mix_key,
+        "model_id": None,
+        "price_id": None,
+        "variant": "",
+        "structure": cost.structure(),
+        "batch": None,
+        "source": {
+            "kind": "self_hosted",
+            "deployment_id": deployment.pk,
+            "name": deployment.name,
+            "gpu_hourly_cost": str(deployment.gpu_hourly_cost),
+            "gpus_per_replica": deployment.gpus_per_replica,
+            "input_tokens_per_second": deployment.input_tokens_per_second,
+            "output_tokens_per_second": deployment.output_tokens_per_second,
+            "target_utilization": deployment.target_utilization,
+            "throughput_multiplier": deployment.throughput_multiplier,
+            "quantization": deployment.quantization,
+        },
+    }
+
+
+def _mix_entry_prices(entry: WorkloadModel, *, at: dt.datetime, organization_id: int) -> dict[str, Any]:
+    """The resolved price of one model-mix entry, whichever its source."""
+    if entry.self_hosted is not None:
+        return _self_hosted_prices(entry.self_hosted)
+    if entry.price_sheet_entry is not None:
+        return _private_model_prices(entry.price_sheet_entry, at=at)
+    assert entry.model is not None  # the exactly-one-source constraint
+    return _model_prices(entry.model, variant=entry.variant, at=at, organization_id=organization_id)
 
 
 def _spec(median: float | None, p90: float | None) -> list[float] | None:
@@ -105,7 +190,9 @@ def scenario_snapshot(*, scenario: Scenario) -> dict[str, Any]:
         raise SimulationInputError("The product needs at least one tier and one workload to simulate.")
     usage = {(u.tier_id, u.workload_id): u for u in UsageDistribution.objects.filter(tier__product=product)}
     mixes: dict[int, list[WorkloadModel]] = {w.pk: [] for w in workloads}
-    for entry in WorkloadModel.objects.filter(workload__product=product).select_related("model__provider"):
+    for entry in WorkloadModel.objects.filter(workload__product=product).select_related(
+        "model__provider", "price_sheet_entry__sheet", "self_hosted"
+    ):
         mixes[entry.workload_id].append(entry)
     keys, matrix = correlation_matrix(product=product)
     order = [keys.index(w.pk) for w in workloads]
@@ -122,7 +209,9 @@ def scenario_snapshot(*, scenario: Scenario) -> dict[str, Any]:
             {
                 **lever,
                 "workloads": [workload_keys[w] for w in lever.get("workloads", []) if w in workload_keys],
-                "routing_model": _model_prices(routing_models[routing], variant="", at=at)
+                "routing_model": _model_prices(
+                    routing_models[routing], variant="", at=at, organization_id=product.organization_id
+                )
                 if routing
                 else None,
             }
@@ -178,7 +267,7 @@ def scenario_snapshot(*, scenario: Scenario) -> dict[str, Any]:
                 "distillation": w.distillation,
                 "models": [
                     {
-                        **_model_prices(entry.model, variant=entry.variant, at=at),
+                        **_mix_entry_prices(entry, at=at, organization_id=product.organization_id),
                         "share": entry.share,
                         "uses_reasoning": entry.uses_reasoning,
                     }

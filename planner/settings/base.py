@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
@@ -234,15 +235,52 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Margin Planner <alerts@localhost>")
 
 # --- REST API ------------------------------------------------------------------------------
+# Conventions (docs/API.md): API keys first (so an unauthenticated request gets a 401 with a
+# WWW-Authenticate challenge), then session auth with CSRF for the web; JSON only; every 4xx
+# body is {"errors": [{"field", "code", "message"}]} (api.exceptions.api_exception_handler).
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "api.throttling.ApiKeyRateThrottle",
+        "api.throttling.SessionUserRateThrottle",
+    ],
+    # Requests per API key / per signed-in user. Counters live in the default cache: configure
+    # a shared cache (Redis) in production so every web process counts together.
+    "DEFAULT_THROTTLE_RATES": {"api_key": "1200/min", "session_user": "600/min"},
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
+    "NON_FIELD_ERRORS_KEY": "non_field_errors",
+    "COERCE_DECIMAL_TO_STRING": True,
 }
+#: Largest request body the API parses (bytes); larger bodies get a 413.
+API_MAX_BODY_BYTES = 16 * 1024 * 1024
 SPECTACULAR_SETTINGS = {
     "TITLE": "Margin Planner API",
     "VERSION": "1.0.0",
+    "DESCRIPTION": "Pricing and inference-margin planning. See docs/API.md for authentication, "
+    "scopes, errors and pagination.",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components: read-only fields stay out of request bodies.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "planner.models.SimulationRun.Status",
+        "UsageKindEnum": "planner.models.UsageDistribution.Kind",
+    },
     # Swagger UI and Redoc assets are served from the drf-spectacular-sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -1,0 +1,115 @@
+"""Serializer fields with strict JSON types and tenant-scoped relations.
+
+DRF coerces loosely by default (``"12"`` for an integer, ``true`` for a float, ``12`` for a
+string). The API refuses a value of the wrong JSON type instead, so what the schema says is what
+the server accepts. Money is a Decimal *string* (``"20.00"``) both ways, never a float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from api.tenancy import request_organization
+from planner.models import Organization
+
+#: Ids beyond a signed 64-bit integer exist nowhere; they are refused before reaching the database.
+MAX_ID = 2**63 - 1
+
+
+def _is_number(data: object) -> bool:
+    return isinstance(data, int | float) and not isinstance(data, bool)
+
+
+def _check_id(field: serializers.PrimaryKeyRelatedField, data: Any) -> None:
+    if not isinstance(data, int) or isinstance(data, bool):
+        field.fail("incorrect_type", data_type=type(data).__name__)
+    if not 1 <= data <= MAX_ID:
+        field.fail("does_not_exist", pk_value=data)
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"invalid": "Enter a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data: Any) -> int:
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    """A finite JSON number (``NaN``, ``Infinity`` and overflowing literals are refused)."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if not _is_number(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class MoneyField(serializers.DecimalField):
+    """A Decimal amount sent and returned as a string (``"19.99"``); numbers are refused so no
+    amount ever passes through a binary float."""
+
+    default_error_messages = {"invalid": 'Enter the amount as a decimal string, such as "19.99".'}
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ResultMoneyField(serializers.DecimalField):
+    """A money figure of the results: the engine's float, quantized at the API edge."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", None)
+        kwargs.setdefault("decimal_places", 6)
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class OrganizationRelatedField(serializers.PrimaryKeyRelatedField):
+    """An object of the caller's organisation, by id. An id of another organisation "does not
+    exist", exactly like an id that does not exist anywhere."""
+
+    def __init__(self, *, selector: Callable[..., QuerySet[Any]], **kwargs: Any) -> None:
+        self.selector = selector
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        organization: Organization = request_organization(self.context["request"])
+        return self.selector(organization=organization)
+
+    def to_internal_value(self, data: Any) -> Model:
+        _check_id(self, data)
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class CatalogModelField(serializers.PrimaryKeyRelatedField):
+    """A catalog model (``pricing.AIModel``) by id; the catalog is shared by every organisation."""
+
+    def to_internal_value(self, data: Any) -> Model:
+        _check_id(self, data)
+        return super().to_internal_value(data)

@@ -1,0 +1,66 @@
+"""Query filters. Parent objects are filtered by plain id (never validated against the
+database), so filtering by another organisation's id gives an empty list, exactly like an id
+that does not exist: no existence oracle."""
+
+from __future__ import annotations
+
+from django import forms
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from planner.models import Scenario, SimulationRun, Tier, UsageDistribution, Workload
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(filters.NumberFilter):
+    """An object id: a positive integer within 64 bits (anything else is a 400)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(min_value=1, max_value=2**63 - 1, **kwargs)
+
+
+class TierFilter(filters.FilterSet):
+    product = IdFilter(field_name="product_id")
+
+    class Meta:
+        model = Tier
+        fields = ["product"]
+
+
+class WorkloadFilter(filters.FilterSet):
+    product = IdFilter(field_name="product_id")
+
+    class Meta:
+        model = Workload
+        fields = ["product"]
+
+
+class UsageDistributionFilter(filters.FilterSet):
+    product = IdFilter(field_name="tier__product_id")
+    tier = IdFilter(field_name="tier_id")
+    workload = IdFilter(field_name="workload_id")
+    kind = filters.ChoiceFilter(choices=UsageDistribution.Kind.choices)
+
+    class Meta:
+        model = UsageDistribution
+        fields = ["product", "tier", "workload", "kind"]
+
+
+class ScenarioFilter(filters.FilterSet):
+    product = IdFilter(field_name="product_id")
+
+    class Meta:
+        model = Scenario
+        fields = ["product"]
+
+
+class RunFilter(filters.FilterSet):
+    scenario = IdFilter(field_name="scenario_id")
+    status = filters.ChoiceFilter(choices=SimulationRun.Status.choices)
+
+    class Meta:
+        model = SimulationRun
+        fields = ["scenario", "status"]

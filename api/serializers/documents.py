@@ -1,0 +1,105 @@
+"""The scenario document (``planner.services.scenario_document``): a scenario with its whole
+product, referring to tiers and workloads by name and to models by ``provider/slug``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from api.fields import StrictBooleanField, StrictCharField, StrictFloatField, StrictIntegerField
+from api.serializers.base import StrictModelSerializer
+from api.serializers.resources import USAGE_PARAMETERS
+from planner.models import Product, Scenario, Tier, UsageDistribution, Workload
+from planner.services import scenario_document as documents
+
+Base = serializers.Serializer[Any]
+
+
+class DocumentProductSerializer(StrictModelSerializer):
+    class Meta:
+        model = Product
+        fields = ["name", "description", "default_correlation"]
+
+
+class DocumentTierSerializer(StrictModelSerializer):
+    class Meta:
+        model = Tier
+        fields = list(documents.TIER_FIELDS)
+
+
+class DocumentModelEntrySerializer(Base):
+    model = StrictCharField(max_length=300, help_text="Catalog model as provider/slug.")
+    share = StrictFloatField(min_value=0.0, max_value=1.0)
+    variant = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+    uses_reasoning = StrictBooleanField(required=False, default=False)
+
+
+class DocumentWorkloadSerializer(StrictModelSerializer):
+    models = serializers.ListSerializer[Any](child=DocumentModelEntrySerializer(), max_length=100)
+
+    class Meta:
+        model = Workload
+        fields = [*documents.WORKLOAD_FIELDS, "models"]
+
+
+class DocumentUsageSerializer(StrictModelSerializer):
+    tier = StrictCharField(max_length=100, help_text="Tier name.")
+    workload = StrictCharField(max_length=100, help_text="Workload name.")
+    values = serializers.ListField(
+        child=StrictFloatField(min_value=0.0),
+        max_length=UsageDistribution.MAX_EMPIRICAL_VALUES,
+        required=False,
+    )
+
+    class Meta:
+        model = UsageDistribution
+        fields = ["tier", "workload", "kind", *USAGE_PARAMETERS]
+
+
+class DocumentCorrelationSerializer(Base):
+    workload_a = StrictCharField(max_length=100)
+    workload_b = StrictCharField(max_length=100)
+    rho = StrictFloatField(min_value=-1.0, max_value=1.0)
+
+
+def _fraction() -> StrictFloatField:
+    return StrictFloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True)
+
+
+class DocumentLeverSerializer(Base):
+    key = StrictCharField(max_length=100)
+    label = StrictCharField(max_length=200)  # type: ignore[assignment]  # DRF's Field.label
+    workloads = serializers.ListField(
+        child=StrictCharField(max_length=100), default=list, max_length=1000, help_text="Workload names."
+    )
+    routing_model = StrictCharField(
+        max_length=300, required=False, allow_null=True, help_text="provider/slug."
+    )
+    routing_share = _fraction()
+    response_cache_hit_rate = _fraction()
+    prompt_cache_share = _fraction()
+    distillation = _fraction()
+    batch_share = _fraction()
+
+
+class DocumentScenarioSerializer(StrictModelSerializer):
+    levers = serializers.ListSerializer[Any](child=DocumentLeverSerializer(), required=False, max_length=50)
+
+    class Meta:
+        model = Scenario
+        fields = [*documents.SCENARIO_FIELDS, "levers"]
+        extra_kwargs = {"seed": {"required": False}, "price_date": {"required": False}}
+
+
+class ScenarioDocumentSerializer(Base):
+    format = serializers.ChoiceField(choices=[documents.DOCUMENT_FORMAT])
+    version = StrictIntegerField(min_value=documents.DOCUMENT_VERSION, max_value=documents.DOCUMENT_VERSION)
+    product = DocumentProductSerializer()
+    tiers = serializers.ListSerializer[Any](child=DocumentTierSerializer(), max_length=100)
+    workloads = serializers.ListSerializer[Any](child=DocumentWorkloadSerializer(), max_length=100)
+    usage_distributions = serializers.ListSerializer[Any](child=DocumentUsageSerializer(), max_length=10_000)
+    correlations = serializers.ListSerializer[Any](
+        child=DocumentCorrelationSerializer(), required=False, max_length=10_000
+    )
+    scenario = DocumentScenarioSerializer()

@@ -1,0 +1,262 @@
+"""Serializers of the planner's resources: products, tiers, workloads, usage distributions and
+scenarios. ``create``/``update`` call the planner services, which validate the domain rules and
+raise field errors (turned into 400s by ``api.exceptions``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from api.fields import (
+    MAX_ID,
+    CatalogModelField,
+    MoneyField,
+    OrganizationRelatedField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+)
+from api.serializers.base import StrictModelSerializer, fixed_on_update
+from api.tenancy import request_organization
+from planner import selectors
+from planner.models import Product, Scenario, Tier, UsageDistribution, Workload
+from planner.services import product as product_services
+from planner.services import scenario as scenario_services
+from pricing.models import AIModel
+
+
+def _organization(serializer: serializers.BaseSerializer[Any]) -> Any:
+    return request_organization(serializer.context["request"])
+
+
+class ProductSerializer(StrictModelSerializer):
+    class Meta:
+        model = Product
+        fields = ["id", "name", "description", "default_correlation", "created_at", "updated_at"]
+
+    def create(self, validated_data: dict[str, Any]) -> Product:
+        return product_services.product_create(organization=_organization(self), **validated_data)
+
+    def update(self, instance: Product, validated_data: dict[str, Any]) -> Product:
+        return product_services.product_update(product=instance, data=validated_data)
+
+
+class TierSerializer(StrictModelSerializer):
+    product = OrganizationRelatedField(selector=selectors.products_for_organization)
+    monthly_revenue_per_subscriber = MoneyField(max_digits=18, decimal_places=6, read_only=True)
+
+    class Meta:
+        model = Tier
+        fields = [
+            "id",
+            "product",
+            "name",
+            "position",
+            "monthly_fee",
+            "seat_fee",
+            "seats",
+            "annual_price",
+            "included_credits",
+            "overage_price_per_credit",
+            "hard_cap_credits",
+            "payment_fee_pct",
+            "payment_fee_fixed",
+            "subscribers",
+            "churn_monthly",
+            "monthly_revenue_per_subscriber",
+        ]
+
+    def create(self, validated_data: dict[str, Any]) -> Tier:
+        return product_services.tier_create(**validated_data)
+
+    def update(self, instance: Tier, validated_data: dict[str, Any]) -> Tier:
+        fixed_on_update(instance, validated_data, "product")
+        return product_services.tier_update(tier=instance, data=validated_data)
+
+
+class ModelMixEntrySerializer(serializers.Serializer[Any]):
+    """One model of a workload's model mix."""
+
+    model = CatalogModelField(queryset=AIModel.objects.all(), help_text="Catalog model id (/api/v1 prices).")
+    model_key = serializers.SerializerMethodField(help_text="The model as provider/slug.")
+    share = StrictFloatField(min_value=0.0, max_value=1.0, help_text="Share of the workload's requests.")
+    variant = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+    uses_reasoning = StrictBooleanField(required=False, default=False)
+
+    def get_model_key(self, entry: Any) -> str:
+        return str(entry.model)
+
+
+class WorkloadSerializer(StrictModelSerializer):
+    product = OrganizationRelatedField(selector=selectors.products_for_organization)
+    models = serializers.ListSerializer[Any](
+        child=ModelMixEntrySerializer(),
+        source="model_mix",
+        max_length=100,
+        help_text="The model mix; shares sum to 1.",
+    )
+
+    class Meta:
+        model = Workload
+        fields = [
+            "id",
+            "product",
+            "name",
+            "position",
+            "credits_per_request",
+            "input_tokens_median",
+            "input_tokens_p90",
+            "output_tokens_median",
+            "output_tokens_p90",
+            "reasoning_tokens_median",
+            "reasoning_tokens_p90",
+            "calls_per_request_median",
+            "calls_per_request_p90",
+            "prompt_cache_share",
+            "prompt_cache_write_share",
+            "response_cache_hit_rate",
+            "batch_share",
+            "distillation",
+            "models",
+        ]
+
+    @staticmethod
+    def _mix(entries: list[dict[str, Any]]) -> list[product_services.ModelShare]:
+        return [
+            product_services.ModelShare(
+                e["model"], e["share"], e.get("variant", ""), e.get("uses_reasoning", False)
+            )
+            for e in entries
+        ]
+
+    def create(self, validated_data: dict[str, Any]) -> Workload:
+        models = self._mix(validated_data.pop("model_mix"))
+        return product_services.workload_create(models=models, **validated_data)
+
+    def update(self, instance: Workload, validated_data: dict[str, Any]) -> Workload:
+        fixed_on_update(instance, validated_data, "product")
+        entries = validated_data.pop("model_mix", None)
+        return product_services.workload_update(
+            workload=instance, data=validated_data, models=None if entries is None else self._mix(entries)
+        )
+
+
+USAGE_PARAMETERS = ("median", "p90", "mean", "shape", "scale", "alpha", "upper", "values", "overdispersion")
+
+
+class UsageDistributionSerializer(StrictModelSerializer):
+    tier = OrganizationRelatedField(selector=selectors.tiers_for_organization)
+    workload = OrganizationRelatedField(selector=selectors.workloads_for_organization)
+    values = serializers.ListField(
+        child=StrictFloatField(min_value=0.0),
+        max_length=UsageDistribution.MAX_EMPIRICAL_VALUES,
+        required=False,
+        help_text="Empirical: observed requests per month of individual users.",
+    )
+
+    class Meta:
+        model = UsageDistribution
+        fields = ["id", "tier", "workload", "kind", *USAGE_PARAMETERS]
+
+    def create(self, validated_data: dict[str, Any]) -> UsageDistribution:
+        return product_services.usage_distribution_set(**validated_data)
+
+    def update(self, instance: UsageDistribution, validated_data: dict[str, Any]) -> UsageDistribution:
+        fixed_on_update(instance, validated_data, "tier", "workload")
+        params = {
+            name: validated_data.get(name, getattr(instance, name)) for name in ("kind", *USAGE_PARAMETERS)
+        }
+        return product_services.usage_distribution_set(
+            tier=instance.tier, workload=instance.workload, **params
+        )
+
+
+def _fraction(help_text: str) -> StrictFloatField:
+    return StrictFloatField(
+        min_value=0.0, max_value=1.0, required=False, allow_null=True, help_text=help_text
+    )
+
+
+class LeverSerializer(serializers.Serializer[Any]):
+    """A lever of a scenario: a change measured against the baseline on the same simulated users."""
+
+    key = StrictCharField(max_length=100)
+    label = StrictCharField(max_length=200)  # type: ignore[assignment]  # DRF's Field.label
+    workloads = serializers.ListField(
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
+        default=list,
+        max_length=1000,
+        help_text="Workload ids the lever applies to; empty or absent = every workload.",
+    )
+    routing_model = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        allow_null=True,
+        help_text="Catalog model id to route to.",
+    )
+    routing_share = _fraction("Share of requests routed to routing_model.")
+    response_cache_hit_rate = _fraction("Response-cache hit rate under the lever.")
+    prompt_cache_share = _fraction("Prompt-cache read share under the lever.")
+    distillation = _fraction("Share of input tokens removed by distillation.")
+    batch_share = _fraction("Share of requests sent through the batch API.")
+
+
+class ScenarioSerializer(StrictModelSerializer):
+    product = OrganizationRelatedField(selector=selectors.products_for_organization)
+    levers = serializers.ListSerializer[Any](child=LeverSerializer(), required=False, max_length=50)
+
+    class Meta:
+        model = Scenario
+        fields = [
+            "id",
+            "product",
+            "name",
+            "horizon_months",
+            "simulated_users",
+            "seed",
+            "levers",
+            "price_trend_yearly",
+            "usage_growth_monthly",
+            "discount_rate_yearly",
+            "target_margin",
+            "price_date",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {"seed": {"required": False}, "price_date": {"required": False}}
+
+    def create(self, validated_data: dict[str, Any]) -> Scenario:
+        return scenario_services.scenario_create(**validated_data)
+
+    def update(self, instance: Scenario, validated_data: dict[str, Any]) -> Scenario:
+        fixed_on_update(instance, validated_data, "product")
+        return scenario_services.scenario_update(scenario=instance, data=validated_data)
+
+
+class ProductInputsSerializer(ProductSerializer):
+    """A product with everything a simulation reads: tiers, workloads and usage distributions."""
+
+    tiers = serializers.ListSerializer[Any](child=TierSerializer(), read_only=True)
+    workloads = serializers.ListSerializer[Any](child=WorkloadSerializer(), read_only=True)
+    usage_distributions = serializers.SerializerMethodField()
+
+    class Meta(ProductSerializer.Meta):
+        fields = [*ProductSerializer.Meta.fields, "tiers", "workloads", "usage_distributions"]
+
+    @extend_schema_field(UsageDistributionSerializer(many=True))
+    def get_usage_distributions(self, product: Product) -> Any:
+        usage = [u for tier in product.tiers.all() for u in tier.usage.all()]
+        return UsageDistributionSerializer(usage, many=True, context=self.context).data
+
+
+class ScenarioDetailSerializer(ScenarioSerializer):
+    """A scenario with a nested read of its product's tiers, workloads and distributions."""
+
+    inputs = ProductInputsSerializer(source="product", read_only=True)
+
+    class Meta(ScenarioSerializer.Meta):
+        fields = [*ScenarioSerializer.Meta.fields, "inputs"]

@@ -1,0 +1,42 @@
+"""``manage.py bench_ingest --records N --batch B [--customers C] [--json]`` (PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from planner.services.usage_benchmark import ingest_benchmark
+
+
+class Command(BaseCommand):
+    help = (
+        "Ingest generated usage records through the service and through a raw COPY + INSERT ON CONFLICT "
+        "of the same rows, interleaved batch by batch; prints both throughputs and their ratio."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--records", type=int, default=1_000_000)
+        parser.add_argument("--batch", type=int, default=1_000)
+        parser.add_argument("--customers", type=int, default=10_000)
+        parser.add_argument(
+            "--http", action="store_true", help="Also POST the batches to the API (in-process client)."
+        )
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            report = ingest_benchmark(
+                records=options["records"],
+                batch=options["batch"],
+                customers=options["customers"],
+                http=options["http"],
+            )
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps(report))
+            return
+        for key, value in report.items():
+            self.stdout.write(f"{key}: {value}")

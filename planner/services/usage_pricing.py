@@ -1,0 +1,192 @@
+"""Pricing usage records in bulk: which catalog price row applies to each record, and its cost.
+
+Load, then compute: ``RecordPricer.load`` reads the price rows of the models involved once;
+everything after that is arithmetic on numpy arrays. The price in force follows
+``pricing.periods.row_in_force`` (the same rule as ``pricing.selectors.model_price_at``); for
+price histories without daily windows it is evaluated once per interval between price-change
+dates and looked up with ``searchsorted``, so a batch costs O(records log changes).
+
+Costs come from ``pricing.calculator.VectorPricer`` (float64) and leave this module as integers
+of 1e-10 money units (the quantum of ``UsageRecord.cost``), rounded half-to-even. A float64
+cost is exact to about 1e-16 relative, so the quantized cost equals ``request_cost`` quantized
+to 1e-10 for every record below about $100,000 (15-16 significant digits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+
+from pricing.calculator import VectorPricer, schedule_for
+from pricing.models import ModelPrice
+from pricing.periods import row_in_force
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+#: Costs are stored with 10 decimal places: integers of this many money units per 1.
+COST_SCALE = 10**10
+#: Largest cost of one record in 1e-10 units that int64 arithmetic may hold with headroom.
+MAX_COST_UNITS = 2**62
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_us(moment: datetime) -> int:
+    """An aware datetime as integer microseconds since the Unix epoch."""
+    return (moment - EPOCH) // _MICROSECOND
+
+
+def cost_from_units(units: int) -> Decimal:
+    """1e-10 money units as an exact Decimal with 10 decimal places."""
+    return Decimal(units).scaleb(-10)
+
+
+def cost_text(units: int) -> str:
+    """1e-10 money units as a plain decimal string with 10 decimal places."""
+    whole, fraction = divmod(units, COST_SCALE)
+    return f"{whole}.{fraction:010d}"
+
+
+@dataclass(frozen=True)
+class TokenColumns:
+    """Usage of a set of records in genai-prices' convention (see ``UsageRecord``)."""
+
+    input_tokens: IntArray
+    output_tokens: IntArray
+    cached_tokens: IntArray
+    cache_write_tokens: IntArray
+    reasoning_tokens: IntArray
+    requests: IntArray
+
+    @classmethod
+    def build(cls, counts: Sequence[Sequence[int]], requests: Sequence[int]) -> TokenColumns:
+        """From the five token columns in ``UsageRecord`` field order and the request counts."""
+        input_tokens, output_tokens, cached, written, reasoning = (
+            np.asarray(column, dtype=np.int64) for column in counts
+        )
+        return cls(
+            input_tokens, output_tokens, cached, written, reasoning, np.asarray(requests, dtype=np.int64)
+        )
+
+
+@dataclass(frozen=True)
+class _PerRequest:
+    """One request's average usage in the engine's convention (what ``VectorPricer`` takes)."""
+
+    input_tokens: FloatArray
+    cache_read_tokens: FloatArray
+    cache_write_tokens: FloatArray
+    output_tokens: FloatArray
+    reasoning_tokens: FloatArray
+
+
+_SCHEDULES: dict[tuple[int, str], VectorPricer] = {}
+
+
+def _pricer(row: ModelPrice) -> VectorPricer:
+    # A row's structure never changes once written (the importer closes rows and adds new ones;
+    # its source_hash is part of the row's identity), so (pk, source_hash) is a safe cache key.
+    key = (row.pk, row.source_hash)
+    pricer = _SCHEDULES.get(key)
+    if pricer is None:
+        if len(_SCHEDULES) > 4096:
+            _SCHEDULES.clear()
+        pricer = _SCHEDULES[key] = VectorPricer(schedule_for(row))
+    return pricer
+
+
+class _History:
+    """The price rows of one model and variant, with the row in force on each interval."""
+
+    def __init__(self, rows: Sequence[ModelPrice]) -> None:
+        self.rows = list(rows)
+        current = [row for row in self.rows if row.retired_at is None]
+        retired = [row for row in self.rows if row.retired_at is not None]
+        self._current, self._retired = current, retired
+        self.windowed = any(row.start_time is not None for row in self.rows)
+        edges = sorted(
+            {moment for row in self.rows for moment in (row.effective_from, row.effective_to) if moment}
+        )
+        self._edges = np.array([epoch_us(moment) for moment in edges], dtype=np.int64)
+        probes = [datetime.min.replace(tzinfo=UTC), *edges]
+        self._by_interval = [self._at(moment) for moment in probes]
+
+    def _at(self, moment: datetime) -> ModelPrice | None:
+        return row_in_force(self._current, moment) or row_in_force(self._retired, moment)
+
+    def rows_at(self, timestamps: Sequence[datetime], micros: IntArray) -> list[ModelPrice | None]:
+        if self.windowed:
+            return [self._at(moment) for moment in timestamps]
+        interval = np.searchsorted(self._edges, micros, side="right")
+        return [self._by_interval[i] for i in interval.tolist()]
+
+
+class RecordPricer:
+    """Finds and applies the price in force for records of known models and variants."""
+
+    def __init__(self, histories: dict[tuple[int, str], _History]) -> None:
+        self._histories = histories
+
+    @classmethod
+    def load(cls, model_ids: Iterable[int]) -> RecordPricer:
+        """Load every price row (all variants, retired ones too) of ``model_ids``."""
+        grouped: dict[tuple[int, str], list[ModelPrice]] = {}
+        for row in ModelPrice.objects.filter(model_id__in=set(model_ids)).order_by("pk"):
+            grouped.setdefault((row.model_id, row.variant), []).append(row)
+        return cls({key: _History(rows) for key, rows in grouped.items()})
+
+    def variants(self, model_id: int) -> list[str]:
+        return sorted(variant for model, variant in self._histories if model == model_id)
+
+    def rows_at(
+        self, keys: Sequence[tuple[int, str]], timestamps: Sequence[datetime], micros: IntArray
+    ) -> list[ModelPrice | None]:
+        """The row in force for each record (None: no price), records given by (model, variant)."""
+        result: list[ModelPrice | None] = [None] * len(keys)
+        groups: dict[tuple[int, str], list[int]] = {}
+        for index, key in enumerate(keys):
+            groups.setdefault(key, []).append(index)
+        for key, indexes in groups.items():
+            history = self._histories.get(key)
+            if history is None:
+                continue
+            chosen = history.rows_at([timestamps[i] for i in indexes], micros[indexes])
+            for index, row in zip(indexes, chosen, strict=True):
+                result[index] = row
+        return result
+
+
+def cost_units(rows: Sequence[ModelPrice], tokens: TokenColumns) -> npt.NDArray[np.float64]:
+    """Each record's cost in 1e-10 money units (as float64 integers; may exceed int64 for
+    absurd inputs, which the caller refuses), priced with its row in ``rows``.
+
+    A record with ``requests`` = n is n equal requests of 1/n of its tokens each (context tiers
+    are judged on that average request); its cost is n times one such request's cost.
+    """
+    cost = np.zeros(len(rows), dtype=np.float64)
+    groups: dict[int, list[int]] = {}
+    by_pk: dict[int, ModelPrice] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault(row.pk, []).append(index)
+        by_pk[row.pk] = row
+    requests = tokens.requests.astype(np.float64)
+    for pk, indexes in groups.items():
+        take = np.asarray(indexes, dtype=np.intp)
+        n = requests[take]
+        cached, written = tokens.cached_tokens[take], tokens.cache_write_tokens[take]
+        reasoning = tokens.reasoning_tokens[take]
+        per_request = _PerRequest(
+            input_tokens=(tokens.input_tokens[take] - cached - written) / n,
+            cache_read_tokens=cached / n,
+            cache_write_tokens=written / n,
+            output_tokens=(tokens.output_tokens[take] - reasoning) / n,
+            reasoning_tokens=reasoning / n,
+        )
+        cost[take] = _pricer(by_pk[pk])(per_request) * n
+    return np.rint(cost * COST_SCALE)

@@ -1,0 +1,79 @@
+"""API fixtures: organisations A (``organization``, with a product, scenario and run) and B,
+API keys, and clients authenticated with them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from planner.models import ApiKey, Customer, Organization, Product, Scenario, SimulationRun
+from planner.services.api_keys import api_key_create, api_key_revoke
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.planner.conftest import priced_models, scenario  # noqa: F401  (shared fixtures)
+
+ALL_SCOPES = list(ApiKey.SCOPES)
+KeyClient = Callable[..., APIClient]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters() -> None:
+    """Throttle counters live in the cache; every test starts from zero."""
+    cache.clear()
+
+
+def client_for(key: str | None) -> APIClient:
+    client = APIClient()
+    if key is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    return client
+
+
+@pytest.fixture
+def key_client(organization: Organization) -> KeyClient:
+    """``key_client(scopes=[...], organization=...)``: a client with a fresh key."""
+
+    def build(*, scopes: list[str] | None = None, organization: Organization = organization) -> APIClient:
+        _, plain = api_key_create(organization=organization, name="test", scopes=scopes or ALL_SCOPES)
+        return client_for(plain)
+
+    return build
+
+
+@pytest.fixture
+def other_organization(db: None) -> Organization:
+    return OrganizationFactory.create(name="Rival Labs", slug="rival-labs")
+
+
+@pytest.fixture
+def other_user(other_organization: Organization) -> User:
+    user = UserFactory.create(username="mallory")
+    MembershipFactory.create(user=user, organization=other_organization)
+    return user
+
+
+@pytest.fixture
+def revoked_key(organization: Organization) -> str:
+    api_key, plain = api_key_create(organization=organization, name="old", scopes=ALL_SCOPES)
+    api_key_revoke(api_key=api_key)
+    return plain
+
+
+@pytest.fixture
+def seeded(product: Product, scenario: Scenario) -> dict[str, Any]:  # noqa: F811
+    """Organisation A's objects: one of every kind the API serves (add new kinds here)."""
+    run = SimulationRun.objects.create(scenario=scenario, seed=1, users=1_000, snapshot={}, blocks_total=1)
+    customer = Customer.objects.create(organization=product.organization, external_id="seeded-customer")
+    return {"product": product, "scenario": scenario, "run": run, "customer": customer}
+
+
+def user_client(user: User, *, organization_slug: str | None = None) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    if organization_slug is not None:
+        client.credentials(HTTP_X_ORGANIZATION=organization_slug)
+    return client

@@ -1,0 +1,167 @@
+"""Every API route, found from the URL resolver, tried with every method by callers who must
+not see organisation A's data: another organisation's key and member, A's revoked key, and no
+credentials. A new endpoint is covered without editing this test; if organisation A has no
+object for a new object route, the test fails and says which fixture to extend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
+
+from planner.models import Organization
+from planner.services.api_keys import api_key_create
+from tests.api.conftest import ALL_SCOPES, client_for, user_client
+
+PREFIX = "api/v1/"
+PUBLIC = {"api-schema", "api-docs", "api-not-found"}
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    regex: str
+    view: Any
+    kwargs: tuple[str, ...]
+
+    @property
+    def methods(self) -> list[str]:
+        actions = getattr(self.view, "actions", None)
+        if actions:
+            return [m for m in METHODS if m in actions]
+        cls = getattr(self.view, "cls", None) or getattr(self.view, "view_class", None)
+        return [m for m in METHODS if cls is not None and hasattr(cls, m)]
+
+
+def _walk(patterns: list[URLPattern | URLResolver], prefix: str = "") -> list[Route]:
+    routes: list[Route] = []
+    for pattern in patterns:
+        regex = prefix + str(pattern.pattern.regex.pattern).lstrip("^")
+        if isinstance(pattern, URLResolver):
+            routes.extend(_walk(pattern.url_patterns, regex.rstrip("$")))
+        elif pattern.name:
+            routes.append(
+                Route(pattern.name, regex, pattern.callback, tuple(pattern.pattern.regex.groupindex))
+            )
+    return routes
+
+
+def api_routes() -> list[Route]:
+    return [
+        r for r in _walk(get_resolver().url_patterns) if r.regex.startswith(PREFIX) and r.name not in PUBLIC
+    ]
+
+
+def _path(route: Route, values: dict[str, Any]) -> str:
+    import re
+
+    path = route.regex.rstrip("$")
+    for name in route.kwargs:
+        path = re.sub(rf"\(\?P<{name}>[^)]*\)(\{{[^}}]*\}})?", str(values[name]), path)
+    return "/" + path
+
+
+def own_object_values(route: Route, key: str) -> dict[str, Any] | None:
+    """The URL kwargs of an object organisation A can see on ``route`` (through A's own view)."""
+    cls = route.view.cls
+    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Api-Key {key}")
+    view = cls(request=Request(request, authenticators=[a() for a in cls.authentication_classes]))
+    view.action = "retrieve"
+    view.format_kwarg = None
+    view.kwargs = {}
+    obj = view.get_queryset().first()
+    if obj is None:
+        return None
+    field = getattr(cls, "lookup_field", "pk")
+    return {name: getattr(obj, field) for name in route.kwargs}
+
+
+@pytest.fixture
+def marker_free(seeded: dict[str, Any]) -> list[str]:
+    """Strings that only organisation A's data contains."""
+    return [seeded["product"].name, seeded["scenario"].name, seeded["product"].organization.slug]
+
+
+def test_routes_are_found() -> None:
+    names = {r.name for r in api_routes()}
+    assert {
+        "product-list",
+        "product-detail",
+        "scenario-runs",
+        "run-cancel",
+        "scenario-import-document",
+    } <= names
+
+
+def test_other_organisations_never_see_or_touch_objects(
+    seeded: dict[str, Any],
+    organization: Organization,
+    other_organization: Organization,
+    other_user: Any,
+    marker_free: list[str],
+    revoked_key: str,
+) -> None:
+    _, own_key = api_key_create(organization=organization, name="own", scopes=ALL_SCOPES)
+    _, foreign_key = api_key_create(organization=other_organization, name="foreign", scopes=ALL_SCOPES)
+    callers: dict[str, APIClient] = {
+        "foreign key": client_for(foreign_key),
+        "foreign member": user_client(other_user),
+        "revoked key": client_for(revoked_key),
+        "no credentials": client_for(None),
+    }
+    missing: list[str] = []
+    problems: list[str] = []
+    for route in api_routes():
+        values: dict[str, Any] = {}
+        if route.kwargs:
+            found = own_object_values(route, own_key)
+            if found is None:
+                missing.append(route.name)
+                continue
+            values = found
+        path = _path(route, values)
+        for method in route.methods:
+            for who, client in callers.items():
+                response = getattr(client, method)(path, data={}, format="json")
+                body = response.content.decode()
+                leaked = [m for m in marker_free if m in body]
+                if who in ("revoked key", "no credentials"):
+                    ok = response.status_code == 401
+                elif route.kwargs:
+                    ok = response.status_code == 404
+                else:
+                    ok = response.status_code in (200, 201, 202, 400) and not leaked
+                if not ok or leaked:
+                    problems.append(f"{method.upper()} {path} as {who}: {response.status_code} {body[:120]}")
+    assert not missing, f"Add an object of organisation A for these routes to the `seeded` fixture: {missing}"
+    assert not problems, "\n".join(problems)
+
+
+def test_foreign_ids_in_writes_do_not_exist(
+    seeded: dict[str, Any], other_organization: Organization, key_client: Any
+) -> None:
+    client = key_client(organization=other_organization)
+    tier = seeded["product"].tiers.first()
+    workload = seeded["product"].workloads.first()
+    response = client.post(
+        "/api/v1/usage-distributions/",
+        {"tier": tier.pk, "workload": workload.pk, "kind": "lognormal", "median": 1.0, "p90": 2.0},
+        format="json",
+    )
+    assert response.status_code == 400
+    fields = {(e["field"], e["code"]) for e in response.json()["errors"]}
+    assert fields == {("tier", "does_not_exist"), ("workload", "does_not_exist")}
+    response = client.post(
+        "/api/v1/tiers/", {"product": seeded["product"].pk, "name": "Sneaky"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "product"
+    assert "does not exist" in response.json()["errors"][0]["message"]
+    # Filtering by another organisation's id gives nothing, like an id that does not exist.
+    listed = client.get(f"/api/v1/tiers/?product={seeded['product'].pk}")
+    assert listed.status_code == 200 and listed.json()["count"] == 0
