@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from planner.models import Membership, Organization, PriceSheet, PriceSheetEntry, SelfHostedDeployment
 from planner.selectors import organizations_for_user
@@ -53,9 +53,10 @@ def self_hosted_for_user(*, user: User) -> QuerySet[SelfHostedDeployment]:
 
 
 def price_sheet_entries(*, sheet: PriceSheet) -> QuerySet[PriceSheetEntry]:
-    """A sheet's entries in a stable order: discounts by provider and model, then private models."""
+    """A sheet's entries in a stable order: discounts by provider (a provider-wide discount
+    before its per-model ones, on every database), then private models."""
     return sheet.entries.select_related("provider", "model").order_by(
-        "kind", "provider__slug", "model__slug", "slug", "id"
+        "kind", "provider__slug", F("model__slug").asc(nulls_first=True), "slug", "id"
     )
 
 

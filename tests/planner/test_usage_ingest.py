@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connections
 from django.db.models import Count, Sum
 
 from planner.models import (
@@ -380,7 +380,6 @@ def test_a_backdated_price_change_reprices_records_and_rollups(
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL")
 def test_concurrent_duplicate_batches_insert_each_event_once(organization: Organization, pro: Tier) -> None:
     batch = [record(pro, i, customer=f"cus-{i % 7}") for i in range(200)]
     workers, barrier, results, failures = 4, threading.Barrier(4), [], []
