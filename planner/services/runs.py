@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from planner import engine
@@ -279,21 +279,29 @@ def runs_reap(
     enqueue: Enqueue = _enqueue_chunk,
     enqueue_merge: Callable[[int], None] = _enqueue_merge,
 ) -> ReapReport:
-    """Recover stale runs (no heartbeat for ``stale_after``): re-queue, re-merge or fail them."""
+    """Recover runs that stopped making progress: re-queue, re-merge or fail them.
+
+    A run needs recovery when it has had no heartbeat for ``stale_after`` (every chunk lost), or
+    when one of its blocks has been ``running`` without a heartbeat for that long (its chunk died
+    while other chunks keep the run's heartbeat fresh). The pass claims the run with conditional
+    updates of those heartbeats, so two reapers never both act on it.
+    """
     now = now or timezone.now()
     stale_after = (
         stale_after if stale_after is not None else timedelta(seconds=settings.PLANNER_RUN_STALE_SECONDS)
     )
     cutoff = now - stale_after
+    run_is_stale = Q(heartbeat_at__lte=cutoff) | Q(heartbeat_at__isnull=True, created_at__lte=cutoff)
     requeued: list[int] = []
     failed: list[int] = []
     merges: list[int] = []
     chunks = 0
-    for run in SimulationRun.objects.filter(status__in=ACTIVE).only(
-        "status", "heartbeat_at", "created_at", "merge_enqueued_at", "blocks_total", "chunk_blocks"
-    ):
-        last = run.heartbeat_at or run.created_at
-        if last > cutoff:
+    for run in SimulationRun.objects.filter(status__in=ACTIVE).only("merge_enqueued_at"):
+        claimed_run = SimulationRun.objects.filter(run_is_stale, pk=run.pk).update(heartbeat_at=now)
+        claimed_blocks = RunBlock.objects.filter(
+            run=run, state=RunBlock.State.RUNNING, heartbeat_at__lte=cutoff
+        ).update(heartbeat_at=now)
+        if not (claimed_run or claimed_blocks):
             continue
         exhausted = (
             RunBlock.objects.filter(run=run, attempts__gte=settings.PLANNER_MAX_BLOCK_ATTEMPTS)
@@ -308,19 +316,12 @@ def runs_reap(
                 "finishing (a worker crashed or timed out each time); the run was stopped.",
             )
             failed.append(run.pk)
-            continue
-        # Claim the run for this pass (a concurrent reaper sees the fresh heartbeat and skips it).
-        claimed = SimulationRun.objects.filter(pk=run.pk, heartbeat_at=run.heartbeat_at).update(
-            heartbeat_at=now
-        )
-        if not claimed:
-            continue
-        if run.merge_enqueued_at is not None:
+        elif run.merge_enqueued_at is not None:
             enqueue_merge(run.pk)
             merges.append(run.pk)
-            continue
-        chunks += run_dispatch(run_id=run.pk, enqueue=enqueue)
-        requeued.append(run.pk)
+        else:
+            chunks += run_dispatch(run_id=run.pk, enqueue=enqueue)
+            requeued.append(run.pk)
     if requeued or failed or merges:
         logger.info("reaper requeued=%s chunks=%s failed=%s merges=%s", requeued, chunks, failed, merges)
     return ReapReport(requeued_runs=requeued, requeued_chunks=chunks, failed_runs=failed, merges=merges)

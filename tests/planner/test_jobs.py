@@ -211,3 +211,20 @@ def test_limits_are_clear_validation_errors(scenario: Scenario, settings: Any) -
     app.control.purge()
     with pytest.raises(SimulationInputError, match="already has 1 runs queued or running"):
         runs.run_start(scenario=scenario)
+
+
+def test_reaper_requeues_a_dead_chunk_while_other_chunks_keep_the_run_alive(scenario: Scenario) -> None:
+    queued: list[tuple[int, list[int]]] = []
+    run = runs.run_start(scenario=scenario)
+    app.control.purge()
+    long_ago = timezone.now() - timedelta(seconds=settings.PLANNER_RUN_STALE_SECONDS + 1)
+    RunBlock.objects.create(run=run, block=0, attempts=1, heartbeat_at=long_ago)  # its worker died
+    SimulationRun.objects.filter(pk=run.pk).update(
+        status=SimulationRun.Status.RUNNING, heartbeat_at=timezone.now()
+    )
+
+    report = runs.runs_reap(enqueue=lambda run_id, blocks: queued.append((run_id, blocks)))
+    assert report.requeued_runs == [run.pk] and queued == [(run.pk, [0])]
+    # A second reaper right after finds nothing left to claim.
+    again = runs.runs_reap(enqueue=lambda run_id, blocks: queued.append((run_id, blocks)))
+    assert again.requeued_runs == [] and len(queued) == 1
