@@ -193,10 +193,11 @@ def kill_experiment(*, repeats: int, users: int, log_dir: Path, timeout: float =
         undisturbed = _wait_finished(runs.run_start(scenario=scenario, users=users).pk, timeout)
     expected = _comparable(undisturbed.results)
     outcomes = []
-    for _ in range(repeats):
+    for repeat in range(repeats):
         with celery_worker_process(concurrency=1, log_dir=log_dir) as worker:
             run = runs.run_start(scenario=scenario, users=users)
-            running = RunBlock.objects.filter(run_id=run.pk, state=RunBlock.State.RUNNING)
+            # Kill at a different point each time: while block ``repeat`` (or a later one) runs.
+            running = RunBlock.objects.filter(run_id=run.pk, state=RunBlock.State.RUNNING, block__gte=repeat)
             block: RunBlock = wait_for(running.first, timeout=timeout, what="a running block", interval=0.005)
             worker.stop(signal.SIGKILL)
         with celery_worker_process(concurrency=1, log_dir=log_dir):
