@@ -39,6 +39,8 @@ ENV_VARS: frozenset[str] = frozenset(
         "LOG_LEVEL",
         "DJANGO_SETTINGS_MODULE",
         "SECURE_SSL_REDIRECT",
+        "API_THROTTLE_KEY_RATE",
+        "API_THROTTLE_USER_RATE",
     }
 )
 
@@ -258,7 +260,10 @@ REST_FRAMEWORK = {
     ],
     # Requests per API key / per signed-in user. Counters live in the default cache: configure
     # a shared cache (Redis) in production so every web process counts together.
-    "DEFAULT_THROTTLE_RATES": {"api_key": "1200/min", "session_user": "600/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env_str("API_THROTTLE_KEY_RATE", "1200/min"),
+        "session_user": env_str("API_THROTTLE_USER_RATE", "600/min"),
+    },
     "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
     "COERCE_DECIMAL_TO_STRING": True,

@@ -1,0 +1,25 @@
+"""``manage.py bench_api [--connections 20] [--seconds 15] [--workers 4]``: API read latency."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from planner.services.api_benchmark import api_benchmark
+
+
+class Command(BaseCommand):
+    help = "Serve the API with gunicorn on loopback and measure read latency with wrk (docs/BENCHMARKS.md)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--connections", type=int, default=20)
+        parser.add_argument("--seconds", type=int, default=15)
+        parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = api_benchmark(
+            connections=options["connections"], seconds=options["seconds"], workers=options["workers"]
+        )
+        self.stdout.write(json.dumps(report, indent=2))
