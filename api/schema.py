@@ -21,6 +21,11 @@ ERROR_SCHEMA: dict[str, Any] = {
                     "field": {"type": "string", "nullable": True, "example": "tiers[0].monthly_fee"},
                     "code": {"type": "string", "example": "invalid"},
                     "message": {"type": "string"},
+                    "line": {
+                        "type": "integer",
+                        "description": "File imports only: the line at fault (CSV: the header is "
+                        "line 1; JSON: the entry's position, from 1; 0: the file as a whole).",
+                    },
                 },
                 "required": ["field", "code", "message"],
             },

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
-from api import views
+from api import views, views_alerts, views_prices
 from api.exceptions import not_found
 
 router = DefaultRouter(trailing_slash=True)
@@ -18,6 +18,12 @@ router.register("workloads", views.WorkloadViewSet, basename="workload")
 router.register("usage-distributions", views.UsageDistributionViewSet, basename="usage-distribution")
 router.register("scenarios", views.ScenarioViewSet, basename="scenario")
 router.register("runs", views.RunViewSet, basename="run")
+router.register("alert-rules", views_alerts.AlertRuleViewSet, basename="alert-rule")
+router.register("prices", views_prices.CatalogModelViewSet, basename="catalog-model")
+router.register("price-sheets", views_prices.PriceSheetViewSet, basename="price-sheet")
+router.register(
+    "self-hosted-deployments", views_prices.SelfHostedDeploymentViewSet, basename="self-hosted-deployment"
+)
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # The schema and its docs are public: they describe the API, not any organisation's data.

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from planner.models import Membership, Organization, PriceSheet, PriceSheetEntry, SelfHostedDeployment
 from planner.selectors import organizations_for_user
@@ -50,6 +50,22 @@ def self_hosted_for_user(*, user: User) -> QuerySet[SelfHostedDeployment]:
     return SelfHostedDeployment.objects.filter(
         organization__in=organizations_for_user(user=user)
     ).select_related("organization")
+
+
+def price_sheets_for_organization(*, organization: Organization) -> QuerySet[PriceSheet]:
+    """The organisation's price sheets with their entries prefetched (in ``price_sheet_entries``
+    order), for the API."""
+    entries = PriceSheetEntry.objects.select_related("provider", "model__provider").order_by(
+        "kind", "provider__slug", F("model__slug").asc(nulls_first=True), "slug", "id"
+    )
+    return PriceSheet.objects.filter(organization=organization).prefetch_related(
+        Prefetch("entries", queryset=entries)
+    )
+
+
+def self_hosted_for_organization(*, organization: Organization) -> QuerySet[SelfHostedDeployment]:
+    """The organisation's self-hosted deployments, for the API."""
+    return SelfHostedDeployment.objects.filter(organization=organization)
 
 
 def price_sheet_entries(*, sheet: PriceSheet) -> QuerySet[PriceSheetEntry]:

@@ -341,3 +341,13 @@ def usage_distributions_fitted(
             )
         )
     return result
+
+
+def usage_periods(*, organization: Organization) -> list[date]:
+    """The months (first days, newest first) in which the organisation has usage."""
+    return list(
+        CustomerMonth.objects.filter(organization=organization)
+        .values_list("period", flat=True)
+        .distinct()
+        .order_by("-period")
+    )

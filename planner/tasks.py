@@ -1,4 +1,5 @@
-"""Celery tasks: thin wrappers that take ids and call planner.services.runs (docs/JOBS.md)."""
+"""Celery tasks: thin wrappers that take ids and call planner.services.runs (docs/JOBS.md) and
+planner.services.alerts (docs/ALERTS.md)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import os
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
-from planner.services import runs
+from planner.services import alerts, runs
 
 
 @shared_task(
@@ -34,3 +36,15 @@ def run_merge_task(run_id: int) -> None:
 def runs_reap_task() -> None:
     """Periodic: recover stale runs (see CELERY_BEAT_SCHEDULE in settings)."""
     runs.runs_reap()
+
+
+@shared_task(name="planner.alerts_sweep", ignore_result=True)
+def alerts_sweep_task() -> None:
+    """Periodic: evaluate the alert rules that are due (docs/ALERTS.md)."""
+    alerts.alerts_evaluate_due(now=timezone.now())
+
+
+@shared_task(name="planner.alerts_deliver", ignore_result=True)
+def alerts_deliver_task() -> None:
+    """Send the alert mails whose attempt has come (periodic, and enqueued after new rows)."""
+    alerts.outbox_deliver(now=timezone.now())

@@ -86,6 +86,31 @@ def scenario_update(*, scenario: Scenario, data: Mapping[str, Any]) -> Scenario:
     return scenario
 
 
+def scenario_duplicate(*, scenario: Scenario, name: str | None = None) -> Scenario:
+    """A copy of ``scenario`` in the same product (its levers name the product's workloads),
+    with the same seed, so a variant's runs differ from the original's only by the edits made.
+    ``name`` defaults to "<name> (copy)", numbered when taken."""
+    if name is None:
+        taken = set(Scenario.objects.filter(product_id=scenario.product_id).values_list("name", flat=True))
+        name, n = f"{scenario.name} (copy)", 1
+        while name in taken:
+            n += 1
+            name = f"{scenario.name} (copy {n})"
+    return scenario_create(
+        product=scenario.product,
+        name=name,
+        price_date=scenario.price_date,
+        horizon_months=scenario.horizon_months,
+        simulated_users=scenario.simulated_users,
+        seed=scenario.seed,
+        levers=scenario.levers,
+        price_trend_yearly=scenario.price_trend_yearly,
+        usage_growth_monthly=scenario.usage_growth_monthly,
+        discount_rate_yearly=scenario.discount_rate_yearly,
+        target_margin=scenario.target_margin,
+    )
+
+
 def scenario_delete(*, scenario: Scenario) -> None:
     """Delete ``scenario`` and its runs (active runs stop at their next block: their row is gone)."""
     scenario.delete()

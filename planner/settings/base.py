@@ -41,6 +41,7 @@ ENV_VARS: frozenset[str] = frozenset(
         "SECURE_SSL_REDIRECT",
         "API_THROTTLE_KEY_RATE",
         "API_THROTTLE_USER_RATE",
+        "SITE_URL",
     }
 )
 
@@ -175,6 +176,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    # plotly.js from the pinned `plotly` PyPI package (planner/staticfiles.py): no CDN, no npm.
+    "planner.staticfiles.PlotlyFinder",
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -220,6 +227,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 25.0},
     },
+    # Alerts (docs/ALERTS.md): the sweep evaluates due rules (each rule's own crontab decides);
+    # delivery drains the outbox (it is also enqueued when rows are written).
+    "planner-alerts-sweep": {
+        "task": "planner.alerts_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55.0},
+    },
+    "planner-alerts-deliver": {
+        "task": "planner.alerts_deliver",
+        "schedule": 60.0,
+        "options": {"expires": 55.0},
+    },
 }
 
 # --- Mail ----------------------------------------------------------------------------------
@@ -235,6 +254,23 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Margin Planner <alerts@localhost>")
+#: Seconds an SMTP connection may block (Django's default is forever: a hung server would stall
+#: the delivery task).
+EMAIL_TIMEOUT = 30
+#: Public address of the web app, for links in mail.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+
+# --- Alerts (docs/ALERTS.md) ---------------------------------------------------------------
+#: Attempts before an outbox row is failed (the error is kept; the admin can retry it).
+ALERTS_MAX_ATTEMPTS = 10
+#: Backoff after the n-th failed attempt: base x 2^(n-1) seconds, capped.
+ALERTS_RETRY_BASE_SECONDS = 60
+ALERTS_RETRY_MAX_SECONDS = 6 * 3600
+#: A claimed row is skipped by other deliverers for this long; a deliverer that dies while
+#: sending leaves it to be retried after it.
+ALERTS_SEND_LEASE_SECONDS = 300
+#: Enqueue the delivery task when outbox rows are written (the periodic task delivers anyway).
+ALERTS_DELIVER_ON_COMMIT = True
 
 # --- REST API ------------------------------------------------------------------------------
 # Conventions (docs/API.md): API keys first (so an unauthenticated request gets a 401 with a
@@ -285,6 +321,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "planner.models.SimulationRun.Status",
         "UsageKindEnum": "planner.models.UsageDistribution.Kind",
+        "PriceSheetEntryKindEnum": "planner.models.PriceSheetEntry.Kind",
     },
     # Swagger UI and Redoc assets are served from the drf-spectacular-sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

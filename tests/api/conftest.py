@@ -3,7 +3,9 @@ API keys, and clients authenticated with them."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +14,10 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from planner.models import ApiKey, Customer, Organization, Product, Scenario, SimulationRun
+from planner.services.alerts import alert_rule_create
 from planner.services.api_keys import api_key_create, api_key_revoke
+from planner.services.price_sheets import price_sheet_create, price_sheet_entry_add
+from planner.services.self_hosted import self_hosted_create
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.planner.conftest import priced_models, scenario  # noqa: F401  (shared fixtures)
 
@@ -68,7 +73,41 @@ def seeded(product: Product, scenario: Scenario) -> dict[str, Any]:  # noqa: F81
     """Organisation A's objects: one of every kind the API serves (add new kinds here)."""
     run = SimulationRun.objects.create(scenario=scenario, seed=1, users=1_000, snapshot={}, blocks_total=1)
     customer = Customer.objects.create(organization=product.organization, external_id="seeded-customer")
-    return {"product": product, "scenario": scenario, "run": run, "customer": customer}
+    alert_rule = alert_rule_create(
+        organization=product.organization,
+        name="Seeded alert",
+        metric="underwater_share",
+        comparator="gt",
+        threshold=Decimal("10"),
+        recipients=["seeded@example.com"],
+    )
+    price_sheet = price_sheet_create(
+        organization=product.organization, name="Seeded sheet", effective_from=dt.date(2026, 1, 1)
+    )
+    price_sheet_entry_add(
+        sheet=price_sheet,
+        row={"kind": "private", "slug": "seeded-private", "input_mtok": "1", "output_mtok": "2"},
+    )
+    deployment = self_hosted_create(
+        organization=product.organization,
+        data={
+            "name": "Seeded deployment",
+            "gpu_hourly_cost": Decimal("2.50"),
+            "gpus_per_replica": 2,
+            "input_tokens_per_second": 5_000.0,
+            "output_tokens_per_second": 1_000.0,
+            "target_utilization": 0.6,
+        },
+    )
+    return {
+        "product": product,
+        "scenario": scenario,
+        "run": run,
+        "customer": customer,
+        "alert_rule": alert_rule,
+        "price_sheet": price_sheet,
+        "self_hosted": deployment,
+    }
 
 
 def user_client(user: User, *, organization_slug: str | None = None) -> APIClient:

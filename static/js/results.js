@@ -1,0 +1,144 @@
+/* Results page: draws the charts of one tier (chosen in the tier picker) and the totals, from
+ * the JSON the server rendered (#chart-data). Nothing is recomputed here. */
+(function () {
+  "use strict";
+  const MP = window.MP;
+  const root = document.getElementById("results");
+  if (!root) return;
+  const data = JSON.parse(document.getElementById("chart-data").textContent);
+  const currency = root.dataset.currency;
+  const sym = MP.currencySymbol(currency);
+  const picker = document.getElementById("tier-picker");
+
+  function moneyAxis(title) {
+    return { title: { text: title }, tickprefix: sym, zeroline: true, zerolinecolor: "#9aa3af", gridcolor: "#eef0f3" };
+  }
+
+  function drawTier(tier) {
+    const h = tier.histogram;
+    const positive = h.x.map(function (x) { return x >= 0; });
+    const losing = h.share.reduce(function (sum, share, i) { return positive[i] ? sum : sum + share; }, 0);
+    MP.plot(
+      document.getElementById("chart-histogram"),
+      [
+        {
+          type: "bar", name: "Share of users", x: h.x, y: h.share.map(function (s) { return s * 100; }), width: h.width,
+          marker: { color: positive.map(function (p) { return p ? "#2f5bd3" : "#b42318"; }) },
+          hovertemplate: "margin ≈ " + sym + "%{x:,.2f}<br>%{y:.2f}% of users<extra></extra>",
+        },
+      ],
+      {
+        xaxis: moneyAxis("Margin per user and month"),
+        yaxis: { title: { text: "% of users" }, ticksuffix: "%", gridcolor: "#eef0f3" },
+        showlegend: false,
+        bargap: 0.02,
+        shapes: [
+          { type: "rect", x0: Math.min.apply(null, h.x.concat([0])) - h.width, x1: 0, yref: "paper", y0: 0, y1: 1, fillcolor: "rgba(180,35,24,.07)", line: { width: 0 }, layer: "below" },
+          { type: "line", x0: 0, x1: 0, yref: "paper", y0: 0, y1: 1, line: { color: "#1d2330", width: 2, dash: "dot" } },
+        ],
+        annotations: [
+          { x: 0, yref: "paper", y: 1, text: "zero margin", showarrow: false, xanchor: "left", yanchor: "top", font: { size: 12 } },
+          { x: 0, xanchor: "right", yref: "paper", y: 0.55, showarrow: false, font: { size: 13, color: "#b42318" },
+            text: (losing * 100).toFixed(1) + "% of users<br>lose money ←" },
+        ],
+      }
+    );
+
+    // Percentiles are evenly spaced on the axis (p50, p90, p95, p99, max): the tail is the story.
+    const p = tier.percentiles;
+    const pos = p.labels.map(function (_, i) { return i; });
+    const curve = [
+      { type: "scatter", mode: "lines", name: "95% simulation interval", x: pos.concat(pos.slice().reverse()),
+        y: p.high.concat(p.low.slice().reverse()), fill: "toself", fillcolor: "rgba(47,91,211,.15)", line: { width: 0 }, hoverinfo: "skip" },
+      { type: "scatter", mode: "lines+markers", name: "COGS per user", x: pos, y: p.cogs, text: p.labels,
+        line: { color: "#2f5bd3", width: 3 }, marker: { size: 8 }, hovertemplate: "%{text}: " + sym + "%{y:,.2f}<extra></extra>" },
+      { type: "scatter", mode: "lines", name: "Price " + MP.money(tier.price, currency), x: [0, pos.length - 1], y: [tier.price, tier.price],
+        line: { color: "#1a6b43", width: 2, dash: "dash" } },
+    ];
+    const shapes = [];
+    const annotations = [];
+    if (tier.break_even_position !== null && tier.break_even_position !== undefined) {
+      const be = tier.break_even_position;
+      shapes.push({ type: "line", x0: be, x1: be, yref: "paper", y0: 0, y1: 1, line: { color: "#b42318", width: 2 } });
+      let label = "break-even ≈ p" + tier.break_even_percentile.toFixed(1);
+      if (tier.break_even && tier.break_even.kind === "from") label += "<br>" + Math.round(tier.break_even.credits).toLocaleString("en-US") + " credits/month";
+      annotations.push({ x: be, yref: "paper", y: 0.98, text: label, showarrow: false, xanchor: "right", yanchor: "top", align: "right", font: { color: "#b42318", size: 12 }, bgcolor: "rgba(255,255,255,.85)" });
+    }
+    MP.plot(document.getElementById("chart-percentiles"), curve, {
+      xaxis: { title: { text: "Users ranked by COGS" }, tickvals: pos, ticktext: p.labels, range: [-0.2, pos.length - 0.8], gridcolor: "#eef0f3" },
+      yaxis: Object.assign(moneyAxis("COGS per user and month (log)"), { type: "log", dtick: 1 }),
+      shapes: shapes,
+      annotations: annotations,
+    });
+
+    const wl = Object.entries(tier.cogs_by_workload);
+    const models = Object.entries(tier.cogs_by_model).sort(function (a, b) { return b[1] - a[1]; });
+    MP.plot(
+      document.getElementById("chart-cogs"),
+      [
+        { type: "bar", name: "By workload", orientation: "h", y: wl.map(function (e) { return e[0]; }), x: wl.map(function (e) { return e[1]; }),
+          marker: { color: "#2f5bd3" }, xaxis: "x", yaxis: "y", hovertemplate: "%{y}: " + sym + "%{x:,.3f}<extra></extra>" },
+        { type: "bar", name: "By model", orientation: "h", y: models.map(function (e) { return e[0]; }), x: models.map(function (e) { return e[1]; }),
+          marker: { color: "#0f766e" }, xaxis: "x2", yaxis: "y2", hovertemplate: "%{y}: " + sym + "%{x:,.3f}<extra></extra>" },
+      ],
+      {
+        xaxis: Object.assign(moneyAxis("By workload"), { domain: [0, 0.34] }),
+        xaxis2: Object.assign(moneyAxis("By model"), { domain: [0.7, 1], anchor: "y2" }),
+        yaxis: { automargin: true, anchor: "x" },
+        yaxis2: { automargin: true, anchor: "x2" },
+        showlegend: false,
+        margin: { l: 100, r: 16, t: 16, b: 56 },
+      }
+    );
+
+    const levers = tier.levers;
+    MP.plot(
+      document.getElementById("chart-levers"),
+      [
+        { type: "bar", name: "Gross margin %", x: levers.map(function (l) { return l.label; }), y: levers.map(function (l) { return l.gross_margin_pct; }),
+          marker: { color: levers.map(function (_, i) { return i === 0 ? "#6b7280" : "#2f5bd3"; }) }, hovertemplate: "%{x}: %{y:.1f}%<extra></extra>" },
+        { type: "scatter", mode: "markers", name: "Underwater %", x: levers.map(function (l) { return l.label; }),
+          y: levers.map(function (l) { return l.underwater_share * 100; }), yaxis: "y2", marker: { color: "#b42318", size: 12, symbol: "diamond" },
+          hovertemplate: "%{x}: %{y:.2f}% underwater<extra></extra>" },
+      ],
+      {
+        yaxis: { title: { text: "Gross margin %" }, ticksuffix: "%", gridcolor: "#eef0f3" },
+        yaxis2: { title: { text: "Underwater users %" }, overlaying: "y", side: "right", ticksuffix: "%", rangemode: "tozero" },
+        xaxis: { automargin: true },
+        margin: { l: 64, r: 64, t: 36, b: 56 },
+      }
+    );
+
+    MP.plot(
+      document.getElementById("chart-trajectory"),
+      [
+        { type: "scatter", mode: "lines+markers", name: "Revenue", x: tier.months, y: tier.revenue_by_month, line: { color: "#1f7a4d" } },
+        { type: "scatter", mode: "lines+markers", name: "COGS", x: tier.months, y: tier.cogs_by_month, line: { color: "#c2410c" } },
+        { type: "bar", name: "Margin", x: tier.months, y: tier.margin_by_month,
+          marker: { color: tier.margin_by_month.map(function (m) { return m < 0 ? "rgba(180,35,24,.6)" : "rgba(47,91,211,.45)"; }) } },
+      ],
+      { xaxis: { title: { text: "Month" }, dtick: 1, gridcolor: "#eef0f3" }, yaxis: moneyAxis("Per month") }
+    );
+  }
+
+  function drawTotal() {
+    const t = data.total;
+    MP.plot(
+      document.getElementById("chart-total"),
+      [{ type: "bar", name: "Total margin", x: t.months, y: t.margin_by_month,
+         marker: { color: t.margin_by_month.map(function (m) { return m < 0 ? "#b42318" : "#2f5bd3"; }) } }],
+      { xaxis: { title: { text: "Month" }, dtick: 1 }, yaxis: moneyAxis("Margin, all tiers"), showlegend: false }
+    );
+  }
+
+  function selected() {
+    return data.tiers[Number(picker.value)] || data.tiers[0];
+  }
+  picker.addEventListener("change", function () {
+    drawTier(selected());
+    document.querySelectorAll("[data-tier-name]").forEach(function (el) { el.textContent = selected().key; });
+  });
+  drawTier(selected());
+  document.querySelectorAll("[data-tier-name]").forEach(function (el) { el.textContent = selected().key; });
+  drawTotal();
+})();

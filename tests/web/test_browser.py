@@ -1,0 +1,306 @@
+"""End-to-end flows in a real browser: Playwright driving Debian's Chromium against the live
+server (a real Celery worker process runs the simulation). Screenshots of the key pages go to
+``data/test-artifacts/web/`` (gitignored) for people to look at.
+
+Without Chromium the tests skip with the reason, except under CI (``CI=true``), where a missing
+browser is a failure: .ci/run installs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+
+from planner.celery import app
+from planner.models import Membership, Organization, Scenario, SimulationRun, UsageDistribution
+from planner.services.api_keys import api_key_verify
+from planner.services.demo import DEMO_PASSWORD, DEMO_SCENARIO_NAME, DEMO_USERNAME, demo_seed
+from planner.services.scenario import scenario_duplicate, scenario_update
+from planner.services.simulation import run_create, run_execute
+from planner.services.worker_processes import celery_worker_process
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(settings.BASE_DIR) / "data" / "test-artifacts" / "web"
+BLOCK = 65_536
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _chromium_or_skip() -> str:
+    path = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
+    if path:
+        return path
+    reason = "Chromium is not installed (apt-get install -y chromium); browser tests need it."
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} CI must run them: .ci/run installs Chromium.")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    executable = _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; Django's ORM calls made by the
+    # test between browser steps are still synchronous and safe.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=executable,
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(chromium: Any, live_server: Any) -> Iterator[Any]:
+    context = chromium.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.base = live_server.url
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def shot(page: Any, name: str) -> Path:
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in(page: Any, username: str = "alice", password: str = "correct horse battery staple") -> None:
+    page.goto(page.base + "/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(page.base + "/")
+
+
+def test_sign_up_then_create_a_product(page: Any) -> None:
+    page.goto(page.base + "/account/signup/")
+    page.get_by_label("Company or product name").fill("Nimbus AI")
+    page.get_by_label("Currency").select_option("EUR")
+    page.get_by_label("Time zone").select_option("Europe/Paris")
+    page.get_by_label("Username").fill("nina")
+    page.get_by_label("Password").fill("a long enough passphrase")
+    shot(page, "01-signup")
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/scenarios/products/new/")
+    page.get_by_label("Product name").fill("Nimbus Chat")
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url("**/scenarios/*/")
+    assert page.get_by_role("heading", name="Baseline").is_visible()
+    organization = Organization.objects.get(name="Nimbus AI")
+    assert (organization.currency, organization.time_zone) == ("EUR", "Europe/Paris")
+    assert Membership.objects.get(organization=organization).role == "owner"
+    shot(page, "02-new-product-editor")
+
+
+def test_edit_run_watch_progress_read_charts_compare_upload_and_create_a_key(
+    page: Any, scenario: Scenario, tmp_path: Path, settings: Any
+) -> None:
+    settings.PLANNER_CHUNK_BLOCKS = 1  # one block per task, so progress moves in steps
+    app.control.purge()
+    sign_in(page)
+    shot(page, "03-dashboard-before-run")
+
+    # Edit the scenario: several blocks so the progress bar has something to show.
+    page.goto(f"{page.base}/scenarios/{scenario.pk}/")
+    page.get_by_label("Horizon (months)").fill("6")
+    page.get_by_label("Simulated users").fill(str(4 * BLOCK))
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_text("Scenario saved.").wait_for()
+    scenario.refresh_from_db()
+    assert (scenario.horizon_months, scenario.simulated_users) == (6, 4 * BLOCK)
+    shot(page, "04-editor")
+
+    # A validation error appears next to its field.
+    page.get_by_label("Horizon (months)").fill("99")
+    page.get_by_role("button", name="Save settings").click()
+    error = page.locator("#id_horizon_months_error")
+    assert "less than or equal to 60" in error.inner_text()
+
+    # The workload form's live $/request estimate, and the usage preview.
+    workload = scenario.product.workloads.get(name="Chat")
+    page.goto(f"{page.base}/scenarios/{scenario.pk}/workloads/{workload.pk}/")
+    page.wait_for_function("document.getElementById('estimate').dataset.cost > 0")
+    assert "per request" in page.locator("#estimate").inner_text()
+    shot(page, "05-workload-estimate")
+    tier = scenario.product.tiers.get(name="Pro")
+    page.goto(f"{page.base}/scenarios/{scenario.pk}/usage/{tier.pk}/{workload.pk}/")
+    page.wait_for_function("document.getElementById('chart-usage-preview').data !== undefined")
+    assert "p99" in page.locator("#preview-figures").inner_text()
+    shot(page, "06-usage-preview")
+
+    # Run it on a real worker; record every progress answer the page polls.
+    fractions: list[float] = []
+
+    def record(response: Any) -> None:
+        if response.url.endswith("/progress.json") and response.ok:
+            fractions.append(json.loads(response.body())["fraction"])
+
+    page.on("response", record)
+    env = {"PLANNER_USE_TEST_DATABASE": "1", "DJANGO_SETTINGS_MODULE": "planner.settings.test"}
+    with celery_worker_process(concurrency=1, log_dir=tmp_path, env=env):
+        page.goto(f"{page.base}/scenarios/{scenario.pk}/")
+        page.get_by_role("button", name="Run simulation").click()
+        page.wait_for_url("**/runs/*/")
+        page.locator("#progress-bar").wait_for()
+        shot(page, "07-run-progress")
+        page.locator("#chart-data").wait_for(state="attached", timeout=240_000)
+    run = SimulationRun.objects.get(scenario=scenario)
+    assert run.status == SimulationRun.Status.SUCCEEDED, run.error
+    assert fractions and fractions[-1] == 1.0, fractions
+    assert fractions == sorted(fractions)
+
+    # Read what the charts draw: Plotly keeps the traces on the element.
+    page.wait_for_function("document.getElementById('chart-histogram').data !== undefined")
+    histogram = page.evaluate("document.getElementById('chart-histogram').data[0]")
+    shares = sum(histogram["y"]) / 100
+    assert shares == pytest.approx(1.0, abs=1e-6)
+    percentiles = json.loads(page.locator("#chart-percentiles").get_attribute("data-series") or "[]")
+    results = run.results or {}
+    pro = next(t for t in results["tiers"] if t["key"] == "Pro")
+    cogs = next(s for s in percentiles if s["name"] == "COGS per user")["y"]
+    assert cogs[0] == pytest.approx(pro["cogs_per_user"]["p50"]["value"])
+    assert "of Pro users are underwater" in page.locator(".summary").inner_text()
+    shot(page, "08-results")
+    with page.expect_download() as download:
+        page.locator("#chart-percentiles + .chart-tools [data-download=svg]").click()
+    assert download.value.suggested_filename.endswith(".svg")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Results CSV").click()
+    assert download.value.suggested_filename == f"run-{run.pk}-results.csv"
+
+    # Compare with a duplicate that routes nothing differently but caches more.
+    variant = scenario_duplicate(scenario=scenario)
+    scenario_update(scenario=variant, data={"simulated_users": 20_000, "price_trend_yearly": -0.9})
+    run_execute(run=run_create(scenario=variant))
+    page.goto(f"{page.base}/runs/compare/")
+    page.get_by_label(f"{scenario.product.name} · {scenario.name}", exact=True).check()
+    page.get_by_label(f"{variant.product.name} · {variant.name}", exact=True).check()
+    page.get_by_role("button", name="Compare").click()
+    page.wait_for_function("document.getElementById('chart-compare-trajectory').data !== undefined")
+    traces = page.evaluate("document.getElementById('chart-compare-trajectory').data.map(t => t.name)")
+    assert len(traces) == 2
+    assert page.locator("#compare-table").get_by_text("Gross margin").is_visible()
+    shot(page, "09-compare")
+
+    # Upload actuals, see the underwater customer, use a fit in the scenario.
+    now = timezone.now().replace(microsecond=0)
+    lines = ["event_id,customer,tier,timestamp,model,workload,input_tokens,output_tokens,requests"]
+    for i in range(12):
+        heavy = 20_000_000 if i == 1 else 1500 * (i + 1)
+        stamp = (now - dt.timedelta(hours=i)).isoformat()
+        lines.append(f"e{i},cust-{i % 4},Pro,{stamp},openai/gpt-4o,Chat,{heavy},{heavy // 5},{i + 2}")
+    csv_path = tmp_path / "usage.csv"
+    csv_path.write_text("\n".join(lines))
+    page.goto(f"{page.base}/actuals/")
+    page.get_by_label("Usage CSV", exact=True).set_input_files(str(csv_path))
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_text("12 new records").wait_for()
+    assert page.locator("#customers tr.underwater").count() == 1
+    page.get_by_role("button", name="Use the fit for Pro × Chat in scenarios").click()
+    page.get_by_text("now uses the fitted gamma").wait_for()
+    assert UsageDistribution.objects.get(tier=tier, workload=workload).kind == "gamma"
+    shot(page, "10-actuals")
+
+    # Create an API key: shown once.
+    page.goto(f"{page.base}/account/api-keys/")
+    page.get_by_label("Name").fill("billing")
+    page.get_by_label("ingest").check()
+    page.get_by_role("button", name="Create key").click()
+    plain = page.locator("#plain-key").inner_text().strip()
+    key = api_key_verify(key=plain)
+    assert key is not None and set(key.scopes) == {"read", "ingest"}
+    shot(page, "11-api-keys")
+    page.goto(f"{page.base}/account/api-keys/")
+    assert page.locator("#plain-key").count() == 0
+
+    page.goto(page.base + "/")
+    page.wait_for_function("document.querySelector('.sparkline').data !== undefined")
+    shot(page, "12-dashboard")
+
+
+def test_demo_from_login_to_results_with_charts_in_under_a_minute(page: Any, tmp_path: Path) -> None:
+    """The first thing `make run` offers: sign in as the demo user, run the Baseline, read it."""
+    demo_seed()
+    env = {"PLANNER_USE_TEST_DATABASE": "1", "DJANGO_SETTINGS_MODULE": "planner.settings.test"}
+    app.control.purge()
+    with celery_worker_process(concurrency=1, log_dir=tmp_path, env=env):
+        started = time.monotonic()
+        sign_in(page, DEMO_USERNAME, DEMO_PASSWORD)
+        page.get_by_role("button", name=f"Run {DEMO_SCENARIO_NAME}").click()
+        page.wait_for_url("**/runs/*/")
+        page.wait_for_function(
+            "(document.getElementById('chart-percentiles') || {}).data !== undefined",
+            timeout=60_000,
+        )
+        elapsed = time.monotonic() - started
+    assert elapsed < 60, f"login to charts took {elapsed:.1f} s"
+    summary = page.locator(".summary").inner_text()
+    assert "of Pro users are underwater" in summary
+    shot(page, "13-demo-results")
+    page.set_viewport_size({"width": 1024, "height": 768})  # a small laptop: nothing overflows
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, "14-demo-results-1024px")
+
+    # Every page renders in well under a second on the demo data (warm, server side).
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=DEMO_USERNAME))
+    scenario = Scenario.objects.get(name=DEMO_SCENARIO_NAME)
+    run = SimulationRun.objects.get(scenario=scenario)
+    workload = scenario.product.workloads.first()
+    assert workload is not None
+    for url in (
+        "/",
+        f"/scenarios/{scenario.pk}/",
+        f"/scenarios/{scenario.pk}/workloads/{workload.pk}/",
+        f"/runs/{run.pk}/",
+        f"/runs/compare/?scenario={scenario.pk}",
+        "/actuals/",
+        "/account/members/",
+        "/account/api-keys/",
+    ):
+        client.get(url)
+        begin = time.perf_counter()
+        assert client.get(url).status_code == 200
+        assert time.perf_counter() - begin < 1.0, url
+
+
+def test_keyboard_reaches_the_run_button_from_the_skip_link(page: Any, scenario: Scenario) -> None:
+    sign_in(page)
+    page.goto(f"{page.base}/scenarios/{scenario.pk}/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "run-button":
+            break
+    else:
+        pytest.fail("the Run button is not reachable with the keyboard")
