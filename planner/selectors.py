@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from planner import engine
 from planner.models import (
     Membership,
     Organization,
     Product,
+    RunBlock,
     Scenario,
     SimulationRun,
     Tier,
@@ -116,23 +116,28 @@ def runs_for_organization(*, organization: Organization) -> QuerySet[SimulationR
 
 @dataclass(frozen=True)
 class RunProgress:
-    """How far a run is: blocks done of all blocks, users simulated, elapsed time and an ETA
-    (None until a block is done, and once the run is finished)."""
+    """How far a run is: blocks done of all blocks, users simulated (exact: the users of the
+    blocks done), elapsed time and an ETA (None until a block is done, and once finished)."""
 
     blocks_done: int
     blocks_total: int
     fraction: float
     users_simulated: int
+    users_total: int
     elapsed_seconds: float
     eta_seconds: float | None
 
 
 def run_progress(*, run: SimulationRun, now: dt.datetime | None = None) -> RunProgress:
-    """The progress of ``run`` at ``now``. Blocks are equal (the last may be smaller), so the
-    ETA extrapolates the elapsed time per block done to the blocks left."""
+    """The progress of ``run`` at ``now``; the ETA extrapolates the elapsed time per block done
+    to the blocks left (blocks are equal but for a smaller last one)."""
     now = now or timezone.now()
     done, total = run.blocks_done, run.blocks_total
-    users = min(done * engine.BLOCK_SIZE, run.users)
+    if run.status == SimulationRun.Status.SUCCEEDED:
+        users = run.users  # also for runs executed in-process (manage.py simulate), without blocks
+    else:
+        done_blocks = RunBlock.objects.filter(run=run, state=RunBlock.State.DONE)
+        users = done_blocks.aggregate(total=Sum("users"))["total"]
     if run.started_at is None:
         elapsed = 0.0
     else:
@@ -144,7 +149,8 @@ def run_progress(*, run: SimulationRun, now: dt.datetime | None = None) -> RunPr
         blocks_done=done,
         blocks_total=total,
         fraction=done / total if total else 0.0,
-        users_simulated=users if done < total else run.users,
+        users_simulated=int(users or 0),
+        users_total=run.users,
         elapsed_seconds=round(elapsed, 3),
         eta_seconds=None if eta is None else round(eta, 1),
     )

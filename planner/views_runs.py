@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from planner.models import SimulationRun
-from planner.selectors import organizations_for_user
+from planner.selectors import organizations_for_user, run_progress
 from planner.selectors_results import (
     chart_data,
     headline,
@@ -27,7 +27,7 @@ from planner.selectors_results import (
     summary_sentences,
     worst_tier_index,
 )
-from planner.services.runs import run_cancel, run_progress
+from planner.services.runs import run_cancel
 from planner.views_common import WRITE_ROLES, current_membership, membership_in, require_writer
 
 
@@ -51,7 +51,7 @@ def _progress_payload(run: SimulationRun) -> dict[str, object]:
         "users_simulated": progress.users_simulated,
         "users_total": progress.users_total,
         "elapsed_seconds": progress.elapsed_seconds,
-        "remaining_seconds": progress.remaining_seconds,
+        "remaining_seconds": progress.eta_seconds,
         "error": run.error,
         "results_url": reverse("runs:detail", kwargs={"pk": run.pk}),
     }

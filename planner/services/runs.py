@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import os
 import socket
 import time
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
 from planner import engine
@@ -325,43 +324,3 @@ def runs_reap(
     if requeued or failed or merges:
         logger.info("reaper requeued=%s chunks=%s failed=%s merges=%s", requeued, chunks, failed, merges)
     return ReapReport(requeued_runs=requeued, requeued_chunks=chunks, failed_runs=failed, merges=merges)
-
-
-@dataclass(frozen=True)
-class RunProgress:
-    """Progress of a run for the web, the API and the CLI."""
-
-    blocks_done: int
-    blocks_total: int
-    users_simulated: int
-    users_total: int
-    elapsed_seconds: float
-    remaining_seconds: float | None
-
-    @property
-    def fraction(self) -> float:
-        return self.blocks_done / self.blocks_total if self.blocks_total else 0.0
-
-
-def run_progress(*, run: SimulationRun, now: datetime | None = None) -> RunProgress:
-    """Blocks and users done, elapsed time and a linear estimate of the time remaining."""
-    now = now or timezone.now()
-    users_done = RunBlock.objects.filter(run=run, state=RunBlock.State.DONE).aggregate(total=Sum("users"))[
-        "total"
-    ]
-    started = run.started_at
-    end = run.finished_at or now
-    elapsed = (end - started).total_seconds() if started else 0.0
-    remaining: float | None = None
-    if run.is_finished:
-        remaining = 0.0
-    elif run.blocks_done and started:
-        remaining = elapsed / run.blocks_done * (run.blocks_total - run.blocks_done)
-    return RunProgress(
-        blocks_done=run.blocks_done,
-        blocks_total=run.blocks_total,
-        users_simulated=int(users_done or 0),
-        users_total=run.users,
-        elapsed_seconds=round(elapsed, 3),
-        remaining_seconds=None if remaining is None or not math.isfinite(remaining) else round(remaining, 3),
-    )

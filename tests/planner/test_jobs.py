@@ -24,6 +24,7 @@ from django.utils import timezone
 from planner import engine
 from planner.celery import app
 from planner.models import RunBlock, Scenario, SimulationRun
+from planner.selectors import run_progress
 from planner.services import runs
 from planner.services.scenario import scenario_update
 from planner.services.simulation import SimulationInputError, engine_input_from_snapshot
@@ -85,8 +86,13 @@ def test_run_through_the_broker_shows_progress_and_matches_the_engine(
         final = wait_for(done_or_record, timeout=240, what="the run to finish")
     assert final.status == SimulationRun.Status.SUCCEEDED, final.error
     assert any(0 < done < 6 for done in seen), f"no mid-run progress observed: {sorted(seen)}"
-    progress = runs.run_progress(run=final)
-    assert (progress.blocks_done, progress.users_simulated, progress.remaining_seconds) == (6, run.users, 0.0)
+    progress = run_progress(run=final)
+    assert (progress.blocks_done, progress.users_simulated, progress.fraction, progress.eta_seconds) == (
+        6,
+        run.users,
+        1.0,
+        None,
+    )
     assert comparable(final.results) == expected_results(final)
 
 
