@@ -25,6 +25,7 @@ from planner import selectors
 from planner.models import Product, Scenario, Tier, UsageDistribution, Workload
 from planner.services import product as product_services
 from planner.services import scenario as scenario_services
+from planner.services.product import TIER_FIELDS, WORKLOAD_FIELDS
 from pricing.models import AIModel
 
 
@@ -50,24 +51,7 @@ class TierSerializer(StrictModelSerializer):
 
     class Meta:
         model = Tier
-        fields = [
-            "id",
-            "product",
-            "name",
-            "position",
-            "monthly_fee",
-            "seat_fee",
-            "seats",
-            "annual_price",
-            "included_credits",
-            "overage_price_per_credit",
-            "hard_cap_credits",
-            "payment_fee_pct",
-            "payment_fee_fixed",
-            "subscribers",
-            "churn_monthly",
-            "monthly_revenue_per_subscriber",
-        ]
+        fields = ["id", "product", *TIER_FIELDS, "monthly_revenue_per_subscriber"]
 
     def create(self, validated_data: dict[str, Any]) -> Tier:
         return product_services.tier_create(**validated_data)
@@ -101,27 +85,7 @@ class WorkloadSerializer(StrictModelSerializer):
 
     class Meta:
         model = Workload
-        fields = [
-            "id",
-            "product",
-            "name",
-            "position",
-            "credits_per_request",
-            "input_tokens_median",
-            "input_tokens_p90",
-            "output_tokens_median",
-            "output_tokens_p90",
-            "reasoning_tokens_median",
-            "reasoning_tokens_p90",
-            "calls_per_request_median",
-            "calls_per_request_p90",
-            "prompt_cache_share",
-            "prompt_cache_write_share",
-            "response_cache_hit_rate",
-            "batch_share",
-            "distillation",
-            "models",
-        ]
+        fields = ["id", "product", *WORKLOAD_FIELDS, "models"]
 
     @staticmethod
     def _mix(entries: list[dict[str, Any]]) -> list[product_services.ModelShare]:

@@ -350,43 +350,43 @@ def _psd_check(matrix: FloatArray, *, names: list[str]) -> None:
 #: Fields each update service may change. The parent (product, tier, workload) is fixed: a tier
 #: or workload moved to another product would orphan its usage and the scenarios' levers.
 PRODUCT_UPDATE_FIELDS = frozenset({"name", "description", "default_correlation"})
-TIER_UPDATE_FIELDS = frozenset(
-    {
-        "name",
-        "position",
-        "monthly_fee",
-        "seat_fee",
-        "seats",
-        "annual_price",
-        "included_credits",
-        "overage_price_per_credit",
-        "hard_cap_credits",
-        "payment_fee_pct",
-        "payment_fee_fixed",
-        "subscribers",
-        "churn_monthly",
-    }
+#: Editable fields of a tier and of a workload, in display order (also the scenario document's
+#: and the API's field lists).
+TIER_FIELDS = (
+    "name",
+    "position",
+    "monthly_fee",
+    "seat_fee",
+    "seats",
+    "annual_price",
+    "included_credits",
+    "overage_price_per_credit",
+    "hard_cap_credits",
+    "payment_fee_pct",
+    "payment_fee_fixed",
+    "subscribers",
+    "churn_monthly",
 )
-WORKLOAD_UPDATE_FIELDS = frozenset(
-    {
-        "name",
-        "position",
-        "credits_per_request",
-        "input_tokens_median",
-        "input_tokens_p90",
-        "output_tokens_median",
-        "output_tokens_p90",
-        "reasoning_tokens_median",
-        "reasoning_tokens_p90",
-        "calls_per_request_median",
-        "calls_per_request_p90",
-        "prompt_cache_share",
-        "prompt_cache_write_share",
-        "response_cache_hit_rate",
-        "batch_share",
-        "distillation",
-    }
+WORKLOAD_FIELDS = (
+    "name",
+    "position",
+    "credits_per_request",
+    "input_tokens_median",
+    "input_tokens_p90",
+    "output_tokens_median",
+    "output_tokens_p90",
+    "reasoning_tokens_median",
+    "reasoning_tokens_p90",
+    "calls_per_request_median",
+    "calls_per_request_p90",
+    "prompt_cache_share",
+    "prompt_cache_write_share",
+    "response_cache_hit_rate",
+    "batch_share",
+    "distillation",
 )
+TIER_UPDATE_FIELDS = frozenset(TIER_FIELDS)
+WORKLOAD_UPDATE_FIELDS = frozenset(WORKLOAD_FIELDS)
 
 
 def _fields_apply(instance: Any, data: Mapping[str, Any], allowed: frozenset[str]) -> None:

@@ -21,45 +21,13 @@ from django.db import transaction
 
 from planner.models import Organization, Scenario, UsageDistribution, WorkloadCorrelation
 from planner.services import product as product_services
+from planner.services.product import TIER_FIELDS, WORKLOAD_FIELDS
 from planner.services.scenario import scenario_create
 from pricing.models import AIModel
 
 DOCUMENT_FORMAT = "margin-planner/scenario"
 DOCUMENT_VERSION = 1
 
-TIER_FIELDS = (
-    "name",
-    "position",
-    "monthly_fee",
-    "seat_fee",
-    "seats",
-    "annual_price",
-    "included_credits",
-    "overage_price_per_credit",
-    "hard_cap_credits",
-    "payment_fee_pct",
-    "payment_fee_fixed",
-    "subscribers",
-    "churn_monthly",
-)
-WORKLOAD_FIELDS = (
-    "name",
-    "position",
-    "credits_per_request",
-    "input_tokens_median",
-    "input_tokens_p90",
-    "output_tokens_median",
-    "output_tokens_p90",
-    "reasoning_tokens_median",
-    "reasoning_tokens_p90",
-    "calls_per_request_median",
-    "calls_per_request_p90",
-    "prompt_cache_share",
-    "prompt_cache_write_share",
-    "response_cache_hit_rate",
-    "batch_share",
-    "distillation",
-)
 USAGE_FIELDS = (
     "kind",
     "median",
