@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from planner.models import Scenario, Tier, UsageDistribution, Workload
+from planner.services.product import WORKLOAD_FIELDS
 
 MIX_ROWS = 4
 
@@ -88,23 +89,7 @@ class TierForm(forms.ModelForm):
 class WorkloadForm(forms.ModelForm):
     class Meta:
         model = Workload
-        fields = [
-            "name",
-            "credits_per_request",
-            "input_tokens_median",
-            "input_tokens_p90",
-            "output_tokens_median",
-            "output_tokens_p90",
-            "reasoning_tokens_median",
-            "reasoning_tokens_p90",
-            "calls_per_request_median",
-            "calls_per_request_p90",
-            "prompt_cache_share",
-            "prompt_cache_write_share",
-            "response_cache_hit_rate",
-            "batch_share",
-            "distillation",
-        ]
+        fields = [name for name in WORKLOAD_FIELDS if name != "position"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

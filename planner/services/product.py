@@ -161,6 +161,28 @@ def _source_fields(source: Any) -> dict[str, Any]:
     return {"model": source}
 
 
+def _workload_validate(
+    *, workload: Workload, models: Sequence[ModelShare | tuple[Any, ...]]
+) -> list[WorkloadModel]:
+    """Validate the workload's fields and its model mix together; return the unsaved mix rows.
+
+    Raises one ``ValidationError`` with the field errors of both, so a form shows them all.
+    """
+    errors: dict[str, list[str]] = {}
+    try:
+        workload.full_clean()
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    rows: list[WorkloadModel] = []
+    try:
+        rows = _model_mix_rows(workload=workload, models=models)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return rows
+
+
 def workload_create(
     *,
     product: Product,
@@ -204,17 +226,7 @@ def workload_create(
         batch_share=batch_share,
         distillation=distillation,
     )
-    errors: dict[str, list[str]] = {}
-    try:
-        workload.full_clean()
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    try:
-        rows = _model_mix_rows(workload=workload, models=models)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    if errors:
-        raise ValidationError(errors)
+    rows = _workload_validate(workload=workload, models=models)
     with transaction.atomic():
         workload.save()
         for row in rows:
@@ -443,18 +455,11 @@ def workload_update(
             ModelShare(row.source, row.share, row.variant, row.uses_reasoning)
             for row in workload.model_mix.select_related("model", "price_sheet_entry__sheet", "self_hosted")
         ]
-    errors: dict[str, list[str]] = {}
     try:
-        workload.full_clean()
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    try:
-        rows = _model_mix_rows(workload=workload, models=models)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    if errors:
+        rows = _workload_validate(workload=workload, models=models)
+    except ValidationError:
         workload.refresh_from_db()
-        raise ValidationError(errors)
+        raise
     with transaction.atomic():
         workload.save()
         workload.model_mix.all().delete()
