@@ -14,15 +14,6 @@ from planner.services.product import WORKLOAD_FIELDS
 MIX_ROWS = 4
 
 
-def form_errors_add(form: forms.BaseForm, error: ValidationError) -> None:
-    """Attach a service's ``ValidationError`` to the form's fields (unknown fields: form-wide)."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for field, messages in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages)
-
-
 class ScenarioForm(forms.ModelForm):
     class Meta:
         model = Scenario

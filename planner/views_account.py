@@ -14,7 +14,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from planner.forms_account import ApiKeyForm, InviteForm, RoleForm, SignupForm
-from planner.forms_scenarios import form_errors_add
 from planner.models import ApiKey, Membership
 from planner.services.account import (
     member_invite,
@@ -23,7 +22,7 @@ from planner.services.account import (
     organization_signup,
 )
 from planner.services.api_keys import api_key_create, api_key_revoke
-from planner.views_common import SESSION_KEY, current_membership, require_writer
+from planner.views_common import SESSION_KEY, current_membership, form_errors_add, require_writer
 
 
 def signup(request: HttpRequest) -> HttpResponse:

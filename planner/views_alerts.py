@@ -18,18 +18,13 @@ from planner.forms_alerts import AlertRuleForm
 from planner.models import AlertRule, Membership
 from planner.selectors_alerts import alert_history, alert_rules_for_organization
 from planner.services.alerts import alert_rule_create, alert_rule_delete, alert_rule_update, alert_send_test
-from planner.views_common import WRITE_ROLES, current_membership, require_writer
+from planner.views_common import WRITE_ROLES, current_membership, form_errors_add, require_writer
 
 HISTORY_PAGE = 50
 
 
 def _rule(membership: Membership, pk: int) -> AlertRule:
     return get_object_or_404(alert_rules_for_organization(organization=membership.organization), pk=pk)
-
-
-def _add_errors(form: AlertRuleForm, error: ValidationError) -> None:
-    for field, field_messages in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, field_messages)
 
 
 @login_required
@@ -53,7 +48,7 @@ def rule_create(request: HttpRequest) -> HttpResponse:
         try:
             rule = alert_rule_create(organization=organization, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            form_errors_add(form, error)
         else:
             messages.success(request, f"Alert rule {rule.name!r} created.")
             return redirect("alerts:rule_history", pk=rule.pk)
@@ -72,7 +67,7 @@ def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             alert_rule_update(rule=rule, data=form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            form_errors_add(form, error)
         else:
             messages.success(request, "Alert rule saved.")
             return redirect("alerts:rule_history", pk=rule.pk)

@@ -6,6 +6,8 @@ the session), else their oldest membership. Objects of other organisations are 4
 
 from __future__ import annotations
 
+from django import forms
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 
 from planner.models import Membership, Organization
@@ -47,3 +49,12 @@ def require_writer(membership: Membership) -> None:
     """Viewers read only: a write by one is a 404 like any object they may not change."""
     if membership.role not in WRITE_ROLES:
         raise Http404("Viewers cannot change this organisation's data.")
+
+
+def form_errors_add(form: forms.BaseForm, error: ValidationError) -> None:
+    """Attach a service's ``ValidationError`` to the form's fields (unknown fields: form-wide)."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for field, messages in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages)

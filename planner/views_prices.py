@@ -49,15 +49,11 @@ from planner.services.self_hosted import (
     self_hosted_price,
     self_hosted_update,
 )
+from planner.views_common import form_errors_add
 from pricing.models import AIModel
 from pricing.selectors import catalog_search, model_price_history
 
 CATALOG_PAGE = 100
-
-
-def _add_errors(form: Any, error: ValidationError) -> None:
-    for field, messages_ in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages_)
 
 
 # --- Catalog ---------------------------------------------------------------------------------
@@ -119,7 +115,7 @@ def sheet_create(request: HttpRequest) -> HttpResponse:
                 notes=data["notes"],
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            form_errors_add(form, error)
         else:
             messages.success(request, f"Price sheet {sheet.name!r} created.")
             return redirect("prices:sheet_detail", pk=sheet.pk)
@@ -134,7 +130,7 @@ def sheet_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             price_sheet_update(sheet=sheet, data=form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            form_errors_add(form, error)
         else:
             messages.success(request, "Price sheet saved.")
             return redirect("prices:sheet_detail", pk=sheet.pk)
@@ -211,7 +207,7 @@ def sheet_entry_add(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             entry = price_sheet_entry_add(sheet=sheet, row=form.row())
         except ValidationError as error:
-            _add_errors(form, error)
+            form_errors_add(form, error)
         else:
             messages.success(request, f"Added {entry.target_label}.")
             return redirect("prices:sheet_detail", pk=sheet.pk)
@@ -264,7 +260,7 @@ def self_hosted_new(request: HttpRequest) -> HttpResponse:
                 organization=form.cleaned_data["organization"], data=_deployment_fields(form)
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            form_errors_add(form, error)
         else:
             messages.success(request, f"Deployment {deployment.name!r} created.")
             return redirect("prices:self_hosted_detail", pk=deployment.pk)
@@ -279,7 +275,7 @@ def self_hosted_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             self_hosted_update(deployment=deployment, data=_deployment_fields(form))
         except ValidationError as error:
-            _add_errors(form, error)
+            form_errors_add(form, error)
         else:
             messages.success(request, "Deployment saved.")
             return redirect("prices:self_hosted_detail", pk=deployment.pk)
@@ -315,7 +311,7 @@ def self_hosted_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     output_tokens=output_tokens,
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                form_errors_add(form, error)
     can_edit = organizations_for_editor(user=request.user).filter(pk=deployment.organization_id).exists()
     context = {
         "deployment": deployment,

@@ -30,7 +30,6 @@ from planner.forms_scenarios import (
     TierForm,
     UsageForm,
     WorkloadForm,
-    form_errors_add,
 )
 from planner.models import (
     Membership,
@@ -66,7 +65,7 @@ from planner.services.product import (
 from planner.services.runs import run_start
 from planner.services.scenario import scenario_create, scenario_duplicate, scenario_update
 from planner.services.simulation import SimulationInputError
-from planner.views_common import current_membership, membership_in, require_writer
+from planner.views_common import current_membership, form_errors_add, membership_in, require_writer
 from pricing.models import AIModel
 from pricing.selectors import catalog_search
 

@@ -173,3 +173,20 @@ def test_admin_refuses_model_mix_that_does_not_sum_to_one(
     data["model_mix-0-share"] = 0.6
     assert admin_client_with_demo.post(url, data).status_code == 302
     assert sorted(chat.model_mix.values_list("share", flat=True)) == [0.4, 0.6]
+
+
+def test_service_errors_land_on_their_fields_or_on_the_whole_form() -> None:
+    from django import forms
+    from django.core.exceptions import ValidationError
+
+    from planner.views_common import form_errors_add
+
+    class NameForm(forms.Form):
+        name = forms.CharField()
+
+    form = NameForm({"name": "x"})
+    assert form.is_valid()
+    form_errors_add(form, ValidationError({"name": "Taken.", "unknown_field": "Bad."}))
+    form_errors_add(form, ValidationError("No field at all."))  # a plain error must not crash
+    assert form.errors["name"] == ["Taken."]
+    assert form.non_field_errors() == ["Bad.", "No field at all."]
