@@ -3,8 +3,10 @@ grow without bound (runs: ``?cursor=...``), stable under inserts."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from rest_framework import exceptions, pagination
 from rest_framework.request import Request
 
@@ -25,8 +27,27 @@ class StrictPageSizeMixin:
         return int(raw)
 
 
+class CountOnDemandPaginator(Paginator):
+    """A paginator that skips the ``COUNT(*)`` query when the first page holds every row.
+
+    Most organisations have fewer scenarios, products or tiers than a page: for them the
+    first page is one query instead of two. Other pages, and a full first page, count as usual.
+    """
+
+    def page(self, number: Any) -> Page:
+        if "count" in self.__dict__ or number not in (1, "1"):
+            return super().page(number)
+        rows: Sequence[Any] = list(self.object_list[: self.per_page])
+        if len(rows) < self.per_page:
+            self.__dict__["count"] = len(rows)  # the cached_property ``count``, known exactly
+        elif self.count > self.per_page and self.count <= self.per_page + self.orphans:
+            return super().page(number)  # orphans join the first page: let Django slice it
+        return self._get_page(rows, 1, self)  # type: ignore[attr-defined]  # Paginator's page factory
+
+
 class PageNumberPagination(StrictPageSizeMixin, pagination.PageNumberPagination):
     page_size = 50
+    django_paginator_class = CountOnDemandPaginator
 
 
 class CursorPagination(StrictPageSizeMixin, pagination.CursorPagination):

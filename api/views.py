@@ -11,7 +11,9 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
-from django_filters.rest_framework import DjangoFilterBackend
+from django.http import HttpResponse, HttpResponseNotModified
+from django.http.response import HttpResponseBase
+from django.utils.http import parse_etags
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -20,6 +22,7 @@ from rest_framework.response import Response
 
 from api import filters
 from api.pagination import CursorPagination
+from api.representation import finished_run_document, represent, represent_many
 from api.serializers.documents import ScenarioDocumentSerializer
 from api.serializers.resources import (
     ProductSerializer,
@@ -44,7 +47,12 @@ ID_PATTERN = r"[0-9]{1,19}"
 
 
 class OrganizationViewSetMixin(viewsets.GenericViewSet[Any]):
-    """``get_queryset`` = ``selector(organization=<the request's organisation>)``."""
+    """``get_queryset`` = ``selector(organization=<the request's organisation>)``.
+
+    ``list`` and ``retrieve`` represent objects with the process's shared serializer
+    (``api.representation``): the same JSON as a fresh serializer, without rebuilding its
+    fields on every request.
+    """
 
     selector: ClassVar[Callable[..., QuerySet[Any]]]
     model: ClassVar[type[Model]]
@@ -54,6 +62,23 @@ class OrganizationViewSetMixin(viewsets.GenericViewSet[Any]):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request organisation
             return self.model._default_manager.none()
         return type(self).selector(organization=request_organization(self.request))
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """Filters and ordering shape lists; one object (a detail route) is found by its id."""
+        if self.detail:
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        serializer_class = self.get_serializer_class()
+        page = self.paginate_queryset(queryset)
+        if page is None:
+            return Response(represent_many(serializer_class, queryset))
+        return self.get_paginated_response(represent_many(serializer_class, page))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(represent(self.get_serializer_class(), self.get_object()))
 
 
 class ProductViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Product]):
@@ -195,10 +220,33 @@ class RunViewSet(OrganizationViewSetMixin, viewsets.ReadOnlyModelViewSet[Simulat
     serializer_class = RunSerializer
     filterset_class = filters.RunFilter
     pagination_class = CursorPagination
-    filter_backends = [DjangoFilterBackend]  # the cursor fixes the order
+    filter_backends = [filters.FilterBackend]  # the cursor fixes the order
+
+    def get_queryset(self) -> QuerySet[SimulationRun]:
+        # The frozen inputs are never part of a response; results only of one run's read
+        # (loaded there when the run's cached document is missing).
+        return super().get_queryset().defer("snapshot", "package_versions", "results")
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return RunListSerializer if self.action == "list" else RunSerializer
+
+    @extend_schema(responses=RunSerializer)
+    def retrieve(  # type: ignore[override]  # DRF views may answer any Django response
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        """A succeeded run is final: its document is rendered once and served from the cache,
+        with an ``ETag`` (``If-None-Match`` gives a 304)."""
+        run = self.get_object()
+        if run.status != SimulationRun.Status.SUCCEEDED:
+            return Response(represent(RunSerializer, run))
+        document = finished_run_document(run)
+        response: HttpResponseBase
+        if document.etag in parse_etags(request.headers.get("If-None-Match", "")):
+            response = HttpResponseNotModified()
+        else:
+            response = HttpResponse(document.body, content_type="application/json")
+        response.headers["ETag"] = document.etag
+        return response
 
     @extend_schema(
         summary="Cancel a queued or running run", request=None, responses=RunSerializer, filters=False

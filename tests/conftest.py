@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import caches
 from kombu.utils.url import maybe_sanitize_url
 
 from planner.models import Organization, Product
@@ -39,6 +40,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         host = f"{database.get('HOST') or 'localhost'}:{database.get('PORT') or 5432}"
         where = f"{vendor} on {host} (database test_{database['NAME']})"
     return [f"margin planner: database {where}; broker {maybe_sanitize_url(settings.CELERY_BROKER_URL)}"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    """Throttle counters, verified API keys and rendered run documents live in the caches:
+    every test starts from empty ones (ids are reused after a rolled-back test)."""
+    for alias in settings.CACHES:
+        caches[alias].clear()
 
 
 @pytest.fixture

@@ -3,7 +3,10 @@
 Serves the app with gunicorn (``planner.wsgi``) on a free loopback port against the configured
 database, then drives it with ``wrk`` (20 connections by default) on a succeeded run's results
 and on the scenario list, authenticated with a read-only API key of the demo organisation.
-Reports p50/p95/p99 latency, requests per second and errors per endpoint.
+Each endpoint is first driven for ``warmup`` seconds, unrecorded (each gunicorn worker imports
+the URLconf, opens its database connection and renders a run's document on its first
+requests), then measured. Reports p50/p95/p99 latency, requests per second and errors per
+endpoint, and the cache backend in use (``CACHE_URL`` is passed on to gunicorn).
 """
 
 from __future__ import annotations
@@ -59,7 +62,9 @@ def _demo_run() -> SimulationRun:
     return run
 
 
-def api_benchmark(*, connections: int, seconds: int, workers: int, threads: int = 2) -> dict[str, Any]:
+def api_benchmark(
+    *, connections: int, seconds: int, workers: int, warmup: int = 3, threads: int = 2
+) -> dict[str, Any]:
     """Measure read latency of the run results and the scenario list under ``connections`` clients."""
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -85,19 +90,23 @@ def api_benchmark(*, connections: int, seconds: int, workers: int, threads: int 
         "run_results": f"/api/v1/runs/{run.pk}/",
         "scenario_list": "/api/v1/scenarios/",
     }
-    report: dict[str, Any] = {"connections": connections, "seconds": seconds, "gunicorn_workers": workers}
+    report: dict[str, Any] = {
+        "connections": connections,
+        "seconds": seconds,
+        "warmup_seconds": warmup,
+        "gunicorn_workers": workers,
+        "cache": "redis" if env.get("CACHE_URL") else "memory (per process)",
+    }
     try:
         wait_for(lambda: _answers(port), timeout=60, what="gunicorn to answer", interval=0.2)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(WRK_SCRIPT)
         for name, path in endpoints.items():
-            out = subprocess.run(
-                [
-                    wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", script.name,
-                    "-H", f"Authorization: Api-Key {key}", f"http://127.0.0.1:{port}{path}",
-                ],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
+            url = f"http://127.0.0.1:{port}{path}"
+            header = f"Authorization: Api-Key {key}"
+            base = [wrk, f"-t{threads}", f"-c{connections}", "-s", script.name, "-H", header]
+            subprocess.run([*base, f"-d{warmup}s", url], capture_output=True, check=True)
+            out = subprocess.run([*base, f"-d{seconds}s", url], capture_output=True, text=True, check=True)
             report[name] = {"path": path, **json.loads(out.stdout.strip().splitlines()[-1])}
         Path(script.name).unlink()
     finally:

@@ -42,6 +42,7 @@ ENV_VARS: frozenset[str] = frozenset(
         "API_THROTTLE_KEY_RATE",
         "API_THROTTLE_USER_RATE",
         "SITE_URL",
+        "CACHE_URL",
     }
 )
 
@@ -187,6 +188,26 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# --- Cache ---------------------------------------------------------------------------------
+# "default" holds the API throttle counters: unset CACHE_URL gives each process its own memory
+# cache (right for one web process, as in ``make run``); with several web processes set
+# CACHE_URL=redis://host:6379/1 so they count requests together (docs/API.md).
+# "local" is always this process's memory: verified API keys (a few seconds) and rendered
+# documents of finished runs (immutable), where a network round trip would cost more than it
+# saves.
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL, got {CACHE_URL.split(':', 1)[0]!r}")
+_LOCAL_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 2000}}
+CACHES: dict[str, dict[str, object]] = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {**_LOCAL_CACHE, "LOCATION": "default"}
+    ),
+    "local": {**_LOCAL_CACHE, "LOCATION": "local"},
+}
+
 # --- Celery --------------------------------------------------------------------------------
 # The filesystem transport needs no server: messages are files in DATA_DIR/broker. It deletes
 # a message when a worker reads it (no redelivery), so crash recovery rests on the database
@@ -287,7 +308,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "api.filters.FilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_THROTTLE_CLASSES": [

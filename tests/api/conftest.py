@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from planner.models import ApiKey, Customer, Organization, Product, Scenario, SimulationRun
@@ -23,12 +22,6 @@ from tests.planner.conftest import priced_models, scenario  # noqa: F401  (share
 
 ALL_SCOPES = list(ApiKey.SCOPES)
 KeyClient = Callable[..., APIClient]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counters() -> None:
-    """Throttle counters live in the cache; every test starts from zero."""
-    cache.clear()
 
 
 def client_for(key: str | None) -> APIClient:

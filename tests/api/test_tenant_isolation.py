@@ -5,83 +5,15 @@ object for a new object route, the test fails and says which fixture to extend."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
-from rest_framework.request import Request
-from rest_framework.test import APIClient, APIRequestFactory
+from rest_framework.test import APIClient
 
 from planner.models import Organization
 from planner.services.api_keys import api_key_create
 from tests.api.conftest import ALL_SCOPES, client_for, user_client
-
-PREFIX = "api/v1/"
-PUBLIC = {"api-schema", "api-docs", "api-not-found"}
-#: Object routes over data every organisation shares (the price catalog): any organisation's
-#: caller reads them (200), but they must not show organisation A's data either.
-SHARED = {"catalog-model-detail"}
-METHODS = ("get", "post", "put", "patch", "delete")
-
-
-@dataclass(frozen=True)
-class Route:
-    name: str
-    regex: str
-    view: Any
-    kwargs: tuple[str, ...]
-
-    @property
-    def methods(self) -> list[str]:
-        actions = getattr(self.view, "actions", None)
-        if actions:
-            return [m for m in METHODS if m in actions]
-        cls = getattr(self.view, "cls", None) or getattr(self.view, "view_class", None)
-        return [m for m in METHODS if cls is not None and hasattr(cls, m)]
-
-
-def _walk(patterns: list[URLPattern | URLResolver], prefix: str = "") -> list[Route]:
-    routes: list[Route] = []
-    for pattern in patterns:
-        regex = prefix + str(pattern.pattern.regex.pattern).lstrip("^")
-        if isinstance(pattern, URLResolver):
-            routes.extend(_walk(pattern.url_patterns, regex.rstrip("$")))
-        elif pattern.name:
-            routes.append(
-                Route(pattern.name, regex, pattern.callback, tuple(pattern.pattern.regex.groupindex))
-            )
-    return routes
-
-
-def api_routes() -> list[Route]:
-    return [
-        r for r in _walk(get_resolver().url_patterns) if r.regex.startswith(PREFIX) and r.name not in PUBLIC
-    ]
-
-
-def _path(route: Route, values: dict[str, Any]) -> str:
-    import re
-
-    path = route.regex.rstrip("$")
-    for name in route.kwargs:
-        path = re.sub(rf"\(\?P<{name}>[^)]*\)(\{{[^}}]*\}})?", str(values[name]), path)
-    return "/" + path
-
-
-def own_object_values(route: Route, key: str) -> dict[str, Any] | None:
-    """The URL kwargs of an object organisation A can see on ``route`` (through A's own view)."""
-    cls = route.view.cls
-    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Api-Key {key}")
-    view = cls(request=Request(request, authenticators=[a() for a in cls.authentication_classes]))
-    view.action = "retrieve"
-    view.format_kwarg = None
-    view.kwargs = {}
-    obj = view.get_queryset().first()
-    if obj is None:
-        return None
-    field = getattr(cls, "lookup_field", "pk")
-    return {name: getattr(obj, field) for name in route.kwargs}
+from tests.api.routes import SHARED, api_routes, own_object_values, route_path
 
 
 @pytest.fixture
@@ -138,7 +70,7 @@ def test_other_organisations_never_see_or_touch_objects(
                 missing.append(route.name)
                 continue
             values = found
-        path = _path(route, values)
+        path = route_path(route, values)
         for method in route.methods:
             for who, client in callers.items():
                 response = getattr(client, method)(path, data={}, format="json")

@@ -80,3 +80,16 @@ def test_database_url_selects_postgresql(url: str) -> None:
     config = database_config(url)
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["HOST"], config["PORT"], config["NAME"]) == ("db.example.com", 5433, "planner")
+
+
+def test_cache_url_selects_a_shared_cache_and_rejects_other_schemes(tmp_path: Path) -> None:
+    show = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.CACHES['default']['BACKEND'])"
+    )
+    shared = run_python(["-c", show], {"CACHE_URL": "redis://127.0.0.1:6379/1"}, tmp_path)
+    assert shared.stdout.strip() == "django.core.cache.backends.redis.RedisCache", shared.stderr
+    default = run_python(["-c", show], {"CACHE_URL": ""}, tmp_path)
+    assert default.stdout.strip() == "django.core.cache.backends.locmem.LocMemCache", default.stderr
+    wrong = run_python(["-c", show], {"CACHE_URL": "memcached://127.0.0.1:11211"}, tmp_path)
+    assert wrong.returncode != 0 and "CACHE_URL must be a redis:// URL, got 'memcached'" in wrong.stderr

@@ -1,8 +1,9 @@
-"""``manage.py bench_api [--connections 20] [--seconds 15] [--workers 4]``: API read latency."""
+"""``manage.py bench_api [--connections 20] [--seconds 15] [--workers N] [--warmup 3]``: API read latency."""
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -16,10 +17,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--connections", type=int, default=20)
         parser.add_argument("--seconds", type=int, default=15)
-        parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 2,
+            help="gunicorn worker processes (default: cores)",
+        )
+        parser.add_argument(
+            "--warmup", type=int, default=3, help="unrecorded seconds before each measurement"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         report = api_benchmark(
-            connections=options["connections"], seconds=options["seconds"], workers=options["workers"]
+            connections=options["connections"],
+            seconds=options["seconds"],
+            workers=options["workers"],
+            warmup=options["warmup"],
         )
         self.stdout.write(json.dumps(report, indent=2))

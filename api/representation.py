@@ -1,0 +1,118 @@
+"""Fast read representations: the same JSON as the serializers, without rebuilding them per request.
+
+A DRF serializer builds its fields on first use, per instance: for a ``ModelSerializer`` that
+means reading the model's metadata and constructing a dozen field objects on every request,
+which costs more than the query behind a short list. The serializers of this API do not read
+the request context when they represent an object (ids, not hyperlinks), so one instance per
+class and process can represent any object of any request: :func:`represent` and
+:func:`represent_many` keep that instance. ``tests/api/test_representation.py`` checks, for
+every list route, that the result equals a fresh serializer's ``data``.
+
+Writes and validation always use fresh serializers: only ``to_representation`` is shared, and
+it does not mutate the serializer, so sharing is thread-safe.
+
+A succeeded run's document is final, so :func:`finished_run_document` renders it once and
+keeps the bytes in the cache: reading results costs one indexed query, not a serialisation.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import caches
+from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.utils.serializer_helpers import ReturnDict, ReturnList
+
+from api.serializers.runs import RunSerializer
+from planner.models import SimulationRun
+
+_PROTOTYPES: dict[type[serializers.BaseSerializer[Any]], serializers.BaseSerializer[Any]] = {}
+
+
+def _prototype(serializer_class: type[serializers.BaseSerializer[Any]]) -> serializers.BaseSerializer[Any]:
+    """The process's instance of ``serializer_class``, its fields built once."""
+    prototype = _PROTOTYPES.get(serializer_class)
+    if prototype is None:
+        prototype = serializer_class(context={})
+        _ = prototype.fields  # type: ignore[attr-defined]  # build the fields now, once
+        _PROTOTYPES[serializer_class] = prototype
+    return prototype
+
+
+def represent(serializer_class: type[serializers.BaseSerializer[Any]], instance: Any) -> ReturnDict[Any, Any]:
+    """``serializer_class(instance).data``, built with the process's shared serializer."""
+    prototype = _prototype(serializer_class)
+    return ReturnDict(prototype.to_representation(instance), serializer=prototype)
+
+
+def represent_many(
+    serializer_class: type[serializers.BaseSerializer[Any]], instances: Iterable[Any]
+) -> ReturnList[Any]:
+    """``serializer_class(instances, many=True).data``, built with the shared serializer."""
+    prototype = _prototype(serializer_class)
+    return ReturnList([prototype.to_representation(item) for item in instances], serializer=prototype)
+
+
+def serializer_fingerprint(serializer: serializers.BaseSerializer[Any]) -> str:
+    """A short hash of a serializer's output structure: field names and classes, recursively.
+
+    It changes whenever a field is added, removed, renamed or retyped, so cached documents
+    keyed by it are never served in an older shape after an upgrade.
+    """
+
+    def structure(field: Any) -> str:
+        if isinstance(field, serializers.ListSerializer | serializers.ListField):
+            return f"{type(field).__name__}[{structure(field.child)}]"
+        if isinstance(field, serializers.Serializer):
+            inner = ",".join(f"{name}:{structure(child)}" for name, child in field.fields.items())
+            return f"{type(field).__name__}{{{inner}}}"
+        return type(field).__name__
+
+    return hashlib.sha256(structure(serializer).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A rendered JSON document and its entity tag (quoted, as sent in ``ETag``)."""
+
+    body: bytes
+    etag: str
+
+
+def finished_run_document(run: SimulationRun) -> StoredDocument:
+    """The rendered ``RunSerializer`` JSON of a succeeded run, rendered once and then cached.
+
+    A succeeded run never changes (its results, progress and timestamps are final), so the
+    document is kept without expiry in the process's memory (the ``local`` cache, bounded by
+    its entry count: the least recently used are dropped first). The key holds the run's id
+    and its creation and finish times, so a reused id (a reset database) never meets an old
+    document, and the serializer's fingerprint, so an upgrade that changes the format
+    renders afresh. ``run`` may come with ``results`` deferred: it is loaded on a miss only.
+    """
+    if run.status != SimulationRun.Status.SUCCEEDED or run.finished_at is None:
+        raise ValueError(f"Run {run.pk} has not succeeded; only succeeded runs are final.")
+    key = ":".join(
+        [
+            "api-run-document",
+            _run_serializer_fingerprint(),
+            str(run.pk),
+            run.created_at.isoformat(),
+            run.finished_at.isoformat(),
+        ]
+    )
+    document: StoredDocument | None = caches["local"].get(key)
+    if document is None:
+        body = JSONRenderer().render(represent(RunSerializer, run))
+        document = StoredDocument(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+        caches["local"].set(key, document, timeout=None)
+    return document
+
+
+@functools.cache
+def _run_serializer_fingerprint() -> str:
+    return serializer_fingerprint(_prototype(RunSerializer))
