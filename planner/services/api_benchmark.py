@@ -1,8 +1,9 @@
 """API read latency benchmark (``manage.py bench_api``): gunicorn on loopback, wrk as the load.
 
-Serves the app with gunicorn (``planner.wsgi``) on a free loopback port against the configured
-database, then drives it with ``wrk`` (20 connections by default) on a succeeded run's results
-and on the scenario list, authenticated with a read-only API key of the demo organisation.
+Serves the app with gunicorn (``planner.wsgi``, the project's ``gunicorn.conf.py``) on a free
+loopback port against the configured database, then drives it with ``wrk`` (20 connections by
+default) on a succeeded run's results and on the scenario list, authenticated with a read-only
+API key of the demo organisation.
 Each endpoint is first driven for ``warmup`` seconds, unrecorded (each gunicorn worker imports
 the URLconf, opens its database connection and renders a run's document on its first
 requests), then measured. Reports p50/p95/p99 latency, requests per second and errors per
@@ -82,7 +83,8 @@ def api_benchmark(
     server = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "planner.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning",
+            "--config", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
+            "--workers", str(workers), "--log-level", "warning",
         ],
         cwd=ROOT, env=env, start_new_session=True,
     )  # fmt: skip
