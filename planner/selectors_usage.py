@@ -21,11 +21,12 @@ reported (the rollup has a row): a customer without records is not known to be s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Max, OuterRef, QuerySet, Subquery, Sum
 
 from planner.fitting import GammaPoissonFit, gamma_poisson_fit
 from planner.models import (
@@ -351,3 +352,19 @@ def usage_periods(*, organization: Organization) -> list[date]:
         .distinct()
         .order_by("-period")
     )
+
+
+def models_to_reprice(*, changes: Mapping[int, datetime | None]) -> dict[int, datetime | None]:
+    """The part of ``changes`` (model id -> earliest changed instant) that has usage records
+    stamped at or after that instant: one grouped query, whatever the number of models."""
+    latest = dict(
+        UsageRecord.objects.filter(model_id__in=list(changes))
+        .values("model_id")
+        .annotate(latest=Max("timestamp"))
+        .values_list("model_id", "latest")
+    )
+    return {
+        model_id: since
+        for model_id, since in changes.items()
+        if model_id in latest and (since is None or latest[model_id] >= since)
+    }

@@ -1,15 +1,17 @@
-"""Celery tasks: thin wrappers that take ids and call planner.services.runs (docs/JOBS.md) and
-planner.services.alerts (docs/ALERTS.md)."""
+"""Celery tasks: thin wrappers that take ids and call planner.services.runs (docs/JOBS.md),
+planner.services.alerts (docs/ALERTS.md) and planner.services.usage (docs/ACTUALS.md)."""
 
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from planner.services import alerts, runs
+from planner.services import alerts, runs, usage
+from pricing.models import AIModel
 
 
 @shared_task(
@@ -48,3 +50,13 @@ def alerts_sweep_task() -> None:
 def alerts_deliver_task() -> None:
     """Send the alert mails whose attempt has come (periodic, and enqueued after new rows)."""
     alerts.outbox_deliver(now=timezone.now())
+
+
+@shared_task(name="planner.usage_reprice", acks_late=True, reject_on_worker_lost=True)
+def usage_reprice_task(model_id: int, since: str | None) -> None:
+    """Reprice a model's usage records from ``since`` (ISO 8601; None: all) after a price change
+    (idempotent: repricing twice changes nothing the second time)."""
+    usage.usage_records_reprice(
+        model=AIModel.objects.get(pk=model_id),
+        since=None if since is None else datetime.fromisoformat(since),
+    )

@@ -7,6 +7,9 @@ Promises:
 - Idempotent: a second run changes nothing. After a package upgrade it adds new rows, closes the
   rows that disappeared (``effective_to`` and ``retired_at`` set) and deletes nothing, because
   run snapshots and usage reports may refer to old prices.
+- It reports, per model, the earliest instant its price history changed
+  (``CatalogImportReport.price_changes``) and, once committed, sends
+  ``pricing.signals.prices_changed`` with them, so usage priced earlier can be repriced.
 - Each stored price row is a *complete* price, so a row alone reproduces
   ``genai_prices.calc_price``: ``price_rows_from_genai`` asks genai-prices itself
   (``ModelInfo.get_prices``) for the price in force on each side of every date at which the
@@ -36,6 +39,7 @@ from genai_prices import types as genai
 from pricing.calculator import PriceSchedule, price_json
 from pricing.models import PRICE_COLUMNS, AIModel, ModelPrice, Provider
 from pricing.periods import as_utc, in_daily_window
+from pricing.signals import prices_changed
 
 SOURCE = f"genai-prices {genai_prices.__version__}"
 
@@ -231,6 +235,8 @@ class CatalogImportReport:
     providers: ImportCounts
     models: ImportCounts
     prices: ImportCounts
+    #: Model id -> the earliest instant its price history changed (None: from the beginning).
+    price_changes: Mapping[int, datetime | None] = dataclasses.field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -341,8 +347,28 @@ def _closing_instant(row: ModelPrice, now: datetime) -> datetime:
     return end if row.effective_to is None else min(row.effective_to, end)
 
 
-def _sync_prices(desired: Sequence[tuple[int, PriceRowSpec]], now: datetime) -> ImportCounts:
+def _earliest(*instants: datetime | None) -> datetime | None:
+    """The earliest of ``instants``, where None means the beginning of time."""
+    return None if any(instant is None for instant in instants) else min(instants)  # type: ignore[type-var]
+
+
+def _end_change(old_end: datetime | None, new_end: datetime | None) -> datetime:
+    """When a row whose end moves from ``old_end`` to ``new_end`` starts to price differently
+    (None: open-ended). The two differ, so at least one is set."""
+    return min(end for end in (old_end, new_end) if end is not None)
+
+
+def _sync_prices(
+    desired: Sequence[tuple[int, PriceRowSpec]], now: datetime
+) -> tuple[ImportCounts, dict[int, datetime | None]]:
+    """Create, reopen and close price rows; returns the counts and, per model whose history
+    changed, the earliest instant the change affects (None: from the beginning)."""
     counts: Counter[str] = Counter()
+    changes: dict[int, datetime | None] = {}
+
+    def changed(model_id: int, since: datetime | None) -> None:
+        changes[model_id] = _earliest(changes[model_id], since) if model_id in changes else since
+
     existing = {
         (row.model_id, row.variant, row.source_hash): row
         for row in ModelPrice.objects.only(
@@ -373,8 +399,11 @@ def _sync_prices(desired: Sequence[tuple[int, PriceRowSpec]], now: datetime) -> 
                 )
             )
             counts["created"] += 1
+            changed(model_id, spec.effective_from)
         elif row.retired_at is not None or row.effective_to != spec.effective_to:
             closing = row.retired_at is None and spec.effective_to is not None
+            if row.effective_to != spec.effective_to:
+                changed(model_id, _end_change(row.effective_to, spec.effective_to))
             row.retired_at = None
             row.effective_to = spec.effective_to
             to_update.append(row)
@@ -383,13 +412,16 @@ def _sync_prices(desired: Sequence[tuple[int, PriceRowSpec]], now: datetime) -> 
             counts["unchanged"] += 1
     for row in existing.values():
         if row.retired_at is None:
-            row.effective_to = _closing_instant(row, now)
+            end = _closing_instant(row, now)
+            if end != row.effective_to:
+                changed(row.model_id, _end_change(row.effective_to, end))
+            row.effective_to = end
             row.retired_at = now
             to_update.append(row)
             counts["closed"] += 1
     ModelPrice.objects.bulk_create(to_create, batch_size=500)
     ModelPrice.objects.bulk_update(to_update, ["effective_to", "retired_at"], batch_size=500)
-    return ImportCounts(**counts)
+    return ImportCounts(**counts), changes
 
 
 def catalog_import(
@@ -397,7 +429,8 @@ def catalog_import(
 ) -> CatalogImportReport:
     """Bring the catalog in line with genai-prices' bundled data (or ``providers``, for tests).
 
-    ``now`` (default: the current time) stamps what gets retired. Returns what changed.
+    ``now`` (default: the current time) stamps what gets retired. Returns what changed. When
+    prices changed, ``pricing.signals.prices_changed`` is sent after the transaction commits.
     """
     now = as_utc(now) if now is not None else timezone.now()
     providers = genai_data.providers if providers is None else providers
@@ -430,5 +463,9 @@ def catalog_import(
             for model in provider.models
             for spec in price_rows_from_genai(model)
         ]
-        price_counts = _sync_prices(desired_prices, now)
-    return CatalogImportReport(SOURCE, provider_counts, model_counts, price_counts)
+        price_counts, price_changes = _sync_prices(desired_prices, now)
+        if price_changes:
+            transaction.on_commit(
+                lambda: prices_changed.send(sender=catalog_import, changes=dict(price_changes))
+            )
+    return CatalogImportReport(SOURCE, provider_counts, model_counts, price_counts, price_changes)

@@ -861,12 +861,13 @@ def customer_months_recompute(*, organization_pairs: Iterable[tuple[int, int, da
     return count
 
 
-def usage_records_reprice(*, model: AIModel, since: datetime) -> RepriceResult:
-    """Reprice every usage record of ``model`` stamped at or after ``since`` with the catalog
-    price now in force at its timestamp, then recompute the affected customer months.
+def usage_records_reprice(*, model: AIModel, since: datetime | None) -> RepriceResult:
+    """Reprice every usage record of ``model`` stamped at or after ``since`` (None: all of
+    them) with the catalog price now in force at its timestamp, then recompute the affected
+    customer months. Idempotent: a second call changes nothing.
 
-    Run it after a catalog import that changed a price retroactively (``manage.py
-    reprice_usage``). Records keep their variant (that of their stored price row).
+    A catalog import that changes a price history triggers it (``planner.receivers``); ``manage.py
+    reprice_usage`` runs it by hand. Records keep their variant (that of their stored price row).
     """
     pricer = RecordPricer.load([model.pk])
     now = timezone.now()
@@ -877,7 +878,8 @@ def usage_records_reprice(*, model: AIModel, since: datetime) -> RepriceResult:
     with transaction.atomic():
         while True:
             chunk = list(
-                UsageRecord.objects.filter(model=model, timestamp__gte=since, pk__gt=last_pk)
+                UsageRecord.objects.filter(model=model, pk__gt=last_pk)
+                .filter(**({} if since is None else {"timestamp__gte": since}))
                 .order_by("pk")
                 .values_list(*fields, "organization_id", "customer_id", "period")[:_REPRICE_CHUNK]
             )

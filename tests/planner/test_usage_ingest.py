@@ -3,6 +3,7 @@ repricing after a backdated price change, and concurrent duplicates on PostgreSQ
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -14,6 +15,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 from django.db.models import Count, Sum
+from genai_prices import data as genai_data
+from genai_prices import types as genai
 
 from planner.models import (
     Customer,
@@ -24,6 +27,7 @@ from planner.models import (
     Tier,
     UsageRecord,
 )
+from planner.selectors_usage import models_to_reprice
 from planner.services.product import workload_create
 from planner.services.usage import (
     MAX_BATCH,
@@ -32,10 +36,13 @@ from planner.services.usage import (
     usage_records_ingest,
     usage_records_reprice,
 )
+from planner.tasks import usage_reprice_task
 from pricing.calculator import request_cost, schedule_for
+from pricing.catalog import catalog_import
 from pricing.models import AIModel, ModelPrice
 from pricing.selectors import model_price_at
 from tests.factories import OrganizationFactory
+from tests.planner.conftest import PRICED_MODELS
 
 NOW = datetime(2025, 7, 15, 12, tzinfo=UTC)
 QUANTUM = Decimal("1e-10")
@@ -377,6 +384,74 @@ def test_a_backdated_price_change_reprices_records_and_rollups(
     assert repriced.price_id == cheap.pk
     assert repriced.cost == UsageRecord.objects.get(event_id="evt-2").cost < old.cost
     rollup_matches_records()
+
+
+def _openai_with_o3_cut_on(day: date) -> Any:
+    """The fixture models' OpenAI catalog with o3's price cut moved to ``day``."""
+    openai = next(p for p in genai_data.providers if p.id == "openai")
+    models = []
+    for model in openai.models:
+        if model.id not in PRICED_MODELS:
+            continue
+        if model.id == "o3":
+            assert isinstance(model.prices, list)
+            base, cut = model.prices
+            moved = dataclasses.replace(cut, constraint=genai.StartDateConstraint(start_date=day))
+            model = dataclasses.replace(model, prices=[base, moved])
+        models.append(model)
+    return dataclasses.replace(openai, models=models)
+
+
+def test_a_catalog_import_with_a_backdated_cut_reprices_without_a_command(
+    organization: Organization,
+    pro: Tier,
+    priced_models: dict[str, AIModel],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    ingest(
+        organization,
+        [record(pro, 1, timestamp="2025-06-07T00:00:00Z"), record(pro, 2, timestamp="2025-06-12T00:00:00Z")],
+    )
+    before = UsageRecord.objects.get(event_id="evt-1")
+    queued: list[tuple[int, str | None]] = []
+
+    def run_now(model_id: int, since: str | None) -> None:  # the worker's part, inline
+        queued.append((model_id, since))
+        usage_reprice_task(model_id, since)
+
+    monkeypatch.setattr(usage_reprice_task, "delay", run_now)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = catalog_import(providers=[_openai_with_o3_cut_on(date(2025, 6, 5))])
+    o3 = priced_models["reasoning"]
+    june_5 = datetime(2025, 6, 5, tzinfo=UTC)
+    assert report.price_changes == {o3.pk: june_5}  # only o3's history changed, from June 5
+    assert queued == [(o3.pk, june_5.isoformat())]
+    after = UsageRecord.objects.get(event_id="evt-1")
+    assert after.price_id != before.price_id and after.price.effective_from == june_5
+    assert after.cost == UsageRecord.objects.get(event_id="evt-2").cost < before.cost
+    rollup_matches_records()
+    # The same catalog again changes nothing and queues nothing; moving the cut to 2030
+    # reprices from the old cut on (the records after it are dear again).
+    queued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert not catalog_import(providers=[_openai_with_o3_cut_on(date(2025, 6, 5))]).changed
+        moved = catalog_import(providers=[_openai_with_o3_cut_on(date(2030, 1, 1))])
+    assert moved.price_changes == {o3.pk: june_5} and queued == [(o3.pk, june_5.isoformat())]
+    assert UsageRecord.objects.get(event_id="evt-1").cost == before.cost
+    rollup_matches_records()
+
+
+def test_models_to_reprice_keeps_models_with_usage_from_the_change_on(
+    organization: Organization, pro: Tier, priced_models: dict[str, AIModel]
+) -> None:
+    ingest(organization, [record(pro, 1, timestamp="2025-06-07T00:00:00Z")])
+    o3, mini = priced_models["reasoning"], priced_models["small"]
+    june = datetime(2025, 6, 1, tzinfo=UTC)
+    changes = {o3.pk: june, mini.pk: None}
+    assert models_to_reprice(changes=changes) == {o3.pk: june}  # mini has no usage at all
+    assert models_to_reprice(changes={o3.pk: datetime(2025, 7, 1, tzinfo=UTC)}) == {}
+    assert models_to_reprice(changes={o3.pk: None}) == {o3.pk: None}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -59,6 +59,8 @@ def test_import_loads_every_provider_and_model_the_package_ships() -> None:
     )
     assert stored_per_provider == package_models
     assert ModelPrice.objects.count() == package_rows == report.prices.created
+    # Every priced model's history is new: changed from the beginning.
+    assert report.price_changes == dict.fromkeys(ModelPrice.objects.values_list("model_id", flat=True))
     # Every model has a standard price.
     assert not AIModel.objects.exclude(
         id__in=ModelPrice.objects.filter(variant="").values("model_id")
@@ -71,7 +73,7 @@ def test_second_import_changes_nothing(catalog: CatalogImportReport) -> None:
 
     report = catalog_import(now=IMPORT_NOW + timedelta(days=1))
 
-    assert not report.changed
+    assert not report.changed and report.price_changes == {}
     assert report.prices.unchanged == ModelPrice.objects.count()
     assert report.models.unchanged == AIModel.objects.count()
     assert _snapshot() == before
@@ -118,6 +120,14 @@ def test_upgrade_adds_new_prices_and_closes_disappeared_ones_without_deleting(
     report = catalog_import(now=upgrade_at, providers=upgraded)
 
     assert report.models.closed == 1 and report.models.unchanged == 2329
+    # Each changed history, from the instant it changed: o3 from its new 2027 price, the
+    # dropped claude-2 from its closing, the corrected undated price from the beginning.
+    ids = {(p, m): i for p, m, i in AIModel.objects.values_list("provider__slug", "slug", "id")}
+    assert report.price_changes == {
+        ids["openai", "o3"]: datetime(2027, 1, 1, tzinfo=UTC),
+        ids["anthropic", "claude-2"]: upgrade_at,
+        ids["openai", corrected.id]: None,
+    }
     assert ModelPrice.objects.count() == rows_before + report.prices.created
     # A later dated price closes the one before it.
     jan_2027 = datetime(2027, 1, 1, tzinfo=UTC)
