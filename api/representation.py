@@ -5,11 +5,16 @@ means reading the model's metadata and constructing a dozen field objects on eve
 which costs more than the query behind a short list. The serializers of this API do not read
 the request context when they represent an object (ids, not hyperlinks), so one instance per
 class and process can represent any object of any request: :func:`represent` and
-:func:`represent_many` keep that instance. ``tests/api/test_representation.py`` checks, for
-every list route, that the result equals a fresh serializer's ``data``.
+:func:`represent_many` keep that instance. ``tests/api/test_fast_reads.py`` checks, for
+every list and detail route, that the result equals a fresh serializer's ``data``.
 
 Writes and validation always use fresh serializers: only ``to_representation`` is shared, and
 it does not mutate the serializer, so sharing is thread-safe.
+
+Lists of models that stamp every change in a version column (``updated_at``, ``auto_now``)
+and whose serializer reads only their own columns reuse each object's representation, keyed
+by (id, version): :func:`represent_versions`. The key names the content, so the entries need
+no invalidation and each process may keep its own (the ``local`` cache).
 
 A succeeded run's document is final, so :func:`finished_run_document` renders it once and
 keeps the bytes in the cache: reading results costs one indexed query, not a serialisation.
@@ -17,13 +22,14 @@ keeps the bytes in the cache: reading results costs one indexed query, not a ser
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.cache import caches
+from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.serializer_helpers import ReturnDict, ReturnList
@@ -56,6 +62,52 @@ def represent_many(
     """``serializer_class(instances, many=True).data``, built with the shared serializer."""
     prototype = _prototype(serializer_class)
     return ReturnList([prototype.to_representation(item) for item in instances], serializer=prototype)
+
+
+def represent_versions(
+    serializer_class: type[serializers.BaseSerializer[Any]],
+    queryset: QuerySet[Any],
+    versions: Sequence[tuple[int, datetime]],
+    *,
+    version_field: str = "updated_at",
+) -> ReturnList[Any]:
+    """The representations of the objects ``versions`` lists as ``(id, version)``, in that order.
+
+    Each is taken from the ``local`` cache under (serializer fingerprint, model, id, version)
+    or, if missing, built from ``queryset.filter(pk__in=...)`` (the caller's scoped queryset,
+    one query for all the misses) and stored under the version the object was read with. An
+    object changed since ``versions`` was read is shown as it is now; one deleted since, not at
+    all. Only for serializers that read the model's own columns alone.
+    """
+    prototype = _prototype(serializer_class)
+    prefix = f"api-repr:{_fingerprint(serializer_class)}:{queryset.model._meta.label_lower}"
+
+    def key(pk: int, version: datetime) -> str:
+        return f"{prefix}:{pk}:{version.isoformat()}"
+
+    wanted = {pk: key(pk, version) for pk, version in versions}
+    local = caches["local"]
+    found: dict[str, Any] = local.get_many(list(wanted.values()))
+    missing = [pk for pk, cache_key in wanted.items() if cache_key not in found]
+    if missing:
+        built = {}
+        for instance in queryset.filter(pk__in=missing):
+            representation = prototype.to_representation(instance)
+            built[key(instance.pk, getattr(instance, version_field))] = representation
+            wanted[instance.pk] = key(instance.pk, getattr(instance, version_field))
+        local.set_many(built, timeout=None)
+        found.update(built)
+    return ReturnList([found[wanted[pk]] for pk, _ in versions if wanted[pk] in found], serializer=prototype)
+
+
+def _fingerprint(serializer_class: type[serializers.BaseSerializer[Any]]) -> str:
+    fingerprint = _FINGERPRINTS.get(serializer_class)
+    if fingerprint is None:
+        fingerprint = _FINGERPRINTS[serializer_class] = serializer_fingerprint(_prototype(serializer_class))
+    return fingerprint
+
+
+_FINGERPRINTS: dict[type[serializers.BaseSerializer[Any]], str] = {}
 
 
 def serializer_fingerprint(serializer: serializers.BaseSerializer[Any]) -> str:
@@ -99,7 +151,7 @@ def finished_run_document(run: SimulationRun) -> StoredDocument:
     key = ":".join(
         [
             "api-run-document",
-            _run_serializer_fingerprint(),
+            _fingerprint(RunSerializer),
             str(run.pk),
             run.created_at.isoformat(),
             run.finished_at.isoformat(),
@@ -111,8 +163,3 @@ def finished_run_document(run: SimulationRun) -> StoredDocument:
         document = StoredDocument(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"')
         caches["local"].set(key, document, timeout=None)
     return document
-
-
-@functools.cache
-def _run_serializer_fingerprint() -> str:
-    return serializer_fingerprint(_prototype(RunSerializer))

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from api import filters
 from api.pagination import CursorPagination
-from api.representation import finished_run_document, represent, represent_many
+from api.representation import finished_run_document, represent, represent_many, represent_versions
 from api.serializers.documents import ScenarioDocumentSerializer
 from api.serializers.resources import (
     ProductSerializer,
@@ -57,6 +57,10 @@ class OrganizationViewSetMixin(viewsets.GenericViewSet[Any]):
     selector: ClassVar[Callable[..., QuerySet[Any]]]
     model: ClassVar[type[Model]]
     lookup_value_regex = ID_PATTERN
+    #: Set where the model stamps every change in this column and the list serializer reads
+    #: only the model's own columns: lists then reuse representations by (id, version)
+    #: (``api.representation.represent_versions``).
+    version_field: ClassVar[str | None] = None
 
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request organisation
@@ -72,6 +76,16 @@ class OrganizationViewSetMixin(viewsets.GenericViewSet[Any]):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         serializer_class = self.get_serializer_class()
+        if self.version_field is not None:
+            versions = queryset.values_list("pk", self.version_field)
+            page = self.paginate_queryset(versions)
+            data = represent_versions(
+                serializer_class,
+                queryset,
+                list(versions if page is None else page),
+                version_field=self.version_field,
+            )
+            return Response(data) if page is None else self.get_paginated_response(data)
         page = self.paginate_queryset(queryset)
         if page is None:
             return Response(represent_many(serializer_class, queryset))
@@ -87,6 +101,7 @@ class ProductViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Product]):
     model = Product
     selector = staticmethod(selectors.products_for_organization)
     serializer_class = ProductSerializer
+    version_field = "updated_at"
     ordering_fields = ["name", "created_at", "id"]
     ordering = ["name", "id"]
 
@@ -143,6 +158,7 @@ class ScenarioViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Scenario])
     model = Scenario
     selector = staticmethod(selectors.scenarios_for_organization)
     serializer_class = ScenarioSerializer
+    version_field = "updated_at"
     filterset_class = filters.ScenarioFilter
     ordering_fields = ["name", "created_at", "updated_at", "id"]
     ordering = ["name", "id"]

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
@@ -29,8 +30,10 @@ pytestmark = pytest.mark.django_db
 
 
 def fresh_serializers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make ``api.representation`` build a new serializer for every object, as DRF does."""
+    """Make ``api.representation`` build a new serializer for every object, as DRF does, and
+    forget every stored representation."""
     monkeypatch.setattr(representation, "_prototype", lambda serializer_class: serializer_class(context={}))
+    caches["local"].clear()
 
 
 def test_shared_serializers_give_the_same_json_on_every_read_route(
@@ -56,6 +59,43 @@ def test_shared_serializers_give_the_same_json_on_every_read_route(
         assert response.status_code == 200, (path, response.content)
         fresh = client.get(path)
         assert fresh.status_code == 200 and fresh.json() == response.json(), path
+
+
+def test_lists_reuse_representations_by_version(key_client: KeyClient, scenario: Scenario) -> None:
+    client = key_client()
+    first = client.get("/api/v1/scenarios/").json()
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get("/api/v1/scenarios/").json()
+    assert again == first
+    [query] = queries  # only ids and versions: every representation came from the cache
+    assert '"planner_scenario"."levers"' not in query["sql"] and '"updated_at"' in query["sql"]
+    renamed = client.patch(f"/api/v1/scenarios/{scenario.pk}/", {"name": "Renamed"}, format="json")
+    assert renamed.status_code == 200
+    listed = client.get("/api/v1/scenarios/").json()["results"]
+    assert [s["name"] for s in listed] == ["Renamed"]
+    assert listed[0]["updated_at"] == renamed.json()["updated_at"] != first["results"][0]["updated_at"]
+
+
+def test_represent_versions_shows_objects_as_they_are_now(scenario: Scenario) -> None:
+    from api.serializers.resources import ScenarioSerializer
+
+    queryset = Scenario.objects.all()
+    stale = scenario.updated_at
+    scenario.name = "Changed since"
+    scenario.save()
+    gone = scenario_duplicate(scenario=scenario)
+    gone_pk = gone.pk
+    gone.delete()
+    versions = [(scenario.pk, stale), (gone_pk, stale)]
+    [shown] = representation.represent_versions(ScenarioSerializer, queryset, versions)
+    assert shown["name"] == "Changed since"  # read after the version list: shown as it is now
+    # Stored under the version it was read with (an empty queryset proves a cache hit)...
+    cached_only = Scenario.objects.none()
+    now = [(scenario.pk, scenario.updated_at)]
+    assert list(representation.represent_versions(ScenarioSerializer, cached_only, now)) == [shown]
+    # ...and never under the stale one.
+    stale_only = [(scenario.pk, stale)]
+    assert list(representation.represent_versions(ScenarioSerializer, cached_only, stale_only)) == []
 
 
 def test_a_succeeded_run_is_served_from_its_stored_document(
