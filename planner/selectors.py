@@ -88,7 +88,7 @@ def usage_distributions_for_organization(*, organization: Organization) -> Query
 
 
 def scenarios_for_organization(*, organization: Organization) -> QuerySet[Scenario]:
-    return Scenario.objects.filter(product__organization=organization)
+    return Scenario.objects.filter(organization=organization)
 
 
 def scenarios_with_inputs_for_organization(*, organization: Organization) -> QuerySet[Scenario]:

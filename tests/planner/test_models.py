@@ -362,3 +362,17 @@ def test_run_progress_is_share_of_blocks(product: Product) -> None:
     run = SimulationRun(blocks_total=4, blocks_done=1)
     assert run.progress == 0.25
     assert SimulationRun().progress == 0.0
+
+
+def test_scenario_organization_follows_its_product_on_every_creation_path(
+    scenario: Any, product: Product
+) -> None:
+    from planner.models import Scenario
+    from planner.services.scenario import scenario_duplicate
+
+    copy = scenario_duplicate(scenario=scenario)
+    direct = Scenario.objects.create(product=product, name="Direct", price_date=datetime.date(2026, 11, 1))
+    for made in (scenario, copy, direct):
+        made.refresh_from_db()
+        assert made.organization_id == product.organization_id
+    assert set(Scenario.objects.values_list("organization_id", flat=True)) == {product.organization_id}
