@@ -92,22 +92,22 @@ def represent_versions(
     if missing:
         built = {}
         for instance in queryset.filter(pk__in=missing):
-            representation = prototype.to_representation(instance)
-            built[key(instance.pk, getattr(instance, version_field))] = representation
             wanted[instance.pk] = key(instance.pk, getattr(instance, version_field))
+            built[wanted[instance.pk]] = prototype.to_representation(instance)
         local.set_many(built, timeout=None)
         found.update(built)
     return ReturnList([found[wanted[pk]] for pk, _ in versions if wanted[pk] in found], serializer=prototype)
 
 
+_FINGERPRINTS: dict[type[serializers.BaseSerializer[Any]], str] = {}
+
+
 def _fingerprint(serializer_class: type[serializers.BaseSerializer[Any]]) -> str:
+    """``serializer_fingerprint`` of ``serializer_class``, computed once per process."""
     fingerprint = _FINGERPRINTS.get(serializer_class)
     if fingerprint is None:
         fingerprint = _FINGERPRINTS[serializer_class] = serializer_fingerprint(_prototype(serializer_class))
     return fingerprint
-
-
-_FINGERPRINTS: dict[type[serializers.BaseSerializer[Any]], str] = {}
 
 
 def serializer_fingerprint(serializer: serializers.BaseSerializer[Any]) -> str:
