@@ -15,6 +15,7 @@ from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from planner.models import (
+    CustomerTierPeriod,
     Membership,
     Organization,
     Product,
@@ -153,4 +154,33 @@ def run_progress(*, run: SimulationRun, now: dt.datetime | None = None) -> RunPr
         users_total=run.users,
         elapsed_seconds=round(elapsed, 3),
         eta_seconds=None if eta is None else round(eta, 1),
+    )
+
+
+@dataclass(frozen=True)
+class DeletionSummary:
+    """What deleting a scenario or a product takes with it; ``blocked_by_customers`` > 0 means
+    the product cannot be deleted (customers' tier history points at its tiers)."""
+
+    scenarios: int
+    runs: int
+    tiers: int = 0
+    workloads: int = 0
+    blocked_by_customers: int = 0
+
+
+def scenario_deletion_summary(*, scenario: Scenario) -> DeletionSummary:
+    return DeletionSummary(scenarios=1, runs=SimulationRun.objects.filter(scenario=scenario).count())
+
+
+def product_deletion_summary(*, product: Product) -> DeletionSummary:
+    return DeletionSummary(
+        scenarios=product.scenarios.count(),
+        runs=SimulationRun.objects.filter(scenario__product=product).count(),
+        tiers=product.tiers.count(),
+        workloads=product.workloads.count(),
+        blocked_by_customers=CustomerTierPeriod.objects.filter(tier__product=product)
+        .values("customer_id")
+        .distinct()
+        .count(),
     )

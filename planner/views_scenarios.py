@@ -42,7 +42,7 @@ from planner.models import (
     WorkloadCorrelation,
     WorkloadModel,
 )
-from planner.selectors import organizations_for_user
+from planner.selectors import organizations_for_user, product_deletion_summary, scenario_deletion_summary
 from planner.selectors_estimates import (
     cost_per_request_estimate,
     mix_source_for_key,
@@ -53,6 +53,7 @@ from planner.services.product import (
     ModelShare,
     correlation_set,
     product_create,
+    product_delete,
     product_update,
     tier_create,
     tier_delete,
@@ -63,7 +64,7 @@ from planner.services.product import (
     workload_update,
 )
 from planner.services.runs import run_start
-from planner.services.scenario import scenario_create, scenario_duplicate, scenario_update
+from planner.services.scenario import scenario_create, scenario_delete, scenario_duplicate, scenario_update
 from planner.services.simulation import SimulationInputError
 from planner.views_common import current_membership, form_errors_add, membership_in, require_writer
 from pricing.models import AIModel
@@ -190,6 +191,43 @@ def scenario_run(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(error))
         return redirect("scenarios:editor", pk=scenario.pk)
     return redirect("runs:detail", pk=run.pk)
+
+
+@login_required
+def scenario_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: what deleting the scenario takes with it; POST: delete it."""
+    scenario, _ = _scenario(request, pk, write=True)
+    if request.method == "POST":
+        scenario_delete(scenario=scenario)
+        messages.success(request, f"Scenario “{scenario.name}” and its runs deleted.")
+        return redirect("dashboard")
+    context = {
+        "scenario": scenario,
+        "subject": f"scenario “{scenario.name}”",
+        "summary": scenario_deletion_summary(scenario=scenario),
+        "action": reverse("scenarios:delete", kwargs={"pk": scenario.pk}),
+    }
+    return render(request, "scenarios/delete.html", context)
+
+
+@login_required
+def product_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: what deleting the scenario's product takes with it; POST: delete it (refused while
+    customers' tier history points at its tiers)."""
+    scenario, _ = _scenario(request, pk, write=True)
+    product = scenario.product
+    summary = product_deletion_summary(product=product)
+    if request.method == "POST" and not summary.blocked_by_customers:
+        product_delete(product=product)
+        messages.success(request, f"Product “{product.name}” deleted with its scenarios and runs.")
+        return redirect("dashboard")
+    context = {
+        "scenario": scenario,
+        "subject": f"product “{product.name}”",
+        "summary": summary,
+        "action": reverse("scenarios:product_delete", kwargs={"pk": scenario.pk}),
+    }
+    return render(request, "scenarios/delete.html", context, status=409 if request.method == "POST" else 200)
 
 
 # --- Tiers -----------------------------------------------------------------------------------
