@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
 
-from planner.models import Membership, Organization, Product, Scenario, Tier, Workload
+from planner.models import AlertRule, Membership, Organization, Product, Scenario, Tier, Workload
+from planner.services.alerts import alert_rule_create
 from planner.services.product import ModelShare, usage_distribution_set, workload_models_set
 from pricing.catalog import catalog_import
 from pricing.models import AIModel
@@ -30,6 +31,7 @@ DEMO_PRODUCT_NAME = "Demo Copilot"
 DEMO_SCENARIO_NAME = "Baseline"
 DEMO_PRICE_DATE = datetime.date(2026, 11, 1)
 DEMO_SEED = 20261126
+DEMO_ALERT_RECIPIENT = "founder@demo-ai.example"
 
 #: (provider slug, model slug) in the genai-prices catalog.
 SMALL_MODEL = ("openai", "gpt-4o-mini")
@@ -150,7 +152,8 @@ def _ai_model(key: tuple[str, str]) -> AIModel:
 def demo_seed(*, price_date: datetime.date = DEMO_PRICE_DATE) -> Organization:
     """Create or restore the demo: user ``demo`` (superuser), organisation "Demo AI", product
     "Demo Copilot" (Free/Pro/Team; chat, document Q&A, agent task) with scenario "Baseline"
-    (three levers), and product "Benchmark Copilot" with the standard benchmark scenario.
+    (three levers) and two alert rules, and product "Benchmark Copilot" with the standard
+    benchmark scenario.
     Imports the price catalog first when it is empty."""
     if not AIModel.objects.exists():
         logger.info("Price catalog empty: importing the bundled genai-prices catalog")
@@ -180,7 +183,7 @@ def demo_seed(*, price_date: datetime.date = DEMO_PRICE_DATE) -> Organization:
             {"key": "response-cache", "label": "Response cache 30%", "response_cache_hit_rate": 0.3},
             {"key": "prompt-distillation", "label": "Prompt distillation 25%", "distillation": 0.25},
         ]
-        _product_seed(
+        demo_product = _product_seed(
             organization,
             name=DEMO_PRODUCT_NAME,
             description="A copilot with chat, document Q&A and an agent; a heavy-tailed user base.",
@@ -198,7 +201,37 @@ def demo_seed(*, price_date: datetime.date = DEMO_PRICE_DATE) -> Organization:
             scenario={"name": BENCHMARK_SCENARIO_NAME, "simulated_users": 1_000_000, "levers": []},
             price_date=price_date,
         )
+        _alert_rules_seed(organization, demo_product)
     return organization
+
+
+def _alert_rules_seed(organization: Organization, product: Product) -> None:
+    """Two example margin alerts, mailed to ``DEMO_ALERT_RECIPIENT`` (printed on the console
+    under ``make run``): created once, so edits made in the app survive a re-seed."""
+    existing = set(AlertRule.objects.filter(organization=organization).values_list("name", flat=True))
+    rules: list[dict[str, Any]] = [
+        {
+            "name": "Pro users underwater in the baseline",
+            "scope": AlertRule.Scope.SCENARIO,
+            "scenario": product.scenarios.get(name=DEMO_SCENARIO_NAME),
+            "tier": product.tiers.get(name="Pro"),
+            "metric": AlertRule.Metric.UNDERWATER_SHARE,
+            "comparator": AlertRule.Comparator.GT,
+            "threshold": Decimal("5"),
+            "schedule": AlertRule.Schedule.DAILY,
+        },
+        {
+            "name": "Gross margin of actual usage below 40%",
+            "scope": AlertRule.Scope.ACTUAL,
+            "metric": AlertRule.Metric.GROSS_MARGIN_PCT,
+            "comparator": AlertRule.Comparator.LT,
+            "threshold": Decimal("40"),
+            "schedule": AlertRule.Schedule.WEEKLY,
+        },
+    ]
+    for rule in rules:
+        if rule["name"] not in existing:
+            alert_rule_create(organization=organization, recipients=[DEMO_ALERT_RECIPIENT], **rule)
 
 
 def _product_seed(

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from genai_prices import data as genai_data
 
 from planner.models import (
+    AlertRule,
     Membership,
     Organization,
     Product,
@@ -35,6 +36,7 @@ SEEDED_MODELS = (
     WorkloadModel,
     UsageDistribution,
     Scenario,
+    AlertRule,
 )
 
 
@@ -64,6 +66,7 @@ def test_seed_demo_is_idempotent(ai_models: dict[str, AIModel]) -> None:
         "WorkloadModel": 10,
         "UsageDistribution": 18,
         "Scenario": 2,
+        "AlertRule": 2,
     }
 
 
