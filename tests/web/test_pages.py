@@ -20,6 +20,7 @@ from django.utils import timezone
 from planner.models import ApiKey, Membership, Organization, Scenario, SimulationRun, UsageDistribution
 from planner.selectors_results import histogram_rebinned
 from planner.services.api_keys import api_key_verify
+from tests.factories import MembershipFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -380,3 +381,19 @@ def test_histogram_rebinning_keeps_the_mass_and_the_sign() -> None:
     assert sum(bars["share"]) == pytest.approx(1.0)
     negative = sum(s for x, s in zip(bars["x"], bars["share"], strict=True) if x < 0)
     assert negative == pytest.approx(6 / 21)  # zero is a bar edge: no bar mixes loss and profit
+
+
+def test_members_of_several_organisations_switch_from_the_header(
+    signed_in: Client, user: Any, organization: Organization
+) -> None:
+    assert 'id="org-switch"' not in signed_in.get(reverse("dashboard")).content.decode()  # one only
+    second = OrganizationFactory.create(name="Beta Labs", slug="beta-labs")
+    MembershipFactory.create(user=user, organization=second)
+    page = signed_in.get(reverse("dashboard")).content.decode()
+    assert 'id="org-switch"' in page
+    assert f'<option value="{organization.slug}" selected>' in page
+    switched = signed_in.get(reverse("dashboard"), {"org": "beta-labs"})
+    assert switched.context["membership"].organization == second
+    assert '<option value="beta-labs" selected>Beta Labs</option>' in switched.content.decode()
+    # The choice sticks for the next page without ?org=.
+    assert signed_in.get(reverse("dashboard")).context["membership"].organization == second
