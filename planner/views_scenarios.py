@@ -51,10 +51,9 @@ from planner.selectors_estimates import (
 )
 from planner.services.product import (
     ModelShare,
-    correlation_set,
+    correlations_set,
     product_create,
     product_delete,
-    product_update,
     tier_create,
     tier_delete,
     tier_update,
@@ -385,21 +384,12 @@ def correlation_edit(request: HttpRequest, pk: int) -> HttpResponse:
     context = _editor_context(scenario, membership)
     form = CorrelationForm(request.POST, pairs=context["correlation_form"].pairs)
     if form.is_valid():
-        workloads = {w.pk: w for w in context["workloads"]}
         try:
-            product_update(
+            correlations_set(
                 product=scenario.product,
-                data={"default_correlation": form.cleaned_data["default_correlation"]},
+                default_correlation=form.cleaned_data["default_correlation"],
+                pairs={(a, b): form.cleaned_data.get(f"rho_{a.pk}_{b.pk}") for a, b, _ in form.pairs},
             )
-            for a, b, _ in form.pairs:
-                rho = form.cleaned_data.get(f"rho_{a.pk}_{b.pk}")
-                if rho is not None:
-                    correlation_set(
-                        product=scenario.product,
-                        workload_a=workloads[a.pk],
-                        workload_b=workloads[b.pk],
-                        rho=rho,
-                    )
         except ValidationError as error:
             form_errors_add(form, error)
         else:

@@ -305,6 +305,45 @@ def correlation_set(
     return correlation
 
 
+def correlations_set(
+    *,
+    product: Product,
+    default_correlation: float,
+    pairs: Mapping[tuple[Workload, Workload], float | None],
+) -> None:
+    """Set ``product``'s default correlation and some pair correlations in one go.
+
+    A pair given ``None`` follows the default again (its stored value is removed). Only the
+    final matrix must be positive semi-definite, so a change that needs both a new default and
+    new pairs is accepted; otherwise nothing is saved and the error (under ``rho``) names the
+    pairs in conflict.
+    """
+    try:
+        with transaction.atomic():
+            product.default_correlation = default_correlation
+            product.full_clean()
+            product.save(update_fields=["default_correlation", "updated_at"])
+            for (workload_a, workload_b), rho in pairs.items():
+                low, high = sorted((workload_a, workload_b), key=lambda w: w.pk)
+                stored = WorkloadCorrelation.objects.filter(workload_a=low, workload_b=high)
+                if rho is None:
+                    stored.delete()
+                    continue
+                correlation = stored.first() or WorkloadCorrelation(
+                    product=product, workload_a=low, workload_b=high
+                )
+                correlation.rho = rho
+                correlation.full_clean()
+                correlation.save()
+            try:
+                correlation_matrix(product=product)
+            except ValidationError as exc:
+                raise ValidationError({"rho": exc.messages}) from exc
+    except ValidationError:
+        product.refresh_from_db()  # the transaction rolled back: drop the unsaved default too
+        raise
+
+
 def correlation_matrix(*, product: Product) -> tuple[list[int], FloatArray]:
     """The Gaussian-copula correlation matrix of ``product``'s workloads.
 

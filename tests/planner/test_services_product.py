@@ -22,7 +22,9 @@ from planner.services.product import (
     ModelShare,
     correlation_matrix,
     correlation_set,
+    correlations_set,
     product_create,
+    product_update,
     tier_create,
     usage_distribution_set,
     workload_create,
@@ -180,6 +182,30 @@ def test_correlation_set_refuses_a_non_psd_matrix_and_names_the_pairs(
     for pair in ("Chat ~ Agent (0.9)", "Chat ~ Docs (0.9)", "Agent ~ Docs (-0.9)"):
         assert pair in message
     assert WorkloadCorrelation.objects.count() == 2
+
+
+def test_correlations_set_applies_default_and_pairs_together_or_not_at_all(
+    product: Product, ai_models: dict[str, AIModel]
+) -> None:
+    chat, agent = product.workloads.get(name="Chat"), product.workloads.get(name="Agent")
+    docs = add_workload(product, "Docs", ai_models["frontier"])
+    correlations_set(product=product, default_correlation=0.8, pairs={(chat, agent): 0.9, (chat, docs): 0.9})
+    assert WorkloadCorrelation.objects.count() == 2
+    # Agent ~ Docs at -0.9 conflicts: nothing changes, the default included.
+    with pytest.raises(ValidationError) as caught:
+        correlations_set(product=product, default_correlation=0.5, pairs={(agent, docs): -0.9})
+    assert "Agent ~ Docs (-0.9)" in caught.value.message_dict["rho"][0]
+    product.refresh_from_db()
+    assert product.default_correlation == 0.8 and WorkloadCorrelation.objects.count() == 2
+    # Emptying pairs makes them follow the default again (their rows are removed), in the same
+    # change as a default that the old pairs would refuse.
+    with pytest.raises(ValidationError):
+        product_update(product=product, data={"default_correlation": -0.4})
+    cleared = {(chat, agent): None, (agent, chat): None, (chat, docs): None}
+    correlations_set(product=product, default_correlation=-0.4, pairs=cleared)
+    assert not WorkloadCorrelation.objects.exists()
+    _, matrix = correlation_matrix(product=product)
+    np.testing.assert_array_equal(matrix, [[1.0, -0.4, -0.4], [-0.4, 1.0, -0.4], [-0.4, -0.4, 1.0]])
 
 
 def test_correlation_matrix_refuses_an_impossible_default(

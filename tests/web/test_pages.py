@@ -397,3 +397,19 @@ def test_members_of_several_organisations_switch_from_the_header(
     assert '<option value="beta-labs" selected>Beta Labs</option>' in switched.content.decode()
     # The choice sticks for the next page without ?org=.
     assert signed_in.get(reverse("dashboard")).context["membership"].organization == second
+
+
+def test_correlation_pairs_are_set_and_emptied_back_to_the_default(
+    signed_in: Client, scenario: Scenario
+) -> None:
+    from planner.models import WorkloadCorrelation
+
+    a, b = list(scenario.product.workloads.order_by("position", "id"))[:2]
+    url = reverse("scenarios:correlation", args=[scenario.pk])
+    field = f"rho_{a.pk}_{b.pk}"
+    assert signed_in.post(url, {"default_correlation": "0.8", field: "0.3"}).status_code == 302
+    assert WorkloadCorrelation.objects.get().rho == 0.3
+    editor = signed_in.get(reverse("scenarios:editor", args=[scenario.pk]))
+    assert editor.context["correlation_form"][field].value() == 0.3
+    assert signed_in.post(url, {"default_correlation": "0.8", field: ""}).status_code == 302
+    assert not WorkloadCorrelation.objects.exists()
