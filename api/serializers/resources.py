@@ -19,6 +19,7 @@ from api.fields import (
     StrictFloatField,
     StrictIntegerField,
 )
+from api.representation import represent_many
 from api.serializers.base import StrictModelSerializer, fixed_on_update
 from api.tenancy import request_organization
 from planner import selectors
@@ -214,7 +215,7 @@ class ProductInputsSerializer(ProductSerializer):
     @extend_schema_field(UsageDistributionSerializer(many=True))
     def get_usage_distributions(self, product: Product) -> Any:
         usage = [u for tier in product.tiers.all() for u in tier.usage.all()]
-        return UsageDistributionSerializer(usage, many=True, context=self.context).data
+        return represent_many(UsageDistributionSerializer, usage)
 
 
 class ScenarioDetailSerializer(ScenarioSerializer):
