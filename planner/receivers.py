@@ -21,12 +21,10 @@ logger = logging.getLogger(__name__)
 
 def usage_reprice_on_price_change(
     sender: Any, *, changes: Mapping[int, datetime | None], **kwargs: Any
-) -> list[int]:
-    """Queue a reprice for every changed model that has usage from its changed instant on;
-    returns those model ids."""
+) -> None:
+    """Queue a reprice for every changed model that has usage from its changed instant on."""
     due = models_to_reprice(changes=changes)
     for model_id, since in due.items():
         usage_reprice_task.delay(model_id, None if since is None else since.isoformat())
     if due:
         logger.info("usage repricing queued models=%d (of %d with changed prices)", len(due), len(changes))
-    return sorted(due)

@@ -75,11 +75,11 @@ CATALOG_SUGGESTIONS = 25
 def _scenario(request: HttpRequest, pk: int, *, write: bool = False) -> tuple[Scenario, Membership]:
     scenario = get_object_or_404(
         Scenario.objects.select_related("product__organization").filter(
-            product__organization__in=organizations_for_user(user=request.user)
+            organization__in=organizations_for_user(user=request.user)
         ),
         pk=pk,
     )
-    membership = membership_in(request, scenario.product.organization_id)
+    membership = membership_in(request, scenario.organization_id)
     if write:
         require_writer(membership)
     return scenario, membership

@@ -292,16 +292,9 @@ def correlation_set(
     is saved and the error (under ``rho``) names the pairs in conflict.
     """
     with transaction.atomic():
-        low, high = sorted((workload_a, workload_b), key=lambda w: w.pk)
-        correlation = WorkloadCorrelation.objects.filter(workload_a=low, workload_b=high).first()
-        correlation = correlation or WorkloadCorrelation(product=product, workload_a=low, workload_b=high)
-        correlation.rho = rho
-        correlation.full_clean()
-        correlation.save()
-        try:
-            correlation_matrix(product=product)
-        except ValidationError as exc:
-            raise ValidationError({"rho": exc.messages}) from exc
+        correlation = _correlation_store(product, workload_a, workload_b, rho)
+        _correlation_matrix_check(product)
+    assert correlation is not None
     return correlation
 
 
@@ -324,24 +317,35 @@ def correlations_set(
             product.full_clean()
             product.save(update_fields=["default_correlation", "updated_at"])
             for (workload_a, workload_b), rho in pairs.items():
-                low, high = sorted((workload_a, workload_b), key=lambda w: w.pk)
-                stored = WorkloadCorrelation.objects.filter(workload_a=low, workload_b=high)
-                if rho is None:
-                    stored.delete()
-                    continue
-                correlation = stored.first() or WorkloadCorrelation(
-                    product=product, workload_a=low, workload_b=high
-                )
-                correlation.rho = rho
-                correlation.full_clean()
-                correlation.save()
-            try:
-                correlation_matrix(product=product)
-            except ValidationError as exc:
-                raise ValidationError({"rho": exc.messages}) from exc
+                _correlation_store(product, workload_a, workload_b, rho)
+            _correlation_matrix_check(product)
     except ValidationError:
         product.refresh_from_db()  # the transaction rolled back: drop the unsaved default too
         raise
+
+
+def _correlation_store(
+    product: Product, workload_a: Workload, workload_b: Workload, rho: float | None
+) -> WorkloadCorrelation | None:
+    """Store one pair's correlation (None: remove it, so the pair follows the default)."""
+    low, high = sorted((workload_a, workload_b), key=lambda w: w.pk)
+    stored = WorkloadCorrelation.objects.filter(workload_a=low, workload_b=high)
+    if rho is None:
+        stored.delete()
+        return None
+    correlation = stored.first() or WorkloadCorrelation(product=product, workload_a=low, workload_b=high)
+    correlation.rho = rho
+    correlation.full_clean()
+    correlation.save()
+    return correlation
+
+
+def _correlation_matrix_check(product: Product) -> None:
+    """The matrix as stored now must be positive semi-definite (errors under ``rho``)."""
+    try:
+        correlation_matrix(product=product)
+    except ValidationError as exc:
+        raise ValidationError({"rho": exc.messages}) from exc
 
 
 def correlation_matrix(*, product: Product) -> tuple[list[int], FloatArray]:
