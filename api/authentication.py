@@ -14,8 +14,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from planner.models import ApiKey
-from planner.services.api_keys import api_key_verify
+from planner.accounts.api_keys import api_key_verify
+from planner.accounts.models import ApiKey
 
 KEYWORD = "Api-Key"
 

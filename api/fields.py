@@ -17,7 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.tenancy import request_organization
-from planner.models import Organization
+from planner.accounts.models import Organization
 
 #: Ids beyond a signed 64-bit integer exist nowhere; they are refused before reaching the database.
 MAX_ID = 2**63 - 1

@@ -13,7 +13,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.request import Request
 
-from planner.models import Scenario, SimulationRun, Tier, UsageDistribution, Workload
+from planner.products.models import Tier, UsageDistribution, Workload
+from planner.simulation.models import Scenario, SimulationRun
 
 
 class FilterBackend(filters.DjangoFilterBackend):

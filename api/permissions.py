@@ -18,7 +18,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from api.tenancy import request_api_key, request_membership
-from planner.models import ApiKey, Membership
+from planner.accounts.models import ApiKey, Membership
 
 if TYPE_CHECKING:  # rest_framework.views imports the permission settings: no cycle at run time
     from rest_framework.views import APIView

@@ -35,7 +35,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.serializer_helpers import ReturnDict, ReturnList
 
 from api.serializers.runs import RunSerializer
-from planner.models import SimulationRun
+from planner.simulation.models import SimulationRun
 
 _PROTOTYPES: dict[type[serializers.BaseSerializer[Any]], serializers.BaseSerializer[Any]] = {}
 

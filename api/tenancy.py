@@ -15,8 +15,8 @@ from __future__ import annotations
 from rest_framework import exceptions
 from rest_framework.request import Request
 
-from planner.models import ApiKey, Membership, Organization
-from planner.selectors import membership_for_user
+from planner.accounts.models import ApiKey, Membership, Organization
+from planner.accounts.selectors import membership_for_user
 
 HEADER = "X-Organization"
 _CACHE = "_planner_membership"

@@ -4,26 +4,44 @@ schema and interactive docs. Unknown paths answer a JSON 404 in the API's error 
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import DefaultRouter, SimpleRouter
 
-from api import views, views_alerts, views_prices
 from api.exceptions import not_found
+from api.views import actuals, alerts, prices, products, simulation
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.include_format_suffixes = False
-router.register("products", views.ProductViewSet, basename="product")
-router.register("tiers", views.TierViewSet, basename="tier")
-router.register("workloads", views.WorkloadViewSet, basename="workload")
-router.register("usage-distributions", views.UsageDistributionViewSet, basename="usage-distribution")
-router.register("scenarios", views.ScenarioViewSet, basename="scenario")
-router.register("runs", views.RunViewSet, basename="run")
-router.register("alert-rules", views_alerts.AlertRuleViewSet, basename="alert-rule")
-router.register("prices", views_prices.CatalogModelViewSet, basename="catalog-model")
-router.register("price-sheets", views_prices.PriceSheetViewSet, basename="price-sheet")
+router.register("products", products.ProductViewSet, basename="product")
+router.register("tiers", products.TierViewSet, basename="tier")
+router.register("workloads", products.WorkloadViewSet, basename="workload")
+router.register("usage-distributions", products.UsageDistributionViewSet, basename="usage-distribution")
+router.register("scenarios", simulation.ScenarioViewSet, basename="scenario")
+router.register("runs", simulation.RunViewSet, basename="run")
+router.register("alert-rules", alerts.AlertRuleViewSet, basename="alert-rule")
+router.register("prices", prices.CatalogModelViewSet, basename="catalog-model")
+router.register("price-sheets", prices.PriceSheetViewSet, basename="price-sheet")
 router.register(
-    "self-hosted-deployments", views_prices.SelfHostedDeploymentViewSet, basename="self-hosted-deployment"
+    "self-hosted-deployments", prices.SelfHostedDeploymentViewSet, basename="self-hosted-deployment"
 )
+
+# Usage ingestion, customers, margins and fitted usage distributions: plain regexes, as the router
+# writes them (the route-enumerating tenant test reads them), included after the resource router,
+# whose ids are digits only, so ``usage-distributions/fitted/`` does not collide with a usage
+# distribution's detail route.
+actuals_router = SimpleRouter(trailing_slash=True)
+actuals_router.register("customers", actuals.CustomerViewSet, basename="customer")
+actuals_urlpatterns: list[URLPattern | URLResolver] = [
+    re_path(r"^usage-records/$", actuals.UsageRecordListCreateView.as_view(), name="usage-record-list"),
+    re_path(r"^margins/$", actuals.MarginListView.as_view(), name="margin-list"),
+    re_path(r"^margins/tiers/$", actuals.TierMarginView.as_view(), name="margin-tiers"),
+    re_path(
+        r"^usage-distributions/fitted/$",
+        actuals.FittedUsageView.as_view(),
+        name="usage-distribution-fitted",
+    ),
+    *actuals_router.urls,
+]
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # The schema and its docs are public: they describe the API, not any organisation's data.
@@ -35,6 +53,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("", include(router.urls)),
     # Usage ingestion, customers and margins.
-    path("", include("api.urls_usage")),
+    path("", include(actuals_urlpatterns)),
     re_path(r"^.*$", not_found, name="api-not-found"),
 ]

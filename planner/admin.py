@@ -9,22 +9,19 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
-from planner.models import (
-    AlertOutbox,
-    AlertRule,
-    Membership,
-    Organization,
+from planner.accounts.models import Membership, Organization
+from planner.alerts.delivery import outbox_retry
+from planner.alerts.models import AlertOutbox, AlertRule
+from planner.core.validators import model_mix_validate
+from planner.products.models import (
     Product,
-    Scenario,
-    SimulationRun,
     Tier,
     UsageDistribution,
     Workload,
     WorkloadCorrelation,
     WorkloadModel,
 )
-from planner.services.alerts import outbox_retry
-from planner.validators import model_mix_validate
+from planner.simulation.models import Scenario, SimulationRun
 
 
 class MembershipInline(admin.TabularInline):

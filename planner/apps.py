@@ -7,8 +7,8 @@ class PlannerConfig(AppConfig):
 
     def ready(self) -> None:
         # Load the Celery app in every Django process so tasks bind to it (see planner/__init__.py).
+        from planner.actuals.receivers import usage_reprice_on_price_change
         from planner.celery import app  # noqa: F401
-        from planner.receivers import usage_reprice_on_price_change
         from pricing.signals import prices_changed
 
         prices_changed.connect(usage_reprice_on_price_change, dispatch_uid="planner.usage_reprice")

@@ -4,15 +4,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
-from planner import (
-    views,
-    views_account,
-    views_actuals,
-    views_alerts,
-    views_prices,
-    views_runs,
-    views_scenarios,
-)
+from planner.web.views import account as views_account
+from planner.web.views import actuals as views_actuals
+from planner.web.views import alerts as views_alerts
+from planner.web.views import dashboard as views
+from planner.web.views import prices as views_prices
+from planner.web.views import runs as views_runs
+from planner.web.views import scenarios as views_scenarios
 
 prices_urlpatterns: list[URLPattern | URLResolver] = [
     path("catalog/", views_prices.catalog, name="catalog"),

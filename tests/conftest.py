@@ -13,13 +13,9 @@ from django.contrib.auth.models import User
 from django.core.cache import caches
 from kombu.utils.url import maybe_sanitize_url
 
-from planner.models import Organization, Product
-from planner.services.product import (
-    product_create,
-    tier_create,
-    usage_distribution_set,
-    workload_create,
-)
+from planner.accounts.models import Organization
+from planner.products.models import Product
+from planner.products.services import product_create, tier_create, usage_distribution_set, workload_create
 from pricing.models import AIModel
 from tests.factories import (
     AIModelFactory,

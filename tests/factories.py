@@ -10,7 +10,7 @@ from __future__ import annotations
 import factory
 from django.contrib.auth.models import User
 
-from planner.models import Membership, Organization
+from planner.accounts.models import Membership, Organization
 from pricing.models import AIModel, Provider
 
 

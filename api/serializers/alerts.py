@@ -9,9 +9,10 @@ from rest_framework import serializers
 from api.fields import OrganizationRelatedField, StrictCharField
 from api.serializers.base import StrictModelSerializer
 from api.tenancy import request_organization
-from planner import selectors
-from planner.models import MAX_ALERT_RECIPIENTS, AlertOutbox, AlertRule
-from planner.services import alerts as alert_services
+from planner.alerts.models import MAX_ALERT_RECIPIENTS, AlertOutbox, AlertRule
+from planner.alerts.rules import alert_rule_create, alert_rule_update, cron_expression
+from planner.products.selectors import tiers_for_organization
+from planner.simulation.selectors import scenarios_for_organization
 
 
 class StrictEmailField(serializers.EmailField):
@@ -27,7 +28,7 @@ class CronField(StrictCharField):
     """The rule's schedule as a crontab(5) expression; written only for ``schedule: "cron"``."""
 
     def get_attribute(self, instance: AlertRule) -> str:
-        return alert_services.cron_expression(instance.crontab)
+        return cron_expression(instance.crontab)
 
 
 class CustomerFigureSerializer(serializers.Serializer[Any]):
@@ -70,13 +71,13 @@ class LastMeasurementSerializer(MeasurementSerializer):
 
 class AlertRuleSerializer(StrictModelSerializer):
     scenario = OrganizationRelatedField(
-        selector=selectors.scenarios_for_organization,
+        selector=scenarios_for_organization,
         allow_null=True,
         required=False,
         help_text="For the scenario scope: the scenario whose latest succeeded run is measured.",
     )
     tier = OrganizationRelatedField(
-        selector=selectors.tiers_for_organization,
+        selector=tiers_for_organization,
         allow_null=True,
         required=False,
         help_text="Only this tier; all tiers when null.",
@@ -118,12 +119,10 @@ class AlertRuleSerializer(StrictModelSerializer):
         read_only_fields = ["last_tick_at", "last_evaluated_at", "created_at", "updated_at"]
 
     def create(self, validated_data: dict[str, Any]) -> AlertRule:
-        return alert_services.alert_rule_create(
-            organization=request_organization(self.context["request"]), **validated_data
-        )
+        return alert_rule_create(organization=request_organization(self.context["request"]), **validated_data)
 
     def update(self, instance: AlertRule, validated_data: dict[str, Any]) -> AlertRule:
-        return alert_services.alert_rule_update(rule=instance, data=validated_data)
+        return alert_rule_update(rule=instance, data=validated_data)
 
 
 class AlertMeasuredSerializer(serializers.Serializer[Any]):

@@ -10,8 +10,9 @@ from rest_framework import serializers
 from api.fields import StrictBooleanField, StrictCharField, StrictFloatField, StrictIntegerField
 from api.serializers.base import StrictModelSerializer
 from api.serializers.resources import USAGE_PARAMETERS
-from planner.models import Product, Scenario, Tier, UsageDistribution, Workload
-from planner.services import scenario_document as documents
+from planner.products.models import Product, Tier, UsageDistribution, Workload
+from planner.simulation import document as documents
+from planner.simulation.models import Scenario
 
 Base = serializers.Serializer[Any]
 

@@ -16,9 +16,9 @@ from rest_framework import serializers
 from api.fields import MoneyField, StrictCharField
 from api.serializers.base import StrictModelSerializer
 from api.tenancy import request_organization
-from planner.models import PriceSheet, PriceSheetEntry, SelfHostedDeployment
-from planner.services import price_sheets as sheet_services
-from planner.services import self_hosted as self_hosted_services
+from planner.prices import self_hosted as self_hosted_services
+from planner.prices import sheets as sheet_services
+from planner.prices.models import PriceSheet, PriceSheetEntry, SelfHostedDeployment
 from pricing.models import AIModel, ModelPrice
 from pricing.selectors import CATALOG_SORTS, model_price_history
 

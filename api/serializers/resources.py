@@ -22,11 +22,16 @@ from api.fields import (
 from api.representation import represent_many
 from api.serializers.base import StrictModelSerializer, fixed_on_update
 from api.tenancy import request_organization
-from planner import selectors
-from planner.models import Product, Scenario, Tier, UsageDistribution, Workload
-from planner.services import product as product_services
-from planner.services import scenario as scenario_services
-from planner.services.product import TIER_FIELDS, WORKLOAD_FIELDS
+from planner.products import services as product_services
+from planner.products.models import Product, Tier, UsageDistribution, Workload
+from planner.products.selectors import (
+    products_for_organization,
+    tiers_for_organization,
+    workloads_for_organization,
+)
+from planner.products.services import TIER_FIELDS, WORKLOAD_FIELDS
+from planner.simulation import scenarios as scenario_services
+from planner.simulation.models import Scenario
 from pricing.models import AIModel
 
 
@@ -47,7 +52,7 @@ class ProductSerializer(StrictModelSerializer):
 
 
 class TierSerializer(StrictModelSerializer):
-    product = OrganizationRelatedField(selector=selectors.products_for_organization)
+    product = OrganizationRelatedField(selector=products_for_organization)
     monthly_revenue_per_subscriber = MoneyField(max_digits=18, decimal_places=6, read_only=True)
 
     class Meta:
@@ -76,7 +81,7 @@ class ModelMixEntrySerializer(serializers.Serializer[Any]):
 
 
 class WorkloadSerializer(StrictModelSerializer):
-    product = OrganizationRelatedField(selector=selectors.products_for_organization)
+    product = OrganizationRelatedField(selector=products_for_organization)
     models = serializers.ListSerializer[Any](
         child=ModelMixEntrySerializer(),
         source="model_mix",
@@ -113,8 +118,8 @@ USAGE_PARAMETERS = ("median", "p90", "mean", "shape", "scale", "alpha", "upper",
 
 
 class UsageDistributionSerializer(StrictModelSerializer):
-    tier = OrganizationRelatedField(selector=selectors.tiers_for_organization)
-    workload = OrganizationRelatedField(selector=selectors.workloads_for_organization)
+    tier = OrganizationRelatedField(selector=tiers_for_organization)
+    workload = OrganizationRelatedField(selector=workloads_for_organization)
     values = serializers.ListField(
         child=StrictFloatField(min_value=0.0),
         max_length=UsageDistribution.MAX_EMPIRICAL_VALUES,
@@ -171,7 +176,7 @@ class LeverSerializer(serializers.Serializer[Any]):
 
 
 class ScenarioSerializer(StrictModelSerializer):
-    product = OrganizationRelatedField(selector=selectors.products_for_organization)
+    product = OrganizationRelatedField(selector=products_for_organization)
     levers = serializers.ListSerializer[Any](child=LeverSerializer(), required=False, max_length=50)
 
     class Meta:

@@ -9,8 +9,9 @@ from rest_framework import serializers
 
 from api.fields import StrictIntegerField
 from api.serializers.results import RunResultsSerializer
-from planner.models import MAX_SEED, MAX_SIMULATED_USERS, MIN_SIMULATED_USERS, SimulationRun
-from planner.selectors import run_progress
+from planner.core.models import MAX_SEED, MAX_SIMULATED_USERS, MIN_SIMULATED_USERS
+from planner.simulation.models import SimulationRun
+from planner.simulation.selectors import run_progress
 
 
 class RunStartSerializer(serializers.Serializer[Any]):

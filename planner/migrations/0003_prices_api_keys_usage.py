@@ -3,8 +3,8 @@
 import django.core.validators
 import django.db.models.deletion
 import django.db.models.expressions
-import planner.models
-import planner.validators
+import planner.prices.models
+import planner.core.validators
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
@@ -132,14 +132,14 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('discount', 'Negotiated discount on a catalog provider or model'), ('private', 'Private model')], max_length=10)),
-                ('discount', models.DecimalField(blank=True, decimal_places=6, help_text='Fraction off every list price (0.2 = 20 % off).', max_digits=7, null=True, validators=[planner.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('1'), message='Enter the discount as a fraction: 0.2 for 20 %%.')])),
+                ('discount', models.DecimalField(blank=True, decimal_places=6, help_text='Fraction off every list price (0.2 = 20 % off).', max_digits=7, null=True, validators=[planner.core.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('1'), message='Enter the discount as a fraction: 0.2 for 20 %%.')])),
                 ('slug', models.SlugField(blank=True, help_text='Private model id, unique per sheet.', max_length=100)),
                 ('name', models.CharField(blank=True, max_length=200)),
-                ('input_mtok', models.DecimalField(blank=True, decimal_places=10, help_text='Private model: price per million input tokens.', max_digits=20, null=True, validators=[planner.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('9999999999.9999999999'))])),
-                ('output_mtok', models.DecimalField(blank=True, decimal_places=10, help_text='Private model: price per million output tokens.', max_digits=20, null=True, validators=[planner.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('9999999999.9999999999'))])),
-                ('cache_read_mtok', models.DecimalField(blank=True, decimal_places=10, help_text='Private model: per million cached input tokens; empty = input price.', max_digits=20, null=True, validators=[planner.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('9999999999.9999999999'))])),
-                ('cache_write_mtok', models.DecimalField(blank=True, decimal_places=10, help_text='Private model: per million cache-write tokens; empty = input price.', max_digits=20, null=True, validators=[planner.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('9999999999.9999999999'))])),
-                ('reasoning_mtok', models.DecimalField(blank=True, decimal_places=10, help_text='Private model: per million reasoning tokens; empty = output price.', max_digits=20, null=True, validators=[planner.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('9999999999.9999999999'))])),
+                ('input_mtok', models.DecimalField(blank=True, decimal_places=10, help_text='Private model: price per million input tokens.', max_digits=20, null=True, validators=[planner.core.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('9999999999.9999999999'))])),
+                ('output_mtok', models.DecimalField(blank=True, decimal_places=10, help_text='Private model: price per million output tokens.', max_digits=20, null=True, validators=[planner.core.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('9999999999.9999999999'))])),
+                ('cache_read_mtok', models.DecimalField(blank=True, decimal_places=10, help_text='Private model: per million cached input tokens; empty = input price.', max_digits=20, null=True, validators=[planner.core.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('9999999999.9999999999'))])),
+                ('cache_write_mtok', models.DecimalField(blank=True, decimal_places=10, help_text='Private model: per million cache-write tokens; empty = input price.', max_digits=20, null=True, validators=[planner.core.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('9999999999.9999999999'))])),
+                ('reasoning_mtok', models.DecimalField(blank=True, decimal_places=10, help_text='Private model: per million reasoning tokens; empty = output price.', max_digits=20, null=True, validators=[planner.core.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('9999999999.9999999999'))])),
                 ('model', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='pricing.aimodel')),
                 ('provider', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='pricing.provider')),
                 ('sheet', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='planner.pricesheet')),
@@ -161,13 +161,13 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=200)),
                 ('base_model', models.CharField(blank=True, help_text='e.g. Llama 3.1 70B Instruct.', max_length=200)),
                 ('gpu_type', models.CharField(blank=True, help_text='e.g. H100 80GB.', max_length=100)),
-                ('gpu_hourly_cost', models.DecimalField(decimal_places=4, default=None, help_text='Cost of one GPU per hour.', max_digits=12, validators=[planner.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('99999999.9999'))])),
+                ('gpu_hourly_cost', models.DecimalField(decimal_places=4, default=None, help_text='Cost of one GPU per hour.', max_digits=12, validators=[planner.core.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('99999999.9999'))])),
                 ('gpus_per_replica', models.PositiveIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(4096)])),
-                ('input_tokens_per_second', models.FloatField(help_text='Input (prefill) tokens per second one replica processes at full load.', validators=[planner.validators.finite_decimal, planner.models._above_zero, django.core.validators.MaxValueValidator(1000000000.0)])),
-                ('output_tokens_per_second', models.FloatField(help_text='Output (decode) tokens per second one replica generates at full load.', validators=[planner.validators.finite_decimal, planner.models._above_zero, django.core.validators.MaxValueValidator(1000000000.0)])),
-                ('target_utilization', models.FloatField(default=0.6, help_text='Share of paid GPU hours that serve traffic, in (0, 1].', validators=[planner.validators.finite_decimal, planner.models._above_zero, django.core.validators.MaxValueValidator(1.0)])),
+                ('input_tokens_per_second', models.FloatField(help_text='Input (prefill) tokens per second one replica processes at full load.', validators=[planner.core.validators.finite_decimal, planner.prices.models._above_zero, django.core.validators.MaxValueValidator(1000000000.0)])),
+                ('output_tokens_per_second', models.FloatField(help_text='Output (decode) tokens per second one replica generates at full load.', validators=[planner.core.validators.finite_decimal, planner.prices.models._above_zero, django.core.validators.MaxValueValidator(1000000000.0)])),
+                ('target_utilization', models.FloatField(default=0.6, help_text='Share of paid GPU hours that serve traffic, in (0, 1].', validators=[planner.core.validators.finite_decimal, planner.prices.models._above_zero, django.core.validators.MaxValueValidator(1.0)])),
                 ('quantization', models.CharField(choices=[('fp32', 'FP32'), ('bf16', 'BF16'), ('fp16', 'FP16'), ('fp8', 'FP8'), ('int8', 'INT8'), ('int4', 'INT4'), ('other', 'Other')], default='fp16', max_length=10)),
-                ('throughput_multiplier', models.FloatField(default=1.0, help_text='Multiplies both throughputs (1 = as measured).', validators=[planner.validators.finite_decimal, planner.models._above_zero, django.core.validators.MaxValueValidator(100.0)])),
+                ('throughput_multiplier', models.FloatField(default=1.0, help_text='Multiplies both throughputs (1 = as measured).', validators=[planner.core.validators.finite_decimal, planner.prices.models._above_zero, django.core.validators.MaxValueValidator(100.0)])),
                 ('notes', models.TextField(blank=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),

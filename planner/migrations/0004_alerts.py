@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import planner.validators
+import planner.core.validators
 from decimal import Decimal
 from django.db import migrations, models
 
@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('scope', models.CharField(choices=[('actual', 'Actual usage, current period'), ('scenario', "A scenario's latest run")], default='actual', max_length=10)),
                 ('metric', models.CharField(choices=[('gross_margin_pct', 'Gross margin %'), ('underwater_share', 'Share of underwater users/customers %'), ('underwater_loss', 'Monthly loss from underwater users'), ('customer_margin', "Lowest single customer's margin"), ('cogs_p95', 'COGS per user p95')], max_length=20)),
                 ('comparator', models.CharField(choices=[('lt', '<'), ('lte', '<='), ('gt', '>'), ('gte', '>=')], default='lt', max_length=3)),
-                ('threshold', models.DecimalField(decimal_places=4, help_text='Percent for % metrics (40 = 40 %), money otherwise.', max_digits=16, validators=[planner.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('-999999999999.9999')), django.core.validators.MaxValueValidator(Decimal('999999999999.9999'))])),
+                ('threshold', models.DecimalField(decimal_places=4, help_text='Percent for % metrics (40 = 40 %), money otherwise.', max_digits=16, validators=[planner.core.validators.finite_decimal, django.core.validators.MinValueValidator(Decimal('-999999999999.9999')), django.core.validators.MaxValueValidator(Decimal('999999999999.9999'))])),
                 ('schedule', models.CharField(choices=[('daily', 'Daily'), ('weekly', 'Weekly'), ('monthly', 'Monthly'), ('cron', 'Cron')], default='daily', max_length=10)),
                 ('recipients', models.JSONField(default=list, help_text='Email addresses.')),
                 ('digest', models.BooleanField(default=False, help_text="Put this rule's breaches into one mail per window and recipient.")),

@@ -129,7 +129,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "planner.context_processors.organizations",
+                "planner.web.context_processors.organizations",
             ],
         },
     },
@@ -181,8 +181,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
-    # plotly.js from the pinned `plotly` PyPI package (planner/staticfiles.py): no CDN, no npm.
-    "planner.staticfiles.PlotlyFinder",
+    # plotly.js from the pinned `plotly` PyPI package (planner/web/staticfiles.py): no CDN, no npm.
+    "planner.web.staticfiles.PlotlyFinder",
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -12,11 +12,14 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from planner.models import ApiKey, Customer, Organization, Product, Scenario, SimulationRun
-from planner.services.alerts import alert_rule_create
-from planner.services.api_keys import api_key_create, api_key_revoke
-from planner.services.price_sheets import price_sheet_create, price_sheet_entry_add
-from planner.services.self_hosted import self_hosted_create
+from planner.accounts.api_keys import api_key_create, api_key_revoke
+from planner.accounts.models import ApiKey, Organization
+from planner.actuals.models import Customer
+from planner.alerts.rules import alert_rule_create
+from planner.prices.self_hosted import self_hosted_create
+from planner.prices.sheets import price_sheet_create, price_sheet_entry_add
+from planner.products.models import Product
+from planner.simulation.models import Scenario, SimulationRun
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.planner.conftest import priced_models, scenario  # noqa: F401  (shared fixtures)
 

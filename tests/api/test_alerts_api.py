@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from planner.models import AlertOutbox, AlertRule, Organization, Product
-from planner.services.alerts import alert_send_test
+from planner.accounts.models import Organization
+from planner.alerts.evaluate import alert_send_test
+from planner.alerts.models import AlertOutbox, AlertRule
+from planner.products.models import Product
 
 BASE = "/api/v1/alert-rules/"
 

@@ -10,8 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from planner.models import ApiKey, Organization
-from planner.services.api_keys import api_key_create, api_key_revoke, api_key_verify
+from planner.accounts.api_keys import api_key_create, api_key_revoke, api_key_verify
+from planner.accounts.models import ApiKey, Organization
 from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db

@@ -18,11 +18,12 @@ from rest_framework import serializers
 
 from api import representation
 from api.serializers.runs import RunSerializer
-from api.views import OrganizationViewSetMixin
-from planner.models import ApiKey, Organization, Scenario, SimulationRun
-from planner.services.api_keys import api_key_create, api_key_revoke
-from planner.services.scenario import scenario_duplicate
-from planner.services.simulation import run_create, run_execute
+from api.views.base import OrganizationViewSetMixin
+from planner.accounts.api_keys import api_key_create, api_key_revoke
+from planner.accounts.models import ApiKey, Organization
+from planner.simulation.models import Scenario, SimulationRun
+from planner.simulation.scenarios import scenario_duplicate
+from planner.simulation.snapshot import run_create, run_execute
 from tests.api.conftest import ALL_SCOPES, KeyClient, client_for
 from tests.api.routes import api_routes, own_object_values, route_path
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from planner.models import Membership, Organization, PriceSheet, PriceSheetEntry, SelfHostedDeployment
-from planner.services.price_sheets import ENTRY_COLUMNS
+from planner.accounts.models import Membership, Organization
+from planner.prices.models import PriceSheet, PriceSheetEntry, SelfHostedDeployment
+from planner.prices.sheets import ENTRY_COLUMNS
 from tests.api.conftest import KeyClient, client_for, user_client
 from tests.factories import MembershipFactory, UserFactory
 

@@ -9,8 +9,9 @@ from django.contrib.auth.models import User
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from planner.models import Membership, Organization, Scenario, SimulationRun
-from planner.services.simulation import run_create, run_execute
+from planner.accounts.models import Membership, Organization
+from planner.simulation.models import Scenario, SimulationRun
+from planner.simulation.snapshot import run_create, run_execute
 from tests.api.conftest import KeyClient, user_client
 from tests.factories import MembershipFactory, UserFactory
 

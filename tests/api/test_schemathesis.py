@@ -16,8 +16,9 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, load_all_checks
 
-from planner.models import Organization, Scenario, SimulationRun
-from planner.services.api_keys import api_key_create
+from planner.accounts.api_keys import api_key_create
+from planner.accounts.models import Organization
+from planner.simulation.models import Scenario, SimulationRun
 from planner.wsgi import application
 from tests.api.conftest import ALL_SCOPES
 

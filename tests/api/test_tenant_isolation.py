@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from planner.models import Organization
-from planner.services.api_keys import api_key_create
+from planner.accounts.api_keys import api_key_create
+from planner.accounts.models import Organization
 from tests.api.conftest import ALL_SCOPES, client_for, user_client
 from tests.api.routes import SHARED, api_routes, own_object_values, route_path
 

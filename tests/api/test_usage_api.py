@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from planner.models import Customer, Organization, Product, Tier, UsageRecord
+from planner.accounts.models import Organization
+from planner.actuals.models import Customer, UsageRecord
+from planner.products.models import Product, Tier
 from pricing.models import AIModel
 from tests.api.conftest import KeyClient
 

@@ -10,8 +10,10 @@ from decimal import Decimal
 import pytest
 from django.test import override_settings
 
-from planner.models import Customer, CustomerMonth, CustomerTierPeriod, Organization, Tier
-from planner.services.smtp_sink import SmtpSink
+from planner.accounts.models import Organization
+from planner.actuals.models import Customer, CustomerMonth, CustomerTierPeriod
+from planner.devtools.smtp_sink import SmtpSink
+from planner.products.models import Tier
 
 
 def usage_month(*, tier: Tier, period: date, costs: dict[str, Decimal]) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from genai_prices import data as genai_data
 
-from planner.models import Product, Scenario
-from planner.services.scenario import scenario_create
+from planner.products.models import Product
+from planner.simulation.models import Scenario
+from planner.simulation.scenarios import scenario_create
 from pricing.catalog import catalog_import
 
 PRICED_MODELS = {"gpt-4o-mini", "gpt-4o", "o3"}

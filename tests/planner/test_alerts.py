@@ -13,19 +13,15 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django_celery_beat.models import CrontabSchedule
 
-from planner.models import AlertOutbox, AlertRule, Organization, Product, Scenario, SimulationRun, Tier
-from planner.services.alerts import (
-    alert_evaluate,
-    alert_rule_create,
-    alert_rule_delete,
-    alert_rule_update,
-    alert_send_test,
-    alerts_evaluate_due,
-    outbox_deliver,
-    schedule_previous_tick,
-    window_key,
-)
-from planner.services.smtp_sink import SmtpSink, free_port
+from planner.accounts.models import Organization
+from planner.alerts.delivery import outbox_deliver
+from planner.alerts.evaluate import alert_evaluate, alert_send_test, alerts_evaluate_due
+from planner.alerts.models import AlertOutbox, AlertRule
+from planner.alerts.rules import alert_rule_create, alert_rule_delete, alert_rule_update
+from planner.alerts.schedules import schedule_previous_tick, window_key
+from planner.devtools.smtp_sink import SmtpSink, free_port
+from planner.products.models import Product, Tier
+from planner.simulation.models import Scenario, SimulationRun
 from tests.planner.alerts_support import smtp, usage_month  # noqa: F401  (fixture)
 
 NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # 09:00 in New York, after the 08:00 daily tick

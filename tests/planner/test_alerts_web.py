@@ -8,8 +8,10 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.test import Client
 
-from planner.models import AlertOutbox, AlertRule, Membership, Organization, Product
-from planner.services.alerts import alert_rule_create
+from planner.accounts.models import Membership, Organization
+from planner.alerts.models import AlertOutbox, AlertRule
+from planner.alerts.rules import alert_rule_create
+from planner.products.models import Product
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 

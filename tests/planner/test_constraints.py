@@ -11,16 +11,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, connection, models, transaction
 
-from planner.models import (
+from planner.products.models import (
     Product,
-    Scenario,
-    SimulationRun,
     Tier,
     UsageDistribution,
     Workload,
     WorkloadCorrelation,
     WorkloadModel,
 )
+from planner.simulation.models import Scenario, SimulationRun
 
 pytestmark = pytest.mark.django_db
 

@@ -23,12 +23,12 @@ from django.utils import timezone
 
 from planner import engine
 from planner.celery import app
-from planner.models import RunBlock, Scenario, SimulationRun
-from planner.selectors import run_progress
-from planner.services import runs
-from planner.services.scenario import scenario_update
-from planner.services.simulation import SimulationInputError, engine_input_from_snapshot
-from planner.services.worker_processes import WorkerProcess, celery_worker_process, wait_for
+from planner.devtools.worker_processes import WorkerProcess, celery_worker_process, wait_for
+from planner.simulation import runs
+from planner.simulation.models import RunBlock, Scenario, SimulationRun
+from planner.simulation.scenarios import scenario_update
+from planner.simulation.selectors import run_progress
+from planner.simulation.snapshot import SimulationInputError, engine_input_from_snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

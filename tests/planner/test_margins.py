@@ -10,15 +10,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from planner.fitting import MAX_SHAPE, gamma_poisson_fit
-from planner.models import Customer, Organization, Product, Tier, UsageDistribution
-from planner.selectors_usage import (
+from planner.accounts.models import Organization
+from planner.actuals.fitting import MAX_SHAPE, gamma_poisson_fit
+from planner.actuals.ingest import usage_records_ingest
+from planner.actuals.models import Customer
+from planner.actuals.selectors import (
     customer_margins_for_period,
     tier_margins_for_period,
     usage_distributions_fitted,
 )
-from planner.services.product import tier_create, workload_create
-from planner.services.usage import customer_tier_change, usage_distribution_from_fit, usage_records_ingest
+from planner.actuals.services import customer_tier_change, usage_distribution_from_fit
+from planner.products.models import Product, Tier, UsageDistribution
+from planner.products.services import tier_create, workload_create
 from pricing.models import AIModel
 
 NOW = datetime(2025, 7, 15, tzinfo=UTC)

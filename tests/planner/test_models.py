@@ -12,18 +12,17 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from planner.models import (
-    Organization,
+from planner.accounts.models import Organization
+from planner.core.validators import finite_decimal
+from planner.products.models import (
     Product,
-    Scenario,
-    SimulationRun,
     Tier,
     UsageDistribution,
     Workload,
     WorkloadCorrelation,
     WorkloadModel,
 )
-from planner.validators import finite_decimal
+from planner.simulation.models import Scenario, SimulationRun
 
 pytestmark = pytest.mark.django_db
 
@@ -367,8 +366,8 @@ def test_run_progress_is_share_of_blocks(product: Product) -> None:
 def test_scenario_organization_follows_its_product_on_every_creation_path(
     scenario: Any, product: Product
 ) -> None:
-    from planner.models import Scenario
-    from planner.services.scenario import scenario_duplicate
+    from planner.simulation.models import Scenario
+    from planner.simulation.scenarios import scenario_duplicate
 
     copy = scenario_duplicate(scenario=scenario)
     direct = Scenario.objects.create(product=product, name="Direct", price_date=datetime.date(2026, 11, 1))

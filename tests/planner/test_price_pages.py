@@ -13,9 +13,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from planner.models import Organization, PriceSheet, SelfHostedDeployment
-from planner.services.price_sheets import price_sheet_create
-from planner.services.self_hosted import self_hosted_create
+from planner.accounts.models import Organization
+from planner.prices.models import PriceSheet, SelfHostedDeployment
+from planner.prices.self_hosted import self_hosted_create
+from planner.prices.sheets import price_sheet_create
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 CSV = (

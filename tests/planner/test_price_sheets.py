@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from planner.models import Organization, PriceSheet, PriceSheetEntry, Scenario
-from planner.services.price_sheets import (
+from planner.accounts.models import Organization
+from planner.prices.models import PriceSheet, PriceSheetEntry
+from planner.prices.sheets import (
     ENTRY_COLUMNS,
     PriceSheetImportError,
     RowError,
@@ -23,8 +24,9 @@ from planner.services.price_sheets import (
     price_sheet_entry_delete,
     price_sheet_update,
 )
-from planner.services.product import workload_create
-from planner.services.simulation import run_create
+from planner.products.services import workload_create
+from planner.simulation.models import Scenario
+from planner.simulation.snapshot import run_create
 from pricing.custom import discounted_structure
 from tests.factories import OrganizationFactory
 

@@ -11,19 +11,12 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from genai_prices import data as genai_data
 
-from planner.models import (
-    AlertRule,
-    Membership,
-    Organization,
-    Product,
-    Scenario,
-    Tier,
-    UsageDistribution,
-    Workload,
-    WorkloadModel,
-)
-from planner.services import demo
-from planner.services.product import correlation_matrix
+from planner.accounts.models import Membership, Organization
+from planner.alerts.models import AlertRule
+from planner.devtools import demo
+from planner.products.models import Product, Tier, UsageDistribution, Workload, WorkloadModel
+from planner.products.services import correlation_matrix
+from planner.simulation.models import Scenario
 from pricing.models import AIModel
 from tests.factories import AIModelFactory, ProviderFactory
 

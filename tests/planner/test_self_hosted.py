@@ -11,11 +11,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from planner.models import Organization, Product, Scenario, SelfHostedDeployment, WorkloadModel
-from planner.services.price_sheets import price_sheet_create, price_sheet_entry_add
-from planner.services.product import workload_models_set
-from planner.services.self_hosted import self_hosted_break_even, self_hosted_create, self_hosted_update
-from planner.services.simulation import run_create, run_execute
+from planner.accounts.models import Organization
+from planner.prices.models import SelfHostedDeployment
+from planner.prices.self_hosted import self_hosted_break_even, self_hosted_create, self_hosted_update
+from planner.prices.sheets import price_sheet_create, price_sheet_entry_add
+from planner.products.models import Product, WorkloadModel
+from planner.products.services import workload_models_set
+from planner.simulation.models import Scenario
+from planner.simulation.snapshot import run_create, run_execute
 
 LLAMA = {
     "name": "Llama 3.1 70B",

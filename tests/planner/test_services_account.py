@@ -8,16 +8,17 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from planner.models import Membership, Organization, Product
-from planner.services.account import (
+from planner.accounts.models import Membership, Organization
+from planner.accounts.services import (
     member_invite,
     membership_remove,
     membership_role_set,
     organization_signup,
 )
-from planner.services.product import tier_create
-from planner.services.scenario import scenario_create, scenario_duplicate
-from planner.services.usage_csv import UsageCsvInvalid, usage_csv_records
+from planner.actuals.usage_csv import UsageCsvInvalid, usage_csv_records
+from planner.products.models import Product
+from planner.products.services import tier_create
+from planner.simulation.scenarios import scenario_create, scenario_duplicate
 
 pytestmark = pytest.mark.django_db
 

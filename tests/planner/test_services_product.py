@@ -10,15 +10,9 @@ import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 
-from planner.models import (
-    Organization,
-    Product,
-    UsageDistribution,
-    Workload,
-    WorkloadCorrelation,
-    WorkloadModel,
-)
-from planner.services.product import (
+from planner.accounts.models import Organization
+from planner.products.models import Product, UsageDistribution, Workload, WorkloadCorrelation, WorkloadModel
+from planner.products.services import (
     ModelShare,
     correlation_matrix,
     correlation_set,

@@ -7,8 +7,9 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from planner.models import Product, Scenario, WorkloadModel
-from planner.services.scenario import scenario_create, scenario_update
+from planner.products.models import Product, WorkloadModel
+from planner.simulation.models import Scenario
+from planner.simulation.scenarios import scenario_create, scenario_update
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from planner import engine
-from planner.models import Scenario, SimulationRun, UsageDistribution
-from planner.services.simulation import (
+from planner.products.models import UsageDistribution
+from planner.simulation.models import Scenario, SimulationRun
+from planner.simulation.snapshot import (
     SimulationInputError,
     engine_input_from_snapshot,
     run_create,

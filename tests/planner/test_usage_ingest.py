@@ -18,25 +18,15 @@ from django.db.models import Count, Sum
 from genai_prices import data as genai_data
 from genai_prices import types as genai
 
-from planner.models import (
-    Customer,
-    CustomerMonth,
-    CustomerTierPeriod,
-    Organization,
-    Product,
-    Tier,
-    UsageRecord,
-)
-from planner.selectors_usage import models_to_reprice
-from planner.services.product import workload_create
-from planner.services.usage import (
-    MAX_BATCH,
-    UsageRecordsInvalid,
-    customer_months_recompute,
-    usage_records_ingest,
-    usage_records_reprice,
-)
-from planner.tasks import usage_reprice_task
+from planner.accounts.models import Organization
+from planner.actuals.ingest import usage_records_ingest
+from planner.actuals.models import Customer, CustomerMonth, CustomerTierPeriod, UsageRecord
+from planner.actuals.parse import MAX_BATCH, UsageRecordsInvalid
+from planner.actuals.reprice import customer_months_recompute, usage_records_reprice
+from planner.actuals.selectors import models_to_reprice
+from planner.actuals.tasks import usage_reprice_task
+from planner.products.models import Product, Tier
+from planner.products.services import workload_create
 from pricing.calculator import request_cost, schedule_for
 from pricing.catalog import catalog_import
 from pricing.models import AIModel, ModelPrice

@@ -10,9 +10,10 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from planner.models import Product, SimulationRun
-from planner.selectors import organizations_for_user
-from planner.services.scenario import scenario_create
+from planner.accounts.selectors import organizations_for_user
+from planner.products.models import Product
+from planner.simulation.models import SimulationRun
+from planner.simulation.scenarios import scenario_create
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -179,7 +180,7 @@ def test_service_errors_land_on_their_fields_or_on_the_whole_form() -> None:
     from django import forms
     from django.core.exceptions import ValidationError
 
-    from planner.views_common import form_errors_add
+    from planner.web.views.common import form_errors_add
 
     class NameForm(forms.Form):
         name = forms.CharField()

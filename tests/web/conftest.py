@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from planner.models import Scenario, SimulationRun
-from planner.services.simulation import run_create, run_execute
+from planner.simulation.models import Scenario, SimulationRun
+from planner.simulation.snapshot import run_create, run_execute
 from tests.planner.conftest import priced_models, scenario  # noqa: F401  (fixtures)
 
 

@@ -23,13 +23,15 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from planner.accounts.api_keys import api_key_verify
+from planner.accounts.models import Membership, Organization
 from planner.celery import app
-from planner.models import Membership, Organization, Scenario, SimulationRun, UsageDistribution
-from planner.services.api_keys import api_key_verify
-from planner.services.demo import DEMO_PASSWORD, DEMO_SCENARIO_NAME, DEMO_USERNAME, demo_seed
-from planner.services.scenario import scenario_duplicate, scenario_update
-from planner.services.simulation import run_create, run_execute
-from planner.services.worker_processes import celery_worker_process
+from planner.devtools.demo import DEMO_PASSWORD, DEMO_SCENARIO_NAME, DEMO_USERNAME, demo_seed
+from planner.devtools.worker_processes import celery_worker_process
+from planner.products.models import UsageDistribution
+from planner.simulation.models import Scenario, SimulationRun
+from planner.simulation.scenarios import scenario_duplicate, scenario_update
+from planner.simulation.snapshot import run_create, run_execute
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "data" / "test-artifacts" / "web"

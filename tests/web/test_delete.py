@@ -11,15 +11,10 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from planner.models import (
-    Customer,
-    CustomerTierPeriod,
-    Membership,
-    Organization,
-    Product,
-    Scenario,
-    SimulationRun,
-)
+from planner.accounts.models import Membership, Organization
+from planner.actuals.models import Customer, CustomerTierPeriod
+from planner.products.models import Product
+from planner.simulation.models import Scenario, SimulationRun
 
 pytestmark = pytest.mark.django_db
 

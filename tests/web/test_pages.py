@@ -17,9 +17,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from planner.models import ApiKey, Membership, Organization, Scenario, SimulationRun, UsageDistribution
-from planner.selectors_results import histogram_rebinned
-from planner.services.api_keys import api_key_verify
+from planner.accounts.api_keys import api_key_verify
+from planner.accounts.models import ApiKey, Membership, Organization
+from planner.products.models import UsageDistribution
+from planner.simulation.models import Scenario, SimulationRun
+from planner.simulation.results import histogram_rebinned
 from tests.factories import MembershipFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -402,7 +404,7 @@ def test_members_of_several_organisations_switch_from_the_header(
 def test_correlation_pairs_are_set_and_emptied_back_to_the_default(
     signed_in: Client, scenario: Scenario
 ) -> None:
-    from planner.models import WorkloadCorrelation
+    from planner.products.models import WorkloadCorrelation
 
     a, b = list(scenario.product.workloads.order_by("position", "id"))[:2]
     url = reverse("scenarios:correlation", args=[scenario.pk])

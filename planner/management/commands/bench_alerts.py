@@ -30,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from planner.services.alerts_benchmark import alerts_benchmark
+        from planner.devtools.alerts_benchmark import alerts_benchmark
 
         if options["nomigrations"]:
             connection.settings_dict.setdefault("TEST", {})["MIGRATE"] = False

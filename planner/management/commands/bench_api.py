@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from planner.services.api_benchmark import api_benchmark
+from planner.devtools.api_benchmark import api_benchmark
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from planner.services.benchmark import draw_floor, engine_benchmark
+from planner.devtools.benchmark import draw_floor, engine_benchmark
 
 
 class Command(BaseCommand):

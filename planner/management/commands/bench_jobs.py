@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from planner.services.benchmark import jobs_benchmark, kill_experiment
+from planner.devtools.benchmark import jobs_benchmark, kill_experiment
 
 
 class Command(BaseCommand):

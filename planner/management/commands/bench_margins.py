@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from planner.services.usage_benchmark import margins_benchmark
+from planner.devtools.usage_benchmark import margins_benchmark
 
 
 class Command(BaseCommand):

@@ -11,8 +11,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from planner.models import ApiKey, Organization
-from planner.services.api_keys import api_key_create
+from planner.accounts.api_keys import api_key_create
+from planner.accounts.models import ApiKey, Organization
 
 
 class Command(BaseCommand):

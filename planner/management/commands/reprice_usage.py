@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from planner.services.usage import usage_records_reprice
+from planner.actuals.reprice import usage_records_reprice
 from pricing.models import AIModel
 
 

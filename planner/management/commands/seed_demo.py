@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from planner.services.demo import DEMO_PASSWORD, DEMO_PRICE_DATE, DEMO_USERNAME, demo_seed
+from planner.devtools.demo import DEMO_PASSWORD, DEMO_PRICE_DATE, DEMO_USERNAME, demo_seed
 
 
 class Command(BaseCommand):

@@ -1,0 +1,78 @@
+"""API views of products, tiers, workloads and usage distributions."""
+
+from __future__ import annotations
+
+from rest_framework import viewsets
+
+from api import filters
+from api.serializers.resources import (
+    ProductSerializer,
+    TierSerializer,
+    UsageDistributionSerializer,
+    WorkloadSerializer,
+)
+from api.views.base import OrganizationViewSetMixin  # SIBLING
+from planner.products import services as product_services
+from planner.products.models import Product, Tier, UsageDistribution, Workload
+from planner.products.selectors import (
+    products_for_organization,
+    tiers_for_organization,
+    usage_distributions_for_organization,
+    workloads_for_organization,
+)
+
+
+class ProductViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Product]):
+    """Products of the organisation."""
+
+    model = Product
+    selector = staticmethod(products_for_organization)
+    serializer_class = ProductSerializer
+    version_field = "updated_at"
+    ordering_fields = ["name", "created_at", "id"]
+    ordering = ["name", "id"]
+
+    def perform_destroy(self, instance: Product) -> None:
+        product_services.product_delete(product=instance)
+
+
+class TierViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Tier]):
+    """Tiers of the organisation's products (filter with ``?product=``)."""
+
+    model = Tier
+    selector = staticmethod(tiers_for_organization)
+    serializer_class = TierSerializer
+    filterset_class = filters.TierFilter
+    ordering_fields = ["position", "name", "id", "subscribers", "monthly_fee"]
+    ordering = ["product_id", "position", "id"]
+
+    def perform_destroy(self, instance: Tier) -> None:
+        product_services.tier_delete(tier=instance)
+
+
+class WorkloadViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Workload]):
+    """Workloads with their model mix (``models``, written as a whole; shares sum to 1)."""
+
+    model = Workload
+    selector = staticmethod(workloads_for_organization)
+    serializer_class = WorkloadSerializer
+    filterset_class = filters.WorkloadFilter
+    ordering_fields = ["position", "name", "id"]
+    ordering = ["product_id", "position", "id"]
+
+    def perform_destroy(self, instance: Workload) -> None:
+        product_services.workload_delete(workload=instance)
+
+
+class UsageDistributionViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[UsageDistribution]):
+    """Per tier and workload: each user's expected requests per month."""
+
+    model = UsageDistribution
+    selector = staticmethod(usage_distributions_for_organization)
+    serializer_class = UsageDistributionSerializer
+    filterset_class = filters.UsageDistributionFilter
+    ordering_fields = ["id", "tier", "workload"]
+    ordering = ["tier_id", "workload_id"]
+
+    def perform_destroy(self, instance: UsageDistribution) -> None:
+        product_services.usage_distribution_delete(distribution=instance)

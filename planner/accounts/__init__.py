@@ -1,0 +1,4 @@
+"""Accounts: organisations, their members (roles) and API keys (hashed, shown once).
+
+Owns ``Organization``, ``Membership``, ``ApiKey``. May import: ``planner.core``.
+"""

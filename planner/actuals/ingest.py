@@ -1,0 +1,505 @@
+"""Actual usage: ingest usage records, change a customer's tier, reprice after a price change.
+
+``usage_records_ingest`` promises (docs/ACTUALS.md has the full semantics):
+
+- all or nothing on validation: every record is checked (types, ranges, NaN/inf, NUL bytes,
+  timestamps at most one day in the future, tiers/workloads/models of the caller's organisation
+  and a price in force) before anything is written; any error raises ``UsageRecordsInvalid``
+  listing each one as (index, field, reason);
+- idempotent by ``(organization, event_id)``: a record whose id exists with the same payload
+  hash is a *duplicate* (acknowledged, counted once); with a different hash it is a *conflict*
+  (not written, reported per item). Concurrent batches insert each event exactly once
+  (``INSERT ... ON CONFLICT DO NOTHING``; the rows' payload hashes classify the rest);
+- priced at ingest with the catalog price in force at each record's timestamp; the cost (10
+  decimal places) and the price row are stored;
+- the customer-month rollup is incremented in the same transaction, for inserted records only.
+
+On PostgreSQL records go through ``COPY`` into a temporary table and one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``; elsewhere through ``bulk_create``
+inside SQLite's ``BEGIN IMMEDIATE`` transaction (one writer at a time). Same contract both ways.
+
+Locks are always taken in the same order (customers by external id, records by event id,
+rollup rows by customer and period) so that concurrent batches cannot deadlock.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+from django.db import connection, transaction
+from django.utils import timezone
+
+from planner.accounts.models import Organization
+from planner.actuals.models import (
+    USAGE_TOKEN_FIELDS,
+    Customer,
+    CustomerMonth,
+    CustomerTierPeriod,
+    UsageRecord,
+)
+from planner.actuals.parse import (  # SIBLING
+    _CREDITS_QUANTUM,
+    MAX_BATCH,
+    IngestConflict,
+    IngestError,
+    IngestResult,
+    UsageRecordsInvalid,
+    _parse,
+    _Parsed,
+)
+from planner.actuals.pricing import (
+    EPOCH,
+    MAX_COST_UNITS,
+    RecordPricer,
+    TokenColumns,
+    cost_from_units,
+    cost_text,
+    cost_units,
+    epoch_us,
+)
+from planner.products.models import Tier, Workload, WorkloadModel
+from pricing.models import AIModel, ModelPrice
+
+# --- Resolution against the organisation's data (reads only) ------------------------------------
+
+
+@dataclass
+class _Resolved:
+    model_ids: list[int]
+    price_rows: list[ModelPrice]
+    credits: list[Decimal]
+    periods: list[date]
+    cost_units: list[int]
+    new_customers: dict[str, tuple[int, date]]  # external id -> (tier id, first period)
+    customer_ids: dict[str, int]  # known customers (read before the write transaction)
+
+
+def _periods(micros: npt.NDArray[np.int64], zone: ZoneInfo) -> list[date]:
+    """The local month (its first day) of each instant: the months' starts in ``zone`` between
+    the earliest and latest instant, looked up with ``searchsorted`` (DST-safe, no per-record
+    time zone conversion)."""
+    if not len(micros):
+        return []
+    first = (EPOCH + timedelta(microseconds=int(micros.min()))).astimezone(zone)
+    last = (EPOCH + timedelta(microseconds=int(micros.max()))).astimezone(zone)
+    months = [date(first.year, first.month, 1)]
+    while (months[-1].year, months[-1].month) < (last.year, last.month):
+        current = months[-1]
+        months.append(date(current.year + current.month // 12, current.month % 12 + 1, 1))
+    starts = np.array(
+        [epoch_us(datetime(month.year, month.month, 1, tzinfo=zone)) for month in months], dtype=np.int64
+    )
+    return [months[i] for i in (np.searchsorted(starts, micros, side="right") - 1).tolist()]
+
+
+def _resolve(organization: Organization, parsed: _Parsed) -> tuple[_Resolved, list[IngestError]]:
+    errors: list[IngestError] = []
+    tier_ids = set(Tier.objects.filter(product__organization=organization).values_list("pk", flat=True))
+    workloads = {
+        workload.pk: workload
+        for workload in Workload.objects.filter(
+            product__organization=organization, pk__in={w for w in parsed.workloads if w is not None}
+        )
+    }
+    mixes: dict[int, list[WorkloadModel]] = {}
+    for entry in WorkloadModel.objects.filter(workload__in=workloads.keys()):
+        mixes.setdefault(entry.workload_id, []).append(entry)
+    names = {name for name in parsed.models if name is not None}
+    models_by_name: dict[str, int] = {}
+    if names:
+        providers = {name.split("/", 1)[0] for name in names}
+        slugs = {name.split("/", 1)[1] for name in names}
+        for pk, provider, slug in AIModel.objects.filter(
+            provider__slug__in=providers, slug__in=slugs
+        ).values_list("pk", "provider__slug", "slug"):
+            models_by_name[f"{provider}/{slug}"] = pk
+    customer_ids = _customer_ids(organization, set(parsed.customers))
+    existing = customer_ids.keys()
+
+    count = len(parsed.event_ids)
+    zone = ZoneInfo(organization.time_zone)
+    model_ids: list[int] = [0] * count
+    keys: list[tuple[int, str]] = [(0, "")] * count
+    credits: list[Decimal] = [Decimal(0)] * count
+    micros = np.asarray(parsed.micros, dtype=np.int64)
+    periods = _periods(micros, zone)
+    new_customers: dict[str, tuple[int, date, datetime]] = {}
+    for index in range(count):
+        tier = parsed.tiers[index]
+        if tier is not None and tier not in tier_ids:
+            errors.append(IngestError(index, "tier", f"No tier {tier} in this organisation."))
+        customer = parsed.customers[index]
+        if customer not in existing:
+            if tier is None:
+                errors.append(
+                    IngestError(index, "tier", f"Customer {customer!r} is new: name its tier (a tier id).")
+                )
+            elif tier in tier_ids:
+                moment = parsed.timestamps[index]
+                known = new_customers.get(customer)
+                if known is None or moment < known[2]:
+                    new_customers[customer] = (tier, periods[index], moment)
+        workload_id = parsed.workloads[index]
+        workload = workloads.get(workload_id) if workload_id is not None else None
+        if workload_id is not None and workload is None:
+            errors.append(IngestError(index, "workload", f"No workload {workload_id} in this organisation."))
+        name, variant = parsed.models[index], parsed.variants[index]
+        if name is not None:
+            model_id = models_by_name.get(name)
+            if model_id is None:
+                errors.append(IngestError(index, "model", f"No model {name!r} in the price catalog."))
+                continue
+        elif workload is not None:
+            mix = mixes.get(workload.pk, [])
+            if len(mix) != 1:
+                errors.append(
+                    IngestError(
+                        index,
+                        "model",
+                        f"Workload {workload.pk} mixes {len(mix)} models; name the model this record used.",
+                    )
+                )
+                continue
+            if mix[0].model_id is None:
+                errors.append(
+                    IngestError(
+                        index,
+                        "model",
+                        f"Workload {workload.pk} runs a private or self-hosted model; name a catalog model.",
+                    )
+                )
+                continue
+            model_id = mix[0].model_id
+            if variant is None:
+                variant = mix[0].variant
+        else:
+            continue
+        model_ids[index] = model_id
+        keys[index] = (model_id, variant or "")
+        given = parsed.credits[index]
+        if given is not None:
+            credits[index] = given
+        else:
+            per_request = Decimal(repr(workload.credits_per_request)) if workload is not None else Decimal(1)
+            credits[index] = (per_request * parsed.requests[index]).quantize(_CREDITS_QUANTUM)
+    if errors:
+        return _Resolved([], [], [], [], [], {}, {}), errors
+
+    pricer = RecordPricer.load(set(model_ids))
+    rows = pricer.rows_at(keys, parsed.timestamps, micros)
+    for index, row in enumerate(rows):
+        if row is None:
+            model_id, variant = keys[index]
+            variants = pricer.variants(model_id)
+            if variant not in variants:
+                reason = (
+                    f"{parsed.models[index] or 'The model'} has no price variant {variant!r}; "
+                    f"its variants are {', '.join(repr(v) for v in variants) or 'none'}."
+                )
+                errors.append(IngestError(index, "variant", reason))
+            else:
+                errors.append(IngestError(index, "timestamp", "No catalog price in force at this time."))
+    if errors:
+        return _Resolved([], [], [], [], [], {}, {}), errors
+    priced_rows = [row for row in rows if row is not None]
+    tokens = TokenColumns.build(parsed.tokens, parsed.requests)
+    units = cost_units(priced_rows, tokens)
+    for index in np.flatnonzero(~(units < MAX_COST_UNITS)).tolist():
+        errors.append(
+            IngestError(index, "input_tokens", "The priced cost is out of range; check the counts.")
+        )
+    resolved = _Resolved(
+        model_ids=model_ids,
+        price_rows=priced_rows,
+        credits=credits,
+        periods=periods,
+        cost_units=[int(unit) for unit in units.tolist()],
+        new_customers={name: (tier, period) for name, (tier, period, _) in new_customers.items()},
+        customer_ids=customer_ids,
+    )
+    return resolved, errors
+
+
+# --- Writing ------------------------------------------------------------------------------------
+
+
+def _customer_ids(organization: Organization, names: Collection[str]) -> dict[str, int]:
+    """Ids of the organisation's customers among ``names`` (one array parameter on PostgreSQL:
+    a thousand placeholders cost more to send than the query takes to run)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT external_id, id FROM {Customer._meta.db_table} "
+                "WHERE organization_id = %s AND external_id = ANY(%s)",
+                [organization.pk, list(names)],
+            )
+            return dict(cursor.fetchall())
+    return dict(
+        Customer.objects.filter(organization=organization, external_id__in=names).values_list(
+            "external_id", "pk"
+        )
+    )
+
+
+def _customers_ensure(organization: Organization, resolved: _Resolved) -> dict[str, int]:
+    """Ids of the batch's customers, creating the new ones (with their first tier period).
+    Customers are never deleted while their records exist, so the ids read during validation
+    stay valid; only the new ones are looked up again after their insert."""
+    new = sorted(resolved.new_customers)
+    ids = dict(resolved.customer_ids)
+    if new:
+        Customer.objects.bulk_create(
+            [Customer(organization=organization, external_id=name) for name in new], ignore_conflicts=True
+        )
+        ids.update(_customer_ids(organization, new))
+    if new:
+        # A concurrent batch may have created some of them (with its own first period): only
+        # customers still without any period get one. Under READ COMMITTED this query sees that
+        # batch's period, committed together with its customer.
+        new_ids = {ids[name]: name for name in new}
+        have = set(
+            CustomerTierPeriod.objects.filter(customer_id__in=new_ids).values_list("customer_id", flat=True)
+        )
+        CustomerTierPeriod.objects.bulk_create(
+            [
+                CustomerTierPeriod(
+                    customer_id=pk,
+                    tier_id=resolved.new_customers[name][0],
+                    effective_from=resolved.new_customers[name][1],
+                )
+                for pk, name in sorted(new_ids.items())
+                if pk not in have
+            ],
+            ignore_conflicts=True,
+        )
+    return ids
+
+
+_COPY_COLUMNS = (
+    "event_id",
+    "customer_id",
+    "timestamp",
+    "period",
+    "workload_id",
+    "model_id",
+    "price_id",
+    *USAGE_TOKEN_FIELDS,
+    "requests",
+    "credits",
+    "cost",
+    "payload_hash",
+)
+
+
+#: Columns of the session temp table that ``COPY`` fills (PostgreSQL), in ``_COPY_COLUMNS`` order.
+INCOMING_COLUMNS = (
+    "event_id text, customer_id bigint, timestamp timestamptz, period date, workload_id bigint, "
+    "model_id bigint, price_id bigint, input_tokens bigint, output_tokens bigint, cached_tokens bigint, "
+    "cache_write_tokens bigint, reasoning_tokens bigint, requests integer, credits numeric, cost numeric, "
+    "payload_hash text"
+)
+
+
+def _insert_postgresql(organization: Organization, rows: list[tuple[Any, ...]], *, now: datetime) -> set[str]:
+    """COPY the rows into a session temp table, insert the new ones and add them to the rollup;
+    returns the inserted event ids."""
+    table, rollup = UsageRecord._meta.db_table, CustomerMonth._meta.db_table
+    columns = ", ".join(_COPY_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS planner_usage_incoming ({INCOMING_COLUMNS}) "
+            "ON COMMIT DELETE ROWS"
+        )
+        # Rows left by an earlier call in the same (outer) transaction must not be inserted again.
+        cursor.execute("TRUNCATE planner_usage_incoming")
+        with cursor.cursor.copy(f"COPY planner_usage_incoming ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        # One statement inserts the new records and adds exactly those to the rollup.
+        cursor.execute(
+            f"WITH inserted AS (INSERT INTO {table} (organization_id, priced_at, received_at, {columns}) "
+            f"SELECT %s, %s, %s, {columns} FROM planner_usage_incoming ORDER BY event_id "
+            "ON CONFLICT (organization_id, event_id) DO NOTHING "
+            f"RETURNING event_id, customer_id, period, {', '.join(_ROLLUP_SUMS[1:])}), "
+            f"rolled AS (INSERT INTO {rollup} "
+            f"(organization_id, customer_id, period, {', '.join(_ROLLUP_SUMS)}) "
+            "SELECT %s, customer_id, period, count(*), "
+            + ", ".join(f"sum({name})" for name in _ROLLUP_SUMS[1:])
+            + " FROM inserted GROUP BY customer_id, period ORDER BY customer_id, period "
+            f"ON CONFLICT (customer_id, period) DO UPDATE SET {_rollup_assignments(replace=False)}) "
+            "SELECT event_id FROM inserted",
+            [organization.pk, now, now, organization.pk],
+        )
+        return {event_id for (event_id,) in cursor.fetchall()}
+
+
+def _insert_generic(organization: Organization, rows: list[tuple[Any, ...]], *, now: datetime) -> set[str]:
+    """bulk_create inside the caller's transaction, then add the inserted rows to the rollup. On
+    SQLite (``BEGIN IMMEDIATE``) no other writer can interleave, so the ids not found before the
+    insert are exactly the inserted ones."""
+    ids = [row[0] for row in rows]
+    present = set(
+        UsageRecord.objects.filter(organization=organization, event_id__in=ids).values_list(
+            "event_id", flat=True
+        )
+    )
+    fresh = [row for row in rows if row[0] not in present]
+    UsageRecord.objects.bulk_create(
+        [
+            UsageRecord(
+                organization=organization,
+                priced_at=now,
+                received_at=now,
+                **dict(zip(_COPY_COLUMNS, row, strict=True)),
+            )
+            for row in fresh
+        ],
+        ignore_conflicts=True,
+        batch_size=500,
+    )
+    totals: dict[tuple[int, date], list[Any]] = {}
+    for row in fresh:
+        values = dict(zip(_COPY_COLUMNS, row, strict=True))
+        sums = totals.setdefault((values["customer_id"], values["period"]), [0] * len(_ROLLUP_SUMS))
+        sums[0] += 1
+        for position, name in enumerate(_ROLLUP_SUMS[1:], start=1):
+            sums[position] += values[name]
+    _rollup_write(organization, totals, replace=False)
+    return {row[0] for row in fresh}
+
+
+_ROLLUP_SUMS = ("records", "requests", "credits", *USAGE_TOKEN_FIELDS, "cost")
+
+
+def _rollup_assignments(*, replace: bool) -> str:
+    table = CustomerMonth._meta.db_table
+    return ", ".join(
+        f"{name} = EXCLUDED.{name}" if replace else f"{name} = {table}.{name} + EXCLUDED.{name}"
+        for name in _ROLLUP_SUMS
+    )
+
+
+def _rollup_write(
+    organization: Organization, totals: dict[tuple[int, date], list[Any]], *, replace: bool
+) -> None:
+    """Upsert customer-month rows: add ``totals`` to them, or set them (``replace``)."""
+    if not totals:
+        return
+    table = CustomerMonth._meta.db_table
+    columns = ("organization_id", "customer_id", "period", *_ROLLUP_SUMS)
+    assignments = _rollup_assignments(replace=replace)
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    items = sorted(totals.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), 1000):
+            chunk = items[start : start + 1000]
+            params: list[Any] = []
+            for (customer_id, period), sums in chunk:
+                params.extend((organization.pk, customer_id, period, *sums))
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                + ", ".join([placeholders] * len(chunk))
+                + f" ON CONFLICT (customer_id, period) DO UPDATE SET {assignments}",
+                params,
+            )
+
+
+def usage_records_ingest(
+    *, organization: Organization, records: Sequence[object], now: datetime | None = None
+) -> IngestResult:
+    """Validate, deduplicate, price and store a batch of usage records (see the module docstring).
+
+    ``records`` are JSON-like mappings (see docs/ACTUALS.md for the fields); ``now`` is the
+    server clock (injectable for tests). Raises ``UsageRecordsInvalid`` when any record is
+    invalid (nothing is written) or the batch is empty or larger than ``MAX_BATCH``.
+    """
+    if not records:
+        raise UsageRecordsInvalid([IngestError(0, "non_field_errors", "Send at least one usage record.")])
+    if len(records) > MAX_BATCH:
+        raise UsageRecordsInvalid(
+            [
+                IngestError(
+                    0,
+                    "non_field_errors",
+                    f"At most {MAX_BATCH:,} records per request (got {len(records):,}).",
+                )
+            ]
+        )
+    now = now or timezone.now()
+    parsed, errors = _parse(records, now=now)
+    if errors:
+        raise UsageRecordsInvalid(errors)
+    resolved, errors = _resolve(organization, parsed)
+    if errors:
+        raise UsageRecordsInvalid(errors)
+
+    # Within the batch the first record with an id wins; later ones are duplicates or conflicts.
+    first_seen: dict[str, int] = {}
+    in_batch: list[tuple[int, bool]] = []  # (index, same payload) of repeated ids
+    for index, event_id in enumerate(parsed.event_ids):
+        first = first_seen.setdefault(event_id, index)
+        if first != index:
+            in_batch.append((index, parsed.hashes[first] == parsed.hashes[index]))
+    firsts = sorted(first_seen.values(), key=parsed.event_ids.__getitem__)
+
+    with transaction.atomic():
+        customer_ids = _customers_ensure(organization, resolved)
+        is_postgresql = connection.vendor == "postgresql"
+        rows = []
+        for index in firsts:
+            units = resolved.cost_units[index]
+            rows.append(
+                (
+                    parsed.event_ids[index],
+                    customer_ids[parsed.customers[index]],
+                    parsed.timestamps[index],
+                    resolved.periods[index],
+                    parsed.workloads[index],
+                    resolved.model_ids[index],
+                    resolved.price_rows[index].pk,
+                    *(column[index] for column in parsed.tokens),
+                    parsed.requests[index],
+                    str(resolved.credits[index]) if is_postgresql else resolved.credits[index],
+                    cost_text(units) if is_postgresql else cost_from_units(units),
+                    parsed.hashes[index],
+                )
+            )
+        insert = _insert_postgresql if is_postgresql else _insert_generic
+        inserted = insert(organization, rows, now=now)
+
+        conflicts: list[IngestConflict] = []
+        duplicates = 0
+        if len(inserted) < len(firsts):
+            stored = dict(
+                UsageRecord.objects.filter(
+                    organization=organization,
+                    event_id__in=[parsed.event_ids[i] for i in firsts if parsed.event_ids[i] not in inserted],
+                ).values_list("event_id", "payload_hash")
+            )
+            for index in firsts:
+                event_id = parsed.event_ids[index]
+                if event_id in inserted:
+                    continue
+                if stored.get(event_id) == parsed.hashes[index]:
+                    duplicates += 1
+                else:
+                    conflicts.append(IngestConflict(index, event_id))
+        # A repeat shares the fate of the batch's first record with its id: same payload as a
+        # first record that was stored or a duplicate is a duplicate; anything else conflicts.
+        conflicting = {conflict.event_id for conflict in conflicts}
+        for index, same in in_batch:
+            if same and parsed.event_ids[index] not in conflicting:
+                duplicates += 1
+            else:
+                conflicts.append(IngestConflict(index, parsed.event_ids[index]))
+
+    conflicts.sort(key=lambda conflict: conflict.index)
+    return IngestResult(created=len(inserted), duplicates=duplicates, conflicts=conflicts)

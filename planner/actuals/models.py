@@ -1,0 +1,183 @@
+"""Actual usage: customers, tier periods, usage records and the customer-month rollup."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+
+from planner.accounts.models import Organization  # SIBLING
+from planner.core.models import (  # SIBLING
+    PlannerModel,
+    _between,
+)
+from planner.products.models import (  # SIBLING
+    Tier,
+    Workload,
+)
+from pricing.models import AIModel
+
+# --- Actual usage (issue 5): customers, tier periods, usage records, customer-month rollup -----
+
+#: Largest token count one usage record may carry (10 billion): far above any real request or
+#: daily aggregate, small enough that costs fit their column and floats stay exact integers.
+MAX_RECORD_TOKENS = 10**10
+#: Largest request count one usage record may carry.
+MAX_RECORD_REQUESTS = 10**9
+MAX_RECORD_CREDITS = Decimal("999999999999.999999")  # max_digits=18, decimal_places=6
+MAX_RECORD_COST = Decimal("9999999999.9999999999")  # max_digits=20, decimal_places=10
+USAGE_TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
+class Customer(PlannerModel):
+    """A customer of an organisation's product, known by the billing system's ``external_id``.
+
+    Created by ``planner.services.usage`` on the first usage record that names it, with the tier
+    that record gives; its tier history is ``tier_periods``.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="customers")
+    external_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "external_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_id"], name="planner_customer_unique_external_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class CustomerTierPeriod(PlannerModel):
+    """The customer is on ``tier`` from ``effective_from`` (a date in the organisation's time
+    zone) until the next period of the same customer starts. Revenue is prorated by day."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tier_periods")
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="customer_periods")
+    effective_from = models.DateField()
+
+    class Meta:
+        ordering = ["customer", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "effective_from"], name="planner_customertierperiod_unique_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} on {self.tier} from {self.effective_from}"
+
+
+class UsageRecord(models.Model):
+    """One usage event pushed by a billing system, priced at ingest.
+
+    ``(organization, event_id)`` is unique: the client's id makes ingestion idempotent, and
+    ``payload_hash`` (of the normalised record) tells a retried duplicate from a conflicting
+    reuse of the id. Token counts follow genai-prices' convention: ``input_tokens`` is the total
+    input *including* ``cached_tokens`` (cache reads) and ``cache_write_tokens``;
+    ``output_tokens`` *includes* ``reasoning_tokens``. With ``requests`` > 1 the counts are
+    totals over that many equal requests. ``cost`` is priced with ``price`` (the row in force at
+    ``timestamp``) at ``priced_at``; ``period`` is the first day of the timestamp's month in the
+    organisation's time zone. Written only by ``planner.services.usage`` (bulk paths that bypass
+    ``full_clean``), so the database constraints are the backstop.
+
+    Foreign keys without their own index are covered by a composite index (organization,
+    customer, model) or are never used to look records up (workload, price: rows of those tables
+    are not deleted in practice; deleting one scans the records).
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="usage_records", db_index=False
+    )
+    event_id = models.CharField(max_length=255)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="usage_records", db_index=False
+    )
+    timestamp = models.DateTimeField()
+    period = models.DateField(help_text="First day of the timestamp's month, organisation time zone.")
+    workload = models.ForeignKey(
+        Workload, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="+", db_index=False)
+    price = models.ForeignKey(
+        "pricing.ModelPrice", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cached_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    requests = models.PositiveIntegerField(default=1)
+    credits = models.DecimalField(max_digits=18, decimal_places=6, default=Decimal(0))
+    cost = models.DecimalField(max_digits=20, decimal_places=10)
+    payload_hash = models.CharField(max_length=32)
+    priced_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "event_id"], name="planner_usagerecord_unique_event"
+            ),
+            *(_between("usagerecord", name, 0, MAX_RECORD_TOKENS) for name in USAGE_TOKEN_FIELDS),
+            _between("usagerecord", "requests", 1, MAX_RECORD_REQUESTS),
+            _between("usagerecord", "credits", 0, MAX_RECORD_CREDITS),
+            _between("usagerecord", "cost", 0, MAX_RECORD_COST),
+            models.CheckConstraint(
+                condition=Q(cached_tokens__lte=F("input_tokens") - F("cache_write_tokens")),
+                name="planner_usagerecord_cache_within_input",
+            ),
+            models.CheckConstraint(
+                condition=Q(reasoning_tokens__lte=F("output_tokens")),
+                name="planner_usagerecord_reasoning_within_output",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "period"], name="planner_usage_customer_period"),
+            models.Index(fields=["model", "timestamp"], name="planner_usage_model_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} ({self.customer_id}, {self.timestamp:%Y-%m-%d})"
+
+
+class CustomerMonth(models.Model):
+    """Rollup of a customer's usage records for one ``period`` (first day of a month in the
+    organisation's time zone). Maintained in the ingest transaction by ``F``-style increments for
+    newly inserted records only, and recomputed from the records after a reprice."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Indexed by the unique (customer, period) constraint.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="months", db_index=False)
+    period = models.DateField()
+    records = models.PositiveBigIntegerField(default=0)
+    requests = models.PositiveBigIntegerField(default=0)
+    credits = models.DecimalField(max_digits=24, decimal_places=6, default=Decimal(0))
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cached_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=26, decimal_places=10, default=Decimal(0))
+
+    class Meta:
+        ordering = ["period", "customer"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "period"], name="planner_customermonth_unique"),
+        ]
+        indexes = [models.Index(fields=["organization", "period"], name="planner_custmonth_org_period")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.period:%Y-%m}"

@@ -1,0 +1,331 @@
+"""Actual usage: ingest usage records, change a customer's tier, reprice after a price change.
+
+``usage_records_ingest`` promises (docs/ACTUALS.md has the full semantics):
+
+- all or nothing on validation: every record is checked (types, ranges, NaN/inf, NUL bytes,
+  timestamps at most one day in the future, tiers/workloads/models of the caller's organisation
+  and a price in force) before anything is written; any error raises ``UsageRecordsInvalid``
+  listing each one as (index, field, reason);
+- idempotent by ``(organization, event_id)``: a record whose id exists with the same payload
+  hash is a *duplicate* (acknowledged, counted once); with a different hash it is a *conflict*
+  (not written, reported per item). Concurrent batches insert each event exactly once
+  (``INSERT ... ON CONFLICT DO NOTHING``; the rows' payload hashes classify the rest);
+- priced at ingest with the catalog price in force at each record's timestamp; the cost (10
+  decimal places) and the price row are stored;
+- the customer-month rollup is incremented in the same transaction, for inserted records only.
+
+On PostgreSQL records go through ``COPY`` into a temporary table and one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``; elsewhere through ``bulk_create``
+inside SQLite's ``BEGIN IMMEDIATE`` transaction (one writer at a time). Same contract both ways.
+
+Locks are always taken in the same order (customers by external id, records by event id,
+rollup rows by customer and period) so that concurrent batches cannot deadlock.
+
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from planner.actuals.models import (
+    MAX_RECORD_CREDITS,
+    MAX_RECORD_REQUESTS,
+    MAX_RECORD_TOKENS,
+    USAGE_TOKEN_FIELDS,
+)
+from planner.actuals.pricing import (
+    epoch_us,
+)
+
+MAX_BATCH = 10_000
+#: A record may be stamped at most this far ahead of the server clock (client clock skew).
+FUTURE_TOLERANCE = timedelta(days=1)
+#: Nothing was billed for LLM tokens before this; older timestamps are typos.
+EARLIEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
+#: At most this many errors are returned; ``UsageRecordsInvalid.error_count`` has the total.
+MAX_REPORTED_ERRORS = 1_000
+MAX_TEXT = 255
+MAX_VARIANT = 200
+
+RECORD_FIELDS = frozenset(
+    {
+        "event_id",
+        "customer",
+        "tier",
+        "timestamp",
+        "workload",
+        "model",
+        "variant",
+        *USAGE_TOKEN_FIELDS,
+        "requests",
+        "credits",
+    }
+)
+_CREDITS_QUANTUM = Decimal("0.000001")
+_SEPARATOR = "\x1f"
+
+
+@dataclass(frozen=True)
+class IngestError:
+    """One reason why a record of a batch is invalid."""
+
+    index: int
+    field: str
+    reason: str
+
+
+class UsageRecordsInvalid(Exception):
+    """The batch was refused as a whole: nothing was written."""
+
+    def __init__(self, errors: Sequence[IngestError], error_count: int | None = None) -> None:
+        self.errors = list(errors[:MAX_REPORTED_ERRORS])
+        self.error_count = len(errors) if error_count is None else error_count
+        first = errors[0] if errors else None
+        summary = f"record {first.index}, {first.field}: {first.reason}" if first else "no details"
+        super().__init__(f"{self.error_count} invalid usage record field(s); first: {summary}")
+
+
+@dataclass(frozen=True)
+class IngestConflict:
+    """A record whose event id already exists (or appears earlier in the batch) with another payload."""
+
+    index: int
+    event_id: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    created: int
+    duplicates: int
+    conflicts: list[IngestConflict] = field(default_factory=list)
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+# --- Parsing: pure Python, no database ----------------------------------------------------------
+
+
+def _text(value: object, limit: int = MAX_TEXT, *, required: bool = True) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"Must be a string of up to {limit} characters.")
+    if not value and required:
+        raise _Invalid("May not be empty.")
+    if len(value) > limit:
+        raise _Invalid(f"At most {limit} characters (got {len(value)}).")
+    if "\x00" in value:
+        raise _Invalid("May not contain NUL characters.")
+    return value
+
+
+def _reference(value: object) -> int | None:
+    """An optional id of one of the organisation's objects."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid("Must be an integer id.")
+    if not 0 < value < 2**63:
+        raise _Invalid("No such id.")
+    return value
+
+
+def _count(value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Invalid("Must be a finite integer (NaN and infinity are not counts).")
+        raise _Invalid("Must be an integer.")
+    if value < low:
+        raise _Invalid(f"Must be at least {low}.")
+    if value > high:
+        raise _Invalid(f"Must be at most {high:,}.")
+    return value
+
+
+def _credits(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Invalid("Must be a number.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Invalid("Must be a finite number (NaN and infinity are not allowed).")
+    if isinstance(value, str) and (len(value) > 40 or "\x00" in value):
+        raise _Invalid("Must be a number.")
+    try:
+        number = Decimal(repr(value) if isinstance(value, float) else value)
+    except (InvalidOperation, ValueError):
+        raise _Invalid("Must be a number.") from None
+    if not number.is_finite():
+        raise _Invalid("Must be a finite number (NaN and infinity are not allowed).")
+    if number < 0:
+        raise _Invalid("Must be at least 0.")
+    if number > MAX_RECORD_CREDITS:
+        raise _Invalid(f"Must be at most {MAX_RECORD_CREDITS:,}.")
+    return number.quantize(_CREDITS_QUANTUM)
+
+
+def _timestamp(value: object, latest: datetime) -> datetime:
+    if not isinstance(value, str) or len(value) > 64:
+        raise _Invalid("Must be an ISO 8601 date-time string with a UTC offset.")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _Invalid("Not an ISO 8601 date-time, e.g. 2025-06-10T14:03:00Z.") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise _Invalid("Needs a UTC offset or Z (e.g. 2025-06-10T14:03:00Z); local times are ambiguous.")
+    moment = moment.astimezone(UTC)
+    if moment > latest:
+        raise _Invalid("More than 1 day in the future; check the client's clock and time zone.")
+    if moment < EARLIEST_TIMESTAMP:
+        raise _Invalid("Before 2000-01-01; check the value.")
+    return moment
+
+
+@dataclass
+class _Parsed:
+    """The valid records of a batch, column by column (only used once the batch is valid)."""
+
+    event_ids: list[str] = field(default_factory=list)
+    customers: list[str] = field(default_factory=list)
+    tiers: list[int | None] = field(default_factory=list)
+    timestamps: list[datetime] = field(default_factory=list)
+    micros: list[int] = field(default_factory=list)  # timestamps as epoch microseconds
+    workloads: list[int | None] = field(default_factory=list)
+    models: list[str | None] = field(default_factory=list)
+    variants: list[str | None] = field(default_factory=list)
+    tokens: list[list[int]] = field(default_factory=lambda: [[] for _ in USAGE_TOKEN_FIELDS])
+    requests: list[int] = field(default_factory=list)
+    credits: list[Decimal | None] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+
+
+def _failure_collector(index: int, failures: list[IngestError]) -> Callable[[str, _Invalid], None]:
+    def fail(name: str, exc: _Invalid) -> None:
+        failures.append(IngestError(index, name, exc.reason))
+
+    return fail
+
+
+def _parse(records: Sequence[object], *, now: datetime) -> tuple[_Parsed, list[IngestError]]:
+    parsed, errors = _Parsed(), []
+    latest = now + FUTURE_TOLERANCE
+    token_lists = parsed.tokens
+    for index, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            errors.append(IngestError(index, "non_field_errors", "A usage record must be a JSON object."))
+            continue
+        failures: list[IngestError] = []
+        fail = _failure_collector(index, failures)
+        if not RECORD_FIELDS.issuperset(record):
+            for name in sorted(record.keys() - RECORD_FIELDS, key=str):
+                failures.append(IngestError(index, str(name)[:100], "Unknown field."))
+        get = record.get
+        try:
+            event_id = _text(get("event_id"))
+        except _Invalid as exc:
+            fail("event_id", exc)
+        try:
+            customer = _text(get("customer"))
+        except _Invalid as exc:
+            fail("customer", exc)
+        try:
+            tier = _reference(get("tier"))
+        except _Invalid as exc:
+            fail("tier", exc)
+        try:
+            timestamp = _timestamp(get("timestamp"), latest)
+        except _Invalid as exc:
+            fail("timestamp", exc)
+        try:
+            workload = _reference(get("workload"))
+        except _Invalid as exc:
+            fail("workload", exc)
+        model = get("model")
+        try:
+            if model is not None:
+                model = _text(model, 2 * MAX_TEXT + 1)
+                if "/" not in model:
+                    raise _Invalid("Name the model as provider/model, e.g. openai/gpt-4o.")
+        except _Invalid as exc:
+            fail("model", exc)
+        variant = get("variant")
+        try:
+            if variant is not None:
+                variant = _text(variant, MAX_VARIANT, required=False)
+        except _Invalid as exc:
+            fail("variant", exc)
+        counts: list[int] = []
+        for name in USAGE_TOKEN_FIELDS:
+            try:
+                counts.append(_count(get(name, 0), 0, MAX_RECORD_TOKENS))
+            except _Invalid as exc:
+                fail(name, exc)
+        try:
+            requests = _count(get("requests", 1), 1, MAX_RECORD_REQUESTS)
+        except _Invalid as exc:
+            fail("requests", exc)
+        try:
+            credits = _credits(get("credits"))
+        except _Invalid as exc:
+            fail("credits", exc)
+        if not failures:
+            input_tokens, output_tokens, cached, written, reasoning = counts
+            if cached + written > input_tokens:
+                failures.append(
+                    IngestError(
+                        index,
+                        "cached_tokens",
+                        "cached_tokens + cache_write_tokens exceed input_tokens, which counts all input "
+                        "including cache reads and writes.",
+                    )
+                )
+            if reasoning > output_tokens:
+                failures.append(
+                    IngestError(
+                        index,
+                        "reasoning_tokens",
+                        "reasoning_tokens exceed output_tokens, which include the reasoning tokens.",
+                    )
+                )
+            if workload is None and model is None:
+                failures.append(IngestError(index, "model", "Name the model used, or a workload."))
+        if failures:
+            errors.extend(failures)
+            continue
+        parsed.event_ids.append(event_id)
+        parsed.customers.append(customer)
+        parsed.tiers.append(tier)
+        parsed.timestamps.append(timestamp)
+        micros = epoch_us(timestamp)
+        parsed.micros.append(micros)
+        parsed.workloads.append(workload)
+        parsed.models.append(model)
+        parsed.variants.append(variant)
+        for column, count in zip(token_lists, counts, strict=True):
+            column.append(count)
+        parsed.requests.append(requests)
+        parsed.credits.append(credits)
+        # The hash covers the payload as the client sent it, normalised (not values derived on
+        # the server), so a retry stays a duplicate after the workload or catalog changes.
+        canonical = _SEPARATOR.join(
+            (
+                event_id,
+                customer,
+                "" if tier is None else str(tier),
+                str(micros),
+                "" if workload is None else str(workload),
+                model or "",
+                "" if variant is None else variant,
+                *map(str, counts),
+                str(requests),
+                "" if credits is None else str(credits),
+            )
+        )
+        parsed.hashes.append(hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest())
+    return parsed, errors

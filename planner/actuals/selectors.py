@@ -1,0 +1,364 @@
+"""Reports on actual usage: margins per customer and per tier for a month, and usage
+distributions fitted from the records. All read from one organisation's data.
+
+Margin of a customer in a month (docs/ACTUALS.md):
+
+- the month is a calendar month in the organisation's time zone; the customer's tier periods
+  split it into days, and each tier contributes its monthly list fee x days / days in month
+  (``Tier.monthly_revenue_per_subscriber``: annual / 12, seats x seat fee, or the flat fee);
+- included credits are prorated the same way; credits beyond them are billed at the overage
+  price of the tier in force at the end of the month (none when that tier has no overage price;
+  no overage at all when any tier of the month is unlimited);
+- payment fees: each tier's percentage of its fee share plus its fixed fee x days / days in
+  month, and the last tier's percentage of the overage;
+- revenue is net of payment fees; COGS is the cost of the month's usage records (from the
+  customer-month rollup); margin = revenue - COGS. ``underwater`` flags paying customers (their
+  end-of-month tier has a fee) with a negative margin.
+
+Money is Decimal, reported with 6 decimal places. Only customers with usage in the month are
+reported (the rollup has a row): a customer without records is not known to be subscribed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db.models import Max, OuterRef, QuerySet, Subquery, Sum
+
+from planner.accounts.models import Organization
+from planner.actuals.fitting import GammaPoissonFit, gamma_poisson_fit
+from planner.actuals.models import Customer, CustomerMonth, CustomerTierPeriod, UsageRecord
+from planner.products.models import Tier, Workload
+
+MONEY = Decimal("0.000001")
+
+
+def usage_records_for_organization(*, organization: Organization) -> QuerySet[UsageRecord]:
+    """The organisation's usage records, newest first, with customer and model names joined."""
+    return UsageRecord.objects.filter(organization=organization).select_related("customer", "model__provider")
+
+
+def customers_for_organization(*, organization: Organization) -> QuerySet[Customer]:
+    """The organisation's customers; each carries ``current_tier_id``, the tier of its latest
+    tier period (changes dated in the future included)."""
+    latest = CustomerTierPeriod.objects.filter(customer=OuterRef("pk")).order_by("-effective_from")
+    return Customer.objects.filter(organization=organization).annotate(
+        current_tier_id=Subquery(latest.values("tier_id")[:1])
+    )
+
+
+ORDERINGS = ("margin", "-margin", "revenue", "-revenue", "cogs", "-cogs", "customer", "-customer")
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(period: date) -> date:
+    return date(period.year + period.month // 12, period.month % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class _TierTerms:
+    tier: Tier
+    fee: Decimal
+    included: Decimal | None
+    overage_price: Decimal
+    fee_pct: Decimal
+    fee_fixed: Decimal
+    paying: bool
+
+
+def _terms(tier: Tier) -> _TierTerms:
+    fee = tier.monthly_revenue_per_subscriber
+    return _TierTerms(
+        tier=tier,
+        fee=fee,
+        included=None if tier.included_credits is None else Decimal(repr(tier.included_credits)),
+        overage_price=tier.overage_price_per_credit or Decimal(0),
+        fee_pct=tier.payment_fee_pct,
+        fee_fixed=tier.payment_fee_fixed,
+        paying=fee > 0,
+    )
+
+
+@dataclass(frozen=True)
+class CustomerMargin:
+    customer_id: int
+    external_id: str
+    tier_id: int | None
+    tier_name: str
+    billed_days: int
+    requests: int
+    credits: Decimal
+    fee_revenue: Decimal
+    overage_credits: Decimal
+    overage_revenue: Decimal
+    payment_fees: Decimal
+    revenue: Decimal
+    cogs: Decimal
+    margin: Decimal
+    paying: bool
+    underwater: bool
+
+
+def _segments(starts: list[tuple[date, int]], period: date, end: date) -> list[tuple[int, int]]:
+    """(tier id, days) of each tier period overlapping [period, end), in order."""
+    result = []
+    for position, (start, tier_id) in enumerate(starts):
+        until = starts[position + 1][0] if position + 1 < len(starts) else end
+        days = (min(until, end) - max(start, period)).days
+        if days > 0:
+            result.append((tier_id, days))
+    return result
+
+
+def customer_margins_for_period(
+    *,
+    organization: Organization,
+    period: date,
+    tier: int | None = None,
+    underwater: bool | None = None,
+    order: str = "margin",
+) -> list[CustomerMargin]:
+    """Margin of every customer with usage in the month ``period`` (any day of it), optionally
+    only those whose end-of-month tier is ``tier`` (a Tier id) and whose ``underwater`` flag
+    matches; sorted by ``order`` (one of ``ORDERINGS``, ties by customer id)."""
+    if order not in ORDERINGS:
+        raise ValueError(f"order must be one of {', '.join(ORDERINGS)}")
+    period = month_start(period)
+    end = next_month(period)
+    month_days = Decimal((end - period).days)
+    terms = {t.pk: _terms(t) for t in Tier.objects.filter(product__organization=organization)}
+    history: dict[int, list[tuple[date, int]]] = {}
+    for customer_id, tier_id, start in (
+        CustomerTierPeriod.objects.filter(customer__organization=organization, effective_from__lt=end)
+        .order_by("customer_id", "effective_from")
+        .values_list("customer_id", "tier_id", "effective_from")
+    ):
+        history.setdefault(customer_id, []).append((start, tier_id))
+    rows = CustomerMonth.objects.filter(organization=organization, period=period).values_list(
+        "customer_id", "customer__external_id", "requests", "credits", "cost"
+    )
+    zero = Decimal(0)
+    result: list[CustomerMargin] = []
+    for customer_id, external_id, requests, credits, cost in rows.iterator(chunk_size=10_000):
+        segments = _segments(history.get(customer_id, []), period, end)
+        last = terms[segments[-1][0]] if segments else None
+        if tier is not None and (last is None or last.tier.pk != tier):
+            continue
+        fee = fees = zero
+        included: Decimal | None = zero
+        days = 0
+        for tier_id, segment_days in segments:
+            segment = terms[tier_id]
+            days += segment_days
+            if segment_days == month_days:
+                share_fee, share_fixed, share_included = segment.fee, segment.fee_fixed, segment.included
+            else:
+                share = segment_days / month_days
+                share_fee, share_fixed = segment.fee * share, segment.fee_fixed * share
+                share_included = None if segment.included is None else segment.included * share
+            fee += share_fee
+            fees += share_fee * segment.fee_pct + share_fixed
+            included = None if included is None or share_included is None else included + share_included
+        overage_credits = zero
+        overage = zero
+        if last is not None and included is not None and credits > included:
+            overage_credits = credits - included
+            overage = overage_credits * last.overage_price
+            fees += overage * last.fee_pct
+        revenue = (fee + overage - fees).quantize(MONEY)
+        cogs = cost.quantize(MONEY)
+        margin = revenue - cogs
+        paying = last is not None and last.paying
+        is_underwater = paying and margin < 0
+        if underwater is not None and is_underwater != underwater:
+            continue
+        result.append(
+            CustomerMargin(
+                customer_id=customer_id,
+                external_id=external_id,
+                tier_id=last.tier.pk if last else None,
+                tier_name=last.tier.name if last else "",
+                billed_days=days,
+                requests=requests,
+                credits=credits,
+                fee_revenue=fee.quantize(MONEY),
+                overage_credits=overage_credits,
+                overage_revenue=overage.quantize(MONEY),
+                payment_fees=fees.quantize(MONEY),
+                revenue=revenue,
+                cogs=cogs,
+                margin=margin,
+                paying=paying,
+                underwater=is_underwater,
+            )
+        )
+    key = order.lstrip("-")
+    if key == "customer":
+        result.sort(key=lambda row: row.external_id, reverse=order.startswith("-"))
+    else:
+        result.sort(key=lambda row: row.customer_id)
+        result.sort(key=lambda row: getattr(row, key), reverse=order.startswith("-"))
+    return result
+
+
+@dataclass(frozen=True)
+class TierMargin:
+    """A tier's month: totals over its customers (by end-of-month tier)."""
+
+    tier_id: int | None
+    tier_name: str
+    paying: bool
+    customers: int
+    revenue: Decimal
+    cogs: Decimal
+    margin: Decimal
+    margin_share: float | None  # margin / revenue; None without revenue
+    cogs_per_customer: Decimal
+    underwater_customers: int
+    underwater_share: float
+    underwater_loss: Decimal  # sum of the negative margins, as a positive amount
+
+
+def tier_margins_for_period(*, organization: Organization, period: date) -> list[TierMargin]:
+    """Per-tier summary of ``customer_margins_for_period``, tiers in display order (customers
+    without a tier last). Free tiers report COGS per customer as acquisition cost."""
+    rows = customer_margins_for_period(organization=organization, period=period)
+    groups: dict[int | None, list[CustomerMargin]] = {}
+    for row in rows:
+        groups.setdefault(row.tier_id, []).append(row)
+    tiers = {t.pk: t for t in Tier.objects.filter(pk__in=[k for k in groups if k is not None])}
+    ordered = sorted(
+        groups, key=lambda k: (k is None, (tiers[k].product_id, tiers[k].position, k) if k else ())
+    )
+    summary = []
+    for tier_id in ordered:
+        members = groups[tier_id]
+        revenue = sum((r.revenue for r in members), Decimal(0))
+        cogs = sum((r.cogs for r in members), Decimal(0))
+        margin = revenue - cogs
+        under = [r for r in members if r.underwater]
+        summary.append(
+            TierMargin(
+                tier_id=tier_id,
+                tier_name=members[0].tier_name,
+                paying=members[0].paying,
+                customers=len(members),
+                revenue=revenue,
+                cogs=cogs,
+                margin=margin,
+                margin_share=float(margin / revenue) if revenue else None,
+                cogs_per_customer=(cogs / len(members)).quantize(MONEY),
+                underwater_customers=len(under),
+                underwater_share=len(under) / len(members),
+                underwater_loss=-sum((r.margin for r in under), Decimal(0)),
+            )
+        )
+    return summary
+
+
+@dataclass(frozen=True)
+class FittedUsage:
+    """A fitted distribution of monthly requests for one tier and workload."""
+
+    tier_id: int
+    tier_name: str
+    workload_id: int
+    workload_name: str
+    fit: GammaPoissonFit
+
+
+def usage_distributions_fitted(
+    *, organization: Organization, period_range: tuple[date, date]
+) -> list[FittedUsage]:
+    """Gamma-Poisson fits of monthly requests per customer, for each tier x workload.
+
+    Observations are customer-months in the inclusive month range with any usage (a rollup
+    row), grouped by the end-of-month tier; each workload of that tier's product contributes the
+    customer's requests of that workload that month (0 when none). Records that name only a model
+    belong to no workload and are not counted. Pairs with fewer than 2 observations are skipped.
+    """
+    first, last = (month_start(day) for day in period_range)
+    if last < first:
+        raise ValueError("The range ends before it starts.")
+    end = next_month(last)
+    history: dict[int, list[tuple[date, int]]] = {}
+    for customer_id, tier_id, start in (
+        CustomerTierPeriod.objects.filter(customer__organization=organization, effective_from__lt=end)
+        .order_by("customer_id", "effective_from")
+        .values_list("customer_id", "tier_id", "effective_from")
+    ):
+        history.setdefault(customer_id, []).append((start, tier_id))
+    counts: dict[tuple[int, int, date], int] = {
+        (customer_id, workload_id, period): total
+        for customer_id, workload_id, period, total in UsageRecord.objects.filter(
+            organization=organization, period__gte=first, period__lt=end, workload__isnull=False
+        )
+        .values("customer_id", "workload_id", "period")
+        .annotate(total=Sum("requests"))
+        .values_list("customer_id", "workload_id", "period", "total")
+    }
+    tiers = {t.pk: t for t in Tier.objects.filter(product__organization=organization)}
+    workloads: dict[int, list[Workload]] = {}
+    for workload in Workload.objects.filter(product__organization=organization).order_by("position", "pk"):
+        workloads.setdefault(workload.product_id, []).append(workload)
+    samples: dict[tuple[int, int], list[int]] = {}
+    for customer_id, period in CustomerMonth.objects.filter(
+        organization=organization, period__gte=first, period__lt=end
+    ).values_list("customer_id", "period"):
+        starts = [item for item in history.get(customer_id, []) if item[0] < next_month(period)]
+        if not starts:
+            continue
+        tier = tiers[starts[-1][1]]
+        for workload in workloads.get(tier.product_id, []):
+            samples.setdefault((tier.pk, workload.pk), []).append(
+                counts.get((customer_id, workload.pk, period), 0)
+            )
+    names = {w.pk: w.name for group in workloads.values() for w in group}
+    result = []
+    for (tier_id, workload_id), sample in sorted(
+        samples.items(), key=lambda item: (tiers[item[0][0]].position, item[0][0], item[0][1])
+    ):
+        if len(sample) < 2:
+            continue
+        result.append(
+            FittedUsage(
+                tier_id=tier_id,
+                tier_name=tiers[tier_id].name,
+                workload_id=workload_id,
+                workload_name=names[workload_id],
+                fit=gamma_poisson_fit(sample),
+            )
+        )
+    return result
+
+
+def usage_periods(*, organization: Organization) -> list[date]:
+    """The months (first days, newest first) in which the organisation has usage."""
+    return list(
+        CustomerMonth.objects.filter(organization=organization)
+        .values_list("period", flat=True)
+        .distinct()
+        .order_by("-period")
+    )
+
+
+def models_to_reprice(*, changes: Mapping[int, datetime | None]) -> dict[int, datetime | None]:
+    """The part of ``changes`` (model id -> earliest changed instant) that has usage records
+    stamped at or after that instant: one grouped query, whatever the number of models."""
+    latest = dict(
+        UsageRecord.objects.filter(model_id__in=list(changes))
+        .values("model_id")
+        .annotate(latest=Max("timestamp"))
+        .values_list("model_id", "latest")
+    )
+    return {
+        model_id: since
+        for model_id, since in changes.items()
+        if model_id in latest and (since is None or latest[model_id] >= since)
+    }

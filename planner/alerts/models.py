@@ -1,0 +1,221 @@
+"""Margin alerts: rules and the mail outbox (docs/ALERTS.md)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from planner.accounts.models import Organization  # SIBLING
+from planner.core.models import (  # SIBLING
+    PlannerModel,
+    _between,
+)
+from planner.core.validators import (
+    finite_decimal,
+)
+from planner.products.models import (  # SIBLING
+    Tier,
+)
+from planner.simulation.models import Scenario  # SIBLING
+
+# --- Alerts (issue 7): alert rules and the mail outbox (docs/ALERTS.md) -------------------------
+
+#: Largest absolute alert threshold (percentages and money alike).
+MAX_ALERT_THRESHOLD = Decimal("999999999999.9999")  # max_digits=16, decimal_places=4
+MAX_ALERT_RECIPIENTS = 50
+
+
+class AlertRule(PlannerModel):
+    """A margin alert of one organisation: measure ``metric`` over ``scope`` on the rule's
+    schedule and mail ``recipients`` when ``<metric> <comparator> <threshold>`` holds.
+
+    ``crontab`` (a django-celery-beat ``CrontabSchedule`` in the organisation's time zone, owned
+    by the rule and editable in the admin) says when the rule is due; ``schedule`` names the
+    preset it was made from and sets the window key (a day, an ISO week, a month, or the cron
+    tick; see ``planner.services.alerts``). ``last_tick_at`` is the schedule tick last evaluated:
+    the sweep evaluates a rule when a later tick has passed. Percentages are in percent (40 =
+    40 %), money in the organisation's currency.
+    """
+
+    class Scope(models.TextChoices):
+        ACTUAL = "actual", "Actual usage, current period"
+        SCENARIO = "scenario", "A scenario's latest run"
+
+    class Metric(models.TextChoices):
+        GROSS_MARGIN_PCT = "gross_margin_pct", "Gross margin %"
+        UNDERWATER_SHARE = "underwater_share", "Share of underwater users/customers %"
+        UNDERWATER_LOSS = "underwater_loss", "Monthly loss from underwater users"
+        CUSTOMER_MARGIN = "customer_margin", "Lowest single customer's margin"
+        COGS_P95 = "cogs_p95", "COGS per user p95"
+
+    class Comparator(models.TextChoices):
+        LT = "lt", "<"
+        LTE = "lte", "<="
+        GT = "gt", ">"
+        GTE = "gte", ">="
+
+    class Schedule(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        MONTHLY = "monthly", "Monthly"
+        CRON = "cron", "Cron"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="alert_rules")
+    name = models.CharField(max_length=200)
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.ACTUAL)
+    scenario = models.ForeignKey(
+        Scenario, on_delete=models.CASCADE, null=True, blank=True, related_name="alert_rules"
+    )
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    tier = models.ForeignKey(
+        Tier,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="alert_rules",
+        help_text="Only this tier; all paying tiers when empty.",
+    )
+    comparator = models.CharField(max_length=3, choices=Comparator.choices, default=Comparator.LT)
+    threshold = models.DecimalField(
+        max_digits=16,
+        decimal_places=4,
+        validators=[
+            finite_decimal,
+            MinValueValidator(-MAX_ALERT_THRESHOLD),
+            MaxValueValidator(MAX_ALERT_THRESHOLD),
+        ],
+        help_text="Percent for % metrics (40 = 40 %), money otherwise.",
+    )
+    schedule = models.CharField(max_length=10, choices=Schedule.choices, default=Schedule.DAILY)
+    crontab = models.ForeignKey(
+        "django_celery_beat.CrontabSchedule",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="When the rule is due (organisation time zone); editable in the admin.",
+    )
+    recipients = models.JSONField(default=list, help_text="Email addresses.")
+    digest = models.BooleanField(
+        default=False, help_text="Put this rule's breaches into one mail per window and recipient."
+    )
+    enabled = models.BooleanField(default=True)
+    last_tick_at = models.DateTimeField(null=True, blank=True, help_text="Schedule tick last evaluated.")
+    last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    last_measurement = models.JSONField(null=True, blank=True, help_text="What was measured last time.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="planner_alertrule_unique_name"),
+            models.CheckConstraint(
+                condition=Q(scope="actual", scenario__isnull=True)
+                | Q(scope="scenario", scenario__isnull=False),
+                name="planner_alertrule_scope_scenario",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    metric__in=[
+                        "gross_margin_pct",
+                        "underwater_share",
+                        "underwater_loss",
+                        "customer_margin",
+                        "cogs_p95",
+                    ]
+                ),
+                name="planner_alertrule_metric_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(comparator__in=["lt", "lte", "gt", "gte"]),
+                name="planner_alertrule_comparator_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(schedule__in=["daily", "weekly", "monthly", "cron"]),
+                name="planner_alertrule_schedule_valid",
+            ),
+            _between("alertrule", "threshold", -MAX_ALERT_THRESHOLD, MAX_ALERT_THRESHOLD),
+        ]
+        indexes = [models.Index(fields=["enabled", "organization"], name="planner_alertrule_enabled")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AlertOutbox(models.Model):
+    """One mail to one recipient, written before anything is sent.
+
+    Kinds: ``alert`` (one rule's breach), ``digest`` (every digest rule's breach of a window, for
+    one recipient; ``rule`` is empty) and ``test`` (the "send a test alert now" action). Unique
+    keys: (rule, window, recipient) for rule rows, (organization, window, recipient) for digests;
+    rows are inserted with ON CONFLICT DO NOTHING, so repeated evaluations of a window never add
+    a second mail. ``rules`` lists the rules whose figures the mail carries. ``message_id`` is
+    generated once, when the row is written, and sent as the Message-ID of every attempt.
+    """
+
+    class Kind(models.TextChoices):
+        ALERT = "alert", "Alert"
+        DIGEST = "digest", "Digest"
+        TEST = "test", "Test"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        RETRYING = "retrying", "Retrying"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="alert_outbox")
+    rule = models.ForeignKey(
+        AlertRule, on_delete=models.CASCADE, null=True, blank=True, related_name="outbox"
+    )
+    rules = models.ManyToManyField(AlertRule, blank=True, related_name="mails")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ALERT)
+    window = models.CharField(max_length=40, help_text="Schedule window, organisation time zone.")
+    recipient = models.EmailField(max_length=254)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    message_id = models.CharField(max_length=255, unique=True)
+    subject = models.CharField(max_length=255)
+    text = models.TextField()
+    html = models.TextField()
+    measured = models.JSONField(default=dict, help_text="The figures the mail reports.")
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "alert outbox row"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "window", "recipient"],
+                condition=Q(rule__isnull=False),
+                name="planner_alertoutbox_unique_rule_window_recipient",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "window", "recipient"],
+                condition=Q(rule__isnull=True),
+                name="planner_alertoutbox_unique_digest",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sent", "retrying", "failed"]),
+                name="planner_alertoutbox_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["alert", "digest", "test"]), name="planner_alertoutbox_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="digest", rule__isnull=True) | (~Q(kind="digest") & Q(rule__isnull=False)),
+                name="planner_alertoutbox_digest_without_rule",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="planner_alertoutbox_due"),
+            models.Index(fields=["organization", "-created_at"], name="planner_alertoutbox_org_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} -> {self.recipient} ({self.status})"

@@ -1,0 +1,284 @@
+"""Margin alerts (docs/ALERTS.md): rules, the sweep, measuring, the outbox and its delivery.
+
+Contracts:
+
+- **Schedules.** Each rule owns a django-celery-beat ``CrontabSchedule`` in the organisation's
+  time zone (a preset: daily 08:00, weekly Monday 08:00, monthly the 28th 08:00, or a cron
+  expression). One periodic sweep (``alerts_evaluate_due``) evaluates every enabled rule whose
+  latest schedule tick is later than the tick it last evaluated (``AlertRule.last_tick_at``).
+- **Windows.** A tick belongs to a window named in the organisation's time zone: the day
+  (``2026-11-26``), the ISO week (``2026-W48``), the month (``2026-11``) or, for cron rules, the
+  tick itself (``2026-11-26T08:00``). Actual usage is measured for the calendar month of the tick.
+- **Outbox first.** A breach writes one ``AlertOutbox`` row per (rule, window, recipient), or per
+  (organisation, window, recipient) for digest rules, with INSERT ... ON CONFLICT DO NOTHING, in
+  the transaction that records the evaluation, before anything is sent. Re-evaluating a window
+  (a duplicate beat tick, a task retry, two schedulers) finds the rows there and adds none.
+- **Delivery** (``outbox_deliver``) is at least once: a row is claimed (its next attempt moved
+  past a lease, so concurrent deliverers skip it), sent with its stored Message-ID, then marked
+  sent. An error before the server's ``250`` leaves it ``retrying`` with exponential backoff, so a
+  connection lost after the data may deliver the same Message-ID twice; after
+  ``ALERTS_MAX_ATTEMPTS`` attempts it is ``failed``, with the error kept. Nothing is deleted.
+
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from celery.schedules import crontab as celery_crontab
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+from planner.accounts.models import Organization
+from planner.alerts.models import MAX_ALERT_RECIPIENTS, AlertRule
+from planner.products.models import Tier
+from planner.simulation.models import Scenario
+
+logger = logging.getLogger(__name__)
+
+Metric = AlertRule.Metric
+Schedule = AlertRule.Schedule
+
+#: Preset schedules as (minute, hour, day_of_week, day_of_month, month_of_year), local time.
+#: Monthly runs on the 28th, the last day every month has, so the month is nearly complete.
+PRESETS: dict[str, tuple[str, str, str, str, str]] = {
+    Schedule.DAILY: ("0", "8", "*", "*", "*"),
+    Schedule.WEEKLY: ("0", "8", "1", "*", "*"),
+    Schedule.MONTHLY: ("0", "8", "*", "28", "*"),
+}
+#: How far back the sweep looks for a rule's latest tick (covers a 29 February cron).
+MAX_LOOKBACK_DAYS = 4 * 366 + 1
+PERCENT_METRICS = frozenset({Metric.GROSS_MARGIN_PCT, Metric.UNDERWATER_SHARE})
+TOP_CUSTOMERS = 5
+FIGURE = Decimal("0.0001")
+COMPARATORS: dict[str, tuple[Callable[[Any, Any], bool], str, str]] = {
+    AlertRule.Comparator.LT: (operator.lt, "<", "below"),
+    AlertRule.Comparator.LTE: (operator.le, "<=", "at or below"),
+    AlertRule.Comparator.GT: (operator.gt, ">", "above"),
+    AlertRule.Comparator.GTE: (operator.ge, ">=", "at or above"),
+}
+RULE_FIELDS = frozenset(
+    {
+        "name",
+        "scope",
+        "scenario",
+        "metric",
+        "tier",
+        "comparator",
+        "threshold",
+        "schedule",
+        "cron",
+        "recipients",
+        "digest",
+        "enabled",
+    }
+)
+
+
+# --- Rules ----------------------------------------------------------------------------------
+
+
+def _cron_fields(*, schedule: str, cron: str) -> tuple[str, str, str, str, str]:
+    """The crontab fields of a preset, or of ``cron`` ("minute hour day-of-month month
+    day-of-week", as in crontab(5)) for the cron schedule; a ValidationError on ``cron``."""
+    if schedule != Schedule.CRON:
+        return PRESETS[schedule]
+    parts = cron.split()
+    if len(parts) != 5:
+        raise ValidationError(
+            {"cron": "Give five fields: minute hour day-of-month month day-of-week (e.g. '0 8 * * 1')."}
+        )
+    minute, hour, day_of_month, month_of_year, day_of_week = parts
+    try:
+        celery_crontab(
+            minute=minute,
+            hour=hour,
+            day_of_week=day_of_week,
+            day_of_month=day_of_month,
+            month_of_year=month_of_year,
+        )
+    except Exception as error:  # celery raises ValueError and its own ParseException
+        raise ValidationError({"cron": f"Not a valid cron expression: {error}"}) from error
+    return minute, hour, day_of_week, day_of_month, month_of_year
+
+
+def cron_expression(crontab: CrontabSchedule) -> str:
+    """The schedule as a crontab(5) expression (minute hour day-of-month month day-of-week)."""
+    return " ".join(
+        [crontab.minute, crontab.hour, crontab.day_of_month, crontab.month_of_year, crontab.day_of_week]
+    )
+
+
+def _validate_rule(rule: AlertRule, *, cron: str) -> tuple[str, str, str, str, str] | None:
+    """Field-level checks of a rule; returns the crontab fields to store."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field_name: str, message: str) -> None:
+        errors.setdefault(field_name, []).append(message)
+
+    organization = rule.organization
+    if not isinstance(rule.name, str) or not rule.name.strip():
+        add("name", "Give the rule a name.")
+    elif (
+        AlertRule.objects.filter(organization=organization, name=rule.name.strip())
+        .exclude(pk=rule.pk)
+        .exists()
+    ):
+        add("name", f"An alert rule named {rule.name.strip()!r} exists already.")
+    if rule.scope == AlertRule.Scope.SCENARIO:
+        if rule.scenario is None:
+            add("scenario", "Choose the scenario whose latest run this rule watches.")
+        elif rule.scenario.product.organization_id != organization.pk:
+            add("scenario", "This scenario does not exist.")
+    elif rule.scope == AlertRule.Scope.ACTUAL and rule.scenario is not None:
+        add("scenario", "Actual-usage rules watch no scenario; leave it empty.")
+    if rule.tier is not None:
+        if rule.tier.product.organization_id != organization.pk:
+            add("tier", "This tier does not exist.")
+        elif rule.scenario is not None and rule.tier.product_id != rule.scenario.product_id:
+            add("tier", "Choose a tier of the scenario's product.")
+    if rule.metric == Metric.CUSTOMER_MARGIN and rule.scope == AlertRule.Scope.SCENARIO:
+        add("metric", "A single customer's margin is known for actual usage only.")
+    threshold = rule.threshold
+    if isinstance(threshold, Decimal) and threshold.is_finite():
+        if rule.metric == Metric.UNDERWATER_SHARE and not 0 <= threshold <= 100:
+            add("threshold", "A share is a percentage between 0 and 100 (7.5 = 7.5 %).")
+        elif rule.metric == Metric.GROSS_MARGIN_PCT and threshold > 100:
+            add("threshold", "A gross margin cannot exceed 100 %.")
+        elif rule.metric in (Metric.UNDERWATER_LOSS, Metric.COGS_P95) and threshold < 0:
+            add("threshold", "This amount cannot be negative.")
+    recipients = rule.recipients
+    if not isinstance(recipients, list) or not recipients:
+        add("recipients", "Give at least one email address.")
+    elif len(recipients) > MAX_ALERT_RECIPIENTS:
+        add("recipients", f"At most {MAX_ALERT_RECIPIENTS} recipients.")
+    else:
+        for position, address in enumerate(recipients):
+            try:
+                if not isinstance(address, str):
+                    raise ValidationError("not a string")
+                validate_email(address)
+            except ValidationError:
+                add("recipients", f"Recipient {position + 1} ({address!r}) is not a valid email address.")
+        if not errors.get("recipients") and len({a.lower() for a in recipients}) != len(recipients):
+            add("recipients", "Each address may be given once.")
+    fields = None
+    try:
+        if rule.schedule in PRESETS or rule.schedule == Schedule.CRON:
+            fields = _cron_fields(schedule=rule.schedule, cron=cron)
+    except ValidationError as error:
+        for key, messages in error.message_dict.items():
+            for message in messages:
+                add(key, message)
+    try:
+        rule.full_clean(exclude=["crontab"], validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        for key, messages in error.message_dict.items():
+            if key not in errors:
+                for message in messages:
+                    add(key, message)
+    if errors:
+        raise ValidationError(errors)
+    return fields
+
+
+def _crontab_set(
+    crontab: CrontabSchedule | None, fields: tuple[str, str, str, str, str], time_zone: str
+) -> CrontabSchedule:
+    minute, hour, day_of_week, day_of_month, month_of_year = fields
+    crontab = crontab or CrontabSchedule()
+    crontab.minute, crontab.hour = minute, hour
+    crontab.day_of_week, crontab.day_of_month, crontab.month_of_year = (
+        day_of_week,
+        day_of_month,
+        month_of_year,
+    )
+    crontab.timezone = ZoneInfo(time_zone)
+    crontab.save()
+    return crontab
+
+
+def _clean_recipients(recipients: object) -> object:
+    if isinstance(recipients, list):
+        return [r.strip() if isinstance(r, str) else r for r in recipients]
+    return recipients
+
+
+@transaction.atomic
+def alert_rule_create(
+    *,
+    organization: Organization,
+    name: str,
+    metric: str,
+    threshold: Decimal,
+    recipients: list[str],
+    scope: str = AlertRule.Scope.ACTUAL,
+    scenario: Scenario | None = None,
+    tier: Tier | None = None,
+    comparator: str = AlertRule.Comparator.LT,
+    schedule: str = Schedule.DAILY,
+    cron: str = "",
+    digest: bool = False,
+    enabled: bool = True,
+) -> AlertRule:
+    """Create a rule and its schedule; a ValidationError names each field at fault."""
+    rule = AlertRule(
+        organization=organization,
+        name=name.strip() if isinstance(name, str) else name,
+        metric=metric,
+        threshold=threshold,
+        recipients=_clean_recipients(recipients),
+        scope=scope,
+        scenario=scenario,
+        tier=tier,
+        comparator=comparator,
+        schedule=schedule,
+        digest=digest,
+        enabled=enabled,
+    )
+    fields = _validate_rule(rule, cron=cron)
+    assert fields is not None
+    rule.crontab = _crontab_set(None, fields, organization.time_zone)
+    rule.save()
+    return rule
+
+
+@transaction.atomic
+def alert_rule_update(*, rule: AlertRule, data: dict[str, Any]) -> AlertRule:
+    """Change some fields of a rule (keys of ``RULE_FIELDS``); its schedule follows ``schedule``
+    and ``cron``. Changing the schedule does not re-send a window already evaluated."""
+    unknown = set(data) - RULE_FIELDS
+    if unknown:
+        raise ValidationError({key: "Unknown field." for key in sorted(unknown)})
+    cron = data.get("cron", cron_expression(rule.crontab))
+    for key, value in data.items():
+        if key == "cron":
+            continue
+        if key == "name" and isinstance(value, str):
+            value = value.strip()
+        if key == "recipients":
+            value = _clean_recipients(value)
+        setattr(rule, key, value)
+    if data.get("scope") == AlertRule.Scope.ACTUAL and "scenario" not in data:
+        rule.scenario = None
+    fields = _validate_rule(rule, cron=cron)
+    assert fields is not None
+    rule.crontab = _crontab_set(rule.crontab, fields, str(rule.crontab.timezone))
+    rule.save()
+    return rule
+
+
+@transaction.atomic
+def alert_rule_delete(*, rule: AlertRule) -> None:
+    """Delete a rule, its outbox rows and its schedule (unless a periodic task uses it too)."""
+    crontab = rule.crontab
+    rule.delete()
+    if not PeriodicTask.objects.filter(crontab=crontab).exists():
+        crontab.delete()

@@ -1,0 +1,148 @@
+"""The planner's domain model: organisations, products, tiers, workloads, usage, scenarios, runs.
+
+Models hold fields, constraints and small derived properties; business logic lives in
+``planner.services``. Every rule is enforced twice: field validators and ``clean()`` give
+field-level messages to people (``full_clean``), and database CheckConstraints stop impossible
+rows written without validation (``QuerySet.update``, raw SQL).
+
+Units: money in the organisation's currency (Decimal); fractions (shares, rates, churn) as
+floats in [0, 1]; token counts per model call; usage in requests per user per month.
+
+Why every numeric CheckConstraint has an upper bound: PostgreSQL sorts NaN above every number
+(and SQLite stores a Decimal NaN as text, which also sorts above numbers), so ``x >= 0`` alone
+would let NaN through; ``x <= max`` rejects it on both databases.
+
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.constraints import BaseConstraint
+
+from planner.core.validators import (
+    finite_decimal,
+)
+
+# Upper bounds: generous for any real product, small enough to reject nonsense and NaN.
+MAX_FEE = Decimal("99999999.9999")  # max_digits=12, decimal_places=4
+MAX_CREDIT_PRICE = Decimal("999999.999999")  # max_digits=12, decimal_places=6
+MAX_CREDITS = 1e12
+MAX_TOKENS_PER_CALL = 10_000_000.0  # larger than any context window on the market
+MAX_CALLS_PER_REQUEST = 10_000.0
+MAX_REQUESTS_PER_MONTH = 1e9  # one user's expected requests per month
+MAX_ALPHA = 1e6
+MIN_SIMULATED_USERS = 1_000
+MAX_SIMULATED_USERS = 20_000_000
+MAX_HORIZON_MONTHS = 60
+MAX_SEED = 2**63 - 1  # fits a signed 64-bit column
+
+
+def _between(
+    model: str,
+    field: str,
+    low: float | Decimal | None,
+    high: float | Decimal,
+    *,
+    low_exclusive: bool = False,
+) -> models.CheckConstraint:
+    """A CheckConstraint ``low <= field <= high`` (NULL passes, as in SQL)."""
+    condition = Q(**{f"{field}__lte": high})
+    if low is not None:
+        condition &= Q(**{f"{field}__gt" if low_exclusive else f"{field}__gte": low})
+    return models.CheckConstraint(condition=condition, name=f"planner_{model}_{field}_range")
+
+
+def _p90_not_below_median(model: str, prefix: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{prefix}_p90__gte": F(f"{prefix}_median")}),
+        name=f"planner_{model}_{prefix}_p90_gte_median",
+    )
+
+
+def _both_or_neither(model: str, first: str, second: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{first}__isnull": True, f"{second}__isnull": True})
+        | Q(**{f"{first}__isnull": False, f"{second}__isnull": False}),
+        name=f"planner_{model}_{first}_{second}_together",
+    )
+
+
+def _fraction_field(help_text: str, default: float = 0.0) -> models.FloatField:
+    return models.FloatField(
+        default=default,
+        validators=[finite_decimal, MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=help_text,
+    )
+
+
+def _money_field(
+    help_text: str, *, null: bool = False, default: Decimal | None = None
+) -> models.DecimalField:
+    return models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=null,
+        blank=null,
+        default=default,
+        validators=[finite_decimal, MinValueValidator(Decimal(0)), MaxValueValidator(MAX_FEE)],
+        help_text=help_text,
+    )
+
+
+def _tokens_field(help_text: str, *, null: bool = False) -> models.FloatField:
+    return models.FloatField(
+        null=null,
+        blank=null,
+        validators=[finite_decimal, MinValueValidator(0.0), MaxValueValidator(MAX_TOKENS_PER_CALL)],
+        help_text=help_text,
+    )
+
+
+def _number(value: object) -> float | None:
+    """``value`` as a float when it is a finite number, else None (clean() runs even after a
+    field failed its own validation, so it must not trip over a NaN or a stray string)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _p90_check(errors: dict[str, str], instance: models.Model, prefix: str, label: str) -> None:
+    median = _number(getattr(instance, f"{prefix}_median"))
+    p90 = _number(getattr(instance, f"{prefix}_p90"))
+    if median is None or p90 is None:
+        return
+    if p90 < median:
+        errors[f"{prefix}_p90"] = f"The {label} p90 ({p90:g}) cannot be below the median ({median:g})."
+
+
+def _raise(errors: dict[str, str]) -> None:
+    if errors:
+        raise ValidationError(errors)
+
+
+class PlannerModel(models.Model):
+    """Base of the planner's models: ``full_clean`` validates UniqueConstraints but leaves
+    CheckConstraints to the database.
+
+    Every CheckConstraint here mirrors a field validator or a ``clean()`` rule, which report
+    the same problem on the field at fault. Django would re-run each CheckConstraint as a
+    SELECT on every ``full_clean`` (about 20 queries to validate one workload) only to add a
+    second, field-less message.
+    """
+
+    class Meta:
+        abstract = True
+
+    def get_constraints(self) -> list[tuple[type[models.Model], Sequence[BaseConstraint]]]:
+        return [
+            (model, [c for c in constraints if not isinstance(c, models.CheckConstraint)])
+            for model, constraints in super().get_constraints()
+        ]

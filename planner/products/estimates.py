@@ -1,0 +1,173 @@
+"""Quick estimates for the scenario editor, computed as the user types (no simulation):
+
+- ``cost_per_request_estimate``: the expected cost of one request of a workload at its token
+  *medians*, per model of the mix and share-weighted, with the one cost calculator
+  (``pricing.calculator.request_cost``) at the organisation's price (discounts applied) on the
+  scenario's price date. A typical request, not the mean: token distributions are skewed, so the
+  simulated mean cost is higher.
+- ``usage_preview``: the shape of a usage distribution (its quantile function) with p50/p90/p99,
+  from the engine's own inverse CDFs so the preview is what the simulation draws.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from scipy import special
+
+from planner.accounts.models import Organization
+from planner.engine.types import UsageDist
+from planner.engine.usage import intensity_from_normal, mean_intensity
+from planner.prices.models import PriceSheetEntry, SelfHostedDeployment
+from planner.prices.selectors import organization_model_price, private_model_on
+from planner.prices.self_hosted import self_hosted_price
+from pricing.calculator import PriceSchedule, request_cost
+from pricing.models import AIModel
+from pricing.selectors import PriceNotFound
+
+MixSource = AIModel | PriceSheetEntry | SelfHostedDeployment
+
+
+def mix_source_for_key(*, organization: Organization, key: str, on: dt.date) -> MixSource | None:
+    """The price source a model-mix key names: ``provider/model`` (catalog),
+    ``private/<slug>`` (a private model of the organisation's sheets in force on ``on``) or
+    ``self-hosted/<name>``. None when nothing matches."""
+    head, _, tail = key.strip().partition("/")
+    if not tail:
+        return None
+    if head == "private":
+        return private_model_on(organization_id=organization.pk, slug=tail, on=on)
+    if head == "self-hosted":
+        return SelfHostedDeployment.objects.filter(organization=organization, name=tail).first()
+    return (
+        AIModel.objects.select_related("provider")
+        .filter(provider__slug=head, slug=tail, retired_at__isnull=True)
+        .first()
+    )
+
+
+def mix_source_key(source: MixSource) -> str:
+    if isinstance(source, PriceSheetEntry):
+        return f"private/{source.slug}"
+    if isinstance(source, SelfHostedDeployment):
+        return source.mix_key
+    return f"{source.provider.slug}/{source.slug}"
+
+
+def _structure(
+    source: MixSource, *, organization: Organization, at: dt.datetime, variant: str
+) -> Mapping[str, Any]:
+    if isinstance(source, PriceSheetEntry):
+        return source.structure
+    if isinstance(source, SelfHostedDeployment):
+        return self_hosted_price(deployment=source).structure()
+    return organization_model_price(
+        organization_id=organization.pk, model=source, at=at, variant=variant
+    ).structure
+
+
+@dataclass(frozen=True)
+class ModelEstimate:
+    key: str
+    share: float
+    cost_per_request: float | None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class RequestEstimate:
+    models: list[ModelEstimate]
+    cost_per_request: float | None  # share-weighted; None if any model has no price
+    calls_per_request: float
+
+
+def cost_per_request_estimate(
+    *,
+    organization: Organization,
+    price_date: dt.date,
+    mix: Sequence[tuple[str, float, str, bool]],
+    input_tokens: float,
+    output_tokens: float,
+    reasoning_tokens: float = 0.0,
+    calls_per_request: float = 1.0,
+    prompt_cache_share: float = 0.0,
+    prompt_cache_write_share: float = 0.0,
+    response_cache_hit_rate: float = 0.0,
+    distillation: float = 0.0,
+) -> RequestEstimate:
+    """Cost of a request at the token medians: ``mix`` is ``(key, share, variant, uses_reasoning)``.
+
+    Input tokens shrink by ``distillation``; the prompt-cache shares split the input into cache
+    reads and writes; a response-cache hit costs nothing; each of ``calls_per_request`` calls is
+    priced on its own. Raises ValidationError for counts that are not finite and >= 0."""
+    numbers = (input_tokens, output_tokens, reasoning_tokens, calls_per_request)
+    if not all(math.isfinite(x) and x >= 0 for x in numbers):
+        raise ValidationError("Token counts must be finite numbers of at least 0.")
+    at = dt.datetime.combine(price_date, dt.time(12), tzinfo=dt.UTC)
+    total_input = round(input_tokens * (1 - distillation))
+    cache_read = round(total_input * prompt_cache_share)
+    cache_write = round(total_input * prompt_cache_write_share)
+    serve = (1 - response_cache_hit_rate) * max(calls_per_request, 1.0)
+    estimates = []
+    for key, share, variant, uses_reasoning in mix:
+        source = mix_source_for_key(organization=organization, key=key, on=price_date)
+        if source is None:
+            estimates.append(ModelEstimate(key, share, None, "not in the catalog"))
+            continue
+        reasoning = round(reasoning_tokens) if uses_reasoning else 0
+        try:
+            schedule = PriceSchedule.from_structure(
+                _structure(source, organization=organization, at=at, variant=variant)
+            )
+            cost = request_cost(
+                schedule,
+                input_tokens=total_input,
+                output_tokens=round(output_tokens) + reasoning,
+                cache_read_tokens=cache_read,
+                cache_write_tokens=cache_write,
+                reasoning_tokens=reasoning,
+            )
+        except (PriceNotFound, ValueError) as exc:
+            estimates.append(ModelEstimate(key, share, None, str(exc).split(";")[0][:160]))
+            continue
+        estimates.append(ModelEstimate(key, share, float(cost * Decimal(repr(serve)))))
+    weighted: float | None = None
+    if estimates and all(e.cost_per_request is not None for e in estimates):
+        weighted = sum(e.share * (e.cost_per_request or 0.0) for e in estimates)
+    return RequestEstimate(estimates, weighted, max(calls_per_request, 1.0))
+
+
+# --- Usage distribution preview ----------------------------------------------------------------
+
+PREVIEW_POINTS = 41
+
+
+def usage_preview(dist: UsageDist) -> dict[str, Any]:
+    """p50/p90/p99 and mean of a usage distribution, and a density sketch (log-spaced bins) from
+    its quantile function at evenly spaced probabilities."""
+    quantiles = {
+        name: float(intensity_from_normal(dist, np.asarray([special.ndtri(q)]))[0])
+        for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+    }
+    u = (np.arange(4000) + 0.5) / 4000
+    values = intensity_from_normal(dist, special.ndtri(u))
+    positive = values[values > 0]
+    density: dict[str, list[float]] = {"x": [], "y": []}
+    if positive.size:
+        low, high = float(positive.min()), float(np.quantile(positive, 0.995))
+        if high <= low:
+            high = low * 1.01 + 1e-9
+        edges = np.geomspace(max(low, 1e-6), high, PREVIEW_POINTS)
+        counts, _ = np.histogram(np.clip(positive, edges[0], edges[-1]), bins=edges)
+        density = {
+            "x": [float(x) for x in np.sqrt(edges[:-1] * edges[1:])],
+            "y": [float(c) / positive.size for c in counts],
+        }
+    return {**quantiles, "mean": mean_intensity(dist), "density": density}

@@ -1,0 +1,297 @@
+"""Scenarios, simulation runs and their blocks."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Collection
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from planner.accounts.models import Organization  # SIBLING
+from planner.core.models import (  # SIBLING
+    MAX_HORIZON_MONTHS,
+    MAX_SEED,
+    MAX_SIMULATED_USERS,
+    MIN_SIMULATED_USERS,
+    PlannerModel,
+    _between,
+    _raise,
+)
+from planner.core.validators import (
+    finite_decimal,
+    levers_validate_structure,
+)
+from planner.products.models import (  # SIBLING
+    Product,
+)
+from pricing.models import AIModel
+
+
+def new_seed() -> int:
+    """A fresh random seed for a scenario, stored so every run can be reproduced."""
+    return secrets.randbelow(MAX_SEED)
+
+
+class Scenario(PlannerModel):
+    """A what-if for a product: horizon, simulation size, market trends and levers.
+
+    ``levers`` is a list of lever objects (see ``planner.validators.levers_validate_structure``)
+    whose ``routing_model`` is an AIModel id and ``workloads`` are Workload ids of the product.
+    ``price_date`` pins the catalog prices used by runs. ``seed`` is drawn at random when the
+    scenario is created and stored so every run can be reproduced. ``organization`` duplicates
+    ``product.organization`` (set on save; a scenario never changes product) so that tenant
+    scoping and the API's scenario list are one indexed filter on one table, as for runs.
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="scenarios")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", editable=False, blank=True
+    )
+    name = models.CharField(max_length=200)
+    horizon_months = models.PositiveSmallIntegerField(
+        default=12, validators=[MinValueValidator(1), MaxValueValidator(MAX_HORIZON_MONTHS)]
+    )
+    simulated_users = models.PositiveIntegerField(
+        default=200_000,
+        validators=[MinValueValidator(MIN_SIMULATED_USERS), MaxValueValidator(MAX_SIMULATED_USERS)],
+    )
+    seed = models.BigIntegerField(
+        default=new_seed, validators=[MinValueValidator(0), MaxValueValidator(MAX_SEED)]
+    )
+    levers = models.JSONField(default=list, blank=True, validators=[levers_validate_structure])
+    price_trend_yearly = models.FloatField(
+        default=-0.30,
+        validators=[finite_decimal, MinValueValidator(-0.99), MaxValueValidator(1.0)],
+        help_text="Yearly change of token prices (-0.30 = 30 % cheaper each year).",
+    )
+    usage_growth_monthly = models.FloatField(
+        default=0.0,
+        validators=[finite_decimal, MinValueValidator(-0.5), MaxValueValidator(1.0)],
+        help_text="Monthly growth of each user's usage (0.05 = +5 % a month).",
+    )
+    discount_rate_yearly = models.FloatField(
+        default=0.10,
+        validators=[finite_decimal, MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Yearly discount rate for the NPV.",
+    )
+    target_margin = models.FloatField(
+        default=0.5,
+        validators=[finite_decimal, MinValueValidator(-1.0), MaxValueValidator(1.0)],
+        help_text="Target gross margin as a fraction (0.6 = 60 %).",
+    )
+    price_date = models.DateField(
+        default=timezone.localdate, help_text="Catalog prices in force on this date."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["product", "name"]
+        indexes = [models.Index(fields=["organization", "name", "id"], name="planner_scenario_org_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "name"], name="planner_scenario_unique_name"),
+            _between("scenario", "horizon_months", 1, MAX_HORIZON_MONTHS),
+            _between("scenario", "simulated_users", MIN_SIMULATED_USERS, MAX_SIMULATED_USERS),
+            _between("scenario", "seed", 0, MAX_SEED),
+            _between("scenario", "price_trend_yearly", -0.99, 1.0),
+            _between("scenario", "usage_growth_monthly", -0.5, 1.0),
+            _between("scenario", "discount_rate_yearly", 0.0, 1.0),
+            _between("scenario", "target_margin", -1.0, 1.0),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} / {self.name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.organization_id is None and self.product_id is not None:
+            self.organization_id = self.product.organization_id
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        """Check that the levers reference this product's workloads and existing models."""
+        if not isinstance(self.levers, list) or not self.product_id:
+            return
+        workload_ids = set(self.product.workloads.values_list("id", flat=True))
+        model_ids = {
+            lever["routing_model"]
+            for lever in self.levers
+            if isinstance(lever, dict) and type(lever.get("routing_model")) is int
+        }
+        known_models = set(AIModel.objects.filter(pk__in=model_ids).values_list("pk", flat=True))
+        errors: list[str] = []
+        for lever in self.levers:
+            if not isinstance(lever, dict):
+                continue
+            where = f"Lever '{lever.get('key')}'"
+            unknown = [w for w in lever.get("workloads", []) if w not in workload_ids]
+            if unknown:
+                errors.append(f"{where}: workload id(s) {unknown} are not workloads of this product.")
+            model = lever.get("routing_model")
+            if model is not None and model not in known_models:
+                errors.append(f"{where}: model id {model} does not exist.")
+        if errors:
+            raise ValidationError({"levers": errors})
+
+
+class SimulationRun(PlannerModel):
+    """One Monte Carlo run of a scenario, reproducible from its frozen ``snapshot``.
+
+    The snapshot (scenario document, resolved prices, price date) is written once at creation
+    and never changes: ``save()`` refuses to alter it. ``organization`` duplicates
+    ``scenario.product.organization`` so that tenant scoping is a single indexed filter.
+    Progress is ``blocks_done / blocks_total``; ``heartbeat_at`` and ``attempts`` drive the reaper.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="runs")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    seed = models.BigIntegerField(validators=[MinValueValidator(0), MaxValueValidator(MAX_SEED)])
+    users = models.PositiveIntegerField(
+        validators=[MinValueValidator(MIN_SIMULATED_USERS), MaxValueValidator(MAX_SIMULATED_USERS)]
+    )
+    snapshot = models.JSONField(default=dict, help_text="Frozen inputs; immutable once created.")
+    blocks_total = models.PositiveIntegerField(default=0)
+    blocks_done = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    chunk_blocks = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1)], help_text="Blocks per chunk task."
+    )
+    merge_enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set once, by the chunk that completed the last block."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    results = models.JSONField(null=True, blank=True)
+    package_versions = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "status"], name="planner_run_org_status"),
+            models.Index(fields=["scenario", "-created_at"], name="planner_run_scenario_recent"),
+            models.Index(fields=["status", "heartbeat_at"], name="planner_run_status_heartbeat"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "succeeded", "failed", "cancelled"]),
+                name="planner_run_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(blocks_done__lte=F("blocks_total")), name="planner_run_blocks_done_lte_total"
+            ),
+            _between("simulationrun", "seed", 0, MAX_SEED),
+            _between("simulationrun", "users", MIN_SIMULATED_USERS, MAX_SIMULATED_USERS),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} of {self.scenario} ({self.status})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, refusing any change to a snapshot loaded from the database."""
+        loaded = getattr(self, "_loaded_snapshot", None)
+        update_fields = kwargs.get("update_fields")
+        if (
+            loaded is not None
+            and not self._state.adding
+            and (update_fields is None or "snapshot" in update_fields)
+            and _canonical_json(self.snapshot) != loaded
+        ):
+            raise ValidationError({"snapshot": "A run's snapshot is immutable; start a new run instead."})
+        if self.organization_id is None and self.scenario_id is not None:
+            self.organization_id = self.scenario.product.organization_id
+        super().save(*args, **kwargs)
+        self._loaded_snapshot = _canonical_json(self.snapshot)
+
+    @property
+    def progress(self) -> float:
+        """Share of blocks done, 0..1."""
+        return self.blocks_done / self.blocks_total if self.blocks_total else 0.0
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED_STATUSES
+
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> SimulationRun:
+        instance = super().from_db(db, field_names, values, **kwargs)
+        if "snapshot" in field_names:
+            instance._loaded_snapshot = _canonical_json(instance.snapshot)
+        return instance
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if (
+            self.blocks_done is not None
+            and self.blocks_total is not None
+            and self.blocks_done > self.blocks_total
+        ):
+            errors["blocks_done"] = (
+                f"Only {self.blocks_total} blocks exist; {self.blocks_done} cannot be done."
+            )
+        if (
+            self.scenario_id
+            and self.organization_id
+            and self.scenario.product.organization_id != self.organization_id
+        ):
+            errors["organization"] = "The run's organisation must be the scenario's."
+        _raise(errors)
+
+
+def _canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+class RunBlock(models.Model):
+    """One fixed block of a run's simulated users (see ``planner.engine.BLOCK_SIZE``).
+
+    A chunk task marks its blocks ``running`` (with a heartbeat and an attempt count) and stores
+    each finished block's partial aggregates (``aggregate``: the engine's arrays as a compressed
+    ``.npz``) with an upsert keyed ``(run, block)``: a redelivered chunk overwrites, never adds.
+    """
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    run = models.ForeignKey(SimulationRun, on_delete=models.CASCADE, related_name="blocks")
+    block = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the last worker.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    users = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0.0)
+    aggregate = models.BinaryField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "block"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "block"], name="planner_runblock_unique"),
+            models.CheckConstraint(
+                condition=Q(state__in=["running", "done"]), name="planner_runblock_state_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["run", "state"], name="planner_runblock_run_state")]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} block {self.block} ({self.state})"

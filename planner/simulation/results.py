@@ -1,0 +1,384 @@
+"""Read-side presentation of simulation results for the web: headline figures, plain-language
+summaries, chart series and CSV export. Everything here reads a stored results document (and the
+run's snapshot for the tier prices); nothing is recomputed from the simulation.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from planner.accounts.models import Organization
+from planner.simulation.models import Scenario, SimulationRun
+
+#: Bars of the per-user margin histogram on the page. The engine's bins are signed-log (fine
+#: near zero, wide in the tails); a founder reads a linear axis, so the mass between the 0.5th
+#: and 99.5th percentile is spread evenly over this many bins (the tails go to the end bins).
+HISTOGRAM_BARS = 60
+PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0))
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A run's headline figures (month 1): what the dashboard and the comparison show."""
+
+    gross_margin_pct: float
+    underwater_share: float
+    underwater_interval: tuple[float, float]
+    monthly_loss: float
+    monthly_margin: float
+    revenue: float
+    horizon_margin: float
+    npv_margin: float
+
+
+def headline(results: Mapping[str, Any]) -> Headline:
+    total = results["total"]
+    under = total["underwater_paying"]
+    return Headline(
+        gross_margin_pct=float(total["gross_margin_pct"]),
+        underwater_share=float(under["share"]),
+        underwater_interval=(float(under["interval"][0]), float(under["interval"][1])),
+        monthly_loss=float(under["monthly_loss"]),
+        monthly_margin=float(total["margin"]),
+        revenue=float(total["revenue"]),
+        horizon_margin=float(total["horizon"]["total_margin"]),
+        npv_margin=float(total["horizon"]["npv_margin"]),
+    )
+
+
+def scenarios_with_latest_runs(*, organization: Organization) -> QuerySet[Scenario]:
+    """The organisation's scenarios with ``latest_run_id`` (any status) and
+    ``latest_result_run_id`` (latest succeeded) annotated, products joined: one query."""
+    runs = SimulationRun.objects.filter(scenario=OuterRef("pk")).order_by("-created_at", "-id")
+    return (
+        Scenario.objects.filter(product__organization=organization)
+        .select_related("product")
+        .annotate(
+            latest_run_id=Subquery(runs.values("id")[:1]),
+            latest_run_status=Subquery(runs.values("status")[:1]),
+            latest_result_run_id=Subquery(
+                runs.filter(status=SimulationRun.Status.SUCCEEDED).values("id")[:1]
+            ),
+        )
+        .order_by("product__name", "name")
+    )
+
+
+def runs_by_id(ids: Iterable[int | None]) -> dict[int, SimulationRun]:
+    """Runs (with results, without snapshots) by id: one query."""
+    wanted = [i for i in ids if i is not None]
+    return {
+        run.pk: run
+        for run in SimulationRun.objects.filter(pk__in=wanted).defer("snapshot").select_related("scenario")
+    }
+
+
+# --- Money and numbers in words --------------------------------------------------------------
+
+
+def money_short(value: float, currency: str) -> str:
+    """``$41k``-style amounts for sentences (the currency symbol when common, else the code)."""
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}.get(currency, f"{currency} ")
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 1e6:
+        text = f"{value / 1e6:.1f}M"
+    elif value >= 1e4:
+        text = f"{value / 1e3:.0f}k"
+    elif value >= 1e3:
+        text = f"{value / 1e3:.1f}k"
+    elif value >= 10:
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:,.2f}"
+    return f"{sign}{symbol}{text}"
+
+
+def _break_even_words(data: Mapping[str, Any]) -> str | None:
+    kind = data["kind"]
+    if kind == "from":
+        return f"break-even is {data['credits']:,.0f} credits/month"
+    if kind == "range":
+        return f"margin is negative between {data['credits']:,.0f} and {data['until']:,.0f} credits/month"
+    if kind == "none":
+        return "margin never turns negative with usage"
+    return None
+
+
+def summary_sentences(results: Mapping[str, Any], *, currency: str) -> list[str]:
+    """One plain-language sentence per tier and one for the total, with the simulation error
+    where it changes the reading (the underwater share's 95% interval)."""
+    sentences = []
+    for tier in results["tiers"]:
+        if not tier["paying"]:
+            cost = tier["cogs_per_user"]["mean"]["value"] * tier["subscribers"]
+            sentences.append(
+                f"{tier['key']} is free: its {tier['subscribers']:,} users cost "
+                f"{money_short(cost, currency)}/month "
+                f"({money_short(tier['cogs_per_user']['mean']['value'], currency)} each)."
+            )
+            continue
+        under = tier["underwater"]
+        low, high = under["interval"]
+        parts = [
+            f"{under['share'] * 100:.1f}% of {tier['key']} users are underwater "
+            f"(95% simulation interval {low * 100:.1f}–{high * 100:.1f}%)"
+        ]
+        if under["share"] > 0:
+            parts.append(f"they cost {money_short(under['monthly_loss']['value'], currency)}/month")
+        words = _break_even_words(tier["break_even"])
+        if words:
+            parts.append(words)
+        sentences.append("; ".join(parts) + ".")
+    total = results["total"]
+    sentences.append(
+        f"Overall gross margin is {total['gross_margin_pct']:.1f}% on "
+        f"{money_short(total['revenue'], currency)}/month of revenue; over "
+        f"{results['horizon_months']} months the margin adds up to "
+        f"{money_short(total['horizon']['total_margin'], currency)}."
+    )
+    best = max(total["levers"], key=lambda lever: lever["monthly_margin_change"], default=None)
+    if best is not None and best["monthly_margin_change"] > 0:
+        sentences.append(
+            f"The strongest lever, {best['label']}, adds "
+            f"{money_short(best['monthly_margin_change'], currency)}/month of margin."
+        )
+    return sentences
+
+
+# --- Chart series ----------------------------------------------------------------------------
+
+
+def _quantile_edge(edges: Sequence[float], counts: Sequence[float], q: float) -> float:
+    total = sum(counts)
+    target, seen = q * total, 0.0
+    for i, count in enumerate(counts):
+        if seen + count >= target and count > 0:
+            fraction = (target - seen) / count
+            return edges[i] + fraction * (edges[i + 1] - edges[i])
+        seen += count
+    return edges[-1]
+
+
+def histogram_rebinned(
+    edges: Sequence[float], counts: Sequence[float], bars: int = HISTOGRAM_BARS
+) -> dict[str, Any]:
+    """Spread the engine's signed-log margin histogram over ``bars`` equal bins between its
+    0.5th and 99.5th percentile (mass assumed uniform within an engine bin; tails in the end
+    bins; one bar more when zero falls inside, so that zero is a bar edge). Returns bar centres,
+    width and shares of users (summing to 1)."""
+    if not counts or sum(counts) == 0:
+        return {"x": [], "share": [], "width": 0.0}
+    total = float(sum(counts))
+    low = _quantile_edge(edges, counts, 0.005)
+    high = _quantile_edge(edges, counts, 0.995)
+    if high <= low:
+        low, high = low - 1.0, high + 1.0
+    width = (high - low) / bars
+    if low < 0 < high:
+        # Put an edge at zero so every bar is all loss or all profit (the chart colours by sign).
+        low = -math.ceil(-low / width) * width
+        bars = math.ceil((high - low) / width - 1e-9)
+        high = low + bars * width
+    shares = [0.0] * bars
+    for i, count in enumerate(counts):
+        if not count:
+            continue
+        a, b = edges[i], edges[i + 1]
+        if b <= low:
+            shares[0] += count
+            continue
+        if a >= high:
+            shares[-1] += count
+            continue
+        span = b - a
+        if a < low:
+            shares[0] += count * (low - a) / span
+        if b > high:
+            shares[-1] += count * (b - high) / span
+        lo, hi = max(a, low), min(b, high)
+        first, last = int((lo - low) // width), min(bars - 1, int((hi - low) // width))
+        for j in range(first, last + 1):
+            overlap = min(hi, low + (j + 1) * width) - max(lo, low + j * width)
+            if overlap > 0:
+                shares[j] += count * overlap / span
+    return {
+        "x": [low + (j + 0.5) * width for j in range(bars)],
+        "share": [s / total for s in shares],
+        "width": width,
+    }
+
+
+def _crossing(points: Sequence[tuple[float, float]], level: float) -> tuple[float, float] | None:
+    """Where the piecewise-linear COGS-by-percentile curve first exceeds ``level``: the
+    percentile and its fractional position among ``points`` (for an axis with one tick per point)."""
+    for i, ((p0, c0), (p1, c1)) in enumerate(zip(points, points[1:], strict=False)):
+        if c0 <= level < c1:
+            fraction = (level - c0) / (c1 - c0)
+            return p0 + fraction * (p1 - p0), i + fraction
+    return None
+
+
+def _tier_chart(tier: Mapping[str, Any], snapshot_tier: Mapping[str, Any] | None) -> dict[str, Any]:
+    cogs = tier["cogs_per_user"]
+    points = [(q, float(cogs[name]["value"])) for name, q in PERCENTILES]
+    points.append((100.0, float(cogs["max"])))
+    price = float(snapshot_tier["monthly_price"]) if snapshot_tier else tier["revenue_per_user"]["value"]
+    fee_pct = float(snapshot_tier.get("payment_fee_pct", 0)) if snapshot_tier else 0.0
+    fee_fixed = float(snapshot_tier.get("payment_fee_fixed", 0)) if snapshot_tier else 0.0
+    net = price * (1 - fee_pct) - (fee_fixed if price > 0 else 0.0)
+    histogram = tier["margin_histogram"]
+    crossing = _crossing(points, net) if tier["paying"] else None
+    return {
+        "key": tier["key"],
+        "paying": tier["paying"],
+        "price": price,
+        "net_price": net,
+        "percentiles": {
+            "labels": ["p50", "p90", "p95", "p99", "max"],
+            "x": [q for _, q in PERCENTILES] + [100.0],
+            "cogs": [float(cogs[name]["value"]) for name, _ in PERCENTILES] + [float(cogs["max"])],
+            "low": [float(cogs[name]["interval"][0]) for name, _ in PERCENTILES] + [float(cogs["max"])],
+            "high": [float(cogs[name]["interval"][1]) for name, _ in PERCENTILES] + [float(cogs["max"])],
+        },
+        "break_even_percentile": crossing[0] if crossing else None,
+        "break_even_position": crossing[1] if crossing else None,
+        "break_even": tier["break_even"],
+        "histogram": histogram_rebinned(histogram["edges"], histogram["counts"]),
+        "cogs_by_workload": tier["cogs_by_workload"],
+        "cogs_by_model": tier["cogs_by_model"],
+        "levers": [
+            {
+                "label": "Baseline",
+                "gross_margin_pct": tier["gross_margin_pct"]["value"],
+                "underwater_share": tier["underwater"]["share"],
+                "cogs_per_user": cogs["mean"]["value"],
+            },
+            *(
+                {
+                    "label": lever["label"],
+                    "gross_margin_pct": lever["gross_margin_pct"],
+                    "underwater_share": lever["underwater_share"],
+                    "cogs_per_user": lever["cogs_per_user"],
+                }
+                for lever in tier["levers"]
+            ),
+        ],
+        "months": [row["month"] for row in tier["horizon"]["months"]],
+        "revenue_by_month": [row["revenue"] for row in tier["horizon"]["months"]],
+        "cogs_by_month": [row["cogs"]["value"] for row in tier["horizon"]["months"]],
+        "margin_by_month": [row["margin"]["value"] for row in tier["horizon"]["months"]],
+    }
+
+
+def chart_data(results: Mapping[str, Any], snapshot: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Everything the results page draws, as plain JSON (also the charts' data attribute)."""
+    by_key = {t["key"]: t for t in (snapshot or {}).get("tiers", [])}
+    total = results["total"]
+    return {
+        "tiers": [_tier_chart(tier, by_key.get(tier["key"])) for tier in results["tiers"]],
+        "total": {
+            "months": list(range(1, len(total["horizon"]["margin_by_month"]) + 1)),
+            "margin_by_month": total["horizon"]["margin_by_month"],
+            "levers": total["levers"],
+        },
+    }
+
+
+def worst_tier_index(results: Mapping[str, Any]) -> int:
+    """The paying tier with the largest underwater share (the one to look at first); 0 if none."""
+    paying = [(t["underwater"]["share"], -i) for i, t in enumerate(results["tiers"]) if t["paying"]]
+    return -max(paying)[1] if paying else 0
+
+
+def sparkline(results: Mapping[str, Any]) -> list[float]:
+    """Total margin by month: the dashboard's small chart."""
+    return [float(x) for x in results["total"]["horizon"]["margin_by_month"]]
+
+
+# --- CSV export ------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "tier",
+    "paying",
+    "subscribers",
+    "revenue_per_user",
+    "cogs_per_user_mean",
+    "cogs_per_user_mean_mc_error",
+    "cogs_p50",
+    "cogs_p90",
+    "cogs_p95",
+    "cogs_p99",
+    "cogs_max",
+    "margin_per_user",
+    "gross_margin_pct",
+    "gross_margin_pct_mc_error",
+    "underwater_share",
+    "underwater_low_95",
+    "underwater_high_95",
+    "underwater_users",
+    "underwater_monthly_loss",
+    "top_1pct_cogs_share",
+    "top_5pct_cogs_share",
+    "break_even_kind",
+    "break_even_credits",
+    "break_even_until",
+    "horizon_total_margin",
+    "horizon_npv_margin",
+)
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ""
+    return str(value)
+
+
+def results_csv(results: Mapping[str, Any]) -> str:
+    """One row per tier with the headline figures and their Monte Carlo errors (month 1)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for tier in results["tiers"]:
+        cogs, under, horizon = tier["cogs_per_user"], tier["underwater"], tier["horizon"]
+        writer.writerow(
+            _number(v)
+            for v in (
+                tier["key"],
+                tier["paying"],
+                tier["subscribers"],
+                tier["revenue_per_user"]["value"],
+                cogs["mean"]["value"],
+                cogs["mean"]["mc_error"],
+                cogs["p50"]["value"],
+                cogs["p90"]["value"],
+                cogs["p95"]["value"],
+                cogs["p99"]["value"],
+                cogs["max"],
+                tier["margin_per_user"]["value"],
+                tier["gross_margin_pct"]["value"],
+                tier["gross_margin_pct"]["mc_error"],
+                under["share"],
+                under["interval"][0],
+                under["interval"][1],
+                under["users"],
+                under["monthly_loss"]["value"],
+                tier["top_1pct_cogs_share"],
+                tier["top_5pct_cogs_share"],
+                tier["break_even"]["kind"],
+                tier["break_even"]["credits"],
+                tier["break_even"]["until"],
+                horizon["total_margin"],
+                horizon["npv_margin"],
+            )
+        )
+    return out.getvalue()

@@ -1,0 +1,326 @@
+"""Simulation jobs: fan-out over fixed blocks, idempotent block storage, merge, reaper, cancel.
+
+Flow (docs/JOBS.md):
+
+1. :func:`run_start` creates the run (queued, frozen snapshot) and, after commit, enqueues one
+   ``planner.run_chunk`` task per group of ``chunk_blocks`` consecutive blocks.
+2. :func:`chunk_execute` (the chunk task's body) marks each block ``running`` with a heartbeat
+   and an attempt, simulates it, stores its aggregate with an upsert keyed ``(run, block)`` and
+   recounts the run's done blocks under a row lock. The update that completes the last block sets
+   ``merge_enqueued_at`` (a conditional update, so exactly one caller wins) and enqueues the merge.
+   Blocks already done are skipped, so a redelivered chunk never double-counts.
+3. :func:`run_merge` combines the stored aggregates in block order and marks the run succeeded.
+4. :func:`runs_reap` (periodic) finds queued/running runs without a recent heartbeat and
+   re-queues their missing blocks, or fails them once a block has used all its attempts. It is
+   what recovers from a lost message or a killed worker on every broker, including the
+   filesystem broker, which cannot redeliver.
+
+No chord and no result backend: everything a run needs to finish is in the database.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from planner import engine
+from planner.simulation.models import RunBlock, Scenario, SimulationRun
+from planner.simulation.snapshot import SimulationInputError, engine_input_from_snapshot, run_create
+
+logger = logging.getLogger(__name__)
+
+Enqueue = Callable[[int, list[int]], None]
+ACTIVE = (SimulationRun.Status.QUEUED, SimulationRun.Status.RUNNING)
+
+
+def worker_name() -> str:
+    """``host:pid`` of this process, recorded on the blocks it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _enqueue_chunk(run_id: int, blocks: list[int]) -> None:
+    from planner.simulation.tasks import run_chunk
+
+    run_chunk.apply_async(args=[run_id, blocks])
+
+
+def _enqueue_merge(run_id: int) -> None:
+    from planner.simulation.tasks import run_merge_task
+
+    run_merge_task.apply_async(args=[run_id])
+
+
+def chunk_groups(blocks: Sequence[int], chunk_blocks: int) -> list[list[int]]:
+    """Split ``blocks`` (sorted) into groups of at most ``chunk_blocks`` consecutive entries."""
+    ordered = sorted(blocks)
+    return [ordered[i : i + chunk_blocks] for i in range(0, len(ordered), chunk_blocks)]
+
+
+def run_start(*, scenario: Scenario, users: int | None = None, seed: int | None = None) -> SimulationRun:
+    """Create a queued run of ``scenario`` and enqueue its chunks after commit.
+
+    Raises :class:`SimulationInputError` with a readable message for invalid inputs, too many
+    users or too many active runs in the organisation.
+    """
+    organization = scenario.product.organization
+    limit = settings.PLANNER_MAX_CONCURRENT_RUNS
+    with transaction.atomic():
+        active = SimulationRun.objects.filter(organization=organization, status__in=ACTIVE).count()
+        if active >= limit:
+            raise SimulationInputError(
+                f"{organization.name} already has {active} runs queued or running (the limit is {limit}); "
+                "wait for one to finish or cancel one."
+            )
+        run = run_create(scenario=scenario, users=users, seed=seed)
+        run.chunk_blocks = settings.PLANNER_CHUNK_BLOCKS
+        run.save(update_fields=["chunk_blocks"])
+        run_id = run.pk
+        transaction.on_commit(lambda: run_dispatch(run_id=run_id))
+    return run
+
+
+def run_dispatch(*, run_id: int, enqueue: Enqueue = _enqueue_chunk) -> int:
+    """Enqueue chunk tasks for every block of the run that is not done; returns the count."""
+    run = SimulationRun.objects.only("blocks_total", "chunk_blocks", "status").filter(pk=run_id).first()
+    if run is None or run.is_finished:
+        return 0
+    done = set(
+        RunBlock.objects.filter(run_id=run_id, state=RunBlock.State.DONE).values_list("block", flat=True)
+    )
+    missing = [b for b in range(run.blocks_total) if b not in done]
+    groups = chunk_groups(missing, run.chunk_blocks)
+    for group in groups:
+        enqueue(run_id, group)
+    logger.info("run dispatched run_id=%s chunks=%s blocks=%s", run_id, len(groups), len(missing))
+    return len(groups)
+
+
+@lru_cache(maxsize=2)
+def _prepared(run_id: int) -> engine.PreparedRun:
+    """The engine's per-run setup, cached per process: a run's snapshot never changes."""
+    run = SimulationRun.objects.only("snapshot", "users", "seed").get(pk=run_id)
+    return engine.prepare(engine_input_from_snapshot(run.snapshot), users=run.users, seed=run.seed)
+
+
+def aggregate_to_bytes(aggregate: engine.BlockAggregate) -> bytes:
+    """Serialise a block aggregate (compressed .npz)."""
+    buffer = io.BytesIO()
+    arrays: dict[str, Any] = dict(aggregate.to_arrays())
+    np.savez_compressed(buffer, allow_pickle=False, **arrays)
+    return buffer.getvalue()
+
+
+def aggregate_from_bytes(data: bytes | memoryview) -> engine.BlockAggregate:
+    """Inverse of :func:`aggregate_to_bytes`."""
+    with np.load(io.BytesIO(bytes(data)), allow_pickle=False) as arrays:
+        return engine.BlockAggregate.from_arrays({name: arrays[name] for name in arrays.files})
+
+
+def _status(run_id: int) -> str:
+    return str(SimulationRun.objects.filter(pk=run_id).values_list("status", flat=True).first() or "")
+
+
+def _fail(run_id: int, message: str) -> None:
+    updated = SimulationRun.objects.filter(pk=run_id, status__in=ACTIVE).update(
+        status=SimulationRun.Status.FAILED, error=message, finished_at=timezone.now()
+    )
+    if updated:
+        logger.warning("run failed run_id=%s error=%s", run_id, message)
+
+
+def _block_begin(run_id: int, block: int, worker: str) -> RunBlock | None:
+    """Mark ``block`` running (one more attempt) unless it is done; None when done already."""
+    now = timezone.now()
+    with transaction.atomic():
+        row, created = RunBlock.objects.select_for_update().get_or_create(
+            run_id=run_id, block=block, defaults={"attempts": 1, "worker": worker, "heartbeat_at": now}
+        )
+        if row.state == RunBlock.State.DONE:
+            return None
+        if not created:
+            row.attempts += 1
+            row.worker = worker
+            row.heartbeat_at = now
+            row.save(update_fields=["attempts", "worker", "heartbeat_at"])
+        SimulationRun.objects.filter(pk=run_id).update(heartbeat_at=now)
+    return row
+
+
+def _block_finish(run_id: int, block: int, aggregate: engine.BlockAggregate, seconds: float) -> bool:
+    """Store a block's aggregate and recount the run; True when this call completed the run."""
+    data = aggregate_to_bytes(aggregate)
+    now = timezone.now()
+    with transaction.atomic():
+        run = SimulationRun.objects.select_for_update().only("blocks_total", "status").get(pk=run_id)
+        RunBlock.objects.update_or_create(
+            run_id=run_id,
+            block=block,
+            defaults={
+                "state": RunBlock.State.DONE,
+                "aggregate": data,
+                "users": int(aggregate.users.sum()),
+                "seconds": seconds,
+                "heartbeat_at": now,
+            },
+        )
+        done = RunBlock.objects.filter(run_id=run_id, state=RunBlock.State.DONE).count()
+        SimulationRun.objects.filter(pk=run_id).update(blocks_done=done, heartbeat_at=now)
+        if done < run.blocks_total or run.status != SimulationRun.Status.RUNNING:
+            return False
+        won = SimulationRun.objects.filter(pk=run_id, merge_enqueued_at__isnull=True).update(
+            merge_enqueued_at=now
+        )
+        if won:
+            transaction.on_commit(lambda: _enqueue_merge(run_id))
+        return bool(won)
+
+
+def chunk_execute(*, run_id: int, blocks: Sequence[int], worker: str | None = None) -> int:
+    """Simulate ``blocks`` of a run and store them; returns how many blocks this call computed.
+
+    Stops early (without error) when the run is cancelled or finished. A block that has used up
+    ``PLANNER_MAX_BLOCK_ATTEMPTS`` fails the run with a readable error.
+    """
+    worker = worker or worker_name()
+    SimulationRun.objects.filter(pk=run_id, status=SimulationRun.Status.QUEUED).update(
+        status=SimulationRun.Status.RUNNING, started_at=timezone.now()
+    )
+    computed = 0
+    for block in blocks:
+        if _status(run_id) != SimulationRun.Status.RUNNING:
+            logger.info("chunk stops run_id=%s block=%s status=%s", run_id, block, _status(run_id))
+            return computed
+        row = _block_begin(run_id, block, worker)
+        if row is None:
+            continue
+        if row.attempts > settings.PLANNER_MAX_BLOCK_ATTEMPTS:
+            _fail(
+                run_id,
+                f"Block {block} could not be completed in {settings.PLANNER_MAX_BLOCK_ATTEMPTS} attempts "
+                f"(last on worker {worker}); the run was stopped. Start it again, or contact support "
+                "if it keeps failing.",
+            )
+            return computed
+        started = time.perf_counter()
+        try:
+            prepared = _prepared(run_id)
+            aggregate = engine.simulate_block(prepared, block)
+        except ValueError as error:
+            _fail(run_id, f"The scenario cannot be simulated: {error}")
+            return computed
+        _block_finish(run_id, block, aggregate, time.perf_counter() - started)
+        computed += 1
+    return computed
+
+
+def run_merge(*, run_id: int) -> SimulationRun | None:
+    """Merge the stored blocks in block order into the results; marks the run succeeded.
+
+    Returns ``None`` when the run no longer exists (its scenario was deleted meanwhile).
+    """
+    run = SimulationRun.objects.filter(pk=run_id).first()
+    if run is None or run.is_finished:
+        return run
+    rows = list(RunBlock.objects.filter(run_id=run_id, state=RunBlock.State.DONE).order_by("block"))
+    if len(rows) != run.blocks_total:
+        logger.warning("merge early run_id=%s done=%s total=%s", run_id, len(rows), run.blocks_total)
+        return run
+    prepared = _prepared(run_id)
+    aggregates = [aggregate_from_bytes(row.aggregate) for row in rows if row.aggregate is not None]
+    results = engine.summarize(prepared, engine.merge(prepared, aggregates))
+    started = run.started_at or run.created_at
+    results["seconds"] = round((timezone.now() - started).total_seconds(), 3)
+    SimulationRun.objects.filter(pk=run_id, status=SimulationRun.Status.RUNNING).update(
+        status=SimulationRun.Status.SUCCEEDED, results=results, finished_at=timezone.now()
+    )
+    logger.info("run succeeded run_id=%s organization_id=%s", run_id, run.organization_id)
+    run.refresh_from_db()
+    return run
+
+
+def run_cancel(*, run: SimulationRun) -> SimulationRun:
+    """Cancel a queued or running run; its chunks stop before their next block."""
+    SimulationRun.objects.filter(pk=run.pk, status__in=ACTIVE).update(
+        status=SimulationRun.Status.CANCELLED, finished_at=timezone.now()
+    )
+    run.refresh_from_db()
+    return run
+
+
+@dataclass(frozen=True)
+class ReapReport:
+    """What one reaper pass did."""
+
+    requeued_runs: list[int]
+    requeued_chunks: int
+    failed_runs: list[int]
+    merges: list[int]
+
+
+def runs_reap(
+    *,
+    now: datetime | None = None,
+    stale_after: timedelta | None = None,
+    enqueue: Enqueue = _enqueue_chunk,
+    enqueue_merge: Callable[[int], None] = _enqueue_merge,
+) -> ReapReport:
+    """Recover runs that stopped making progress: re-queue, re-merge or fail them.
+
+    A run needs recovery when it has had no heartbeat for ``stale_after`` (every chunk lost), or
+    when one of its blocks has been ``running`` without a heartbeat for that long (its chunk died
+    while other chunks keep the run's heartbeat fresh). The pass claims the run with conditional
+    updates of those heartbeats, so two reapers never both act on it.
+    """
+    now = now or timezone.now()
+    stale_after = (
+        stale_after if stale_after is not None else timedelta(seconds=settings.PLANNER_RUN_STALE_SECONDS)
+    )
+    cutoff = now - stale_after
+    run_is_stale = Q(heartbeat_at__lte=cutoff) | Q(heartbeat_at__isnull=True, created_at__lte=cutoff)
+    requeued: list[int] = []
+    failed: list[int] = []
+    merges: list[int] = []
+    chunks = 0
+    for run in SimulationRun.objects.filter(status__in=ACTIVE).only("merge_enqueued_at"):
+        claimed_run = SimulationRun.objects.filter(run_is_stale, pk=run.pk).update(heartbeat_at=now)
+        claimed_blocks = RunBlock.objects.filter(
+            run=run, state=RunBlock.State.RUNNING, heartbeat_at__lte=cutoff
+        ).update(heartbeat_at=now)
+        if not (claimed_run or claimed_blocks):
+            continue
+        exhausted = (
+            RunBlock.objects.filter(run=run, attempts__gte=settings.PLANNER_MAX_BLOCK_ATTEMPTS)
+            .exclude(state=RunBlock.State.DONE)
+            .values_list("block", flat=True)
+            .first()
+        )
+        if exhausted is not None:
+            _fail(
+                run.pk,
+                f"Block {exhausted} was attempted {settings.PLANNER_MAX_BLOCK_ATTEMPTS} times without "
+                "finishing (a worker crashed or timed out each time); the run was stopped.",
+            )
+            failed.append(run.pk)
+        elif run.merge_enqueued_at is not None:
+            enqueue_merge(run.pk)
+            merges.append(run.pk)
+        else:
+            chunks += run_dispatch(run_id=run.pk, enqueue=enqueue)
+            requeued.append(run.pk)
+    if requeued or failed or merges:
+        logger.info("reaper requeued=%s chunks=%s failed=%s merges=%s", requeued, chunks, failed, merges)
+    return ReapReport(requeued_runs=requeued, requeued_chunks=chunks, failed_runs=failed, merges=merges)

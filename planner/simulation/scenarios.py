@@ -1,0 +1,117 @@
+"""Services for scenarios: the what-ifs a product is simulated under."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from planner.products.models import Product
+from planner.simulation.models import Scenario
+
+#: Fields ``scenario_update`` may change. The product is fixed: a scenario's levers refer to
+#: the product's workloads.
+SCENARIO_UPDATE_FIELDS = frozenset(
+    {
+        "name",
+        "horizon_months",
+        "simulated_users",
+        "seed",
+        "levers",
+        "price_trend_yearly",
+        "usage_growth_monthly",
+        "discount_rate_yearly",
+        "target_margin",
+        "price_date",
+    }
+)
+
+
+def scenario_create(
+    *,
+    product: Product,
+    name: str,
+    price_date: datetime.date | None = None,
+    horizon_months: int = 12,
+    simulated_users: int = 200_000,
+    seed: int | None = None,
+    levers: Sequence[Mapping[str, Any]] = (),
+    price_trend_yearly: float = -0.30,
+    usage_growth_monthly: float = 0.0,
+    discount_rate_yearly: float = 0.10,
+    target_margin: float = 0.5,
+) -> Scenario:
+    """Create a scenario of ``product``.
+
+    ``seed=None`` draws a random seed, stored so every run can be reproduced; ``price_date``
+    (default: today) pins the catalog prices. ``levers`` are lever objects as described in
+    ``planner.validators.levers_validate_structure`` (models and workloads by id).
+    """
+    scenario = Scenario(
+        product=product,
+        name=name,
+        horizon_months=horizon_months,
+        simulated_users=simulated_users,
+        levers=[dict(lever) for lever in levers],
+        price_trend_yearly=price_trend_yearly,
+        usage_growth_monthly=usage_growth_monthly,
+        discount_rate_yearly=discount_rate_yearly,
+        target_margin=target_margin,
+    )
+    if seed is not None:
+        scenario.seed = seed
+    if price_date is not None:
+        scenario.price_date = price_date
+    scenario.full_clean()
+    scenario.save()
+    return scenario
+
+
+def scenario_update(*, scenario: Scenario, data: Mapping[str, Any]) -> Scenario:
+    """Change the fields in ``data`` (names from ``SCENARIO_UPDATE_FIELDS``), validate the
+    whole scenario and save. Unknown field names are rejected by name; on any error nothing
+    is saved and ``scenario`` is reloaded from the database."""
+    unknown = sorted(set(data) - SCENARIO_UPDATE_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    for name, value in data.items():
+        setattr(scenario, name, value)
+    try:
+        scenario.full_clean()
+    except ValidationError:
+        scenario.refresh_from_db()
+        raise
+    scenario.save(update_fields=[*data, "updated_at"])
+    return scenario
+
+
+def scenario_duplicate(*, scenario: Scenario, name: str | None = None) -> Scenario:
+    """A copy of ``scenario`` in the same product (its levers name the product's workloads),
+    with the same seed, so a variant's runs differ from the original's only by the edits made.
+    ``name`` defaults to "<name> (copy)", numbered when taken."""
+    if name is None:
+        taken = set(Scenario.objects.filter(product_id=scenario.product_id).values_list("name", flat=True))
+        name, n = f"{scenario.name} (copy)", 1
+        while name in taken:
+            n += 1
+            name = f"{scenario.name} (copy {n})"
+    return scenario_create(
+        product=scenario.product,
+        name=name,
+        price_date=scenario.price_date,
+        horizon_months=scenario.horizon_months,
+        simulated_users=scenario.simulated_users,
+        seed=scenario.seed,
+        levers=scenario.levers,
+        price_trend_yearly=scenario.price_trend_yearly,
+        usage_growth_monthly=scenario.usage_growth_monthly,
+        discount_rate_yearly=scenario.discount_rate_yearly,
+        target_margin=scenario.target_margin,
+    )
+
+
+def scenario_delete(*, scenario: Scenario) -> None:
+    """Delete ``scenario`` and its runs (active runs stop at their next block: their row is gone)."""
+    scenario.delete()

@@ -1,0 +1,450 @@
+"""Simulation runs: freeze a scenario into a snapshot, turn a snapshot into engine inputs, run it.
+
+"Load, then compute": :func:`scenario_snapshot` reads the database once and returns a JSON
+document holding every input of a run (scenario, tiers, workloads, usage, correlation, levers,
+each model's resolved price structure for the scenario's price date, package versions).
+:func:`engine_input_from_snapshot` is pure: it builds the engine's frozen dataclasses from that
+document alone, so a run can be reproduced from its snapshot after any later edit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from planner import engine
+from planner.engine.types import EngineInput, Lever, LogNormalSpec, ModelOption, Tier, UsageDist, Workload
+from planner.prices.models import PriceSheetEntry, SelfHostedDeployment
+from planner.prices.selectors import organization_model_price, private_model_on
+from planner.prices.self_hosted import self_hosted_spec
+from planner.products.models import UsageDistribution, WorkloadModel
+from planner.products.services import correlation_matrix
+from planner.simulation.models import Scenario, SimulationRun
+from pricing.calculator import PriceSchedule, VectorPricer
+from pricing.models import AIModel
+from pricing.selectors import PriceNotFound
+from pricing.selfhosted import self_hosted_cost
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_SCHEMA = 1
+BATCH_VARIANT = "processing=batch"
+_PACKAGES = ("numpy", "scipy", "genai-prices", "numpy-financial", "Django")
+
+
+class SimulationInputError(ValueError):
+    """The scenario cannot be simulated; the message says what to fix."""
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a result depends on, plus the engine's own version."""
+    versions = {name: importlib.metadata.version(name) for name in _PACKAGES}
+    versions["engine"] = engine.ENGINE_VERSION
+    return versions
+
+
+def _price_instant(price_date: dt.date) -> dt.datetime:
+    """Prices are read at noon UTC of the price date (dated price changes start at midnight)."""
+    return dt.datetime.combine(price_date, dt.time(12), tzinfo=dt.UTC)
+
+
+def _model_prices(model: AIModel, *, variant: str, at: dt.datetime, organization_id: int) -> dict[str, Any]:
+    """The catalog model's resolved standard (and, if offered, batch) price at ``at``, as JSON,
+    with the organisation's negotiated discount in force on that date applied to both. ``source``
+    records the sheet, entry and discount used (``{"kind": "catalog"}`` at list price)."""
+    try:
+        price = organization_model_price(organization_id=organization_id, model=model, at=at, variant=variant)
+    except PriceNotFound as error:
+        raise SimulationInputError(str(error)) from error
+    try:
+        batch = organization_model_price(
+            organization_id=organization_id, model=model, at=at, variant=BATCH_VARIANT
+        )
+        batch_json: dict[str, Any] | None = {"price_id": batch.price.pk, "structure": batch.structure}
+    except PriceNotFound:
+        batch_json = None
+    return {
+        "key": f"{model.provider.slug}/{model.slug}",
+        "model_id": model.pk,
+        "price_id": price.price.pk,
+        "variant": variant,
+        "structure": price.structure,
+        "batch": batch_json,
+        "source": price.source(),
+    }
+
+
+def _private_model_prices(entry: PriceSheetEntry, *, at: dt.datetime) -> dict[str, Any]:
+    """A private model priced by the organisation's sheet in force on ``at``'s date.
+
+    The mix names a sheet entry; its price on the date comes from the sheet in force then that
+    has the same slug (a newer sheet may reprice the model), so runs follow price history.
+    """
+    on = at.date()
+    organization_id = entry.sheet.organization_id
+    current = private_model_on(organization_id=organization_id, slug=entry.slug, on=on)
+    if current is None:
+        raise SimulationInputError(
+            f"Private model {entry.slug!r} has no price on {on.isoformat()}: no price sheet in force "
+            f"on that date lists it (it is on sheet {entry.sheet.name!r}, "
+            f"{entry.sheet.effective_from.isoformat()} to {_open_end(entry.sheet.effective_to)})."
+        )
+    return {
+        "key": f"private/{current.slug}",
+        "model_id": None,
+        "price_id": None,
+        "variant": "",
+        "structure": current.structure,
+        "batch": None,
+        "source": {
+            "kind": "private",
+            "price_sheet_id": current.sheet_id,
+            "price_sheet": current.sheet.name,
+            "price_sheet_entry_id": current.pk,
+            "slug": current.slug,
+        },
+    }
+
+
+def _open_end(day: dt.date | None) -> str:
+    return day.isoformat() if day is not None else "open-ended"
+
+
+def _self_hosted_prices(deployment: SelfHostedDeployment) -> dict[str, Any]:
+    """A self-hosted deployment's effective $/Mtok, with the parameters that gave it."""
+    cost = self_hosted_cost(self_hosted_spec(deployment))
+    return {
+        "key": deployment.mix_key,
+        "model_id": None,
+        "price_id": None,
+        "variant": "",
+        "structure": cost.structure(),
+        "batch": None,
+        "source": {
+            "kind": "self_hosted",
+            "deployment_id": deployment.pk,
+            "name": deployment.name,
+            "gpu_hourly_cost": str(deployment.gpu_hourly_cost),
+            "gpus_per_replica": deployment.gpus_per_replica,
+            "input_tokens_per_second": deployment.input_tokens_per_second,
+            "output_tokens_per_second": deployment.output_tokens_per_second,
+            "target_utilization": deployment.target_utilization,
+            "throughput_multiplier": deployment.throughput_multiplier,
+            "quantization": deployment.quantization,
+        },
+    }
+
+
+def _mix_entry_prices(entry: WorkloadModel, *, at: dt.datetime, organization_id: int) -> dict[str, Any]:
+    """The resolved price of one model-mix entry, whichever its source."""
+    if entry.self_hosted is not None:
+        return _self_hosted_prices(entry.self_hosted)
+    if entry.price_sheet_entry is not None:
+        return _private_model_prices(entry.price_sheet_entry, at=at)
+    assert entry.model is not None  # the exactly-one-source constraint
+    return _model_prices(entry.model, variant=entry.variant, at=at, organization_id=organization_id)
+
+
+def _spec(median: float | None, p90: float | None) -> list[float] | None:
+    return None if median is None or p90 is None else [float(median), float(p90)]
+
+
+def _usage_json(dist: UsageDistribution | None, where: str) -> dict[str, Any]:
+    if dist is None:
+        raise SimulationInputError(f"{where}: no usage distribution is set.")
+    return {
+        "kind": dist.kind,
+        "median": dist.median,
+        "p90": dist.p90,
+        "mean": dist.mean,
+        "shape": dist.shape,
+        "scale": dist.scale,
+        "alpha": dist.alpha,
+        "upper": dist.upper,
+        "values": list(dist.values or []),
+        "overdispersion": dist.overdispersion,
+    }
+
+
+def scenario_snapshot(*, scenario: Scenario) -> dict[str, Any]:
+    """Freeze every input of ``scenario`` (prices resolved at its price date) into JSON."""
+    product = scenario.product
+    at = _price_instant(scenario.price_date)
+    tiers = list(product.tiers.order_by("position", "id"))
+    workloads = list(product.workloads.order_by("position", "id"))
+    if not tiers or not workloads:
+        raise SimulationInputError("The product needs at least one tier and one workload to simulate.")
+    usage = {(u.tier_id, u.workload_id): u for u in UsageDistribution.objects.filter(tier__product=product)}
+    mixes: dict[int, list[WorkloadModel]] = {w.pk: [] for w in workloads}
+    for entry in WorkloadModel.objects.filter(workload__product=product).select_related(
+        "model__provider", "price_sheet_entry__sheet", "self_hosted"
+    ):
+        mixes[entry.workload_id].append(entry)
+    keys, matrix = correlation_matrix(product=product)
+    order = [keys.index(w.pk) for w in workloads]
+    correlation = np.asarray(matrix)[np.ix_(order, order)]
+    routing_ids = {lever["routing_model"] for lever in scenario.levers if lever.get("routing_model")}
+    routing_models = {m.pk: m for m in AIModel.objects.filter(pk__in=routing_ids).select_related("provider")}
+    workload_keys = {w.pk: w.name for w in workloads}
+    levers = []
+    for lever in scenario.levers:
+        routing = lever.get("routing_model")
+        if routing is not None and routing not in routing_models:
+            raise SimulationInputError(f"Lever '{lever['key']}': routing model {routing} does not exist.")
+        levers.append(
+            {
+                **lever,
+                "workloads": [workload_keys[w] for w in lever.get("workloads", []) if w in workload_keys],
+                "routing_model": _model_prices(
+                    routing_models[routing], variant="", at=at, organization_id=product.organization_id
+                )
+                if routing
+                else None,
+            }
+        )
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "organization": {"id": product.organization_id, "currency": product.organization.currency},
+        "product": {"id": product.pk, "name": product.name},
+        "scenario": {
+            "id": scenario.pk,
+            "name": scenario.name,
+            "horizon_months": scenario.horizon_months,
+            "price_trend_yearly": scenario.price_trend_yearly,
+            "usage_growth_monthly": scenario.usage_growth_monthly,
+            "discount_rate_yearly": scenario.discount_rate_yearly,
+            "target_margin": scenario.target_margin,
+        },
+        "price_date": scenario.price_date.isoformat(),
+        "tiers": [
+            {
+                "id": tier.pk,
+                "key": tier.name,
+                "monthly_price": str(tier.monthly_revenue_per_subscriber),
+                "included_credits": tier.included_credits,
+                "overage_price": None
+                if tier.overage_price_per_credit is None
+                else str(tier.overage_price_per_credit),
+                "hard_cap": tier.hard_cap_credits,
+                "payment_fee_pct": str(tier.payment_fee_pct),
+                "payment_fee_fixed": str(tier.payment_fee_fixed),
+                "subscribers": tier.subscribers,
+                "churn_monthly": tier.churn_monthly,
+                "usage": [
+                    _usage_json(usage.get((tier.pk, w.pk)), f"Tier {tier.name}, workload {w.name}")
+                    for w in workloads
+                ],
+            }
+            for tier in tiers
+        ],
+        "workloads": [
+            {
+                "id": w.pk,
+                "key": w.name,
+                "credits_per_request": w.credits_per_request,
+                "input_tokens": _spec(w.input_tokens_median, w.input_tokens_p90),
+                "output_tokens": _spec(w.output_tokens_median, w.output_tokens_p90),
+                "reasoning_tokens": _spec(w.reasoning_tokens_median, w.reasoning_tokens_p90),
+                "calls_per_request": _spec(w.calls_per_request_median, w.calls_per_request_p90),
+                "prompt_cache_share": w.prompt_cache_share,
+                "prompt_cache_write_share": w.prompt_cache_write_share,
+                "response_cache_hit_rate": w.response_cache_hit_rate,
+                "batch_share": w.batch_share,
+                "distillation": w.distillation,
+                "models": [
+                    {
+                        **_mix_entry_prices(entry, at=at, organization_id=product.organization_id),
+                        "share": entry.share,
+                        "uses_reasoning": entry.uses_reasoning,
+                    }
+                    for entry in mixes[w.pk]
+                ],
+            }
+            for w in workloads
+        ],
+        "correlation": correlation.tolist(),
+        "levers": levers,
+        "package_versions": package_versions(),
+    }
+
+
+def _pricer(structure: Mapping[str, Any]) -> VectorPricer:
+    return VectorPricer(PriceSchedule.from_structure(structure))
+
+
+def _model_option(data: Mapping[str, Any], share: float, uses_reasoning: bool) -> ModelOption:
+    batch = data.get("batch")
+    return ModelOption(
+        key=data["key"],
+        share=share,
+        pricer=_pricer(data["structure"]),
+        batch_pricer=_pricer(batch["structure"]) if batch else None,
+        uses_reasoning=uses_reasoning,
+    )
+
+
+def _lognormal(spec: list[float] | None) -> LogNormalSpec | None:
+    return None if spec is None else LogNormalSpec(median=spec[0], p90=spec[1])
+
+
+def _usage(data: Mapping[str, Any]) -> UsageDist:
+    def number(name: str) -> float:
+        value = data.get(name)
+        return 0.0 if value is None else float(value)
+
+    return UsageDist(
+        kind=data["kind"],
+        median=number("median"),
+        p90=number("p90"),
+        mean=number("mean"),
+        shape=number("shape"),
+        scale=number("scale"),
+        alpha=number("alpha"),
+        upper=None if data.get("upper") is None else float(data["upper"]),
+        values=tuple(float(v) for v in data.get("values") or ()),
+        overdispersion=None if data.get("overdispersion") is None else float(data["overdispersion"]),
+    )
+
+
+def engine_input_from_snapshot(snapshot: Mapping[str, Any]) -> EngineInput:
+    """Build the engine's inputs from a snapshot alone (pure; no database access)."""
+    workloads = []
+    for w in snapshot["workloads"]:
+        input_tokens = _lognormal(w["input_tokens"])
+        output_tokens = _lognormal(w["output_tokens"])
+        assert input_tokens is not None and output_tokens is not None
+        workloads.append(
+            Workload(
+                key=w["key"],
+                credits_per_request=float(w["credits_per_request"]),
+                models=tuple(
+                    _model_option(m, float(m["share"]), bool(m["uses_reasoning"])) for m in w["models"]
+                ),
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                reasoning_tokens=_lognormal(w["reasoning_tokens"]),
+                calls_per_request=_lognormal(w["calls_per_request"]),
+                prompt_cache_share=float(w["prompt_cache_share"]),
+                prompt_cache_write_share=float(w["prompt_cache_write_share"]),
+                response_cache_hit_rate=float(w["response_cache_hit_rate"]),
+                batch_share=float(w["batch_share"]),
+                distillation=float(w["distillation"]),
+            )
+        )
+    tiers = tuple(
+        Tier(
+            key=t["key"],
+            monthly_price=float(t["monthly_price"]),
+            included_credits=t["included_credits"],
+            overage_price=None if t["overage_price"] is None else float(t["overage_price"]),
+            hard_cap=t["hard_cap"],
+            payment_fee_pct=float(t["payment_fee_pct"]),
+            payment_fee_fixed=float(t["payment_fee_fixed"]),
+            subscribers=int(t["subscribers"]),
+            usage=tuple(_usage(u) for u in t["usage"]),
+            churn_monthly=float(t["churn_monthly"]),
+        )
+        for t in snapshot["tiers"]
+    )
+    levers = tuple(
+        Lever(
+            key=lever["key"],
+            label=lever["label"],
+            workloads=tuple(lever.get("workloads") or ()),
+            routing_model=_model_option(lever["routing_model"], 0.0, False)
+            if lever.get("routing_model")
+            else None,
+            routing_share=lever.get("routing_share"),
+            response_cache_hit_rate=lever.get("response_cache_hit_rate"),
+            prompt_cache_share=lever.get("prompt_cache_share"),
+            distillation=lever.get("distillation"),
+            batch_share=lever.get("batch_share"),
+        )
+        for lever in snapshot["levers"]
+    )
+    scenario = snapshot["scenario"]
+    return EngineInput(
+        tiers=tiers,
+        workloads=tuple(workloads),
+        correlation=tuple(tuple(float(x) for x in row) for row in snapshot["correlation"]),
+        horizon_months=int(scenario["horizon_months"]),
+        price_trend_yearly=float(scenario["price_trend_yearly"]),
+        usage_growth_monthly=float(scenario["usage_growth_monthly"]),
+        discount_rate_yearly=float(scenario["discount_rate_yearly"]),
+        target_margin=float(scenario["target_margin"]),
+        levers=levers,
+    )
+
+
+def run_create(*, scenario: Scenario, users: int | None = None, seed: int | None = None) -> SimulationRun:
+    """Create a queued run of ``scenario`` with its frozen snapshot (does not execute it)."""
+    users = scenario.simulated_users if users is None else users
+    seed = scenario.seed if seed is None else seed
+    snapshot = scenario_snapshot(scenario=scenario)
+    limit = settings.PLANNER_MAX_SIMULATED_USERS
+    if not 1 <= users <= limit:
+        raise SimulationInputError(f"users must be between 1 and {limit:,} (got {users:,}).")
+    try:
+        engine.validate_inputs(engine_input_from_snapshot(snapshot))
+    except ValueError as error:
+        raise SimulationInputError(str(error)) from error
+    run = SimulationRun(
+        scenario=scenario,
+        organization=scenario.product.organization,
+        seed=seed,
+        users=users,
+        snapshot=snapshot,
+        blocks_total=engine.block_count(users),
+        package_versions=snapshot["package_versions"],
+    )
+    run.full_clean()
+    run.save()
+    logger.info("run created run_id=%s organization_id=%s users=%s", run.pk, run.organization_id, users)
+    return run
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def run_execute(*, run: SimulationRun, progress: ProgressCallback | None = None) -> SimulationRun:
+    """Execute every block of ``run`` in this process (the synchronous path used by the CLI).
+
+    Marks the run running, then succeeded with its results, or failed with a readable error.
+    """
+    started = time.perf_counter()
+    SimulationRun.objects.filter(pk=run.pk).update(
+        status=SimulationRun.Status.RUNNING, started_at=timezone.now()
+    )
+    try:
+        prepared = engine.prepare(engine_input_from_snapshot(run.snapshot), users=run.users, seed=run.seed)
+        blocks = []
+        for block in range(prepared.blocks):
+            blocks.append(engine.simulate_block(prepared, block))
+            SimulationRun.objects.filter(pk=run.pk).update(blocks_done=block + 1, heartbeat_at=timezone.now())
+            if progress is not None:
+                progress(block + 1, prepared.blocks)
+        results = engine.summarize(prepared, engine.merge(prepared, blocks))
+    except ValueError as error:
+        with transaction.atomic():
+            SimulationRun.objects.filter(pk=run.pk).update(
+                status=SimulationRun.Status.FAILED, error=str(error), finished_at=timezone.now()
+            )
+        logger.warning("run failed run_id=%s organization_id=%s error=%s", run.pk, run.organization_id, error)
+        run.refresh_from_db()
+        return run
+    results["seconds"] = round(time.perf_counter() - started, 3)
+    SimulationRun.objects.filter(pk=run.pk).update(
+        status=SimulationRun.Status.SUCCEEDED, results=results, finished_at=timezone.now()
+    )
+    logger.info("run succeeded run_id=%s organization_id=%s", run.pk, run.organization_id)
+    run.refresh_from_db()
+    return run

@@ -1,0 +1,72 @@
+"""Web form of an alert rule. It parses input only; ``planner.services.alerts`` validates."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+
+from planner.accounts.models import Organization
+from planner.alerts.models import AlertRule
+from planner.alerts.rules import cron_expression
+from planner.products.models import Tier
+from planner.simulation.models import Scenario
+
+
+class TierChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.product.name} / {obj.name}"
+
+
+class AlertRuleForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    scope = forms.ChoiceField(choices=AlertRule.Scope.choices)
+    scenario = forms.ModelChoiceField(
+        queryset=Scenario.objects.none(), required=False, help_text="For the scenario scope: its latest run."
+    )
+    metric = forms.ChoiceField(choices=AlertRule.Metric.choices)
+    tier = TierChoiceField(queryset=Tier.objects.none(), required=False, empty_label="All tiers")
+    comparator = forms.ChoiceField(choices=AlertRule.Comparator.choices)
+    threshold = forms.DecimalField(
+        max_digits=16, decimal_places=4, help_text="Percent for % metrics (40 = 40 %), money otherwise."
+    )
+    schedule = forms.ChoiceField(choices=AlertRule.Schedule.choices)
+    cron = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="For the cron schedule: minute hour day-of-month month day-of-week (e.g. 0 8 * * 1).",
+    )
+    recipients = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="One address a line.")
+    digest = forms.BooleanField(required=False, help_text="One mail per window with every breach.")
+    enabled = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        scenario = self.fields["scenario"]
+        tier = self.fields["tier"]
+        assert isinstance(scenario, forms.ModelChoiceField) and isinstance(tier, forms.ModelChoiceField)
+        scenario.queryset = Scenario.objects.filter(product__organization=organization).select_related(
+            "product"
+        )
+        tier.queryset = Tier.objects.filter(product__organization=organization).select_related("product")
+
+    def clean_recipients(self) -> list[str]:
+        return [r for r in re.split(r"[\s,;]+", self.cleaned_data["recipients"]) if r]
+
+    @staticmethod
+    def initial_for(rule: AlertRule) -> dict[str, Any]:
+        return {
+            "name": rule.name,
+            "scope": rule.scope,
+            "scenario": rule.scenario_id,
+            "metric": rule.metric,
+            "tier": rule.tier_id,
+            "comparator": rule.comparator,
+            "threshold": rule.threshold,
+            "schedule": rule.schedule,
+            "cron": cron_expression(rule.crontab),
+            "recipients": "\n".join(rule.recipients),
+            "digest": rule.digest,
+            "enabled": rule.enabled,
+        }

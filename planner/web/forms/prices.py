@@ -1,0 +1,135 @@
+"""Web forms for the price pages. They parse input only; the services validate and write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+
+from planner.accounts.models import Organization
+from planner.prices.models import PriceSheet, PriceSheetEntry, SelfHostedDeployment
+from planner.prices.sheets import ENTRY_COLUMNS
+from planner.products.models import Workload
+from pricing.selectors import CATALOG_SORTS
+
+
+class CatalogSearchForm(forms.Form):
+    q = forms.CharField(required=False, label="Provider or model", max_length=200)
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("relevance", "Relevance"),
+            ("input", "Input price, cheapest first"),
+            ("-input", "Input price, dearest first"),
+            ("output", "Output price, cheapest first"),
+            ("-output", "Output price, dearest first"),
+        ],
+    )
+
+    def sort_value(self) -> str:
+        sort = self.cleaned_data.get("sort") or "relevance"
+        return sort if sort in CATALOG_SORTS else "relevance"
+
+
+class _OrganizationForm(forms.ModelForm):
+    """A model form whose organisation is chosen among the ones the user may edit (creation only)."""
+
+    def __init__(
+        self, *args: Any, organizations: QuerySet[Organization] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if organizations is None:
+            del self.fields["organization"]
+        else:
+            field = self.fields["organization"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = organizations
+            field.empty_label = None
+
+
+class PriceSheetForm(_OrganizationForm):
+    class Meta:
+        model = PriceSheet
+        fields = ["organization", "name", "effective_from", "effective_to", "notes"]
+        widgets = {
+            "effective_from": forms.DateInput(attrs={"type": "date"}),
+            "effective_to": forms.DateInput(attrs={"type": "date"}),
+        }
+
+
+class SelfHostedForm(_OrganizationForm):
+    class Meta:
+        model = SelfHostedDeployment
+        fields = [
+            "organization",
+            "name",
+            "base_model",
+            "gpu_type",
+            "gpu_hourly_cost",
+            "gpus_per_replica",
+            "input_tokens_per_second",
+            "output_tokens_per_second",
+            "target_utilization",
+            "quantization",
+            "throughput_multiplier",
+            "notes",
+        ]
+
+
+class EntryForm(forms.Form):
+    """One sheet entry as text cells, exactly the columns of a CSV line."""
+
+    kind = forms.ChoiceField(choices=PriceSheetEntry.Kind.choices)
+    provider = forms.CharField(required=False, help_text="Catalog provider slug, e.g. openai (discount).")
+    model = forms.CharField(
+        required=False, help_text="Catalog model slug; empty = every model of the provider."
+    )
+    discount = forms.CharField(required=False, help_text="Fraction off: 0.2 = 20 % off.")
+    slug = forms.CharField(required=False, help_text="Private model id.")
+    name = forms.CharField(required=False)
+    input_mtok = forms.CharField(required=False, label="Input $/Mtok")
+    output_mtok = forms.CharField(required=False, label="Output $/Mtok")
+    cache_read_mtok = forms.CharField(required=False, label="Cache read $/Mtok")
+    cache_write_mtok = forms.CharField(required=False, label="Cache write $/Mtok")
+    reasoning_mtok = forms.CharField(required=False, label="Reasoning $/Mtok")
+
+    def row(self) -> dict[str, str]:
+        return {column: self.cleaned_data.get(column) or "" for column in ENTRY_COLUMNS}
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField()
+    format = forms.ChoiceField(
+        choices=[("auto", "From the file name"), ("csv", "CSV"), ("json", "JSON")], initial="auto"
+    )
+
+    def format_value(self) -> str:
+        chosen = self.cleaned_data["format"]
+        if chosen != "auto":
+            return str(chosen)
+        return "json" if self.cleaned_data["file"].name.lower().endswith(".json") else "csv"
+
+
+class BreakEvenForm(forms.Form):
+    model = forms.CharField(label="API model (provider/model)", help_text="e.g. openai/gpt-4o")
+    workload = forms.ModelChoiceField(
+        queryset=Workload.objects.none(),
+        required=False,
+        help_text="Take the token mix from a workload's medians (else the numbers below).",
+    )
+    input_tokens = forms.FloatField(min_value=0, initial=3000, label="Input tokens per request")
+    output_tokens = forms.FloatField(min_value=0, initial=1000, label="Output tokens per request")
+
+    def __init__(self, *args: Any, workloads: QuerySet[Workload], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["workload"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = workloads
+
+    def token_mix(self) -> tuple[float, float]:
+        workload: Workload | None = self.cleaned_data.get("workload")
+        if workload is None:
+            return float(self.cleaned_data["input_tokens"]), float(self.cleaned_data["output_tokens"])
+        reasoning = workload.reasoning_tokens_median or 0.0
+        return float(workload.input_tokens_median), float(workload.output_tokens_median + reasoning)

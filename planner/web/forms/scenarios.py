@@ -1,0 +1,257 @@
+"""Web forms for the scenario editor. They parse input only; the planner services validate the
+domain rules and their errors are put back on the field at fault (``form_errors_add``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from planner.products.models import Tier, UsageDistribution, Workload
+from planner.products.services import WORKLOAD_FIELDS
+from planner.simulation.models import Scenario
+
+MIX_ROWS = 4
+
+
+class ScenarioForm(forms.ModelForm):
+    class Meta:
+        model = Scenario
+        fields = [
+            "name",
+            "horizon_months",
+            "simulated_users",
+            "price_date",
+            "price_trend_yearly",
+            "usage_growth_monthly",
+            "discount_rate_yearly",
+            "target_margin",
+        ]
+        widgets = {"price_date": forms.DateInput(attrs={"type": "date"})}
+        labels = {
+            "horizon_months": "Horizon (months)",
+            "price_trend_yearly": "Token price trend per year",
+            "usage_growth_monthly": "Usage growth per month",
+            "discount_rate_yearly": "Discount rate per year (NPV)",
+            "target_margin": "Target gross margin",
+        }
+
+    def validate_unique(self) -> None:
+        """The service validates (and reports) uniqueness."""
+
+    def _post_clean(self) -> None:
+        """Skip the model's full_clean: the service runs it and its errors come back per field."""
+
+
+class ProductScenarioForm(forms.Form):
+    product = forms.CharField(max_length=200, label="Product name")
+    scenario = forms.CharField(max_length=200, label="First scenario", initial="Baseline")
+
+
+class TierForm(forms.ModelForm):
+    class Meta:
+        model = Tier
+        fields = [
+            "name",
+            "monthly_fee",
+            "seat_fee",
+            "seats",
+            "annual_price",
+            "included_credits",
+            "overage_price_per_credit",
+            "hard_cap_credits",
+            "payment_fee_pct",
+            "payment_fee_fixed",
+            "subscribers",
+            "churn_monthly",
+        ]
+        labels = {
+            "payment_fee_pct": "Payment fee (fraction of revenue)",
+            "churn_monthly": "Monthly churn (fraction)",
+        }
+
+    def validate_unique(self) -> None:
+        """The service validates (and reports) uniqueness."""
+
+    def _post_clean(self) -> None:
+        """Skip the model's full_clean: the service runs it and its errors come back per field."""
+
+
+class WorkloadForm(forms.ModelForm):
+    class Meta:
+        model = Workload
+        fields = [name for name in WORKLOAD_FIELDS if name != "position"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for i in range(MIX_ROWS):
+            self.fields[f"mix_{i}_model"] = forms.CharField(
+                required=False,
+                max_length=300,
+                label=f"Model {i + 1}",
+                widget=forms.TextInput(
+                    attrs={
+                        "list": "catalog-models",
+                        "placeholder": "provider/model",
+                        "data-mix": "model",
+                        "autocomplete": "off",
+                    }
+                ),
+            )
+            self.fields[f"mix_{i}_share"] = forms.FloatField(
+                required=False,
+                min_value=0,
+                max_value=1,
+                label=f"Share {i + 1}",
+                widget=forms.NumberInput(attrs={"step": "0.01", "data-mix": "share"}),
+            )
+            self.fields[f"mix_{i}_variant"] = forms.CharField(
+                required=False,
+                max_length=100,
+                label=f"Price variant {i + 1}",
+                widget=forms.TextInput(attrs={"placeholder": "standard", "data-mix": "variant"}),
+            )
+            self.fields[f"mix_{i}_reasoning"] = forms.BooleanField(
+                required=False,
+                label=f"Uses reasoning {i + 1}",
+                widget=forms.CheckboxInput(attrs={"data-mix": "reasoning"}),
+            )
+
+    def validate_unique(self) -> None:
+        """The service validates (and reports) uniqueness."""
+
+    def _post_clean(self) -> None:
+        """Skip the model's full_clean: the service runs it and its errors come back per field."""
+
+    def mix_rows(self) -> list[tuple[str, float, str, bool]]:
+        """The filled model-mix rows: (key, share, variant, uses_reasoning)."""
+        rows = []
+        for i in range(MIX_ROWS):
+            key = (self.cleaned_data.get(f"mix_{i}_model") or "").strip()
+            if not key:
+                continue
+            share = self.cleaned_data.get(f"mix_{i}_share")
+            if share is None:
+                self.add_error(f"mix_{i}_share", "Give this model's share of requests (0..1).")
+                continue
+            rows.append(
+                (
+                    key,
+                    float(share),
+                    self.cleaned_data.get(f"mix_{i}_variant") or "",
+                    bool(self.cleaned_data.get(f"mix_{i}_reasoning")),
+                )
+            )
+        if not rows and not self.errors:
+            self.add_error("mix_0_model", "Pick at least one model.")
+        return rows
+
+    def mix_field_groups(self) -> list[list[forms.BoundField]]:
+        return [
+            [self[f"mix_{i}_{part}"] for part in ("model", "share", "variant", "reasoning")]
+            for i in range(MIX_ROWS)
+        ]
+
+    def workload_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.Meta.fields]
+
+
+class UsageForm(forms.ModelForm):
+    values_text = forms.CharField(
+        required=False,
+        label="Observed values (empirical)",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "12, 40, 3, 150, ..."}),
+        help_text="Requests per user per month, separated by commas or spaces.",
+    )
+
+    class Meta:
+        model = UsageDistribution
+        fields = ["kind", "median", "p90", "mean", "shape", "scale", "alpha", "upper", "overdispersion"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.values and not self.is_bound:
+            self.initial["values_text"] = ", ".join(f"{v:g}" for v in self.instance.values)
+
+    def clean_values_text(self) -> list[float]:
+        text = self.cleaned_data.get("values_text") or ""
+        try:
+            return [float(part) for part in text.replace(",", " ").split()]
+        except ValueError as exc:
+            raise ValidationError("Enter numbers separated by commas or spaces.") from exc
+
+    def validate_unique(self) -> None:
+        """The service validates (and reports) uniqueness."""
+
+    def _post_clean(self) -> None:
+        """Skip the model's full_clean: the service runs it and its errors come back per field."""
+
+    def parameters(self) -> dict[str, Any]:
+        data = {name: self.cleaned_data.get(name) for name in self.Meta.fields}
+        data["values"] = self.cleaned_data.get("values_text") or []
+        return data
+
+
+class LeverForm(forms.Form):
+    label = forms.CharField(
+        max_length=100, help_text="How the lever reads in results, e.g. 'Route 50% to mini'."
+    )
+    workloads = forms.ModelMultipleChoiceField(
+        queryset=Workload.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every workload.",
+    )
+    routing_model = forms.CharField(
+        required=False,
+        max_length=300,
+        label="Route to model",
+        widget=forms.TextInput(
+            attrs={"list": "catalog-models", "placeholder": "provider/model", "autocomplete": "off"}
+        ),
+    )
+    routing_share = forms.FloatField(required=False, min_value=0, max_value=1, label="Share routed")
+    response_cache_hit_rate = forms.FloatField(required=False, min_value=0, max_value=1)
+    prompt_cache_share = forms.FloatField(required=False, min_value=0, max_value=1)
+    distillation = forms.FloatField(
+        required=False, min_value=0, max_value=1, label="Distillation (input removed)"
+    )
+    batch_share = forms.FloatField(required=False, min_value=0, max_value=1)
+
+    FRACTIONS = (
+        "routing_share",
+        "response_cache_hit_rate",
+        "prompt_cache_share",
+        "distillation",
+        "batch_share",
+    )
+
+    def __init__(self, *args: Any, workloads: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if workloads is not None:
+            field = self.fields["workloads"]
+            assert isinstance(field, forms.ModelMultipleChoiceField)
+            field.queryset = workloads
+
+
+class CorrelationForm(forms.Form):
+    default_correlation = forms.FloatField(min_value=-1, max_value=1, label="Default correlation")
+
+    def __init__(
+        self, *args: Any, pairs: list[tuple[Workload, Workload, float | None]], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.pairs = pairs
+        for a, b, rho in pairs:
+            self.fields[f"rho_{a.pk}_{b.pk}"] = forms.FloatField(
+                required=False,
+                min_value=-1,
+                max_value=1,
+                label=f"{a.name} ~ {b.name}",
+                initial=rho,
+                widget=forms.NumberInput(attrs={"step": "0.05", "placeholder": "default"}),
+            )
+
+    def pair_fields(self) -> list[forms.BoundField]:
+        return [self[f"rho_{a.pk}_{b.pk}"] for a, b, _ in self.pairs]

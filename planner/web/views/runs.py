@@ -1,0 +1,149 @@
+"""Web pages of simulation runs: live progress, results with charts, exports, comparison.
+
+The progress JSON is polled by the run page (about every 500 ms) while the run is active;
+results are read from the stored document, never recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from planner.accounts.selectors import organizations_for_user
+from planner.simulation.models import SimulationRun
+from planner.simulation.results import (
+    chart_data,
+    headline,
+    results_csv,
+    runs_by_id,
+    scenarios_with_latest_runs,
+    summary_sentences,
+    worst_tier_index,
+)
+from planner.simulation.runs import run_cancel
+from planner.simulation.selectors import run_progress
+from planner.web.views.common import WRITE_ROLES, current_membership, membership_in, require_writer
+
+
+def _run(request: HttpRequest, pk: int, *, snapshot: bool = False) -> SimulationRun:
+    runs = SimulationRun.objects.select_related("scenario__product", "organization").filter(
+        organization__in=organizations_for_user(user=request.user)
+    )
+    if not snapshot:
+        runs = runs.defer("snapshot")
+    return get_object_or_404(runs, pk=pk)
+
+
+def _progress_payload(run: SimulationRun) -> dict[str, object]:
+    progress = run_progress(run=run)
+    return {
+        "status": run.status,
+        "finished": run.is_finished,
+        "fraction": progress.fraction if run.status != SimulationRun.Status.SUCCEEDED else 1.0,
+        "blocks_done": progress.blocks_done,
+        "blocks_total": progress.blocks_total,
+        "users_simulated": progress.users_simulated,
+        "users_total": progress.users_total,
+        "elapsed_seconds": progress.elapsed_seconds,
+        "remaining_seconds": progress.eta_seconds,
+        "error": run.error,
+        "results_url": reverse("runs:detail", kwargs={"pk": run.pk}),
+    }
+
+
+@login_required
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Progress while the run is active; results with charts once it succeeded."""
+    run = _run(request, pk, snapshot=True)
+    organization = run.organization
+    context: dict[str, object] = {
+        "run": run,
+        "scenario": run.scenario,
+        "organization": organization,
+        "progress": _progress_payload(run),
+        "can_edit": membership_in(request, run.organization_id).role in WRITE_ROLES,
+    }
+    if run.status == SimulationRun.Status.SUCCEEDED and run.results:
+        context.update(
+            results=run.results,
+            headline=headline(run.results),
+            summary=summary_sentences(run.results, currency=organization.currency),
+            charts=chart_data(run.results, run.snapshot),
+            default_tier=worst_tier_index(run.results),
+        )
+    return render(request, "runs/detail.html", context)
+
+
+@login_required
+def run_progress_json(request: HttpRequest, pk: int) -> JsonResponse:
+    return JsonResponse(_progress_payload(_run(request, pk)))
+
+
+@login_required
+@require_POST
+def run_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run(request, pk)
+    require_writer(membership_in(request, run.organization_id))
+    run_cancel(run=run)
+    messages.info(request, "Run cancelled.")
+    return redirect("runs:detail", pk=run.pk)
+
+
+@login_required
+def run_export(request: HttpRequest, pk: int, format: str) -> HttpResponse:
+    """The results document as JSON, or one CSV row per tier."""
+    run = _run(request, pk)
+    if not run.results:
+        raise Http404("This run has no results yet.")
+    name = f"run-{run.pk}-results.{format}"
+    if format == "json":
+        response = HttpResponse(json.dumps(run.results, indent=2), content_type="application/json")
+    else:
+        response = HttpResponse(results_csv(run.results), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+def compare(request: HttpRequest) -> HttpResponse:
+    """Two or more scenarios side by side: their latest successful runs' figures and charts."""
+    organization = current_membership(request).organization
+    scenarios: list[Any] = list(scenarios_with_latest_runs(organization=organization))  # annotated rows
+    chosen_ids = {int(x) for x in request.GET.getlist("scenario") if x.isdigit()}
+    chosen = [s for s in scenarios if s.pk in chosen_ids]
+    runs = runs_by_id(s.latest_result_run_id for s in chosen)
+    columns: list[dict[str, Any]] = []
+    for scenario in chosen:
+        run = runs.get(scenario.latest_result_run_id) if scenario.latest_result_run_id else None
+        if run is None or not run.results:
+            columns.append({"scenario": scenario, "run": None})
+            continue
+        columns.append(
+            {
+                "scenario": scenario,
+                "run": run,
+                "headline": headline(run.results),
+                "tiers": run.results["tiers"],
+                "charts": chart_data(run.results, None),
+            }
+        )
+    series = [
+        {"name": f"{c['scenario'].product.name} · {c['scenario'].name}", "charts": c["charts"]}
+        for c in columns
+        if c["run"] is not None
+    ]
+    context = {
+        "organization": organization,
+        "scenarios": scenarios,
+        "chosen_ids": chosen_ids,
+        "columns": columns,
+        "series": series,
+    }
+    return render(request, "runs/compare.html", context)

@@ -1,0 +1,569 @@
+"""Web pages of the scenario editor: the product's tiers, workloads (model mix with a live
+$/request estimate), usage distributions (with a preview of their shape), correlation, levers,
+the scenario's horizon and trends; duplicate; and the small JSON endpoints the editor calls.
+
+Thin views: a form parses, one planner service validates and writes, its field errors go back
+next to the field. Reads are scoped to the user's organisations; writes need owner or editor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_POST
+
+from planner.accounts.models import Membership
+from planner.accounts.selectors import organizations_for_user
+from planner.prices.models import PriceSheetEntry, SelfHostedDeployment
+from planner.products.estimates import (
+    cost_per_request_estimate,
+    mix_source_for_key,
+    mix_source_key,
+    usage_preview,
+)
+from planner.products.models import Tier, UsageDistribution, Workload, WorkloadCorrelation, WorkloadModel
+from planner.products.services import (
+    ModelShare,
+    correlations_set,
+    product_create,
+    product_delete,
+    tier_create,
+    tier_delete,
+    tier_update,
+    usage_distribution_set,
+    workload_create,
+    workload_delete,
+    workload_update,
+)
+from planner.simulation.models import Scenario
+from planner.simulation.runs import run_start
+from planner.simulation.scenarios import scenario_create, scenario_delete, scenario_duplicate, scenario_update
+from planner.simulation.selectors import product_deletion_summary, scenario_deletion_summary
+from planner.simulation.snapshot import SimulationInputError
+from planner.web.forms.scenarios import (
+    MIX_ROWS,
+    CorrelationForm,
+    LeverForm,
+    ProductScenarioForm,
+    ScenarioForm,
+    TierForm,
+    UsageForm,
+    WorkloadForm,
+)
+from planner.web.views.common import current_membership, form_errors_add, membership_in, require_writer
+from pricing.models import AIModel
+from pricing.selectors import catalog_search
+
+CATALOG_SUGGESTIONS = 25
+
+
+def _scenario(request: HttpRequest, pk: int, *, write: bool = False) -> tuple[Scenario, Membership]:
+    scenario = get_object_or_404(
+        Scenario.objects.select_related("product__organization").filter(
+            organization__in=organizations_for_user(user=request.user)
+        ),
+        pk=pk,
+    )
+    membership = membership_in(request, scenario.organization_id)
+    if write:
+        require_writer(membership)
+    return scenario, membership
+
+
+def _editor_context(scenario: Scenario, membership: Membership) -> dict[str, Any]:
+    product = scenario.product
+    mix = WorkloadModel.objects.select_related("model__provider", "price_sheet_entry", "self_hosted")
+    workloads = list(
+        product.workloads.order_by("position", "id").prefetch_related(Prefetch("model_mix", queryset=mix))
+    )
+    tiers = list(product.tiers.order_by("position", "id"))
+    usage = {(d.tier_id, d.workload_id): d for d in UsageDistribution.objects.filter(tier__product=product)}
+    rhos = {
+        (c.workload_a_id, c.workload_b_id): c.rho for c in WorkloadCorrelation.objects.filter(product=product)
+    }
+    ordered_pairs = [
+        (a, b) if a.pk < b.pk else (b, a) for i, a in enumerate(workloads) for b in workloads[i + 1 :]
+    ]
+    pairs = [(a, b, rhos.get((a.pk, b.pk))) for a, b in ordered_pairs]
+    names = {w.pk: w.name for w in workloads}
+    model_ids = [lever.get("routing_model") for lever in scenario.levers if lever.get("routing_model")]
+    models = {m.pk: m for m in AIModel.objects.select_related("provider").filter(pk__in=model_ids)}
+    levers = [
+        {
+            **lever,
+            "workload_names": [names.get(w, f"#{w}") for w in lever.get("workloads", [])]
+            or ["all workloads"],
+            "routing_key": mix_source_key(models[lever["routing_model"]])
+            if lever.get("routing_model") in models
+            else None,
+        }
+        for lever in scenario.levers
+    ]
+    return {
+        "scenario": scenario,
+        "product": product,
+        "organization": product.organization,
+        "can_edit": membership.role in ("owner", "editor"),
+        "tiers": tiers,
+        "workloads": workloads,
+        "usage_rows": [(t, [(w, usage.get((t.pk, w.pk))) for w in workloads]) for t in tiers],
+        "levers": levers,
+        "scenario_form": ScenarioForm(instance=scenario),
+        "lever_form": LeverForm(workloads=product.workloads.all()),
+        "correlation_form": CorrelationForm(
+            initial={"default_correlation": product.default_correlation}, pairs=pairs
+        ),
+        "siblings": product.scenarios.exclude(pk=scenario.pk).order_by("name"),
+        "latest_run": scenario.runs.defer("snapshot", "results").order_by("-created_at", "-id").first(),
+    }
+
+
+@login_required
+def scenario_editor(request: HttpRequest, pk: int) -> HttpResponse:
+    """The editor: scenario settings (POST saves them) and every input of its product."""
+    scenario, membership = _scenario(request, pk, write=request.method == "POST")
+    context = _editor_context(scenario, membership)
+    if request.method == "POST":
+        form = ScenarioForm(request.POST, instance=scenario)
+        if form.is_valid():
+            try:
+                scenario_update(scenario=scenario, data=form.cleaned_data)
+            except ValidationError as error:
+                form_errors_add(form, error)
+            else:
+                messages.success(request, "Scenario saved.")
+                return redirect("scenarios:editor", pk=scenario.pk)
+        context["scenario_form"] = form
+        return render(request, "scenarios/editor.html", context, status=400)
+    return render(request, "scenarios/editor.html", context)
+
+
+@login_required
+def product_new(request: HttpRequest) -> HttpResponse:
+    """A new product with its first (empty) scenario, then the editor."""
+    membership = current_membership(request)
+    require_writer(membership)
+    form = ProductScenarioForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            product = product_create(organization=membership.organization, name=form.cleaned_data["product"])
+            scenario = scenario_create(product=product, name=form.cleaned_data["scenario"])
+        except ValidationError as error:
+            form_errors_add(form, error)
+        else:
+            messages.success(request, "Product created. Add its tiers and workloads below.")
+            return redirect("scenarios:editor", pk=scenario.pk)
+    return render(request, "scenarios/product_new.html", {"form": form})
+
+
+@login_required
+@require_POST
+def scenario_duplicate_view(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, _ = _scenario(request, pk, write=True)
+    copy = scenario_duplicate(scenario=scenario)
+    messages.success(request, f"Duplicated as “{copy.name}”. Change what you want to try.")
+    return redirect("scenarios:editor", pk=copy.pk)
+
+
+@login_required
+@require_POST
+def scenario_run(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, _ = _scenario(request, pk, write=True)
+    try:
+        run = run_start(scenario=scenario)
+    except SimulationInputError as error:
+        messages.error(request, str(error))
+        return redirect("scenarios:editor", pk=scenario.pk)
+    return redirect("runs:detail", pk=run.pk)
+
+
+@login_required
+def scenario_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: what deleting the scenario takes with it; POST: delete it."""
+    scenario, _ = _scenario(request, pk, write=True)
+    if request.method == "POST":
+        scenario_delete(scenario=scenario)
+        messages.success(request, f"Scenario “{scenario.name}” and its runs deleted.")
+        return redirect("dashboard")
+    context = {
+        "scenario": scenario,
+        "subject": f"scenario “{scenario.name}”",
+        "summary": scenario_deletion_summary(scenario=scenario),
+        "action": reverse("scenarios:delete", kwargs={"pk": scenario.pk}),
+    }
+    return render(request, "scenarios/delete.html", context)
+
+
+@login_required
+def product_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: what deleting the scenario's product takes with it; POST: delete it (refused while
+    customers' tier history points at its tiers)."""
+    scenario, _ = _scenario(request, pk, write=True)
+    product = scenario.product
+    summary = product_deletion_summary(product=product)
+    if request.method == "POST" and not summary.blocked_by_customers:
+        product_delete(product=product)
+        messages.success(request, f"Product “{product.name}” deleted with its scenarios and runs.")
+        return redirect("dashboard")
+    context = {
+        "scenario": scenario,
+        "subject": f"product “{product.name}”",
+        "summary": summary,
+        "action": reverse("scenarios:product_delete", kwargs={"pk": scenario.pk}),
+    }
+    return render(request, "scenarios/delete.html", context, status=409 if request.method == "POST" else 200)
+
+
+# --- Tiers -----------------------------------------------------------------------------------
+
+
+@login_required
+def tier_edit(request: HttpRequest, pk: int, tier_pk: int | None = None) -> HttpResponse:
+    scenario, _ = _scenario(request, pk, write=True)
+    tier = get_object_or_404(Tier, pk=tier_pk, product=scenario.product) if tier_pk else None
+    form = TierForm(request.POST or None, instance=tier)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if tier is None:
+                tier_create(product=scenario.product, **form.cleaned_data)
+            else:
+                tier_update(tier=tier, data=form.cleaned_data)
+        except ValidationError as error:
+            form_errors_add(form, error)
+        else:
+            messages.success(request, f"Tier “{form.cleaned_data['name']}” saved.")
+            return redirect(f"{scenario_url(scenario)}#tiers")
+    status = 400 if request.method == "POST" else 200
+    context = {"scenario": scenario, "tier": tier, "form": form}
+    return render(request, "scenarios/tier_form.html", context, status=status)
+
+
+@login_required
+@require_POST
+def tier_remove(request: HttpRequest, pk: int, tier_pk: int) -> HttpResponse:
+    scenario, _ = _scenario(request, pk, write=True)
+    tier = get_object_or_404(Tier, pk=tier_pk, product=scenario.product)
+    try:
+        tier_delete(tier=tier)
+    except Exception as error:  # ProtectedError: customers' tier periods point at it
+        messages.error(request, f"The tier cannot be deleted: {error.args[0] if error.args else error}")
+    else:
+        messages.success(request, f"Tier “{tier.name}” deleted.")
+    return redirect(f"{scenario_url(scenario)}#tiers")
+
+
+def scenario_url(scenario: Scenario) -> str:
+    return reverse("scenarios:editor", kwargs={"pk": scenario.pk})
+
+
+# --- Workloads -------------------------------------------------------------------------------
+
+
+def _mix_initial(workload: Workload) -> dict[str, Any]:
+    initial: dict[str, Any] = {}
+    rows = workload.model_mix.select_related("model__provider", "price_sheet_entry", "self_hosted")
+    for i, row in enumerate(list(rows)[:MIX_ROWS]):
+        source = row.source
+        assert source is not None
+        initial[f"mix_{i}_model"] = mix_source_key(source)
+        initial[f"mix_{i}_share"] = row.share
+        initial[f"mix_{i}_variant"] = row.variant
+        initial[f"mix_{i}_reasoning"] = row.uses_reasoning
+    return initial
+
+
+def _mix_shares(form: WorkloadForm, scenario: Scenario) -> list[ModelShare]:
+    shares = []
+    organization = scenario.product.organization
+    for i, (key, share, variant, reasoning) in enumerate(form.mix_rows()):
+        source = mix_source_for_key(organization=organization, key=key, on=scenario.price_date)
+        if source is None:
+            form.add_error(
+                f"mix_{i}_model",
+                f"“{key}” is not a catalog model (provider/model), a private model (private/slug) "
+                "or a self-hosted deployment (self-hosted/name).",
+            )
+            continue
+        shares.append(ModelShare(source, share, variant, reasoning))
+    return shares
+
+
+@login_required
+def workload_edit(request: HttpRequest, pk: int, workload_pk: int | None = None) -> HttpResponse:
+    scenario, _ = _scenario(request, pk, write=True)
+    workload = get_object_or_404(Workload, pk=workload_pk, product=scenario.product) if workload_pk else None
+    form = WorkloadForm(
+        request.POST or None, instance=workload, initial=_mix_initial(workload) if workload else None
+    )
+    if request.method == "POST" and form.is_valid():
+        shares = _mix_shares(form, scenario)
+        if not form.errors:
+            data = {name: form.cleaned_data[name] for name in WorkloadForm.Meta.fields}
+            try:
+                if workload is None:
+                    workload_create(product=scenario.product, models=shares, **data)
+                else:
+                    workload_update(workload=workload, data=data, models=shares)
+            except ValidationError as error:
+                if hasattr(error, "error_dict") and "models" in error.error_dict:
+                    models_error = error.error_dict.pop("models")
+                    form.add_error("mix_0_model", [m for e in models_error for m in e.messages])
+                form_errors_add(form, error)
+            else:
+                messages.success(request, f"Workload “{data['name']}” saved.")
+                return redirect(f"{scenario_url(scenario)}#workloads")
+    status = 400 if request.method == "POST" else 200
+    context = {
+        "scenario": scenario,
+        "workload": workload,
+        "form": form,
+        "private_models": PriceSheetEntry.objects.filter(
+            sheet__organization=scenario.product.organization, kind=PriceSheetEntry.Kind.PRIVATE
+        ),
+        "deployments": SelfHostedDeployment.objects.filter(organization=scenario.product.organization),
+    }
+    return render(request, "scenarios/workload_form.html", context, status=status)
+
+
+@login_required
+@require_POST
+def workload_remove(request: HttpRequest, pk: int, workload_pk: int) -> HttpResponse:
+    scenario, _ = _scenario(request, pk, write=True)
+    workload = get_object_or_404(Workload, pk=workload_pk, product=scenario.product)
+    try:
+        workload_delete(workload=workload)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Workload “{workload.name}” deleted.")
+    return redirect(f"{scenario_url(scenario)}#workloads")
+
+
+# --- Usage, correlation, levers ----------------------------------------------------------------
+
+
+@login_required
+def usage_edit(request: HttpRequest, pk: int, tier_pk: int, workload_pk: int) -> HttpResponse:
+    scenario, _ = _scenario(request, pk, write=True)
+    tier = get_object_or_404(Tier, pk=tier_pk, product=scenario.product)
+    workload = get_object_or_404(Workload, pk=workload_pk, product=scenario.product)
+    distribution = UsageDistribution.objects.filter(tier=tier, workload=workload).first()
+    form = UsageForm(request.POST or None, instance=distribution)
+    if request.method == "POST" and form.is_valid():
+        try:
+            usage_distribution_set(tier=tier, workload=workload, **form.parameters())
+        except ValidationError as error:
+            form_errors_add(form, error)
+        else:
+            messages.success(request, f"Usage of {tier.name} × {workload.name} saved.")
+            return redirect(f"{scenario_url(scenario)}#usage")
+    status = 400 if request.method == "POST" else 200
+    context = {"scenario": scenario, "tier": tier, "workload": workload, "form": form}
+    return render(request, "scenarios/usage_form.html", context, status=status)
+
+
+@login_required
+@require_POST
+def correlation_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, membership = _scenario(request, pk, write=True)
+    context = _editor_context(scenario, membership)
+    form = CorrelationForm(request.POST, pairs=context["correlation_form"].pairs)
+    if form.is_valid():
+        try:
+            correlations_set(
+                product=scenario.product,
+                default_correlation=form.cleaned_data["default_correlation"],
+                pairs={(a, b): form.cleaned_data.get(f"rho_{a.pk}_{b.pk}") for a, b, _ in form.pairs},
+            )
+        except ValidationError as error:
+            form_errors_add(form, error)
+        else:
+            messages.success(request, "Correlations saved.")
+            return redirect(f"{scenario_url(scenario)}#correlation")
+    context["correlation_form"] = form
+    return render(request, "scenarios/editor.html", context, status=400)
+
+
+@login_required
+@require_POST
+def lever_add(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, membership = _scenario(request, pk, write=True)
+    form = LeverForm(request.POST, workloads=scenario.product.workloads.all())
+    if form.is_valid():
+        data = form.cleaned_data
+        lever: dict[str, Any] = {"label": data["label"]}
+        taken = {existing.get("key") for existing in scenario.levers}
+        key, n = slugify(data["label"])[:40] or "lever", 1
+        while key in taken:
+            n += 1
+            key = f"{slugify(data['label'])[:36] or 'lever'}-{n}"
+        lever["key"] = key
+        if data["workloads"]:
+            lever["workloads"] = [w.pk for w in data["workloads"]]
+        for name in LeverForm.FRACTIONS:
+            if data.get(name) is not None:
+                lever[name] = data[name]
+        if data["routing_model"]:
+            model = mix_source_for_key(
+                organization=scenario.product.organization, key=data["routing_model"], on=scenario.price_date
+            )
+            if not isinstance(model, AIModel):
+                form.add_error("routing_model", "Routing needs a catalog model, written provider/model.")
+            else:
+                lever["routing_model"] = model.pk
+                if data.get("routing_share") is None:
+                    form.add_error("routing_share", "Say which share of requests goes to the routed model.")
+        if not form.errors:
+            try:
+                scenario_update(scenario=scenario, data={"levers": [*scenario.levers, lever]})
+            except ValidationError as error:
+                form_errors_add(form, error)
+            else:
+                messages.success(request, f"Lever “{lever['label']}” added.")
+                return redirect(f"{scenario_url(scenario)}#levers")
+    context = _editor_context(scenario, membership)
+    context["lever_form"] = form
+    return render(request, "scenarios/editor.html", context, status=400)
+
+
+@login_required
+@require_POST
+def lever_remove(request: HttpRequest, pk: int, key: str) -> HttpResponse:
+    scenario, _ = _scenario(request, pk, write=True)
+    levers = [lever for lever in scenario.levers if lever.get("key") != key]
+    scenario_update(scenario=scenario, data={"levers": levers})
+    messages.success(request, "Lever removed.")
+    return redirect(f"{scenario_url(scenario)}#levers")
+
+
+# --- JSON endpoints for the editor ---------------------------------------------------------------
+
+
+def _float(request: HttpRequest, name: str, default: float = 0.0) -> float:
+    raw = request.GET.get(name, "")
+    if raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValidationError({name: "Enter a number."}) from exc
+
+
+@login_required
+@require_GET
+def estimate_json(request: HttpRequest) -> JsonResponse:
+    """Expected $/request of a workload at its token medians: ``model``/``share``/``variant``/
+    ``reasoning`` repeated per mix row, token medians and cache shares as numbers."""
+    organization = current_membership(request).organization
+    try:
+        price_date = dt.date.fromisoformat(request.GET.get("price_date") or dt.date.today().isoformat())
+        keys = request.GET.getlist("model")
+        shares = request.GET.getlist("share")
+        variants = request.GET.getlist("variant")
+        reasoning = request.GET.getlist("reasoning")
+        mix = [
+            (
+                key,
+                float(share or 0),
+                variants[i] if i < len(variants) else "",
+                (reasoning[i] if i < len(reasoning) else "") in ("1", "true", "on"),
+            )
+            for i, (key, share) in enumerate(zip(keys, shares, strict=False))
+            if key.strip()
+        ]
+        estimate = cost_per_request_estimate(
+            organization=organization,
+            price_date=price_date,
+            mix=mix,
+            input_tokens=_float(request, "input_tokens_median"),
+            output_tokens=_float(request, "output_tokens_median"),
+            reasoning_tokens=_float(request, "reasoning_tokens_median"),
+            calls_per_request=_float(request, "calls_per_request_median", 1.0),
+            prompt_cache_share=_float(request, "prompt_cache_share"),
+            prompt_cache_write_share=_float(request, "prompt_cache_write_share"),
+            response_cache_hit_rate=_float(request, "response_cache_hit_rate"),
+            distillation=_float(request, "distillation"),
+        )
+    except (ValidationError, ValueError) as error:
+        messages_ = error.messages if isinstance(error, ValidationError) else [str(error)]
+        return JsonResponse({"errors": messages_}, status=400)
+    return JsonResponse(
+        {
+            "currency": organization.currency,
+            "cost_per_request": estimate.cost_per_request,
+            "calls_per_request": estimate.calls_per_request,
+            "models": [
+                {"key": m.key, "share": m.share, "cost_per_request": m.cost_per_request, "error": m.error}
+                for m in estimate.models
+            ],
+        }
+    )
+
+
+@login_required
+@require_GET
+def usage_preview_json(request: HttpRequest) -> JsonResponse:
+    """p50/p90/p99, mean and a density sketch of the usage distribution in the query string."""
+    from planner.engine.types import UsageDist
+
+    distribution = UsageDistribution(kind=request.GET.get("kind", "lognormal"))
+    try:
+        for name in ("median", "p90", "mean", "shape", "scale", "alpha", "upper", "overdispersion"):
+            raw = request.GET.get(name, "").strip()
+            setattr(distribution, name, float(raw) if raw else None)
+        raw_values = request.GET.get("values", "").replace(",", " ").split()
+        distribution.values = [float(v) for v in raw_values]
+        distribution.full_clean(
+            exclude=["tier", "workload"], validate_unique=False, validate_constraints=False
+        )
+    except ValueError:
+        return JsonResponse({"errors": {"__all__": ["Enter numbers only."]}}, status=400)
+    except ValidationError as error:
+        return JsonResponse({"errors": error.message_dict}, status=400)
+
+    def number(name: str) -> float:
+        value = getattr(distribution, name)
+        return 0.0 if value is None else float(value)
+
+    dist = UsageDist(
+        kind=distribution.kind,  # type: ignore[arg-type]
+        median=number("median"),
+        p90=number("p90"),
+        mean=number("mean"),
+        shape=number("shape"),
+        scale=number("scale"),
+        alpha=number("alpha"),
+        upper=distribution.upper,
+        values=tuple(float(v) for v in distribution.values),
+    )
+    return JsonResponse(usage_preview(dist))
+
+
+@login_required
+@require_GET
+def catalog_models_json(request: HttpRequest) -> JsonResponse:
+    """Catalog models matching ``q`` as ``provider/model`` keys with current prices per Mtok."""
+    query = request.GET.get("q", "").replace("/", " ")
+    models: list[Any] = list(catalog_search(query=query, limit=CATALOG_SUGGESTIONS))  # annotated prices
+    return JsonResponse(
+        {
+            "models": [
+                {
+                    "key": f"{m.provider.slug}/{m.slug}",
+                    "name": m.name or m.slug,
+                    "input_mtok": None if m.current_input_mtok is None else float(m.current_input_mtok),
+                    "output_mtok": None if m.current_output_mtok is None else float(m.current_output_mtok),
+                }
+                for m in models
+            ]
+        }
+    )
