@@ -3,6 +3,7 @@ services. The header line says which database and broker the suite runs on."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -11,11 +12,15 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import caches
+from genai_prices import data as genai_data
 from kombu.utils.url import maybe_sanitize_url
 
 from planner.accounts.models import Organization
 from planner.products.models import Product
 from planner.products.services import product_create, tier_create, usage_distribution_set, workload_create
+from planner.simulation.models import Scenario
+from planner.simulation.scenarios import scenario_create
+from pricing.catalog import catalog_import
 from pricing.models import AIModel
 from tests.factories import (
     AIModelFactory,
@@ -131,3 +136,29 @@ def product_factory(organization: Organization, ai_models: dict[str, AIModel]) -
 @pytest.fixture
 def product(product_factory: ProductFactory) -> Product:
     return product_factory()
+
+
+# --- A priced scenario (real catalog prices for the fixture models) ---
+
+PRICED_MODELS = {"gpt-4o-mini", "gpt-4o", "o3"}
+
+
+@pytest.fixture
+def priced_models(ai_models: dict[str, Any]) -> dict[str, Any]:
+    """Import the real catalog prices of the three fixture models (only those, to stay fast)."""
+    openai = next(p for p in genai_data.providers if p.id == "openai")
+    only = dataclasses.replace(openai, models=[m for m in openai.models if m.id in PRICED_MODELS])
+    catalog_import(providers=[only])
+    return ai_models
+
+
+@pytest.fixture
+def scenario(product: Product, priced_models: dict[str, Any]) -> Scenario:
+    return scenario_create(
+        product=product,
+        name="Baseline",
+        horizon_months=3,
+        simulated_users=20_000,
+        seed=42,
+        levers=[{"key": "cache", "label": "Response cache 30%", "response_cache_hit_rate": 0.3}],
+    )

@@ -21,7 +21,6 @@ from planner.prices.sheets import price_sheet_create, price_sheet_entry_add
 from planner.products.models import Product
 from planner.simulation.models import Scenario, SimulationRun
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
-from tests.planner.conftest import priced_models, scenario  # noqa: F401  (shared fixtures)
 
 ALL_SCOPES = list(ApiKey.SCOPES)
 KeyClient = Callable[..., APIClient]

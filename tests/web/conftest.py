@@ -1,4 +1,4 @@
-"""Fixtures for the web tests: a priced scenario (from tests/planner), a finished run of it
+"""Fixtures for the web tests: a priced scenario (from tests/conftest.py), a finished run of it
 computed in this process, and a signed-in client."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from django.test import Client
 
 from planner.simulation.models import Scenario, SimulationRun
 from planner.simulation.snapshot import run_create, run_execute
-from tests.planner.conftest import priced_models, scenario  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

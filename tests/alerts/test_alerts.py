@@ -22,7 +22,7 @@ from planner.alerts.schedules import schedule_previous_tick, window_key
 from planner.devtools.smtp_sink import SmtpSink, free_port
 from planner.products.models import Product, Tier
 from planner.simulation.models import Scenario, SimulationRun
-from tests.planner.alerts_support import smtp, usage_month  # noqa: F401  (fixture)
+from tests.alerts.support import smtp, usage_month  # noqa: F401  (fixture)
 
 NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # 09:00 in New York, after the 08:00 daily tick
 NOVEMBER = date(2026, 11, 1)

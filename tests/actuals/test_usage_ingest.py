@@ -31,8 +31,8 @@ from pricing.calculator import request_cost, schedule_for
 from pricing.catalog import catalog_import
 from pricing.models import AIModel, ModelPrice
 from pricing.selectors import model_price_at
+from tests.conftest import PRICED_MODELS
 from tests.factories import OrganizationFactory
-from tests.planner.conftest import PRICED_MODELS
 
 NOW = datetime(2025, 7, 15, 12, tzinfo=UTC)
 QUANTUM = Decimal("1e-10")
