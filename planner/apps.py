@@ -6,7 +6,10 @@ class PlannerConfig(AppConfig):
     verbose_name = "Margin planner"
 
     def ready(self) -> None:
-        # Load the Celery app in every Django process so tasks bind to it (see planner/__init__.py).
+        # Load the Celery app in every Django process so tasks bind to it (see planner/__init__.py),
+        # and register every task (planner.tasks): services enqueue tasks by name
+        # (planner.core.enqueue), so the registry must not depend on who imported what.
+        import planner.tasks  # noqa: F401
         from planner.actuals.receivers import usage_reprice_on_price_change
         from planner.celery import app  # noqa: F401
         from pricing.signals import prices_changed

@@ -26,6 +26,7 @@ from api.serializers.runs import RunListSerializer, RunSerializer, RunStartSeria
 from api.tenancy import request_organization
 from api.views.base import OrganizationViewSetMixin  # SIBLING
 from planner.simulation import scenarios as scenario_services
+from planner.simulation.adapter import SimulationInputError
 from planner.simulation.document import scenario_document_export, scenario_document_import
 from planner.simulation.models import Scenario, SimulationRun
 from planner.simulation.runs import run_cancel, run_start
@@ -34,7 +35,6 @@ from planner.simulation.selectors import (
     scenarios_for_organization,
     scenarios_with_inputs_for_organization,
 )
-from planner.simulation.snapshot import SimulationInputError
 
 
 @extend_schema_view(retrieve=extend_schema(responses=ScenarioDetailSerializer))

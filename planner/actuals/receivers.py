@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from planner.actuals.selectors import models_to_reprice
-from planner.actuals.tasks import usage_reprice_task
+from planner.core.enqueue import USAGE_REPRICE, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,6 @@ def usage_reprice_on_price_change(
     """Queue a reprice for every changed model that has usage from its changed instant on."""
     due = models_to_reprice(changes=changes)
     for model_id, since in due.items():
-        usage_reprice_task.delay(model_id, None if since is None else since.isoformat())
+        enqueue(USAGE_REPRICE, model_id, None if since is None else since.isoformat())
     if due:
         logger.info("usage repricing queued models=%d (of %d with changed prices)", len(due), len(changes))

@@ -20,6 +20,7 @@ from planner.alerts.models import AlertOutbox, AlertRule
 from planner.alerts.rules import (  # SIBLING
     logger,
 )
+from planner.core.enqueue import ALERTS_DELIVER, enqueue
 
 # --- Mail -----------------------------------------------------------------------------------
 
@@ -196,9 +197,7 @@ def _outbox_write(*, organization: Organization, breaches: list[Measurement], no
 
 
 def _enqueue_delivery() -> None:
-    from planner.alerts.tasks import alerts_deliver_task
-
     try:
-        alerts_deliver_task.apply_async()
+        enqueue(ALERTS_DELIVER)
     except Exception:  # the periodic delivery picks the rows up anyway
         logger.warning("Could not enqueue alert delivery; the periodic task will send.", exc_info=True)

@@ -27,7 +27,7 @@ from planner.accounts.api_keys import api_key_create
 from planner.devtools.demo import DEMO_SCENARIO_NAME, demo_seed
 from planner.devtools.worker_processes import ROOT, wait_for
 from planner.simulation.models import Scenario, SimulationRun
-from planner.simulation.snapshot import run_create, run_execute
+from planner.simulation.runs import run_create, run_execute
 
 #: wrk prints one JSON line at the end of a run with the figures the report needs.
 WRK_SCRIPT = """

@@ -5,8 +5,6 @@
   (``pricing.calculator.request_cost``) at the organisation's price (discounts applied) on the
   scenario's price date. A typical request, not the mean: token distributions are skewed, so the
   simulated mean cost is higher.
-- ``usage_preview``: the shape of a usage distribution (its quantile function) with p50/p90/p99,
-  from the engine's own inverse CDFs so the preview is what the simulation draws.
 """
 
 from __future__ import annotations
@@ -18,13 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 from django.core.exceptions import ValidationError
-from scipy import special
 
 from planner.accounts.models import Organization
-from planner.engine.types import UsageDist
-from planner.engine.usage import intensity_from_normal, mean_intensity
 from planner.prices.models import PriceSheetEntry, SelfHostedDeployment
 from planner.prices.selectors import organization_model_price, private_model_on
 from planner.prices.self_hosted import self_hosted_price
@@ -142,32 +136,3 @@ def cost_per_request_estimate(
     if estimates and all(e.cost_per_request is not None for e in estimates):
         weighted = sum(e.share * (e.cost_per_request or 0.0) for e in estimates)
     return RequestEstimate(estimates, weighted, max(calls_per_request, 1.0))
-
-
-# --- Usage distribution preview ----------------------------------------------------------------
-
-PREVIEW_POINTS = 41
-
-
-def usage_preview(dist: UsageDist) -> dict[str, Any]:
-    """p50/p90/p99 and mean of a usage distribution, and a density sketch (log-spaced bins) from
-    its quantile function at evenly spaced probabilities."""
-    quantiles = {
-        name: float(intensity_from_normal(dist, np.asarray([special.ndtri(q)]))[0])
-        for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
-    }
-    u = (np.arange(4000) + 0.5) / 4000
-    values = intensity_from_normal(dist, special.ndtri(u))
-    positive = values[values > 0]
-    density: dict[str, list[float]] = {"x": [], "y": []}
-    if positive.size:
-        low, high = float(positive.min()), float(np.quantile(positive, 0.995))
-        if high <= low:
-            high = low * 1.01 + 1e-9
-        edges = np.geomspace(max(low, 1e-6), high, PREVIEW_POINTS)
-        counts, _ = np.histogram(np.clip(positive, edges[0], edges[-1]), bins=edges)
-        density = {
-            "x": [float(x) for x in np.sqrt(edges[:-1] * edges[1:])],
-            "y": [float(c) / positive.size for c in counts],
-        }
-    return {**quantiles, "mean": mean_intensity(dist), "density": density}

@@ -38,8 +38,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from planner import engine
+from planner.core.enqueue import RUN_CHUNK, RUN_MERGE, enqueue
+from planner.simulation.adapter import SimulationInputError, engine_input_from_snapshot
 from planner.simulation.models import RunBlock, Scenario, SimulationRun
-from planner.simulation.snapshot import SimulationInputError, engine_input_from_snapshot, run_create
+from planner.simulation.snapshot import scenario_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -53,15 +55,11 @@ def worker_name() -> str:
 
 
 def _enqueue_chunk(run_id: int, blocks: list[int]) -> None:
-    from planner.simulation.tasks import run_chunk
-
-    run_chunk.apply_async(args=[run_id, blocks])
+    enqueue(RUN_CHUNK, run_id, blocks)
 
 
 def _enqueue_merge(run_id: int) -> None:
-    from planner.simulation.tasks import run_merge_task
-
-    run_merge_task.apply_async(args=[run_id])
+    enqueue(RUN_MERGE, run_id)
 
 
 def chunk_groups(blocks: Sequence[int], chunk_blocks: int) -> list[list[int]]:
@@ -324,3 +322,68 @@ def runs_reap(
     if requeued or failed or merges:
         logger.info("reaper requeued=%s chunks=%s failed=%s merges=%s", requeued, chunks, failed, merges)
     return ReapReport(requeued_runs=requeued, requeued_chunks=chunks, failed_runs=failed, merges=merges)
+
+
+def run_create(*, scenario: Scenario, users: int | None = None, seed: int | None = None) -> SimulationRun:
+    """Create a queued run of ``scenario`` with its frozen snapshot (does not execute it)."""
+    users = scenario.simulated_users if users is None else users
+    seed = scenario.seed if seed is None else seed
+    snapshot = scenario_snapshot(scenario=scenario)
+    limit = settings.PLANNER_MAX_SIMULATED_USERS
+    if not 1 <= users <= limit:
+        raise SimulationInputError(f"users must be between 1 and {limit:,} (got {users:,}).")
+    try:
+        engine.validate_inputs(engine_input_from_snapshot(snapshot))
+    except ValueError as error:
+        raise SimulationInputError(str(error)) from error
+    run = SimulationRun(
+        scenario=scenario,
+        organization=scenario.product.organization,
+        seed=seed,
+        users=users,
+        snapshot=snapshot,
+        blocks_total=engine.block_count(users),
+        package_versions=snapshot["package_versions"],
+    )
+    run.full_clean()
+    run.save()
+    logger.info("run created run_id=%s organization_id=%s users=%s", run.pk, run.organization_id, users)
+    return run
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def run_execute(*, run: SimulationRun, progress: ProgressCallback | None = None) -> SimulationRun:
+    """Execute every block of ``run`` in this process (the synchronous path used by the CLI).
+
+    Marks the run running, then succeeded with its results, or failed with a readable error.
+    """
+    started = time.perf_counter()
+    SimulationRun.objects.filter(pk=run.pk).update(
+        status=SimulationRun.Status.RUNNING, started_at=timezone.now()
+    )
+    try:
+        prepared = engine.prepare(engine_input_from_snapshot(run.snapshot), users=run.users, seed=run.seed)
+        blocks = []
+        for block in range(prepared.blocks):
+            blocks.append(engine.simulate_block(prepared, block))
+            SimulationRun.objects.filter(pk=run.pk).update(blocks_done=block + 1, heartbeat_at=timezone.now())
+            if progress is not None:
+                progress(block + 1, prepared.blocks)
+        results = engine.summarize(prepared, engine.merge(prepared, blocks))
+    except ValueError as error:
+        with transaction.atomic():
+            SimulationRun.objects.filter(pk=run.pk).update(
+                status=SimulationRun.Status.FAILED, error=str(error), finished_at=timezone.now()
+            )
+        logger.warning("run failed run_id=%s organization_id=%s error=%s", run.pk, run.organization_id, error)
+        run.refresh_from_db()
+        return run
+    results["seconds"] = round(time.perf_counter() - started, 3)
+    SimulationRun.objects.filter(pk=run.pk).update(
+        status=SimulationRun.Status.SUCCEEDED, results=results, finished_at=timezone.now()
+    )
+    logger.info("run succeeded run_id=%s organization_id=%s", run.pk, run.organization_id)
+    run.refresh_from_db()
+    return run

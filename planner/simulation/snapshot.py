@@ -1,48 +1,35 @@
-"""Simulation runs: freeze a scenario into a snapshot, turn a snapshot into engine inputs, run it.
+"""The snapshot of a run: every input of a scenario frozen into one JSON document.
 
 "Load, then compute": :func:`scenario_snapshot` reads the database once and returns a JSON
 document holding every input of a run (scenario, tiers, workloads, usage, correlation, levers,
 each model's resolved price structure for the scenario's price date, package versions).
-:func:`engine_input_from_snapshot` is pure: it builds the engine's frozen dataclasses from that
-document alone, so a run can be reproduced from its snapshot after any later edit.
+``planner.simulation.adapter.engine_input_from_snapshot`` turns it into engine inputs without
+the database, so a run can be reproduced from its snapshot after any later edit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
-import logging
-import time
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
 from planner import engine
-from planner.engine.types import EngineInput, Lever, LogNormalSpec, ModelOption, Tier, UsageDist, Workload
 from planner.prices.models import PriceSheetEntry, SelfHostedDeployment
 from planner.prices.selectors import organization_model_price, private_model_on
 from planner.prices.self_hosted import self_hosted_spec
 from planner.products.models import UsageDistribution, WorkloadModel
 from planner.products.services import correlation_matrix
-from planner.simulation.models import Scenario, SimulationRun
-from pricing.calculator import PriceSchedule, VectorPricer
+from planner.simulation.adapter import SimulationInputError, usage_json
+from planner.simulation.models import Scenario
 from pricing.models import AIModel
 from pricing.selectors import PriceNotFound
 from pricing.selfhosted import self_hosted_cost
 
-logger = logging.getLogger(__name__)
-
 SNAPSHOT_SCHEMA = 1
 BATCH_VARIANT = "processing=batch"
 _PACKAGES = ("numpy", "scipy", "genai-prices", "numpy-financial", "Django")
-
-
-class SimulationInputError(ValueError):
-    """The scenario cannot be simulated; the message says what to fix."""
 
 
 def package_versions() -> dict[str, str]:
@@ -158,23 +145,6 @@ def _spec(median: float | None, p90: float | None) -> list[float] | None:
     return None if median is None or p90 is None else [float(median), float(p90)]
 
 
-def _usage_json(dist: UsageDistribution | None, where: str) -> dict[str, Any]:
-    if dist is None:
-        raise SimulationInputError(f"{where}: no usage distribution is set.")
-    return {
-        "kind": dist.kind,
-        "median": dist.median,
-        "p90": dist.p90,
-        "mean": dist.mean,
-        "shape": dist.shape,
-        "scale": dist.scale,
-        "alpha": dist.alpha,
-        "upper": dist.upper,
-        "values": list(dist.values or []),
-        "overdispersion": dist.overdispersion,
-    }
-
-
 def scenario_snapshot(*, scenario: Scenario) -> dict[str, Any]:
     """Freeze every input of ``scenario`` (prices resolved at its price date) into JSON."""
     product = scenario.product
@@ -240,7 +210,7 @@ def scenario_snapshot(*, scenario: Scenario) -> dict[str, Any]:
                 "subscribers": tier.subscribers,
                 "churn_monthly": tier.churn_monthly,
                 "usage": [
-                    _usage_json(usage.get((tier.pk, w.pk)), f"Tier {tier.name}, workload {w.name}")
+                    usage_json(usage.get((tier.pk, w.pk)), f"Tier {tier.name}, workload {w.name}")
                     for w in workloads
                 ],
             }
@@ -275,176 +245,3 @@ def scenario_snapshot(*, scenario: Scenario) -> dict[str, Any]:
         "levers": levers,
         "package_versions": package_versions(),
     }
-
-
-def _pricer(structure: Mapping[str, Any]) -> VectorPricer:
-    return VectorPricer(PriceSchedule.from_structure(structure))
-
-
-def _model_option(data: Mapping[str, Any], share: float, uses_reasoning: bool) -> ModelOption:
-    batch = data.get("batch")
-    return ModelOption(
-        key=data["key"],
-        share=share,
-        pricer=_pricer(data["structure"]),
-        batch_pricer=_pricer(batch["structure"]) if batch else None,
-        uses_reasoning=uses_reasoning,
-    )
-
-
-def _lognormal(spec: list[float] | None) -> LogNormalSpec | None:
-    return None if spec is None else LogNormalSpec(median=spec[0], p90=spec[1])
-
-
-def _usage(data: Mapping[str, Any]) -> UsageDist:
-    def number(name: str) -> float:
-        value = data.get(name)
-        return 0.0 if value is None else float(value)
-
-    return UsageDist(
-        kind=data["kind"],
-        median=number("median"),
-        p90=number("p90"),
-        mean=number("mean"),
-        shape=number("shape"),
-        scale=number("scale"),
-        alpha=number("alpha"),
-        upper=None if data.get("upper") is None else float(data["upper"]),
-        values=tuple(float(v) for v in data.get("values") or ()),
-        overdispersion=None if data.get("overdispersion") is None else float(data["overdispersion"]),
-    )
-
-
-def engine_input_from_snapshot(snapshot: Mapping[str, Any]) -> EngineInput:
-    """Build the engine's inputs from a snapshot alone (pure; no database access)."""
-    workloads = []
-    for w in snapshot["workloads"]:
-        input_tokens = _lognormal(w["input_tokens"])
-        output_tokens = _lognormal(w["output_tokens"])
-        assert input_tokens is not None and output_tokens is not None
-        workloads.append(
-            Workload(
-                key=w["key"],
-                credits_per_request=float(w["credits_per_request"]),
-                models=tuple(
-                    _model_option(m, float(m["share"]), bool(m["uses_reasoning"])) for m in w["models"]
-                ),
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                reasoning_tokens=_lognormal(w["reasoning_tokens"]),
-                calls_per_request=_lognormal(w["calls_per_request"]),
-                prompt_cache_share=float(w["prompt_cache_share"]),
-                prompt_cache_write_share=float(w["prompt_cache_write_share"]),
-                response_cache_hit_rate=float(w["response_cache_hit_rate"]),
-                batch_share=float(w["batch_share"]),
-                distillation=float(w["distillation"]),
-            )
-        )
-    tiers = tuple(
-        Tier(
-            key=t["key"],
-            monthly_price=float(t["monthly_price"]),
-            included_credits=t["included_credits"],
-            overage_price=None if t["overage_price"] is None else float(t["overage_price"]),
-            hard_cap=t["hard_cap"],
-            payment_fee_pct=float(t["payment_fee_pct"]),
-            payment_fee_fixed=float(t["payment_fee_fixed"]),
-            subscribers=int(t["subscribers"]),
-            usage=tuple(_usage(u) for u in t["usage"]),
-            churn_monthly=float(t["churn_monthly"]),
-        )
-        for t in snapshot["tiers"]
-    )
-    levers = tuple(
-        Lever(
-            key=lever["key"],
-            label=lever["label"],
-            workloads=tuple(lever.get("workloads") or ()),
-            routing_model=_model_option(lever["routing_model"], 0.0, False)
-            if lever.get("routing_model")
-            else None,
-            routing_share=lever.get("routing_share"),
-            response_cache_hit_rate=lever.get("response_cache_hit_rate"),
-            prompt_cache_share=lever.get("prompt_cache_share"),
-            distillation=lever.get("distillation"),
-            batch_share=lever.get("batch_share"),
-        )
-        for lever in snapshot["levers"]
-    )
-    scenario = snapshot["scenario"]
-    return EngineInput(
-        tiers=tiers,
-        workloads=tuple(workloads),
-        correlation=tuple(tuple(float(x) for x in row) for row in snapshot["correlation"]),
-        horizon_months=int(scenario["horizon_months"]),
-        price_trend_yearly=float(scenario["price_trend_yearly"]),
-        usage_growth_monthly=float(scenario["usage_growth_monthly"]),
-        discount_rate_yearly=float(scenario["discount_rate_yearly"]),
-        target_margin=float(scenario["target_margin"]),
-        levers=levers,
-    )
-
-
-def run_create(*, scenario: Scenario, users: int | None = None, seed: int | None = None) -> SimulationRun:
-    """Create a queued run of ``scenario`` with its frozen snapshot (does not execute it)."""
-    users = scenario.simulated_users if users is None else users
-    seed = scenario.seed if seed is None else seed
-    snapshot = scenario_snapshot(scenario=scenario)
-    limit = settings.PLANNER_MAX_SIMULATED_USERS
-    if not 1 <= users <= limit:
-        raise SimulationInputError(f"users must be between 1 and {limit:,} (got {users:,}).")
-    try:
-        engine.validate_inputs(engine_input_from_snapshot(snapshot))
-    except ValueError as error:
-        raise SimulationInputError(str(error)) from error
-    run = SimulationRun(
-        scenario=scenario,
-        organization=scenario.product.organization,
-        seed=seed,
-        users=users,
-        snapshot=snapshot,
-        blocks_total=engine.block_count(users),
-        package_versions=snapshot["package_versions"],
-    )
-    run.full_clean()
-    run.save()
-    logger.info("run created run_id=%s organization_id=%s users=%s", run.pk, run.organization_id, users)
-    return run
-
-
-ProgressCallback = Callable[[int, int], None]
-
-
-def run_execute(*, run: SimulationRun, progress: ProgressCallback | None = None) -> SimulationRun:
-    """Execute every block of ``run`` in this process (the synchronous path used by the CLI).
-
-    Marks the run running, then succeeded with its results, or failed with a readable error.
-    """
-    started = time.perf_counter()
-    SimulationRun.objects.filter(pk=run.pk).update(
-        status=SimulationRun.Status.RUNNING, started_at=timezone.now()
-    )
-    try:
-        prepared = engine.prepare(engine_input_from_snapshot(run.snapshot), users=run.users, seed=run.seed)
-        blocks = []
-        for block in range(prepared.blocks):
-            blocks.append(engine.simulate_block(prepared, block))
-            SimulationRun.objects.filter(pk=run.pk).update(blocks_done=block + 1, heartbeat_at=timezone.now())
-            if progress is not None:
-                progress(block + 1, prepared.blocks)
-        results = engine.summarize(prepared, engine.merge(prepared, blocks))
-    except ValueError as error:
-        with transaction.atomic():
-            SimulationRun.objects.filter(pk=run.pk).update(
-                status=SimulationRun.Status.FAILED, error=str(error), finished_at=timezone.now()
-            )
-        logger.warning("run failed run_id=%s organization_id=%s error=%s", run.pk, run.organization_id, error)
-        run.refresh_from_db()
-        return run
-    results["seconds"] = round(time.perf_counter() - started, 3)
-    SimulationRun.objects.filter(pk=run.pk).update(
-        status=SimulationRun.Status.SUCCEEDED, results=results, finished_at=timezone.now()
-    )
-    logger.info("run succeeded run_id=%s organization_id=%s", run.pk, run.organization_id)
-    run.refresh_from_db()
-    return run

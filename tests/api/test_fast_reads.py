@@ -22,8 +22,8 @@ from api.views.base import OrganizationViewSetMixin
 from planner.accounts.api_keys import api_key_create, api_key_revoke
 from planner.accounts.models import ApiKey, Organization
 from planner.simulation.models import Scenario, SimulationRun
+from planner.simulation.runs import run_create, run_execute
 from planner.simulation.scenarios import scenario_duplicate
-from planner.simulation.snapshot import run_create, run_execute
 from tests.api.conftest import ALL_SCOPES, KeyClient, client_for
 from tests.api.routes import api_routes, own_object_values, route_path
 

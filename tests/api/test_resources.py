@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from planner.accounts.models import Membership, Organization
 from planner.simulation.models import Scenario, SimulationRun
-from planner.simulation.snapshot import run_create, run_execute
+from planner.simulation.runs import run_create, run_execute
 from tests.api.conftest import KeyClient, user_client
 from tests.factories import MembershipFactory, UserFactory
 

@@ -26,7 +26,7 @@ from planner.prices.sheets import (
 )
 from planner.products.services import workload_create
 from planner.simulation.models import Scenario
-from planner.simulation.snapshot import run_create
+from planner.simulation.runs import run_create
 from pricing.custom import discounted_structure
 from tests.factories import OrganizationFactory
 

@@ -18,7 +18,7 @@ from planner.prices.sheets import price_sheet_create, price_sheet_entry_add
 from planner.products.models import Product, WorkloadModel
 from planner.products.services import workload_models_set
 from planner.simulation.models import Scenario
-from planner.simulation.snapshot import run_create, run_execute
+from planner.simulation.runs import run_create, run_execute
 
 LLAMA = {
     "name": "Llama 3.1 70B",

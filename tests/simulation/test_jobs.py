@@ -25,10 +25,10 @@ from planner import engine
 from planner.celery import app
 from planner.devtools.worker_processes import WorkerProcess, celery_worker_process, wait_for
 from planner.simulation import runs
+from planner.simulation.adapter import SimulationInputError, engine_input_from_snapshot
 from planner.simulation.models import RunBlock, Scenario, SimulationRun
 from planner.simulation.scenarios import scenario_update
 from planner.simulation.selectors import run_progress
-from planner.simulation.snapshot import SimulationInputError, engine_input_from_snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,13 +12,9 @@ from django.core.management import CommandError, call_command
 
 from planner import engine
 from planner.products.models import UsageDistribution
+from planner.simulation.adapter import SimulationInputError, engine_input_from_snapshot
 from planner.simulation.models import Scenario, SimulationRun
-from planner.simulation.snapshot import (
-    SimulationInputError,
-    engine_input_from_snapshot,
-    run_create,
-    run_execute,
-)
+from planner.simulation.runs import run_create, run_execute
 
 
 def test_snapshot_freezes_prices_and_inputs(scenario: Scenario) -> None:

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from planner.simulation.models import Scenario, SimulationRun
-from planner.simulation.snapshot import run_create, run_execute
+from planner.simulation.runs import run_create, run_execute
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ from planner.devtools.demo import DEMO_PASSWORD, DEMO_SCENARIO_NAME, DEMO_USERNA
 from planner.devtools.worker_processes import celery_worker_process
 from planner.products.models import UsageDistribution
 from planner.simulation.models import Scenario, SimulationRun
+from planner.simulation.runs import run_create, run_execute
 from planner.simulation.scenarios import scenario_duplicate, scenario_update
-from planner.simulation.snapshot import run_create, run_execute
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "data" / "test-artifacts" / "web"

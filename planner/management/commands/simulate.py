@@ -8,9 +8,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from planner.simulation.adapter import SimulationInputError
 from planner.simulation.models import Scenario
 from planner.simulation.reports import results_text
-from planner.simulation.snapshot import SimulationInputError, run_create, run_execute
+from planner.simulation.runs import run_create, run_execute
 
 
 def _positive_int(value: str) -> int:

@@ -1,2 +1,1 @@
-"""Web forms, one module per page family; editable fields come from the domain's field lists.
-"""
+"""Web forms, one module per page family; editable fields come from the domain's field lists."""

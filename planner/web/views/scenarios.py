@@ -24,12 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from planner.accounts.models import Membership
 from planner.accounts.selectors import organizations_for_user
 from planner.prices.models import PriceSheetEntry, SelfHostedDeployment
-from planner.products.estimates import (
-    cost_per_request_estimate,
-    mix_source_for_key,
-    mix_source_key,
-    usage_preview,
-)
+from planner.products.estimates import cost_per_request_estimate, mix_source_for_key, mix_source_key
 from planner.products.models import Tier, UsageDistribution, Workload, WorkloadCorrelation, WorkloadModel
 from planner.products.services import (
     ModelShare,
@@ -44,11 +39,12 @@ from planner.products.services import (
     workload_delete,
     workload_update,
 )
+from planner.simulation.adapter import SimulationInputError
 from planner.simulation.models import Scenario
+from planner.simulation.preview import usage_preview
 from planner.simulation.runs import run_start
 from planner.simulation.scenarios import scenario_create, scenario_delete, scenario_duplicate, scenario_update
 from planner.simulation.selectors import product_deletion_summary, scenario_deletion_summary
-from planner.simulation.snapshot import SimulationInputError
 from planner.web.forms.scenarios import (
     MIX_ROWS,
     CorrelationForm,
@@ -513,8 +509,6 @@ def estimate_json(request: HttpRequest) -> JsonResponse:
 @require_GET
 def usage_preview_json(request: HttpRequest) -> JsonResponse:
     """p50/p90/p99, mean and a density sketch of the usage distribution in the query string."""
-    from planner.engine.types import UsageDist
-
     distribution = UsageDistribution(kind=request.GET.get("kind", "lognormal"))
     try:
         for name in ("median", "p90", "mean", "shape", "scale", "alpha", "upper", "overdispersion"):
@@ -530,22 +524,7 @@ def usage_preview_json(request: HttpRequest) -> JsonResponse:
     except ValidationError as error:
         return JsonResponse({"errors": error.message_dict}, status=400)
 
-    def number(name: str) -> float:
-        value = getattr(distribution, name)
-        return 0.0 if value is None else float(value)
-
-    dist = UsageDist(
-        kind=distribution.kind,  # type: ignore[arg-type]
-        median=number("median"),
-        p90=number("p90"),
-        mean=number("mean"),
-        shape=number("shape"),
-        scale=number("scale"),
-        alpha=number("alpha"),
-        upper=distribution.upper,
-        values=tuple(float(v) for v in distribution.values),
-    )
-    return JsonResponse(usage_preview(dist))
+    return JsonResponse(usage_preview(distribution=distribution))
 
 
 @login_required
