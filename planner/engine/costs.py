@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import special
 
-from planner.engine.types import FloatArray, LogNormalSpec, ModelOption, TokenBatch, Workload
+from planner.engine.types import FloatArray, Lever, LogNormalSpec, ModelOption, TokenBatch, Workload
 
 #: Requests drawn exactly per workload to form the empirical per-request distribution...
 POOL_SIZE = 1 << 18
@@ -337,20 +337,13 @@ def _row_lookup(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, FloatArray]:
     return lo.astype(np.int64), hi.astype(np.int64), weight
 
 
-def workload_with_lever_changes(
-    workload: Workload,
-    *,
-    routing_model: ModelOption | None,
-    routing_share: float | None,
-    response_cache_hit_rate: float | None,
-    prompt_cache_share: float | None,
-    distillation: float | None,
-    batch_share: float | None,
-) -> Workload:
-    """Return ``workload`` with a lever's changes applied (``None`` keeps the baseline value).
+def workload_with_lever(workload: Workload, lever: Lever) -> Workload:
+    """Return ``workload`` with ``lever``'s changes applied (a ``None`` field keeps the baseline).
 
-    Routing moves ``routing_share`` of every other model's requests to ``routing_model``.
+    Routing moves ``routing_share`` of every other model's requests to ``routing_model``. The
+    lever's ``workloads`` scope is the caller's to check.
     """
+    routing_model, routing_share = lever.routing_model, lever.routing_share
     changed = workload
     if routing_model is not None and routing_share is not None and routing_share > 0:
         # Keep the original order of the mix so the shared uniforms pick the same models where
@@ -367,10 +360,10 @@ def workload_with_lever_changes(
         changed = replace(changed, models=tuple(models))
     return replace(
         changed,
-        response_cache_hit_rate=_or(response_cache_hit_rate, changed.response_cache_hit_rate),
-        prompt_cache_share=_or(prompt_cache_share, changed.prompt_cache_share),
-        distillation=_or(distillation, changed.distillation),
-        batch_share=_or(batch_share, changed.batch_share),
+        response_cache_hit_rate=_or(lever.response_cache_hit_rate, changed.response_cache_hit_rate),
+        prompt_cache_share=_or(lever.prompt_cache_share, changed.prompt_cache_share),
+        distillation=_or(lever.distillation, changed.distillation),
+        batch_share=_or(lever.batch_share, changed.batch_share),
     )
 
 

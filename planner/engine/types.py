@@ -110,6 +110,16 @@ class Workload:
     distillation: float = 0.0
 
 
+#: The fields of :class:`Workload` that are fractions in [0, 1].
+WORKLOAD_FRACTIONS = (
+    "prompt_cache_share",
+    "prompt_cache_write_share",
+    "response_cache_hit_rate",
+    "batch_share",
+    "distillation",
+)
+
+
 UsageKind = Literal["lognormal", "gamma", "pareto", "empirical"]
 
 
