@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import Case, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
@@ -15,7 +16,8 @@ class PriceNotFound(LookupError):
     """No price in the catalog for that provider, model and variant at that instant."""
 
 
-def _not_found(*, provider_slug: str, model_slug: str, at: datetime, variant: str) -> PriceNotFound:
+def price_not_found(*, provider_slug: str, model_slug: str, at: datetime, variant: str) -> PriceNotFound:
+    """The error for a missing price, saying what is missing: the model, the variant or the date."""
     model = AIModel.objects.filter(provider__slug=provider_slug, slug=model_slug).first()
     if model is None:
         return PriceNotFound(
@@ -51,8 +53,22 @@ def model_price_at(*, provider_slug: str, model_slug: str, at: datetime, variant
         (row for row in rows if row.retired_at is not None), at
     )
     if row is None:
-        raise _not_found(provider_slug=provider_slug, model_slug=model_slug, at=as_utc(at), variant=variant)
+        raise price_not_found(
+            provider_slug=provider_slug, model_slug=model_slug, at=as_utc(at), variant=variant
+        )
     return row
+
+
+def catalog_models_for_keys(keys: Iterable[str]) -> dict[str, AIModel]:
+    """The current catalog models named ``provider/model`` among ``keys`` (others are left out)."""
+    pairs = {tuple(key.strip().split("/", 1)) for key in keys if "/" in key}
+    if not pairs:
+        return {}
+    named = Q()
+    for provider_slug, model_slug in pairs:
+        named |= Q(provider__slug=provider_slug, slug=model_slug)
+    models = AIModel.objects.filter(named, retired_at__isnull=True).select_related("provider")
+    return {f"{model.provider.slug}/{model.slug}": model for model in models}
 
 
 #: ``catalog_search`` orders: relevance, or a current standard price (cheapest or dearest first).

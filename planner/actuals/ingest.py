@@ -1,4 +1,5 @@
-"""Actual usage: ingest usage records, change a customer's tier, reprice after a price change.
+"""Ingesting a batch of usage records: resolve it against the organisation's data, price it, write
+it and its customer-month rollup (parsing is ``planner.actuals.parse``).
 
 ``usage_records_ingest`` promises (docs/ACTUALS.md has the full semantics):
 
@@ -35,6 +36,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from planner.accounts.models import Organization
@@ -56,17 +58,15 @@ from planner.actuals.parse import (  # SIBLING
     _Parsed,
 )
 from planner.actuals.pricing import (
-    EPOCH,
     MAX_COST_UNITS,
-    RecordPricer,
     TokenColumns,
     cost_from_units,
     cost_text,
     cost_units,
-    epoch_us,
 )
 from planner.products.models import Tier, Workload, WorkloadModel
 from pricing.models import AIModel, ModelPrice
+from pricing.resolve import CATALOG_PRICES, EPOCH, PriceResolver, epoch_us
 
 # --- Resolution against the organisation's data (reads only) ------------------------------------
 
@@ -193,7 +193,7 @@ def _resolve(organization: Organization, parsed: _Parsed) -> tuple[_Resolved, li
     if errors:
         return _Resolved([], [], [], [], [], {}, {}), errors
 
-    pricer = RecordPricer.load(set(model_ids))
+    pricer = PriceResolver.load(model_ids=set(model_ids), terms=CATALOG_PRICES)
     rows = pricer.rows_at(keys, parsed.timestamps, micros)
     for index, row in enumerate(rows):
         if row is None:
@@ -308,21 +308,24 @@ INCOMING_COLUMNS = (
 )
 
 
+def copy_incoming(cursor: CursorWrapper, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Fill the session temp table ``table`` (``INCOMING_COLUMNS``, created on first use, emptied
+    at commit) with exactly ``rows`` (in ``_COPY_COLUMNS`` order) by ``COPY``; PostgreSQL only."""
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({INCOMING_COLUMNS}) ON COMMIT DELETE ROWS")
+    # Rows left by an earlier call in the same (outer) transaction must not be inserted again.
+    cursor.execute(f"TRUNCATE {table}")
+    with cursor.cursor.copy(f"COPY {table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def _insert_postgresql(organization: Organization, rows: list[tuple[Any, ...]], *, now: datetime) -> set[str]:
     """COPY the rows into a session temp table, insert the new ones and add them to the rollup;
     returns the inserted event ids."""
     table, rollup = UsageRecord._meta.db_table, CustomerMonth._meta.db_table
     columns = ", ".join(_COPY_COLUMNS)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS planner_usage_incoming ({INCOMING_COLUMNS}) "
-            "ON COMMIT DELETE ROWS"
-        )
-        # Rows left by an earlier call in the same (outer) transaction must not be inserted again.
-        cursor.execute("TRUNCATE planner_usage_incoming")
-        with cursor.cursor.copy(f"COPY planner_usage_incoming ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_incoming(cursor, "planner_usage_incoming", rows)
         # One statement inserts the new records and adds exactly those to the rollup.
         cursor.execute(
             f"WITH inserted AS (INSERT INTO {table} (organization_id, priced_at, received_at, {columns}) "

@@ -1,26 +1,14 @@
-"""Actual usage: ingest usage records, change a customer's tier, reprice after a price change.
+"""Parsing a batch of usage records: pure Python, no database.
 
-``usage_records_ingest`` promises (docs/ACTUALS.md has the full semantics):
+``_parse`` checks every record of a batch (a JSON object per record: known fields only, types,
+ranges, NaN/inf, NUL bytes, timestamps from 2000 to at most ``FUTURE_TOLERANCE`` ahead of the
+server clock, cached + cache-write tokens within input, reasoning within output, a model or a
+workload) and returns the valid records column by column with each one's payload hash, and the
+problems as (index, field, reason). The hash covers the payload as the client sent it, normalised,
+so that a retried record is recognised as a duplicate (``planner.actuals.ingest``).
 
-- all or nothing on validation: every record is checked (types, ranges, NaN/inf, NUL bytes,
-  timestamps at most one day in the future, tiers/workloads/models of the caller's organisation
-  and a price in force) before anything is written; any error raises ``UsageRecordsInvalid``
-  listing each one as (index, field, reason);
-- idempotent by ``(organization, event_id)``: a record whose id exists with the same payload
-  hash is a *duplicate* (acknowledged, counted once); with a different hash it is a *conflict*
-  (not written, reported per item). Concurrent batches insert each event exactly once
-  (``INSERT ... ON CONFLICT DO NOTHING``; the rows' payload hashes classify the rest);
-- priced at ingest with the catalog price in force at each record's timestamp; the cost (10
-  decimal places) and the price row are stored;
-- the customer-month rollup is incremented in the same transaction, for inserted records only.
-
-On PostgreSQL records go through ``COPY`` into a temporary table and one
-``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``; elsewhere through ``bulk_create``
-inside SQLite's ``BEGIN IMMEDIATE`` transaction (one writer at a time). Same contract both ways.
-
-Locks are always taken in the same order (customers by external id, records by event id,
-rollup rows by customer and period) so that concurrent batches cannot deadlock.
-
+Also the results and errors of ingestion: ``IngestError``, ``UsageRecordsInvalid``,
+``IngestConflict``, ``IngestResult``.
 """
 
 from __future__ import annotations
@@ -31,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Protocol, TypeVar, TypeVarTuple, cast
 
 from planner.actuals.models import (
     MAX_RECORD_CREDITS,
@@ -38,9 +27,7 @@ from planner.actuals.models import (
     MAX_RECORD_TOKENS,
     USAGE_TOKEN_FIELDS,
 )
-from planner.actuals.pricing import (
-    epoch_us,
-)
+from pricing.resolve import epoch_us
 
 MAX_BATCH = 10_000
 #: A record may be stamped at most this far ahead of the server clock (client clock skew).
@@ -68,6 +55,9 @@ RECORD_FIELDS = frozenset(
 )
 _CREDITS_QUANTUM = Decimal("0.000001")
 _SEPARATOR = "\x1f"
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True)
@@ -205,11 +195,42 @@ class _Parsed:
     hashes: list[str] = field(default_factory=list)
 
 
-def _failure_collector(index: int, failures: list[IngestError]) -> Callable[[str, _Invalid], None]:
-    def fail(name: str, exc: _Invalid) -> None:
-        failures.append(IngestError(index, name, exc.reason))
+def _model_name(value: object) -> str | None:
+    """An optional model named as provider/model."""
+    if value is None:
+        return None
+    name = _text(value, 2 * MAX_TEXT + 1)
+    if "/" not in name:
+        raise _Invalid("Name the model as provider/model, e.g. openai/gpt-4o.")
+    return name
 
-    return fail
+
+def _variant(value: object) -> str | None:
+    return None if value is None else _text(value, MAX_VARIANT, required=False)
+
+
+class _Check(Protocol):
+    def __call__(self, name: str, parse: Callable[[*Ts], T], /, *args: *Ts) -> T: ...
+
+
+def _field_checks(index: int, failures: list[IngestError]) -> _Check:
+    """The ``check`` of record ``index``: ``check(name, parse, *args)`` returns ``parse(*args)``;
+    when that raises ``_Invalid`` the error is collected as field ``name``'s and None returned in
+    place of the value (a record with any error is dropped, so that value is never used).
+
+    A plain closure, not a context manager or a bound method: ``_parse`` calls it for every field
+    of up to ``MAX_BATCH`` records, and this is the cheapest wrapper (about 1 us per record, 1% of
+    ingestion; a ``with`` block per field costs 4 to 6 us).
+    """
+
+    def check(name: str, parse: Callable[[*Ts], T], /, *args: *Ts) -> T:
+        try:
+            return parse(*args)
+        except _Invalid as exc:
+            failures.append(IngestError(index, name, exc.reason))
+            return cast(T, None)
+
+    return check
 
 
 def _parse(records: Sequence[object], *, now: datetime) -> tuple[_Parsed, list[IngestError]]:
@@ -221,59 +242,23 @@ def _parse(records: Sequence[object], *, now: datetime) -> tuple[_Parsed, list[I
             errors.append(IngestError(index, "non_field_errors", "A usage record must be a JSON object."))
             continue
         failures: list[IngestError] = []
-        fail = _failure_collector(index, failures)
+        check = _field_checks(index, failures)
         if not RECORD_FIELDS.issuperset(record):
             for name in sorted(record.keys() - RECORD_FIELDS, key=str):
                 failures.append(IngestError(index, str(name)[:100], "Unknown field."))
         get = record.get
-        try:
-            event_id = _text(get("event_id"))
-        except _Invalid as exc:
-            fail("event_id", exc)
-        try:
-            customer = _text(get("customer"))
-        except _Invalid as exc:
-            fail("customer", exc)
-        try:
-            tier = _reference(get("tier"))
-        except _Invalid as exc:
-            fail("tier", exc)
-        try:
-            timestamp = _timestamp(get("timestamp"), latest)
-        except _Invalid as exc:
-            fail("timestamp", exc)
-        try:
-            workload = _reference(get("workload"))
-        except _Invalid as exc:
-            fail("workload", exc)
-        model = get("model")
-        try:
-            if model is not None:
-                model = _text(model, 2 * MAX_TEXT + 1)
-                if "/" not in model:
-                    raise _Invalid("Name the model as provider/model, e.g. openai/gpt-4o.")
-        except _Invalid as exc:
-            fail("model", exc)
-        variant = get("variant")
-        try:
-            if variant is not None:
-                variant = _text(variant, MAX_VARIANT, required=False)
-        except _Invalid as exc:
-            fail("variant", exc)
-        counts: list[int] = []
+        event_id = check("event_id", _text, get("event_id"))
+        customer = check("customer", _text, get("customer"))
+        tier = check("tier", _reference, get("tier"))
+        timestamp = check("timestamp", _timestamp, get("timestamp"), latest)
+        workload = check("workload", _reference, get("workload"))
+        model = check("model", _model_name, get("model"))
+        variant = check("variant", _variant, get("variant"))
+        counts = []
         for name in USAGE_TOKEN_FIELDS:
-            try:
-                counts.append(_count(get(name, 0), 0, MAX_RECORD_TOKENS))
-            except _Invalid as exc:
-                fail(name, exc)
-        try:
-            requests = _count(get("requests", 1), 1, MAX_RECORD_REQUESTS)
-        except _Invalid as exc:
-            fail("requests", exc)
-        try:
-            credits = _credits(get("credits"))
-        except _Invalid as exc:
-            fail("credits", exc)
+            counts.append(check(name, _count, get(name, 0), 0, MAX_RECORD_TOKENS))
+        requests = check("requests", _count, get("requests", 1), 1, MAX_RECORD_REQUESTS)
+        credits = check("credits", _credits, get("credits"))
         if not failures:
             input_tokens, output_tokens, cached, written, reasoning = counts
             if cached + written > input_tokens:

@@ -1,10 +1,9 @@
-"""Pricing usage records in bulk: which catalog price row applies to each record, and its cost.
+"""The cost of usage records in bulk, priced with their catalog rows.
 
-Load, then compute: ``RecordPricer.load`` reads the price rows of the models involved once;
-everything after that is arithmetic on numpy arrays. The price in force follows
-``pricing.periods.row_in_force`` (the same rule as ``pricing.selectors.model_price_at``); for
-price histories without daily windows it is evaluated once per interval between price-change
-dates and looked up with ``searchsorted``, so a batch costs O(records log changes).
+Which row applies to each record is the one price resolution's answer
+(``pricing.resolve.PriceResolver.rows_at`` under ``CATALOG_PRICES``, ingestion's rule: the list
+price in force, no sheet); this module computes the records' costs from those rows as
+arithmetic on numpy arrays.
 
 Costs come from ``pricing.calculator.VectorPricer`` (float64) and leave this module as integers
 of 1e-10 money units (the quantum of ``UsageRecord.cost``), rounded half-to-even. A float64
@@ -14,9 +13,8 @@ to 1e-10 for every record below about $100,000 (15-16 significant digits).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -24,7 +22,6 @@ import numpy.typing as npt
 
 from pricing.calculator import VectorPricer, schedule_for
 from pricing.models import ModelPrice
-from pricing.periods import row_in_force
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -33,13 +30,6 @@ FloatArray = npt.NDArray[np.float64]
 COST_SCALE = 10**10
 #: Largest cost of one record in 1e-10 units that int64 arithmetic may hold with headroom.
 MAX_COST_UNITS = 2**62
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def epoch_us(moment: datetime) -> int:
-    """An aware datetime as integer microseconds since the Unix epoch."""
-    return (moment - EPOCH) // _MICROSECOND
 
 
 def cost_from_units(units: int) -> Decimal:
@@ -99,67 +89,6 @@ def _pricer(row: ModelPrice) -> VectorPricer:
             _SCHEDULES.clear()
         pricer = _SCHEDULES[key] = VectorPricer(schedule_for(row))
     return pricer
-
-
-class _History:
-    """The price rows of one model and variant, with the row in force on each interval."""
-
-    def __init__(self, rows: Sequence[ModelPrice]) -> None:
-        self.rows = list(rows)
-        current = [row for row in self.rows if row.retired_at is None]
-        retired = [row for row in self.rows if row.retired_at is not None]
-        self._current, self._retired = current, retired
-        self.windowed = any(row.start_time is not None for row in self.rows)
-        edges = sorted(
-            {moment for row in self.rows for moment in (row.effective_from, row.effective_to) if moment}
-        )
-        self._edges = np.array([epoch_us(moment) for moment in edges], dtype=np.int64)
-        probes = [datetime.min.replace(tzinfo=UTC), *edges]
-        self._by_interval = [self._at(moment) for moment in probes]
-
-    def _at(self, moment: datetime) -> ModelPrice | None:
-        return row_in_force(self._current, moment) or row_in_force(self._retired, moment)
-
-    def rows_at(self, timestamps: Sequence[datetime], micros: IntArray) -> list[ModelPrice | None]:
-        if self.windowed:
-            return [self._at(moment) for moment in timestamps]
-        interval = np.searchsorted(self._edges, micros, side="right")
-        return [self._by_interval[i] for i in interval.tolist()]
-
-
-class RecordPricer:
-    """Finds and applies the price in force for records of known models and variants."""
-
-    def __init__(self, histories: dict[tuple[int, str], _History]) -> None:
-        self._histories = histories
-
-    @classmethod
-    def load(cls, model_ids: Iterable[int]) -> RecordPricer:
-        """Load every price row (all variants, retired ones too) of ``model_ids``."""
-        grouped: dict[tuple[int, str], list[ModelPrice]] = {}
-        for row in ModelPrice.objects.filter(model_id__in=set(model_ids)).order_by("pk"):
-            grouped.setdefault((row.model_id, row.variant), []).append(row)
-        return cls({key: _History(rows) for key, rows in grouped.items()})
-
-    def variants(self, model_id: int) -> list[str]:
-        return sorted(variant for model, variant in self._histories if model == model_id)
-
-    def rows_at(
-        self, keys: Sequence[tuple[int, str]], timestamps: Sequence[datetime], micros: IntArray
-    ) -> list[ModelPrice | None]:
-        """The row in force for each record (None: no price), records given by (model, variant)."""
-        result: list[ModelPrice | None] = [None] * len(keys)
-        groups: dict[tuple[int, str], list[int]] = {}
-        for index, key in enumerate(keys):
-            groups.setdefault(key, []).append(index)
-        for key, indexes in groups.items():
-            history = self._histories.get(key)
-            if history is None:
-                continue
-            chosen = history.rows_at([timestamps[i] for i in indexes], micros[indexes])
-            for index, row in zip(indexes, chosen, strict=True):
-                result[index] = row
-        return result
 
 
 def cost_units(rows: Sequence[ModelPrice], tokens: TokenColumns) -> npt.NDArray[np.float64]:

@@ -23,13 +23,12 @@ from planner.actuals.models import (
     UsageRecord,
 )
 from planner.actuals.pricing import (
-    RecordPricer,
     TokenColumns,
     cost_from_units,
     cost_units,
-    epoch_us,
 )
 from pricing.models import AIModel
+from pricing.resolve import CATALOG_PRICES, PriceResolver, epoch_us
 
 # --- Repricing ----------------------------------------------------------------------------------
 
@@ -91,7 +90,7 @@ def usage_records_reprice(*, model: AIModel, since: datetime | None) -> RepriceR
     A catalog import that changes a price history triggers it (``planner.receivers``); ``manage.py
     reprice_usage`` runs it by hand. Records keep their variant (that of their stored price row).
     """
-    pricer = RecordPricer.load([model.pk])
+    pricer = PriceResolver.load(model_ids=[model.pk], terms=CATALOG_PRICES)
     now = timezone.now()
     seen = changed = 0
     affected: set[tuple[int, int, date]] = set()

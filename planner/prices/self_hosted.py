@@ -1,7 +1,8 @@
 """Self-hosted deployments: create, update, delete, and their price against an API model.
 
-The arithmetic is ``pricing.selfhosted`` (pure); this module turns a stored deployment into its
-``SelfHostedSpec`` and reads the API price the organisation pays (its discount applied).
+The arithmetic is ``pricing.selfhosted`` (pure); the stored deployment becomes its
+``SelfHostedSpec`` in ``planner.prices.terms``, and the API price the organisation pays (its
+discount applied) comes from the one price resolution (``pricing.resolve``).
 """
 
 from __future__ import annotations
@@ -15,83 +16,58 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from planner.accounts.models import Organization
+from planner.core.services import model_update, protected_referrers
 from planner.prices.models import SelfHostedDeployment
-from planner.prices.selectors import organization_model_price
-from planner.products.models import WorkloadModel
+from planner.prices.terms import price_resolver, self_hosted_spec
 from pricing.calculator import PriceSchedule
 from pricing.models import AIModel
 from pricing.selectors import PriceNotFound
-from pricing.selfhosted import BreakEven, SelfHostedCost, SelfHostedSpec, break_even_volume, self_hosted_cost
+from pricing.selfhosted import BreakEven, SelfHostedCost, break_even_volume, self_hosted_cost
 
-#: Fields a deployment is created with and may change (the organisation is fixed).
-DEPLOYMENT_FIELDS = frozenset(
-    {
-        "name",
-        "base_model",
-        "gpu_type",
-        "gpu_hourly_cost",
-        "gpus_per_replica",
-        "input_tokens_per_second",
-        "output_tokens_per_second",
-        "target_utilization",
-        "quantization",
-        "throughput_multiplier",
-        "notes",
-    }
+#: Fields a deployment is created with and may change (the organisation is fixed), in display
+#: order: the web form and the API serializer are built from them.
+DEPLOYMENT_FIELDS = (
+    "name",
+    "base_model",
+    "gpu_type",
+    "gpu_hourly_cost",
+    "gpus_per_replica",
+    "input_tokens_per_second",
+    "output_tokens_per_second",
+    "target_utilization",
+    "quantization",
+    "throughput_multiplier",
+    "notes",
 )
-
-
-def self_hosted_spec(deployment: SelfHostedDeployment) -> SelfHostedSpec:
-    """The pure parameters of a stored deployment."""
-    return SelfHostedSpec(
-        gpu_hourly_cost=Decimal(deployment.gpu_hourly_cost),
-        gpus_per_replica=int(deployment.gpus_per_replica),
-        input_tokens_per_second=float(deployment.input_tokens_per_second),
-        output_tokens_per_second=float(deployment.output_tokens_per_second),
-        target_utilization=float(deployment.target_utilization),
-        throughput_multiplier=float(deployment.throughput_multiplier),
-        quantization=deployment.get_quantization_display(),
-    )
-
-
-def _apply(deployment: SelfHostedDeployment, data: Mapping[str, Any]) -> None:
-    unknown = sorted(set(data) - DEPLOYMENT_FIELDS)
-    if unknown:
-        raise ValidationError({name: "This field cannot be set." for name in unknown})
-    for name, value in data.items():
-        setattr(deployment, name, value)
+#: The message for a key of ``data`` outside ``DEPLOYMENT_FIELDS``.
+NOT_A_DEPLOYMENT_FIELD = "This field cannot be set."
 
 
 def self_hosted_create(*, organization: Organization, data: Mapping[str, Any]) -> SelfHostedDeployment:
     """Create a deployment of ``organization`` from ``data`` (``DEPLOYMENT_FIELDS``)."""
-    deployment = SelfHostedDeployment(organization=organization)
-    _apply(deployment, data)
-    deployment.full_clean()
-    deployment.save()
+    deployment, _ = model_update(
+        instance=SelfHostedDeployment(organization=organization),
+        fields=DEPLOYMENT_FIELDS,
+        data=data,
+        unknown_message=NOT_A_DEPLOYMENT_FIELD,
+    )
     return deployment
 
 
 def self_hosted_update(*, deployment: SelfHostedDeployment, data: Mapping[str, Any]) -> SelfHostedDeployment:
     """Change the fields in ``data``; new runs use the new price, existing runs keep theirs."""
-    _apply(deployment, data)
-    try:
-        deployment.full_clean()
-    except ValidationError:
-        deployment.refresh_from_db()
-        raise
-    deployment.save()
+    model_update(
+        instance=deployment, fields=DEPLOYMENT_FIELDS, data=data, unknown_message=NOT_A_DEPLOYMENT_FIELD
+    )
     return deployment
 
 
 def self_hosted_delete(*, deployment: SelfHostedDeployment) -> None:
     """Delete a deployment that no workload's model mix uses."""
-    users = sorted(
-        str(row.workload)
-        for row in WorkloadModel.objects.filter(self_hosted=deployment).select_related("workload__product")
-    )
+    users = protected_referrers([deployment])
     if users:
         raise ValidationError(
-            {"self_hosted": f"Used in the model mix of: {', '.join(users)}. Remove it there first."}
+            {"self_hosted": f"Used in the model mix of: {', '.join(map(str, users))}. Remove it there first."}
         )
     with transaction.atomic():
         deployment.delete()
@@ -121,7 +97,8 @@ def self_hosted_break_even(
     input and output prices.
     """
     try:
-        price = organization_model_price(organization_id=deployment.organization_id, model=model, at=at)
+        resolver = price_resolver(organization_id=deployment.organization_id, model_ids=[model.pk])
+        price = resolver.catalog_price(model=model, at=at)
     except PriceNotFound as error:
         raise ValidationError({"model": str(error)}) from error
     schedule = PriceSchedule.from_structure(price.structure)

@@ -35,9 +35,9 @@ from django.db import transaction
 from django.db.models import Q
 
 from planner.accounts.models import Organization
+from planner.core.services import model_update, protected_referrers
 from planner.prices.models import PriceSheet, PriceSheetEntry
 from planner.prices.selectors import price_sheet_entries
-from planner.products.models import WorkloadModel
 from pricing.models import AIModel, Provider
 
 Format = Literal["csv", "json"]
@@ -61,7 +61,8 @@ DECIMAL_COLUMNS = frozenset(
 )
 MAX_IMPORT_BYTES = 2_000_000
 MAX_IMPORT_ROWS = 10_000
-SHEET_FIELDS = frozenset({"name", "effective_from", "effective_to", "notes"})
+#: Fields a sheet may change, in display order (the web form and the API serializer use them).
+SHEET_FIELDS = ("name", "effective_from", "effective_to", "notes")
 
 EntryKey = tuple[str, ...]
 
@@ -170,38 +171,34 @@ def price_sheet_create(
 def price_sheet_update(*, sheet: PriceSheet, data: Mapping[str, Any]) -> PriceSheet:
     """Change the fields in ``data`` (``SHEET_FIELDS``). New dates must not make one of the sheet's
     entries overlap another sheet pricing the same thing (error on ``effective_from``)."""
-    unknown = sorted(set(data) - SHEET_FIELDS)
-    if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in unknown})
-    for name, value in data.items():
-        setattr(sheet, name, value)
-    try:
-        sheet.full_clean()
-        entries = list(sheet.entries.select_related("provider", "model"))
-        conflicts = _conflicts(sheet=sheet, keys=(_entry_key(e) for e in entries))
-        if conflicts:
-            raise ValidationError(
-                {
-                    "effective_from": [
-                        _conflict_reason(_label(e), conflicts[_entry_key(e)])
-                        for e in entries
-                        if _entry_key(e) in conflicts
-                    ]
-                }
-            )
-    except ValidationError:
-        sheet.refresh_from_db()
-        raise
-    sheet.save()
+    model_update(instance=sheet, fields=SHEET_FIELDS, data=data, validate=_sheet_validate)
     return sheet
 
 
+def _sheet_validate(sheet: PriceSheet) -> None:
+    """The sheet's own fields, then its entries against the sheets overlapping its dates."""
+    sheet.full_clean()
+    entries = list(sheet.entries.select_related("provider", "model"))
+    conflicts = _conflicts(sheet=sheet, keys=(_entry_key(e) for e in entries))
+    if conflicts:
+        raise ValidationError(
+            {
+                "effective_from": [
+                    _conflict_reason(_label(e), conflicts[_entry_key(e)])
+                    for e in entries
+                    if _entry_key(e) in conflicts
+                ]
+            }
+        )
+
+
 def _entries_in_use(entries: Iterable[PriceSheetEntry]) -> dict[int, list[str]]:
-    ids = [e.pk for e in entries if e.kind == PriceSheetEntry.Kind.PRIVATE]
+    """The model-mix rows that use each private model among ``entries``, by entry id, as the
+    database's PROTECT rule reports them (this package does not import the model mix)."""
     used: dict[int, list[str]] = {}
-    for row in WorkloadModel.objects.filter(price_sheet_entry_id__in=ids).select_related("workload__product"):
-        assert row.price_sheet_entry_id is not None
-        used.setdefault(row.price_sheet_entry_id, []).append(str(row.workload))
+    for entry in entries:
+        if entry.kind == PriceSheetEntry.Kind.PRIVATE and (users := protected_referrers([entry])):
+            used[entry.pk] = [str(row) for row in users]
     return used
 
 

@@ -11,40 +11,38 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from django.core.exceptions import ValidationError
 
 from planner.accounts.models import Organization
 from planner.prices.models import PriceSheetEntry, SelfHostedDeployment
-from planner.prices.selectors import organization_model_price, private_model_on
-from planner.prices.self_hosted import self_hosted_price
+from planner.prices.terms import organization_terms, price_resolver
 from pricing.calculator import PriceSchedule, request_cost
 from pricing.models import AIModel
-from pricing.selectors import PriceNotFound
+from pricing.resolve import price_instant
+from pricing.selectors import PriceNotFound, catalog_models_for_keys
 
 MixSource = AIModel | PriceSheetEntry | SelfHostedDeployment
 
 
 def mix_source_for_key(*, organization: Organization, key: str, on: dt.date) -> MixSource | None:
-    """The price source a model-mix key names: ``provider/model`` (catalog),
-    ``private/<slug>`` (a private model of the organisation's sheets in force on ``on``) or
-    ``self-hosted/<name>``. None when nothing matches."""
+    """The price source a model-mix key names: ``provider/model`` (a current catalog model),
+    ``private/<slug>`` (the entry of the organisation's sheet in force on ``on`` that lists it,
+    as ``pricing.resolve`` finds it) or ``self-hosted/<name>``. None when nothing matches."""
     head, _, tail = key.strip().partition("/")
     if not tail:
         return None
     if head == "private":
-        return private_model_on(organization_id=organization.pk, slug=tail, on=on)
+        private = organization_terms(organization_id=organization.pk).private_model_on(slug=tail, on=on)
+        if private is None:
+            return None
+        return PriceSheetEntry.objects.select_related("sheet").get(pk=private.source["price_sheet_entry_id"])
     if head == "self-hosted":
         return SelfHostedDeployment.objects.filter(organization=organization, name=tail).first()
-    return (
-        AIModel.objects.select_related("provider")
-        .filter(provider__slug=head, slug=tail, retired_at__isnull=True)
-        .first()
-    )
+    return catalog_models_for_keys([key]).get(key.strip())
 
 
 def mix_source_key(source: MixSource) -> str:
@@ -53,18 +51,6 @@ def mix_source_key(source: MixSource) -> str:
     if isinstance(source, SelfHostedDeployment):
         return source.mix_key
     return f"{source.provider.slug}/{source.slug}"
-
-
-def _structure(
-    source: MixSource, *, organization: Organization, at: dt.datetime, variant: str
-) -> Mapping[str, Any]:
-    if isinstance(source, PriceSheetEntry):
-        return source.structure
-    if isinstance(source, SelfHostedDeployment):
-        return self_hosted_price(deployment=source).structure()
-    return organization_model_price(
-        organization_id=organization.pk, model=source, at=at, variant=variant
-    ).structure
 
 
 @dataclass(frozen=True)
@@ -104,22 +90,22 @@ def cost_per_request_estimate(
     numbers = (input_tokens, output_tokens, reasoning_tokens, calls_per_request)
     if not all(math.isfinite(x) and x >= 0 for x in numbers):
         raise ValidationError("Token counts must be finite numbers of at least 0.")
-    at = dt.datetime.combine(price_date, dt.time(12), tzinfo=dt.UTC)
+    at = price_instant(price_date)
+    catalog = catalog_models_for_keys(key for key, *_ in mix)
+    resolver = price_resolver(organization_id=organization.pk, model_ids=[m.pk for m in catalog.values()])
     total_input = round(input_tokens * (1 - distillation))
     cache_read = round(total_input * prompt_cache_share)
     cache_write = round(total_input * prompt_cache_write_share)
     serve = (1 - response_cache_hit_rate) * max(calls_per_request, 1.0)
     estimates = []
     for key, share, variant, uses_reasoning in mix:
-        source = mix_source_for_key(organization=organization, key=key, on=price_date)
-        if source is None:
-            estimates.append(ModelEstimate(key, share, None, "not in the catalog"))
-            continue
         reasoning = round(reasoning_tokens) if uses_reasoning else 0
         try:
-            schedule = PriceSchedule.from_structure(
-                _structure(source, organization=organization, at=at, variant=variant)
-            )
+            price = resolver.price_for_key(key=key, at=at, variant=variant, catalog=catalog)
+            if price is None:
+                estimates.append(ModelEstimate(key, share, None, "not in the catalog"))
+                continue
+            schedule = PriceSchedule.from_structure(price.structure)
             cost = request_cost(
                 schedule,
                 input_tokens=total_input,

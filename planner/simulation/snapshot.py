@@ -16,16 +16,15 @@ from typing import Any
 import numpy as np
 
 from planner import engine
-from planner.prices.models import PriceSheetEntry, SelfHostedDeployment
-from planner.prices.selectors import organization_model_price, private_model_on
-from planner.prices.self_hosted import self_hosted_spec
+from planner.prices.models import PriceSheetEntry
+from planner.prices.terms import price_resolver
 from planner.products.models import UsageDistribution, WorkloadModel
 from planner.products.services import correlation_matrix
 from planner.simulation.adapter import SimulationInputError, usage_json
 from planner.simulation.models import Scenario
 from pricing.models import AIModel
+from pricing.resolve import PriceResolver, ResolvedPrice, price_instant
 from pricing.selectors import PriceNotFound
-from pricing.selfhosted import self_hosted_cost
 
 SNAPSHOT_SCHEMA = 1
 BATCH_VARIANT = "processing=batch"
@@ -39,106 +38,69 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _price_instant(price_date: dt.date) -> dt.datetime:
-    """Prices are read at noon UTC of the price date (dated price changes start at midnight)."""
-    return dt.datetime.combine(price_date, dt.time(12), tzinfo=dt.UTC)
+def _price_json(
+    price: ResolvedPrice, *, variant: str = "", batch: ResolvedPrice | None = None
+) -> dict[str, Any]:
+    return {
+        "key": price.key,
+        "model_id": None if price.row is None else price.row.model_id,
+        "price_id": None if price.row is None else price.row.pk,
+        "variant": variant,
+        "structure": dict(price.structure),
+        "batch": None
+        if batch is None or batch.row is None
+        else {"price_id": batch.row.pk, "structure": dict(batch.structure)},
+        "source": dict(price.source),
+    }
 
 
-def _model_prices(model: AIModel, *, variant: str, at: dt.datetime, organization_id: int) -> dict[str, Any]:
+def _model_prices(
+    resolver: PriceResolver, model: AIModel, *, variant: str, at: dt.datetime
+) -> dict[str, Any]:
     """The catalog model's resolved standard (and, if offered, batch) price at ``at``, as JSON,
     with the organisation's negotiated discount in force on that date applied to both. ``source``
     records the sheet, entry and discount used (``{"kind": "catalog"}`` at list price)."""
     try:
-        price = organization_model_price(organization_id=organization_id, model=model, at=at, variant=variant)
+        price = resolver.catalog_price(model=model, at=at, variant=variant)
     except PriceNotFound as error:
         raise SimulationInputError(str(error)) from error
     try:
-        batch = organization_model_price(
-            organization_id=organization_id, model=model, at=at, variant=BATCH_VARIANT
-        )
-        batch_json: dict[str, Any] | None = {"price_id": batch.price.pk, "structure": batch.structure}
+        batch: ResolvedPrice | None = resolver.catalog_price(model=model, at=at, variant=BATCH_VARIANT)
     except PriceNotFound:
-        batch_json = None
-    return {
-        "key": f"{model.provider.slug}/{model.slug}",
-        "model_id": model.pk,
-        "price_id": price.price.pk,
-        "variant": variant,
-        "structure": price.structure,
-        "batch": batch_json,
-        "source": price.source(),
-    }
+        batch = None
+    return _price_json(price, variant=variant, batch=batch)
 
 
-def _private_model_prices(entry: PriceSheetEntry, *, at: dt.datetime) -> dict[str, Any]:
+def _private_model_prices(
+    resolver: PriceResolver, entry: PriceSheetEntry, *, at: dt.datetime
+) -> dict[str, Any]:
     """A private model priced by the organisation's sheet in force on ``at``'s date.
 
     The mix names a sheet entry; its price on the date comes from the sheet in force then that
     has the same slug (a newer sheet may reprice the model), so runs follow price history.
     """
-    on = at.date()
-    organization_id = entry.sheet.organization_id
-    current = private_model_on(organization_id=organization_id, slug=entry.slug, on=on)
-    if current is None:
+    try:
+        return _price_json(resolver.private_price(slug=entry.slug, at=at))
+    except PriceNotFound as error:
         raise SimulationInputError(
-            f"Private model {entry.slug!r} has no price on {on.isoformat()}: no price sheet in force "
+            f"Private model {entry.slug!r} has no price on {at.date().isoformat()}: no price sheet in force "
             f"on that date lists it (it is on sheet {entry.sheet.name!r}, "
             f"{entry.sheet.effective_from.isoformat()} to {_open_end(entry.sheet.effective_to)})."
-        )
-    return {
-        "key": f"private/{current.slug}",
-        "model_id": None,
-        "price_id": None,
-        "variant": "",
-        "structure": current.structure,
-        "batch": None,
-        "source": {
-            "kind": "private",
-            "price_sheet_id": current.sheet_id,
-            "price_sheet": current.sheet.name,
-            "price_sheet_entry_id": current.pk,
-            "slug": current.slug,
-        },
-    }
+        ) from error
 
 
 def _open_end(day: dt.date | None) -> str:
     return day.isoformat() if day is not None else "open-ended"
 
 
-def _self_hosted_prices(deployment: SelfHostedDeployment) -> dict[str, Any]:
-    """A self-hosted deployment's effective $/Mtok, with the parameters that gave it."""
-    cost = self_hosted_cost(self_hosted_spec(deployment))
-    return {
-        "key": deployment.mix_key,
-        "model_id": None,
-        "price_id": None,
-        "variant": "",
-        "structure": cost.structure(),
-        "batch": None,
-        "source": {
-            "kind": "self_hosted",
-            "deployment_id": deployment.pk,
-            "name": deployment.name,
-            "gpu_hourly_cost": str(deployment.gpu_hourly_cost),
-            "gpus_per_replica": deployment.gpus_per_replica,
-            "input_tokens_per_second": deployment.input_tokens_per_second,
-            "output_tokens_per_second": deployment.output_tokens_per_second,
-            "target_utilization": deployment.target_utilization,
-            "throughput_multiplier": deployment.throughput_multiplier,
-            "quantization": deployment.quantization,
-        },
-    }
-
-
-def _mix_entry_prices(entry: WorkloadModel, *, at: dt.datetime, organization_id: int) -> dict[str, Any]:
+def _mix_entry_prices(resolver: PriceResolver, entry: WorkloadModel, *, at: dt.datetime) -> dict[str, Any]:
     """The resolved price of one model-mix entry, whichever its source."""
     if entry.self_hosted is not None:
-        return _self_hosted_prices(entry.self_hosted)
+        return _price_json(resolver.self_hosted_price(name=entry.self_hosted.name))
     if entry.price_sheet_entry is not None:
-        return _private_model_prices(entry.price_sheet_entry, at=at)
+        return _private_model_prices(resolver, entry.price_sheet_entry, at=at)
     assert entry.model is not None  # the exactly-one-source constraint
-    return _model_prices(entry.model, variant=entry.variant, at=at, organization_id=organization_id)
+    return _model_prices(resolver, entry.model, variant=entry.variant, at=at)
 
 
 def _spec(median: float | None, p90: float | None) -> list[float] | None:
@@ -148,7 +110,7 @@ def _spec(median: float | None, p90: float | None) -> list[float] | None:
 def scenario_snapshot(*, scenario: Scenario) -> dict[str, Any]:
     """Freeze every input of ``scenario`` (prices resolved at its price date) into JSON."""
     product = scenario.product
-    at = _price_instant(scenario.price_date)
+    at = price_instant(scenario.price_date)
     tiers = list(product.tiers.order_by("position", "id"))
     workloads = list(product.workloads.order_by("position", "id"))
     if not tiers or not workloads:
@@ -164,6 +126,10 @@ def scenario_snapshot(*, scenario: Scenario) -> dict[str, Any]:
     correlation = np.asarray(matrix)[np.ix_(order, order)]
     routing_ids = {lever["routing_model"] for lever in scenario.levers if lever.get("routing_model")}
     routing_models = {m.pk: m for m in AIModel.objects.filter(pk__in=routing_ids).select_related("provider")}
+    mix_models = {entry.model_id for entries in mixes.values() for entry in entries if entry.model_id}
+    resolver = price_resolver(
+        organization_id=product.organization_id, model_ids=mix_models | set(routing_models)
+    )
     workload_keys = {w.pk: w.name for w in workloads}
     levers = []
     for lever in scenario.levers:
@@ -174,9 +140,7 @@ def scenario_snapshot(*, scenario: Scenario) -> dict[str, Any]:
             {
                 **lever,
                 "workloads": [workload_keys[w] for w in lever.get("workloads", []) if w in workload_keys],
-                "routing_model": _model_prices(
-                    routing_models[routing], variant="", at=at, organization_id=product.organization_id
-                )
+                "routing_model": _model_prices(resolver, routing_models[routing], variant="", at=at)
                 if routing
                 else None,
             }
@@ -232,7 +196,7 @@ def scenario_snapshot(*, scenario: Scenario) -> dict[str, Any]:
                 "distillation": w.distillation,
                 "models": [
                     {
-                        **_mix_entry_prices(entry, at=at, organization_id=product.organization_id),
+                        **_mix_entry_prices(resolver, entry, at=at),
                         "share": entry.share,
                         "uses_reasoning": entry.uses_reasoning,
                     }
