@@ -8,7 +8,6 @@ the server accepts. Money is a Decimal *string* (``"20.00"``) both ways, never a
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import Model, QuerySet
@@ -34,13 +33,18 @@ def _check_id(field: serializers.PrimaryKeyRelatedField, data: Any) -> None:
         field.fail("does_not_exist", pk_value=data)
 
 
-class StrictCharField(serializers.CharField):
-    default_error_messages = {"invalid": "Enter a string."}
+class StringOnly(serializers.Field[Any, Any, Any, Any]):
+    """Mixed in before a DRF field class: anything but a JSON string is ``invalid``, before the
+    field parses it (no number is read as a string, no amount passes through a float)."""
 
-    def to_internal_value(self, data: Any) -> str:
+    def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictCharField(StringOnly, serializers.CharField):
+    default_error_messages = {"invalid": "Enter a string."}
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -66,16 +70,11 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
-class MoneyField(serializers.DecimalField):
+class MoneyField(StringOnly, serializers.DecimalField):
     """A Decimal amount sent and returned as a string (``"19.99"``); numbers are refused so no
     amount ever passes through a binary float."""
 
     default_error_messages = {"invalid": 'Enter the amount as a decimal string, such as "19.99".'}
-
-    def to_internal_value(self, data: Any) -> Decimal:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class ResultMoneyField(serializers.DecimalField):

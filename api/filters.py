@@ -13,8 +13,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.request import Request
 
-from planner.products.models import Tier, UsageDistribution, Workload
-from planner.simulation.models import Scenario, SimulationRun
+from planner.products.models import UsageDistribution
+from planner.simulation.models import SimulationRun
 
 
 class FilterBackend(filters.DjangoFilterBackend):
@@ -45,20 +45,11 @@ class IdFilter(filters.NumberFilter):
         super().__init__(min_value=1, max_value=2**63 - 1, **kwargs)
 
 
-class TierFilter(filters.FilterSet):
+class ProductFilter(filters.FilterSet):
+    """The tiers, workloads or scenarios of one product: ``?product=<id>``. Without a model of
+    its own, it serves each of those views."""
+
     product = IdFilter(field_name="product_id")
-
-    class Meta:
-        model = Tier
-        fields = ["product"]
-
-
-class WorkloadFilter(filters.FilterSet):
-    product = IdFilter(field_name="product_id")
-
-    class Meta:
-        model = Workload
-        fields = ["product"]
 
 
 class UsageDistributionFilter(filters.FilterSet):
@@ -70,14 +61,6 @@ class UsageDistributionFilter(filters.FilterSet):
     class Meta:
         model = UsageDistribution
         fields = ["product", "tier", "workload", "kind"]
-
-
-class ScenarioFilter(filters.FilterSet):
-    product = IdFilter(field_name="product_id")
-
-    class Meta:
-        model = Scenario
-        fields = ["product"]
 
 
 class RunFilter(filters.FilterSet):

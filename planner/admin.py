@@ -21,6 +21,7 @@ from planner.products.models import (
     WorkloadCorrelation,
     WorkloadModel,
 )
+from planner.products.services import TIER_PLAN_FIELDS
 from planner.simulation.models import Scenario, SimulationRun
 
 
@@ -70,19 +71,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
-    list_display = [
-        "name",
-        "product",
-        "monthly_fee",
-        "seat_fee",
-        "seats",
-        "annual_price",
-        "included_credits",
-        "overage_price_per_credit",
-        "hard_cap_credits",
-        "subscribers",
-        "churn_monthly",
-    ]
+    list_display = ["name", "product", *TIER_PLAN_FIELDS, "subscribers", "churn_monthly"]
     list_filter = ["product__organization", "product"]
     search_fields = ["name", "product__name"]
 

@@ -15,7 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from planner.actuals.models import Customer, UsageRecord
+from planner.actuals.models import USAGE_TOKEN_FIELDS, Customer, UsageRecord
 from planner.actuals.selectors import ORDERINGS
 
 
@@ -96,11 +96,7 @@ class UsageRecordSerializer(serializers.ModelSerializer[UsageRecord]):
             "workload",
             "model",
             "price",
-            "input_tokens",
-            "output_tokens",
-            "cached_tokens",
-            "cache_write_tokens",
-            "reasoning_tokens",
+            *USAGE_TOKEN_FIELDS,
             "requests",
             "credits",
             "cost",

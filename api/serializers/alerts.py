@@ -6,22 +6,17 @@ from typing import Any
 
 from rest_framework import serializers
 
-from api.fields import OrganizationRelatedField, StrictCharField
+from api.fields import OrganizationRelatedField, StrictCharField, StringOnly
 from api.serializers.base import StrictModelSerializer
 from api.tenancy import request_organization
 from planner.alerts.models import MAX_ALERT_RECIPIENTS, AlertOutbox, AlertRule
-from planner.alerts.rules import alert_rule_create, alert_rule_update, cron_expression
+from planner.alerts.rules import RULE_FIELDS, alert_rule_create, alert_rule_update, cron_expression
 from planner.products.selectors import tiers_for_organization
 from planner.simulation.selectors import scenarios_for_organization
 
 
-class StrictEmailField(serializers.EmailField):
+class StrictEmailField(StringOnly, serializers.EmailField):
     default_error_messages = {"invalid": "Enter a valid email address."}
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class CronField(StrictCharField):
@@ -98,18 +93,7 @@ class AlertRuleSerializer(StrictModelSerializer):
         model = AlertRule
         fields = [
             "id",
-            "name",
-            "scope",
-            "scenario",
-            "metric",
-            "tier",
-            "comparator",
-            "threshold",
-            "schedule",
-            "cron",
-            "recipients",
-            "digest",
-            "enabled",
+            *RULE_FIELDS,
             "last_tick_at",
             "last_evaluated_at",
             "last_measurement",

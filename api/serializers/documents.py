@@ -9,8 +9,8 @@ from rest_framework import serializers
 
 from api.fields import StrictBooleanField, StrictCharField, StrictFloatField, StrictIntegerField
 from api.serializers.base import StrictModelSerializer
-from api.serializers.resources import USAGE_PARAMETERS
 from planner.products.models import Product, Tier, UsageDistribution, Workload
+from planner.products.services import PRODUCT_FIELDS, TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation import document as documents
 from planner.simulation.models import Scenario
 
@@ -20,13 +20,13 @@ Base = serializers.Serializer[Any]
 class DocumentProductSerializer(StrictModelSerializer):
     class Meta:
         model = Product
-        fields = ["name", "description", "default_correlation"]
+        fields = list(PRODUCT_FIELDS)
 
 
 class DocumentTierSerializer(StrictModelSerializer):
     class Meta:
         model = Tier
-        fields = list(documents.TIER_FIELDS)
+        fields = list(TIER_FIELDS)
 
 
 class DocumentModelEntrySerializer(Base):
@@ -41,7 +41,7 @@ class DocumentWorkloadSerializer(StrictModelSerializer):
 
     class Meta:
         model = Workload
-        fields = [*documents.WORKLOAD_FIELDS, "models"]
+        fields = [*WORKLOAD_FIELDS, "models"]
 
 
 class DocumentUsageSerializer(StrictModelSerializer):
@@ -55,7 +55,7 @@ class DocumentUsageSerializer(StrictModelSerializer):
 
     class Meta:
         model = UsageDistribution
-        fields = ["tier", "workload", "kind", *USAGE_PARAMETERS]
+        fields = ["tier", "workload", *USAGE_DISTRIBUTION_FIELDS]
 
 
 class DocumentCorrelationSerializer(Base):
@@ -89,7 +89,7 @@ class DocumentScenarioSerializer(StrictModelSerializer):
 
     class Meta:
         model = Scenario
-        fields = [*documents.SCENARIO_FIELDS, "levers"]
+        fields = [*documents.SCENARIO_COPIED_FIELDS, "levers"]
         extra_kwargs = {"seed": {"required": False}, "price_date": {"required": False}}
 
 

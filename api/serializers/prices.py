@@ -67,14 +67,19 @@ class CatalogQuerySerializer(serializers.Serializer[Any]):
     )
 
 
-class CatalogModelSerializer(serializers.Serializer[AIModel]):
-    """A current catalog model with its current standard all-day price."""
+class _CatalogModelKeySerializer(serializers.Serializer[AIModel]):
+    """What names a catalog model: its id, provider and slug, with their display names."""
 
     id = serializers.IntegerField(read_only=True)
     provider = serializers.CharField(source="provider.slug", read_only=True)
     provider_name = serializers.CharField(source="provider.name", read_only=True)
     slug = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
+
+
+class CatalogModelSerializer(_CatalogModelKeySerializer):
+    """A current catalog model with its current standard all-day price."""
+
     context_window = serializers.IntegerField(read_only=True, allow_null=True)
     deprecated = serializers.BooleanField(read_only=True)
     current_input_mtok = _price(help_text="Per million input tokens now (standard variant).")
@@ -116,14 +121,9 @@ class PriceVariantSerializer(serializers.Serializer[Any]):
     prices = ModelPriceSerializer(many=True, read_only=True)
 
 
-class CatalogModelDetailSerializer(serializers.Serializer[AIModel]):
+class CatalogModelDetailSerializer(_CatalogModelKeySerializer):
     """A catalog model (current or retired) with its whole price history, by variant."""
 
-    id = serializers.IntegerField(read_only=True)
-    provider = serializers.CharField(source="provider.slug", read_only=True)
-    provider_name = serializers.CharField(source="provider.name", read_only=True)
-    slug = serializers.CharField(read_only=True)
-    name = serializers.CharField(read_only=True)
     description = serializers.CharField(read_only=True)
     context_window = serializers.IntegerField(read_only=True, allow_null=True)
     deprecated = serializers.BooleanField(read_only=True)
@@ -203,16 +203,7 @@ class PriceSheetSerializer(StrictModelSerializer):
 
     class Meta:
         model = PriceSheet
-        fields = [
-            "id",
-            "name",
-            "effective_from",
-            "effective_to",
-            "notes",
-            "entries",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *sheet_services.SHEET_FIELDS, "entries", "created_at", "updated_at"]
 
     def create(self, validated_data: dict[str, Any]) -> PriceSheet:
         return sheet_services.price_sheet_create(
@@ -312,23 +303,7 @@ class SelfHostedDeploymentSerializer(StrictModelSerializer):
 
     class Meta:
         model = SelfHostedDeployment
-        fields = [
-            "id",
-            "name",
-            "base_model",
-            "gpu_type",
-            "gpu_hourly_cost",
-            "gpus_per_replica",
-            "input_tokens_per_second",
-            "output_tokens_per_second",
-            "target_utilization",
-            "quantization",
-            "throughput_multiplier",
-            "notes",
-            "price",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *self_hosted_services.DEPLOYMENT_FIELDS, "price", "created_at", "updated_at"]
 
     @extend_schema_field(SelfHostedCostSerializer)
     def get_price(self, deployment: SelfHostedDeployment) -> dict[str, Any]:

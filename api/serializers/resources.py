@@ -29,7 +29,7 @@ from planner.products.selectors import (
     tiers_for_organization,
     workloads_for_organization,
 )
-from planner.products.services import TIER_FIELDS, WORKLOAD_FIELDS
+from planner.products.services import PRODUCT_FIELDS, TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation import scenarios as scenario_services
 from planner.simulation.models import Scenario
 from pricing.models import AIModel
@@ -42,7 +42,7 @@ def _organization(serializer: serializers.BaseSerializer[Any]) -> Any:
 class ProductSerializer(StrictModelSerializer):
     class Meta:
         model = Product
-        fields = ["id", "name", "description", "default_correlation", "created_at", "updated_at"]
+        fields = ["id", *PRODUCT_FIELDS, "created_at", "updated_at"]
 
     def create(self, validated_data: dict[str, Any]) -> Product:
         return product_services.product_create(organization=_organization(self), **validated_data)
@@ -114,9 +114,6 @@ class WorkloadSerializer(StrictModelSerializer):
         )
 
 
-USAGE_PARAMETERS = ("median", "p90", "mean", "shape", "scale", "alpha", "upper", "values", "overdispersion")
-
-
 class UsageDistributionSerializer(StrictModelSerializer):
     tier = OrganizationRelatedField(selector=tiers_for_organization)
     workload = OrganizationRelatedField(selector=workloads_for_organization)
@@ -129,18 +126,18 @@ class UsageDistributionSerializer(StrictModelSerializer):
 
     class Meta:
         model = UsageDistribution
-        fields = ["id", "tier", "workload", "kind", *USAGE_PARAMETERS]
+        fields = ["id", "tier", "workload", *USAGE_DISTRIBUTION_FIELDS]
 
     def create(self, validated_data: dict[str, Any]) -> UsageDistribution:
         return product_services.usage_distribution_set(**validated_data)
 
     def update(self, instance: UsageDistribution, validated_data: dict[str, Any]) -> UsageDistribution:
         fixed_on_update(instance, validated_data, "tier", "workload")
-        params = {
-            name: validated_data.get(name, getattr(instance, name)) for name in ("kind", *USAGE_PARAMETERS)
+        parameters = {
+            name: validated_data.get(name, getattr(instance, name)) for name in USAGE_DISTRIBUTION_FIELDS
         }
         return product_services.usage_distribution_set(
-            tier=instance.tier, workload=instance.workload, **params
+            tier=instance.tier, workload=instance.workload, **parameters
         )
 
 
@@ -181,22 +178,7 @@ class ScenarioSerializer(StrictModelSerializer):
 
     class Meta:
         model = Scenario
-        fields = [
-            "id",
-            "product",
-            "name",
-            "horizon_months",
-            "simulated_users",
-            "seed",
-            "levers",
-            "price_trend_yearly",
-            "usage_growth_monthly",
-            "discount_rate_yearly",
-            "target_margin",
-            "price_date",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "product", *scenario_services.SCENARIO_FIELDS, "created_at", "updated_at"]
         extra_kwargs = {"seed": {"required": False}, "price_date": {"required": False}}
 
     def create(self, validated_data: dict[str, Any]) -> Scenario:

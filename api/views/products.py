@@ -42,7 +42,7 @@ class TierViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Tier]):
     model = Tier
     selector = staticmethod(tiers_for_organization)
     serializer_class = TierSerializer
-    filterset_class = filters.TierFilter
+    filterset_class = filters.ProductFilter
     ordering_fields = ["position", "name", "id", "subscribers", "monthly_fee"]
     ordering = ["product_id", "position", "id"]
 
@@ -56,7 +56,7 @@ class WorkloadViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Workload])
     model = Workload
     selector = staticmethod(workloads_for_organization)
     serializer_class = WorkloadSerializer
-    filterset_class = filters.WorkloadFilter
+    filterset_class = filters.ProductFilter
     ordering_fields = ["position", "name", "id"]
     ordering = ["product_id", "position", "id"]
 

@@ -45,7 +45,7 @@ class ScenarioViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Scenario])
     selector = staticmethod(scenarios_for_organization)
     serializer_class = ScenarioSerializer
     version_field = "updated_at"
-    filterset_class = filters.ScenarioFilter
+    filterset_class = filters.ProductFilter
     ordering_fields = ["name", "created_at", "updated_at", "id"]
     ordering = ["name", "id"]
 

@@ -5,15 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
 
-from planner.core.models import (  # SIBLING
-    PlannerModel,
-)
-from planner.core.validators import (
-    validate_currency_code,
-    validate_time_zone,
-)
+from planner.core.models import PlannerModel, _one_of, _unique  # SIBLING
+from planner.core.validators import validate_currency_code, validate_time_zone
 
 
 class Organization(PlannerModel):
@@ -46,9 +40,9 @@ class Membership(PlannerModel):
     """A user's role in an organisation."""
 
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        EDITOR = "editor", "Editor"
-        VIEWER = "viewer", "Viewer"
+        OWNER = "owner"
+        EDITOR = "editor"
+        VIEWER = "viewer"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
@@ -57,10 +51,8 @@ class Membership(PlannerModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "organization"], name="planner_membership_unique"),
-            models.CheckConstraint(
-                condition=Q(role__in=["owner", "editor", "viewer"]), name="planner_membership_role_valid"
-            ),
+            _unique("membership", ["user", "organization"]),
+            _one_of("membership", "role", ["owner", "editor", "viewer"]),
         ]
 
     def __str__(self) -> str:

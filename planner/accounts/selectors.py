@@ -1,19 +1,18 @@
-"""Read-side queries of the planner, always scoped to what a user may see.
+"""Which organisations a user may see and act in.
 
-A user sees the organisations they are a member of and nothing else; every selector that
-returns tenant data starts from ``organizations_for_user``.
-
+A user sees the organisations they are a member of and nothing else (``organizations_for_user``;
+none for anonymous or inactive users), acts through one membership (``membership_for_user``) and
+may change prices only where they are an owner or an editor (``organizations_for_editor``).
+The other domains' queries for a user start from ``organizations_for_user``.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import QuerySet
 
 from planner.accounts.models import Membership, Organization
-from planner.products.models import Product
-from planner.simulation.models import Scenario, SimulationRun
 
 
 def organizations_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Organization]:
@@ -21,23 +20,6 @@ def organizations_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySe
     if not user.is_authenticated or not user.is_active:
         return Organization.objects.none()
     return Organization.objects.filter(memberships__user_id=user.pk).distinct()
-
-
-def dashboard_organizations(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Organization]:
-    """The user's organisations with their products and scenarios prefetched.
-
-    Each scenario carries ``latest_run_status`` and ``latest_run_id`` (None without runs),
-    annotated in the same query instead of one query per scenario.
-    """
-    latest = SimulationRun.objects.filter(scenario=OuterRef("pk")).order_by("-created_at", "-id")
-    scenarios = Scenario.objects.annotate(
-        latest_run_id=Subquery(latest.values("id")[:1]),
-        latest_run_status=Subquery(latest.values("status")[:1]),
-    ).order_by("name")
-    products = Product.objects.prefetch_related(
-        "tiers", "workloads", Prefetch("scenarios", queryset=scenarios)
-    )
-    return organizations_for_user(user=user).prefetch_related(Prefetch("products", queryset=products))
 
 
 def membership_for_user(

@@ -8,17 +8,9 @@ from django.db import models
 from django.db.models import F, Q
 
 from planner.accounts.models import Organization  # SIBLING
-from planner.core.models import (  # SIBLING
-    PlannerModel,
-    _between,
-)
-from planner.products.models import (  # SIBLING
-    Tier,
-    Workload,
-)
+from planner.core.models import PlannerModel, _between, _unique  # SIBLING
+from planner.products.models import Tier, Workload  # SIBLING
 from pricing.models import AIModel
-
-# --- Actual usage (issue 5): customers, tier periods, usage records, customer-month rollup -----
 
 #: Largest token count one usage record may carry (10 billion): far above any real request or
 #: daily aggregate, small enough that costs fit their column and floats stay exact integers.
@@ -27,6 +19,7 @@ MAX_RECORD_TOKENS = 10**10
 MAX_RECORD_REQUESTS = 10**9
 MAX_RECORD_CREDITS = Decimal("999999999999.999999")  # max_digits=18, decimal_places=6
 MAX_RECORD_COST = Decimal("9999999999.9999999999")  # max_digits=20, decimal_places=10
+#: The fields of ``TokenCounts``.
 USAGE_TOKEN_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -34,6 +27,21 @@ USAGE_TOKEN_FIELDS = (
     "cache_write_tokens",
     "reasoning_tokens",
 )
+
+
+class TokenCounts(models.Model):
+    """Token counts in genai-prices' convention: ``input_tokens`` is the total input *including*
+    ``cached_tokens`` (cache reads) and ``cache_write_tokens``; ``output_tokens`` *includes*
+    ``reasoning_tokens``."""
+
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cached_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
 
 
 class Customer(PlannerModel):
@@ -50,9 +58,7 @@ class Customer(PlannerModel):
     class Meta:
         ordering = ["organization", "external_id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "external_id"], name="planner_customer_unique_external_id"
-            ),
+            _unique("customer", ["organization", "external_id"], "external_id"),
         ]
 
     def __str__(self) -> str:
@@ -70,24 +76,20 @@ class CustomerTierPeriod(PlannerModel):
     class Meta:
         ordering = ["customer", "effective_from"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["customer", "effective_from"], name="planner_customertierperiod_unique_start"
-            ),
+            _unique("customertierperiod", ["customer", "effective_from"], "start"),
         ]
 
     def __str__(self) -> str:
         return f"{self.customer} on {self.tier} from {self.effective_from}"
 
 
-class UsageRecord(models.Model):
+class UsageRecord(TokenCounts):
     """One usage event pushed by a billing system, priced at ingest.
 
     ``(organization, event_id)`` is unique: the client's id makes ingestion idempotent, and
     ``payload_hash`` (of the normalised record) tells a retried duplicate from a conflicting
-    reuse of the id. Token counts follow genai-prices' convention: ``input_tokens`` is the total
-    input *including* ``cached_tokens`` (cache reads) and ``cache_write_tokens``;
-    ``output_tokens`` *includes* ``reasoning_tokens``. With ``requests`` > 1 the counts are
-    totals over that many equal requests. ``cost`` is priced with ``price`` (the row in force at
+    reuse of the id. With ``requests`` > 1 the token counts (``TokenCounts``) are totals over
+    that many equal requests. ``cost`` is priced with ``price`` (the row in force at
     ``timestamp``) at ``priced_at``; ``period`` is the first day of the timestamp's month in the
     organisation's time zone. Written only by ``planner.services.usage`` (bulk paths that bypass
     ``full_clean``), so the database constraints are the backstop.
@@ -113,11 +115,6 @@ class UsageRecord(models.Model):
     price = models.ForeignKey(
         "pricing.ModelPrice", on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    input_tokens = models.PositiveBigIntegerField(default=0)
-    output_tokens = models.PositiveBigIntegerField(default=0)
-    cached_tokens = models.PositiveBigIntegerField(default=0)
-    cache_write_tokens = models.PositiveBigIntegerField(default=0)
-    reasoning_tokens = models.PositiveBigIntegerField(default=0)
     requests = models.PositiveIntegerField(default=1)
     credits = models.DecimalField(max_digits=18, decimal_places=6, default=Decimal(0))
     cost = models.DecimalField(max_digits=20, decimal_places=10)
@@ -128,9 +125,7 @@ class UsageRecord(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "event_id"], name="planner_usagerecord_unique_event"
-            ),
+            _unique("usagerecord", ["organization", "event_id"], "event"),
             *(_between("usagerecord", name, 0, MAX_RECORD_TOKENS) for name in USAGE_TOKEN_FIELDS),
             _between("usagerecord", "requests", 1, MAX_RECORD_REQUESTS),
             _between("usagerecord", "credits", 0, MAX_RECORD_CREDITS),
@@ -153,7 +148,7 @@ class UsageRecord(models.Model):
         return f"{self.event_id} ({self.customer_id}, {self.timestamp:%Y-%m-%d})"
 
 
-class CustomerMonth(models.Model):
+class CustomerMonth(TokenCounts):
     """Rollup of a customer's usage records for one ``period`` (first day of a month in the
     organisation's time zone). Maintained in the ingest transaction by ``F``-style increments for
     newly inserted records only, and recomputed from the records after a reprice."""
@@ -165,17 +160,12 @@ class CustomerMonth(models.Model):
     records = models.PositiveBigIntegerField(default=0)
     requests = models.PositiveBigIntegerField(default=0)
     credits = models.DecimalField(max_digits=24, decimal_places=6, default=Decimal(0))
-    input_tokens = models.PositiveBigIntegerField(default=0)
-    output_tokens = models.PositiveBigIntegerField(default=0)
-    cached_tokens = models.PositiveBigIntegerField(default=0)
-    cache_write_tokens = models.PositiveBigIntegerField(default=0)
-    reasoning_tokens = models.PositiveBigIntegerField(default=0)
     cost = models.DecimalField(max_digits=26, decimal_places=10, default=Decimal(0))
 
     class Meta:
         ordering = ["period", "customer"]
         constraints = [
-            models.UniqueConstraint(fields=["customer", "period"], name="planner_customermonth_unique"),
+            _unique("customermonth", ["customer", "period"]),
         ]
         indexes = [models.Index(fields=["organization", "period"], name="planner_custmonth_org_period")]
 

@@ -116,6 +116,18 @@ def _segments(starts: list[tuple[date, int]], period: date, end: date) -> list[t
     return result
 
 
+def _tier_history(organization: Organization, end: date) -> dict[int, list[tuple[date, int]]]:
+    """Customer id -> (start, tier id) of each of its tier periods starting before ``end``, in order."""
+    history: dict[int, list[tuple[date, int]]] = {}
+    for customer_id, tier_id, start in (
+        CustomerTierPeriod.objects.filter(customer__organization=organization, effective_from__lt=end)
+        .order_by("customer_id", "effective_from")
+        .values_list("customer_id", "tier_id", "effective_from")
+    ):
+        history.setdefault(customer_id, []).append((start, tier_id))
+    return history
+
+
 def customer_margins_for_period(
     *,
     organization: Organization,
@@ -133,13 +145,7 @@ def customer_margins_for_period(
     end = next_month(period)
     month_days = Decimal((end - period).days)
     terms = {t.pk: _terms(t) for t in Tier.objects.filter(product__organization=organization)}
-    history: dict[int, list[tuple[date, int]]] = {}
-    for customer_id, tier_id, start in (
-        CustomerTierPeriod.objects.filter(customer__organization=organization, effective_from__lt=end)
-        .order_by("customer_id", "effective_from")
-        .values_list("customer_id", "tier_id", "effective_from")
-    ):
-        history.setdefault(customer_id, []).append((start, tier_id))
+    history = _tier_history(organization, end)
     rows = CustomerMonth.objects.filter(organization=organization, period=period).values_list(
         "customer_id", "customer__external_id", "requests", "credits", "cost"
     )
@@ -287,13 +293,7 @@ def usage_distributions_fitted(
     if last < first:
         raise ValueError("The range ends before it starts.")
     end = next_month(last)
-    history: dict[int, list[tuple[date, int]]] = {}
-    for customer_id, tier_id, start in (
-        CustomerTierPeriod.objects.filter(customer__organization=organization, effective_from__lt=end)
-        .order_by("customer_id", "effective_from")
-        .values_list("customer_id", "tier_id", "effective_from")
-    ):
-        history.setdefault(customer_id, []).append((start, tier_id))
+    history = _tier_history(organization, end)
     counts: dict[tuple[int, int, date], int] = {
         (customer_id, workload_id, period): total
         for customer_id, workload_id, period, total in UsageRecord.objects.filter(

@@ -1,4 +1,11 @@
-"""Delivering outbox rows by SMTP: at least once, a stable Message-ID, retries with backoff."""
+"""Delivering outbox rows by SMTP: at least once, with a stable Message-ID and retries.
+
+A row is claimed (its next attempt moved past a lease, so concurrent deliverers skip it), sent
+with its stored Message-ID, then marked sent. An error before the server's ``250`` leaves it
+``retrying`` with exponential backoff, so a connection lost after the data may deliver the same
+Message-ID twice; after ``ALERTS_MAX_ATTEMPTS`` attempts it is ``failed``, with the error kept.
+Nothing is deleted.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""Evaluating due rules: measure, then write breaches to the outbox."""
+"""Evaluating rules: measure each due rule, then write its breaches to the outbox.
+
+One periodic sweep (``alerts_evaluate_due``) evaluates every enabled rule whose latest schedule
+tick is later than the tick it last evaluated (``AlertRule.last_tick_at``), once, for the
+window of that tick (``planner.alerts.schedules``); missed ticks are not replayed. The outbox
+rows are written in the transaction that records the evaluation, so re-evaluating a window (a
+duplicate beat tick, a task retry, two schedulers) adds none. One organisation's failure does
+not stop the others.
+"""
 
 from __future__ import annotations
 
@@ -107,7 +115,6 @@ def alert_send_test(*, rule: AlertRule, now: datetime) -> list[AlertOutbox]:
         _row(
             organization=rule.organization,
             kind=AlertOutbox.Kind.TEST,
-            rule=rule,
             window=window,
             recipient=recipient,
             items=[measurement],

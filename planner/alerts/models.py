@@ -4,31 +4,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from planner.accounts.models import Organization  # SIBLING
-from planner.core.models import (  # SIBLING
-    PlannerModel,
-    _between,
-)
-from planner.core.validators import (
-    finite_decimal,
-)
-from planner.products.models import (  # SIBLING
-    Tier,
-)
+from planner.core.models import TimestampedModel, _between, _decimal_field, _one_of, _unique  # SIBLING
+from planner.products.models import Tier  # SIBLING
 from planner.simulation.models import Scenario  # SIBLING
-
-# --- Alerts (issue 7): alert rules and the mail outbox (docs/ALERTS.md) -------------------------
 
 #: Largest absolute alert threshold (percentages and money alike).
 MAX_ALERT_THRESHOLD = Decimal("999999999999.9999")  # max_digits=16, decimal_places=4
 MAX_ALERT_RECIPIENTS = 50
 
 
-class AlertRule(PlannerModel):
+class AlertRule(TimestampedModel):
     """A margin alert of one organisation: measure ``metric`` over ``scope`` on the rule's
     schedule and mail ``recipients`` when ``<metric> <comparator> <threshold>`` holds.
 
@@ -58,10 +47,10 @@ class AlertRule(PlannerModel):
         GTE = "gte", ">="
 
     class Schedule(models.TextChoices):
-        DAILY = "daily", "Daily"
-        WEEKLY = "weekly", "Weekly"
-        MONTHLY = "monthly", "Monthly"
-        CRON = "cron", "Cron"
+        DAILY = "daily"
+        WEEKLY = "weekly"
+        MONTHLY = "monthly"
+        CRON = "cron"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="alert_rules")
     name = models.CharField(max_length=200)
@@ -79,15 +68,12 @@ class AlertRule(PlannerModel):
         help_text="Only this tier; all paying tiers when empty.",
     )
     comparator = models.CharField(max_length=3, choices=Comparator.choices, default=Comparator.LT)
-    threshold = models.DecimalField(
+    threshold = _decimal_field(
+        "Percent for % metrics (40 = 40 %), money otherwise.",
         max_digits=16,
         decimal_places=4,
-        validators=[
-            finite_decimal,
-            MinValueValidator(-MAX_ALERT_THRESHOLD),
-            MaxValueValidator(MAX_ALERT_THRESHOLD),
-        ],
-        help_text="Percent for % metrics (40 = 40 %), money otherwise.",
+        low=-MAX_ALERT_THRESHOLD,
+        high=MAX_ALERT_THRESHOLD,
     )
     schedule = models.CharField(max_length=10, choices=Schedule.choices, default=Schedule.DAILY)
     crontab = models.ForeignKey(
@@ -104,38 +90,23 @@ class AlertRule(PlannerModel):
     last_tick_at = models.DateTimeField(null=True, blank=True, help_text="Schedule tick last evaluated.")
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
     last_measurement = models.JSONField(null=True, blank=True, help_text="What was measured last time.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["organization", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="planner_alertrule_unique_name"),
+            _unique("alertrule", ["organization", "name"], "name"),
             models.CheckConstraint(
                 condition=Q(scope="actual", scenario__isnull=True)
                 | Q(scope="scenario", scenario__isnull=False),
                 name="planner_alertrule_scope_scenario",
             ),
-            models.CheckConstraint(
-                condition=Q(
-                    metric__in=[
-                        "gross_margin_pct",
-                        "underwater_share",
-                        "underwater_loss",
-                        "customer_margin",
-                        "cogs_p95",
-                    ]
-                ),
-                name="planner_alertrule_metric_valid",
+            _one_of(
+                "alertrule",
+                "metric",
+                ["gross_margin_pct", "underwater_share", "underwater_loss", "customer_margin", "cogs_p95"],
             ),
-            models.CheckConstraint(
-                condition=Q(comparator__in=["lt", "lte", "gt", "gte"]),
-                name="planner_alertrule_comparator_valid",
-            ),
-            models.CheckConstraint(
-                condition=Q(schedule__in=["daily", "weekly", "monthly", "cron"]),
-                name="planner_alertrule_schedule_valid",
-            ),
+            _one_of("alertrule", "comparator", ["lt", "lte", "gt", "gte"]),
+            _one_of("alertrule", "schedule", ["daily", "weekly", "monthly", "cron"]),
             _between("alertrule", "threshold", -MAX_ALERT_THRESHOLD, MAX_ALERT_THRESHOLD),
         ]
         indexes = [models.Index(fields=["enabled", "organization"], name="planner_alertrule_enabled")]
@@ -156,15 +127,15 @@ class AlertOutbox(models.Model):
     """
 
     class Kind(models.TextChoices):
-        ALERT = "alert", "Alert"
-        DIGEST = "digest", "Digest"
-        TEST = "test", "Test"
+        ALERT = "alert"
+        DIGEST = "digest"
+        TEST = "test"
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        RETRYING = "retrying", "Retrying"
-        FAILED = "failed", "Failed"
+        PENDING = "pending"
+        SENT = "sent"
+        RETRYING = "retrying"
+        FAILED = "failed"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="alert_outbox")
     rule = models.ForeignKey(
@@ -190,23 +161,20 @@ class AlertOutbox(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = "alert outbox row"
         constraints = [
-            models.UniqueConstraint(
-                fields=["rule", "window", "recipient"],
+            _unique(
+                "alertoutbox",
+                ["rule", "window", "recipient"],
+                "rule_window_recipient",
                 condition=Q(rule__isnull=False),
-                name="planner_alertoutbox_unique_rule_window_recipient",
             ),
-            models.UniqueConstraint(
-                fields=["organization", "window", "recipient"],
+            _unique(
+                "alertoutbox",
+                ["organization", "window", "recipient"],
+                "digest",
                 condition=Q(rule__isnull=True),
-                name="planner_alertoutbox_unique_digest",
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=["pending", "sent", "retrying", "failed"]),
-                name="planner_alertoutbox_status_valid",
-            ),
-            models.CheckConstraint(
-                condition=Q(kind__in=["alert", "digest", "test"]), name="planner_alertoutbox_kind_valid"
-            ),
+            _one_of("alertoutbox", "status", ["pending", "sent", "retrying", "failed"]),
+            _one_of("alertoutbox", "kind", ["alert", "digest", "test"]),
             models.CheckConstraint(
                 condition=Q(kind="digest", rule__isnull=True) | (~Q(kind="digest") & Q(rule__isnull=False)),
                 name="planner_alertoutbox_digest_without_rule",

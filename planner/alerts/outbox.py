@@ -1,4 +1,11 @@
-"""Alert mail: rendering and the outbox rows written before anything is sent."""
+"""Alert mail: rendering, and the outbox rows written before anything is sent.
+
+A breach writes one ``AlertOutbox`` row per (rule, window, recipient), or per (organisation,
+window, recipient) for digest rules, with INSERT ... ON CONFLICT DO NOTHING: writing a window's
+rows again adds none. Each row gets its Message-ID when it is written. With
+``ALERTS_DELIVER_ON_COMMIT`` delivery is enqueued once the transaction commits; the periodic
+delivery sends the rows anyway.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from planner.accounts.models import Organization
 from planner.alerts.measure import (  # SIBLING
     Measurement,
 )
-from planner.alerts.models import AlertOutbox, AlertRule
+from planner.alerts.models import AlertOutbox
 from planner.alerts.rules import (  # SIBLING
     logger,
 )
@@ -71,12 +78,14 @@ def _row(
     *,
     organization: Organization,
     kind: str,
-    rule: AlertRule | None,
     window: str,
     recipient: str,
     items: list[Measurement],
     now: datetime,
 ) -> AlertOutbox:
+    """The mail of ``items`` to ``recipient``: a digest (no rule), or the alert or test mail of the
+    one rule measured in ``items``."""
+    rule = None if kind == AlertOutbox.Kind.DIGEST else items[0].rule
     if kind == AlertOutbox.Kind.DIGEST:
         subject = _digest_subject(organization, items)
     elif kind == AlertOutbox.Kind.TEST:
@@ -107,6 +116,20 @@ def _row(
     )
     row._carried_rules = [m.rule.pk for m in items]  # type: ignore[attr-defined]
     return row
+
+
+def _alert_row(
+    *, organization: Organization, breach: Measurement, recipient: str, now: datetime
+) -> AlertOutbox:
+    """The alert mail of one rule's breach to one recipient."""
+    return _row(
+        organization=organization,
+        kind=AlertOutbox.Kind.ALERT,
+        window=breach.window,
+        recipient=recipient,
+        items=[breach],
+        now=now,
+    )
 
 
 def _insert(rows: list[AlertOutbox]) -> list[AlertOutbox]:
@@ -142,21 +165,12 @@ def _outbox_write(*, organization: Organization, breaches: list[Measurement], no
                 digests.setdefault((breach.window, recipient), []).append(breach)
             else:
                 rows.append(
-                    _row(
-                        organization=organization,
-                        kind=AlertOutbox.Kind.ALERT,
-                        rule=breach.rule,
-                        window=breach.window,
-                        recipient=recipient,
-                        items=[breach],
-                        now=now,
-                    )
+                    _alert_row(organization=organization, breach=breach, recipient=recipient, now=now)
                 )
     digest_rows = [
         _row(
             organization=organization,
             kind=AlertOutbox.Kind.DIGEST,
-            rule=None,
             window=window,
             recipient=recipient,
             items=items,
@@ -180,15 +194,7 @@ def _outbox_write(*, organization: Organization, breaches: list[Measurement], no
         for item in digests[(candidate.window, candidate.recipient)]:
             if item.rule.pk not in carried:
                 late.append(
-                    _row(
-                        organization=organization,
-                        kind=AlertOutbox.Kind.ALERT,
-                        rule=item.rule,
-                        window=item.window,
-                        recipient=candidate.recipient,
-                        items=[item],
-                        now=now,
-                    )
+                    _alert_row(organization=organization, breach=item, recipient=candidate.recipient, now=now)
                 )
     created = len(inserted) + len(_insert(late))
     if created and settings.ALERTS_DELIVER_ON_COMMIT:

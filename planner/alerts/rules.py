@@ -1,24 +1,11 @@
-"""Margin alerts (docs/ALERTS.md): rules, the sweep, measuring, the outbox and its delivery.
+"""Alert rules (docs/ALERTS.md): creating, changing and deleting them, and what the alerts
+package shares (presets, comparators, percent metrics, the logger).
 
-Contracts:
-
-- **Schedules.** Each rule owns a django-celery-beat ``CrontabSchedule`` in the organisation's
-  time zone (a preset: daily 08:00, weekly Monday 08:00, monthly the 28th 08:00, or a cron
-  expression). One periodic sweep (``alerts_evaluate_due``) evaluates every enabled rule whose
-  latest schedule tick is later than the tick it last evaluated (``AlertRule.last_tick_at``).
-- **Windows.** A tick belongs to a window named in the organisation's time zone: the day
-  (``2026-11-26``), the ISO week (``2026-W48``), the month (``2026-11``) or, for cron rules, the
-  tick itself (``2026-11-26T08:00``). Actual usage is measured for the calendar month of the tick.
-- **Outbox first.** A breach writes one ``AlertOutbox`` row per (rule, window, recipient), or per
-  (organisation, window, recipient) for digest rules, with INSERT ... ON CONFLICT DO NOTHING, in
-  the transaction that records the evaluation, before anything is sent. Re-evaluating a window
-  (a duplicate beat tick, a task retry, two schedulers) finds the rows there and adds none.
-- **Delivery** (``outbox_deliver``) is at least once: a row is claimed (its next attempt moved
-  past a lease, so concurrent deliverers skip it), sent with its stored Message-ID, then marked
-  sent. An error before the server's ``250`` leaves it ``retrying`` with exponential backoff, so a
-  connection lost after the data may deliver the same Message-ID twice; after
-  ``ALERTS_MAX_ATTEMPTS`` attempts it is ``failed``, with the error kept. Nothing is deleted.
-
+A rule is checked as a whole before it is saved, and a ``ValidationError`` names each field at
+fault. Each rule owns a django-celery-beat ``CrontabSchedule`` in the organisation's time zone:
+a preset (daily 08:00, weekly Monday 08:00, monthly the 28th 08:00) or a cron expression.
+Changing the schedule does not re-send a window already evaluated; deleting a rule deletes its
+outbox rows and its schedule (unless a periodic task uses it too).
 """
 
 from __future__ import annotations
@@ -38,6 +25,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from planner.accounts.models import Organization
 from planner.alerts.models import MAX_ALERT_RECIPIENTS, AlertRule
+from planner.core.services import model_update
 from planner.products.models import Tier
 from planner.simulation.models import Scenario
 
@@ -64,21 +52,21 @@ COMPARATORS: dict[str, tuple[Callable[[Any, Any], bool], str, str]] = {
     AlertRule.Comparator.GT: (operator.gt, ">", "above"),
     AlertRule.Comparator.GTE: (operator.ge, ">=", "at or above"),
 }
-RULE_FIELDS = frozenset(
-    {
-        "name",
-        "scope",
-        "scenario",
-        "metric",
-        "tier",
-        "comparator",
-        "threshold",
-        "schedule",
-        "cron",
-        "recipients",
-        "digest",
-        "enabled",
-    }
+#: Fields a rule is written with, in display order (the API serializer uses them). ``cron`` is
+#: not a column: it sets the rule's crontab when ``schedule`` is "cron".
+RULE_FIELDS = (
+    "name",
+    "scope",
+    "scenario",
+    "metric",
+    "tier",
+    "comparator",
+    "threshold",
+    "schedule",
+    "cron",
+    "recipients",
+    "digest",
+    "enabled",
 )
 
 
@@ -254,24 +242,24 @@ def alert_rule_create(
 def alert_rule_update(*, rule: AlertRule, data: dict[str, Any]) -> AlertRule:
     """Change some fields of a rule (keys of ``RULE_FIELDS``); its schedule follows ``schedule``
     and ``cron``. Changing the schedule does not re-send a window already evaluated."""
-    unknown = set(data) - RULE_FIELDS
-    if unknown:
-        raise ValidationError({key: "Unknown field." for key in sorted(unknown)})
     cron = data.get("cron", cron_expression(rule.crontab))
-    for key, value in data.items():
-        if key == "cron":
-            continue
-        if key == "name" and isinstance(value, str):
-            value = value.strip()
-        if key == "recipients":
-            value = _clean_recipients(value)
-        setattr(rule, key, value)
+    values = {key: value for key, value in data.items() if key != "cron"}
+    if isinstance(values.get("name"), str):
+        values["name"] = values["name"].strip()
+    if "recipients" in values:
+        values["recipients"] = _clean_recipients(values["recipients"])
     if data.get("scope") == AlertRule.Scope.ACTUAL and "scenario" not in data:
-        rule.scenario = None
-    fields = _validate_rule(rule, cron=cron)
-    assert fields is not None
-    rule.crontab = _crontab_set(rule.crontab, fields, str(rule.crontab.timezone))
-    rule.save()
+        values["scenario"] = None
+    model_update(
+        instance=rule,
+        fields=RULE_FIELDS,
+        data=values,
+        validate=lambda instance: _validate_rule(instance, cron=cron),
+        refresh_on_error=False,
+        unknown_message="Unknown field.",
+    )
+    # The rule keeps its crontab row; validated above, the schedule's fields are certain now.
+    _crontab_set(rule.crontab, _cron_fields(schedule=rule.schedule, cron=cron), str(rule.crontab.timezone))
     return rule
 
 

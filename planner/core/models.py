@@ -1,9 +1,11 @@
-"""The planner's domain model: organisations, products, tiers, workloads, usage, scenarios, runs.
+"""The building blocks every domain model uses: the abstract bases :class:`PlannerModel` and
+:class:`TimestampedModel`, the numeric bounds, field helpers, constraint helpers that give
+constraints the planner's names, and the small checks ``clean()`` methods share.
 
-Models hold fields, constraints and small derived properties; business logic lives in
-``planner.services``. Every rule is enforced twice: field validators and ``clean()`` give
-field-level messages to people (``full_clean``), and database CheckConstraints stop impossible
-rows written without validation (``QuerySet.update``, raw SQL).
+Every rule of a model is enforced twice: field validators and ``clean()`` give people a message
+on the field at fault (``full_clean``), and a database CheckConstraint stops an impossible row
+written without validation (``QuerySet.update``, raw SQL). The field helpers here build the first
+half (finite numbers within bounds), the constraint helpers the second.
 
 Units: money in the organisation's currency (Decimal); fractions (shares, rates, churn) as
 floats in [0, 1]; token counts per model call; usage in requests per user per month.
@@ -11,7 +13,6 @@ floats in [0, 1]; token counts per model call; usage in requests per user per mo
 Why every numeric CheckConstraint has an upper bound: PostgreSQL sorts NaN above every number
 (and SQLite stores a Decimal NaN as text, which also sorts above numbers), so ``x >= 0`` alone
 would let NaN through; ``x <= max`` rejects it on both databases.
-
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -26,9 +28,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.constraints import BaseConstraint
 
-from planner.core.validators import (
-    finite_decimal,
-)
+from planner.core.validators import finite_decimal
 
 # Upper bounds: generous for any real product, small enough to reject nonsense and NaN.
 MAX_FEE = Decimal("99999999.9999")  # max_digits=12, decimal_places=4
@@ -74,35 +74,82 @@ def _both_or_neither(model: str, first: str, second: str) -> models.CheckConstra
     )
 
 
-def _fraction_field(help_text: str, default: float = 0.0) -> models.FloatField:
-    return models.FloatField(
-        default=default,
-        validators=[finite_decimal, MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text=help_text,
+def _one_of(model: str, field: str, values: list[str]) -> models.CheckConstraint:
+    """A CheckConstraint ``field IN values``: the database side of a field's ``choices``."""
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__in": values}), name=f"planner_{model}_{field}_valid"
     )
+
+
+def _unique(
+    model: str, fields: list[str], what: str = "", *, condition: Q | None = None
+) -> models.UniqueConstraint:
+    """A UniqueConstraint on ``fields`` (where ``condition`` holds) named
+    ``planner_<model>_unique`` or ``planner_<model>_unique_<what>``."""
+    name = f"planner_{model}_unique_{what}" if what else f"planner_{model}_unique"
+    return models.UniqueConstraint(fields=fields, condition=condition, name=name)
+
+
+def _float_field(
+    help_text: str = "", *, low: float, high: float, null: bool = False, **options: Any
+) -> models.FloatField:
+    """A FloatField taking finite numbers in ``[low, high]`` (and empty values when ``null``)."""
+    return models.FloatField(
+        null=null,
+        blank=null,
+        validators=[finite_decimal, MinValueValidator(low), MaxValueValidator(high)],
+        help_text=help_text,
+        **options,
+    )
+
+
+def _decimal_field(
+    help_text: str = "",
+    *,
+    max_digits: int,
+    decimal_places: int,
+    high: Decimal,
+    low: Decimal = Decimal(0),
+    high_message: str | None = None,
+    null: bool = False,
+    **options: Any,
+) -> models.DecimalField:
+    """A DecimalField taking finite numbers in ``[low, high]`` (and empty values when ``null``);
+    ``high_message`` replaces Django's message for a value above ``high``."""
+    # A validator's arguments are part of the migration state: pass a message only when given.
+    at_most = (
+        MaxValueValidator(high) if high_message is None else MaxValueValidator(high, message=high_message)
+    )
+    return models.DecimalField(
+        max_digits=max_digits,
+        decimal_places=decimal_places,
+        null=null,
+        blank=null,
+        validators=[finite_decimal, MinValueValidator(low), at_most],
+        help_text=help_text,
+        **options,
+    )
+
+
+def _fraction_field(help_text: str, default: float = 0.0) -> models.FloatField:
+    return _float_field(help_text, low=0.0, high=1.0, default=default)
 
 
 def _money_field(
     help_text: str, *, null: bool = False, default: Decimal | None = None
 ) -> models.DecimalField:
-    return models.DecimalField(
-        max_digits=12,
-        decimal_places=4,
-        null=null,
-        blank=null,
-        default=default,
-        validators=[finite_decimal, MinValueValidator(Decimal(0)), MaxValueValidator(MAX_FEE)],
-        help_text=help_text,
+    return _decimal_field(
+        help_text, max_digits=12, decimal_places=4, high=MAX_FEE, null=null, default=default
     )
+
+
+def _credits_field(help_text: str) -> models.FloatField:
+    """Credits per month, empty allowed (its meaning, say "unlimited", is in ``help_text``)."""
+    return _float_field(help_text, low=0.0, high=MAX_CREDITS, null=True)
 
 
 def _tokens_field(help_text: str, *, null: bool = False) -> models.FloatField:
-    return models.FloatField(
-        null=null,
-        blank=null,
-        validators=[finite_decimal, MinValueValidator(0.0), MaxValueValidator(MAX_TOKENS_PER_CALL)],
-        help_text=help_text,
-    )
+    return _float_field(help_text, low=0.0, high=MAX_TOKENS_PER_CALL, null=null)
 
 
 def _number(value: object) -> float | None:
@@ -146,3 +193,13 @@ class PlannerModel(models.Model):
             (model, [c for c in constraints if not isinstance(c, models.CheckConstraint)])
             for model, constraints in super().get_constraints()
         ]
+
+
+class TimestampedModel(PlannerModel):
+    """A planner model that records when each row was created and when it was last saved."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True

@@ -19,6 +19,7 @@ from django.db import models, transaction
 from planner.accounts.models import Membership, Organization
 from planner.alerts.models import AlertRule
 from planner.alerts.rules import alert_rule_create
+from planner.core.services import model_update
 from planner.products.models import Product, Tier, Workload
 from planner.products.services import ModelShare, usage_distribution_set, workload_models_set
 from planner.simulation.models import Scenario
@@ -135,10 +136,7 @@ _M = TypeVar("_M", bound=models.Model)
 def _upsert(model: type[_M], lookup: dict[str, Any], values: dict[str, Any]) -> _M:
     """Find ``model`` by ``lookup`` (or start a new one), set ``values``, validate and save."""
     instance = model._default_manager.filter(**lookup).first() or model(**lookup)
-    for name, value in values.items():
-        setattr(instance, name, value)
-    instance.full_clean()
-    instance.save()
+    instance, _ = model_update(instance=instance, fields=values.keys(), data=values, refresh_on_error=False)
     return instance
 
 

@@ -28,7 +28,7 @@ from genai_prices import data as genai_data
 
 from planner.accounts.api_keys import api_key_create
 from planner.accounts.models import Organization
-from planner.actuals.ingest import _COPY_COLUMNS, INCOMING_COLUMNS, _resolve, usage_records_ingest
+from planner.actuals.ingest import _COPY_COLUMNS, _resolve, copy_incoming, usage_records_ingest
 from planner.actuals.models import Customer, CustomerMonth, CustomerTierPeriod, UsageRecord
 from planner.actuals.parse import _parse
 from planner.actuals.pricing import cost_text
@@ -119,13 +119,7 @@ def _raw_insert(organization: Organization, rows: list[tuple[Any, ...]], now: da
     table = UsageRecord._meta.db_table
     columns = ", ".join(_COPY_COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS bench_raw_incoming ({INCOMING_COLUMNS}) ON COMMIT DELETE ROWS"
-        )
-        cursor.execute("TRUNCATE bench_raw_incoming")
-        with cursor.cursor.copy(f"COPY bench_raw_incoming ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_incoming(cursor, "bench_raw_incoming", rows)
         cursor.execute(
             f"INSERT INTO {table} (organization_id, priced_at, received_at, {columns}) "
             f"SELECT %s, %s, %s, {columns} FROM bench_raw_incoming "

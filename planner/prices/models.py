@@ -13,22 +13,24 @@ from planner.accounts.models import Organization  # SIBLING
 from planner.core.models import (  # SIBLING
     MAX_FEE,
     PlannerModel,
+    TimestampedModel,
     _between,
+    _decimal_field,
     _money_field,
+    _one_of,
     _raise,
+    _unique,
 )
-from planner.core.validators import (
-    finite_decimal,
-)
+from planner.core.validators import finite_decimal
 from pricing.custom import private_model_structure
 from pricing.models import AIModel
-
-# --- Custom prices (issue 3): price sheets and self-hosted deployments ----------------------
 
 MAX_MTOK_PRICE = Decimal("9999999999.9999999999")  # max_digits=20, decimal_places=10, as the catalog
 MAX_TOKENS_PER_SECOND = 1e9
 MAX_GPUS_PER_REPLICA = 4096
 MAX_THROUGHPUT_MULTIPLIER = 100.0
+#: A private model's prices per million tokens (``PriceSheetEntry``); discounts leave them empty.
+PRIVATE_PRICE_FIELDS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "reasoning_mtok")
 
 
 def _above_zero(value: object) -> None:
@@ -36,18 +38,11 @@ def _above_zero(value: object) -> None:
         raise ValidationError("Enter a number above 0.", code="not_positive")
 
 
-def _mtok_field(help_text: str, *, null: bool = True) -> models.DecimalField:
-    return models.DecimalField(
-        max_digits=20,
-        decimal_places=10,
-        null=null,
-        blank=null,
-        validators=[finite_decimal, MinValueValidator(Decimal(0)), MaxValueValidator(MAX_MTOK_PRICE)],
-        help_text=help_text,
-    )
+def _mtok_field(help_text: str) -> models.DecimalField:
+    return _decimal_field(help_text, max_digits=20, decimal_places=10, high=MAX_MTOK_PRICE, null=True)
 
 
-class PriceSheet(PlannerModel):
+class PriceSheet(TimestampedModel):
     """An organisation's custom prices over a period: negotiated discounts and private models.
 
     The sheet applies from ``effective_from`` through ``effective_to`` (both inclusive, whole
@@ -63,13 +58,11 @@ class PriceSheet(PlannerModel):
         null=True, blank=True, help_text="Last day the sheet applies (inclusive); empty = open-ended."
     )
     notes = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["organization", "-effective_from", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="planner_pricesheet_unique_name"),
+            _unique("pricesheet", ["organization", "name"], "name"),
             models.CheckConstraint(
                 condition=Q(effective_to__isnull=True) | Q(effective_to__gte=F("effective_from")),
                 name="planner_pricesheet_period_ordered",
@@ -107,17 +100,13 @@ class PriceSheetEntry(PlannerModel):
         "pricing.Provider", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     model = models.ForeignKey(AIModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    discount = models.DecimalField(
+    discount = _decimal_field(
+        "Fraction off every list price (0.2 = 20 % off).",
         max_digits=7,
         decimal_places=6,
+        high=Decimal(1),
+        high_message="Enter the discount as a fraction: 0.2 for 20 %%.",
         null=True,
-        blank=True,
-        validators=[
-            finite_decimal,
-            MinValueValidator(Decimal(0)),
-            MaxValueValidator(Decimal(1), message="Enter the discount as a fraction: 0.2 for 20 %%."),
-        ],
-        help_text="Fraction off every list price (0.2 = 20 % off).",
     )
     slug = models.SlugField(max_length=100, blank=True, help_text="Private model id, unique per sheet.")
     name = models.CharField(max_length=200, blank=True)
@@ -137,11 +126,7 @@ class PriceSheetEntry(PlannerModel):
                     provider__isnull=False,
                     discount__isnull=False,
                     slug="",
-                    input_mtok__isnull=True,
-                    output_mtok__isnull=True,
-                    cache_read_mtok__isnull=True,
-                    cache_write_mtok__isnull=True,
-                    reasoning_mtok__isnull=True,
+                    **{f"{name}__isnull": True for name in PRIVATE_PRICE_FIELDS},
                 )
                 | Q(
                     kind="private",
@@ -155,31 +140,15 @@ class PriceSheetEntry(PlannerModel):
                 name="planner_pricesheetentry_kind_fields",
             ),
             _between("pricesheetentry", "discount", 0, 1),
-            *(
-                _between("pricesheetentry", name, 0, MAX_MTOK_PRICE)
-                for name in (
-                    "input_mtok",
-                    "output_mtok",
-                    "cache_read_mtok",
-                    "cache_write_mtok",
-                    "reasoning_mtok",
-                )
-            ),
-            models.UniqueConstraint(
-                fields=["sheet", "provider"],
+            *(_between("pricesheetentry", name, 0, MAX_MTOK_PRICE) for name in PRIVATE_PRICE_FIELDS),
+            _unique(
+                "pricesheetentry",
+                ["sheet", "provider"],
+                "provider",
                 condition=Q(kind="discount", model__isnull=True),
-                name="planner_pricesheetentry_unique_provider",
             ),
-            models.UniqueConstraint(
-                fields=["sheet", "model"],
-                condition=Q(model__isnull=False),
-                name="planner_pricesheetentry_unique_model",
-            ),
-            models.UniqueConstraint(
-                fields=["sheet", "slug"],
-                condition=Q(kind="private"),
-                name="planner_pricesheetentry_unique_slug",
-            ),
+            _unique("pricesheetentry", ["sheet", "model"], "model", condition=Q(model__isnull=False)),
+            _unique("pricesheetentry", ["sheet", "slug"], "slug", condition=Q(kind="private")),
         ]
 
     def __str__(self) -> str:
@@ -219,14 +188,7 @@ class PriceSheetEntry(PlannerModel):
             provider = self.provider if self.provider_id else None
             if model is not None and provider is not None and model.provider_id != provider.pk:
                 errors["model"] = f"{model} is not a model of provider {provider.slug}."
-            for name in (
-                "slug",
-                "input_mtok",
-                "output_mtok",
-                "cache_read_mtok",
-                "cache_write_mtok",
-                "reasoning_mtok",
-            ):
+            for name in ("slug", *PRIVATE_PRICE_FIELDS):
                 if getattr(self, name) not in (None, ""):
                     errors[name] = "Only private models have this field; leave it empty for a discount."
         elif self.kind == self.Kind.PRIVATE:
@@ -241,7 +203,7 @@ class PriceSheetEntry(PlannerModel):
         _raise(errors)
 
 
-class SelfHostedDeployment(PlannerModel):
+class SelfHostedDeployment(TimestampedModel):
     """A model the organisation serves on its own GPUs; priced per million tokens by
     ``pricing.selfhosted`` from the cost of a replica and its throughput at the target utilisation.
 
@@ -288,15 +250,11 @@ class SelfHostedDeployment(PlannerModel):
         help_text="Multiplies both throughputs (1 = as measured).",
     )
     notes = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["organization", "name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "name"], name="planner_selfhosteddeployment_unique_name"
-            ),
+            _unique("selfhosteddeployment", ["organization", "name"], "name"),
             _between("selfhosteddeployment", "gpu_hourly_cost", 0, MAX_FEE),
             _between("selfhosteddeployment", "gpus_per_replica", 1, MAX_GPUS_PER_REPLICA),
             _between(
@@ -321,9 +279,10 @@ class SelfHostedDeployment(PlannerModel):
                 MAX_THROUGHPUT_MULTIPLIER,
                 low_exclusive=True,
             ),
-            models.CheckConstraint(
-                condition=Q(quantization__in=["fp32", "bf16", "fp16", "fp8", "int8", "int4", "other"]),
-                name="planner_selfhosteddeployment_quantization_valid",
+            _one_of(
+                "selfhosteddeployment",
+                "quantization",
+                ["fp32", "bf16", "fp16", "fp8", "int8", "int4", "other"],
             ),
         ]
 

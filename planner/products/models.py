@@ -8,7 +8,7 @@ import math
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -22,8 +22,12 @@ from planner.core.models import (  # SIBLING
     MAX_REQUESTS_PER_MONTH,
     MAX_TOKENS_PER_CALL,
     PlannerModel,
+    TimestampedModel,
     _between,
     _both_or_neither,
+    _credits_field,
+    _decimal_field,
+    _float_field,
     _fraction_field,
     _money_field,
     _number,
@@ -31,36 +35,30 @@ from planner.core.models import (  # SIBLING
     _p90_not_below_median,
     _raise,
     _tokens_field,
+    _unique,
 )
-from planner.core.validators import (
-    finite_decimal,
-)
-from planner.prices.models import (  # SIBLING
-    PriceSheetEntry,
-    SelfHostedDeployment,
-)
+from planner.prices.models import PriceSheetEntry, SelfHostedDeployment  # SIBLING
 from pricing.models import AIModel
 
 
-class Product(PlannerModel):
+class Product(TimestampedModel):
     """An AI product an organisation sells; owns tiers, workloads and scenarios."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="products")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    default_correlation = models.FloatField(
-        default=0.8,
-        validators=[finite_decimal, MinValueValidator(-1.0), MaxValueValidator(1.0)],
-        help_text="Usage correlation between workloads for pairs without their own value "
+    default_correlation = _float_field(
+        "Usage correlation between workloads for pairs without their own value "
         "(heavy users tend to be heavy everywhere).",
+        low=-1.0,
+        high=1.0,
+        default=0.8,
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="planner_product_unique_name"),
+            _unique("product", ["organization", "name"], "name"),
             _between("product", "default_correlation", -1.0, 1.0),
         ]
 
@@ -88,36 +86,22 @@ class Tier(PlannerModel):
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Seats per subscriber."
     )
     annual_price = _money_field("Yearly price when sold annually; counts as 1/12 per month.", null=True)
-    included_credits = models.FloatField(
-        null=True,
-        blank=True,
-        validators=[finite_decimal, MinValueValidator(0.0), MaxValueValidator(MAX_CREDITS)],
-        help_text="Credits included per month; empty = unlimited.",
-    )
-    overage_price_per_credit = models.DecimalField(
+    included_credits = _credits_field("Credits included per month; empty = unlimited.")
+    overage_price_per_credit = _decimal_field(
+        "Price of each credit beyond the included ones; empty = no overage.",
         max_digits=12,
         decimal_places=6,
+        high=MAX_CREDIT_PRICE,
         null=True,
-        blank=True,
-        validators=[finite_decimal, MinValueValidator(Decimal(0)), MaxValueValidator(MAX_CREDIT_PRICE)],
-        help_text="Price of each credit beyond the included ones; empty = no overage.",
     )
-    hard_cap_credits = models.FloatField(
-        null=True,
-        blank=True,
-        validators=[finite_decimal, MinValueValidator(0.0), MaxValueValidator(MAX_CREDITS)],
-        help_text="Credits per month after which requests are refused; empty = no cap.",
-    )
-    payment_fee_pct = models.DecimalField(
+    hard_cap_credits = _credits_field("Credits per month after which requests are refused; empty = no cap.")
+    payment_fee_pct = _decimal_field(
+        "Payment processing fee as a fraction of revenue (0.029 = 2.9 %).",
         max_digits=7,
         decimal_places=6,
+        high=Decimal(1),
+        high_message="Enter the fee as a fraction: 0.029 for 2.9 %%.",
         default=Decimal(0),
-        validators=[
-            finite_decimal,
-            MinValueValidator(Decimal(0)),
-            MaxValueValidator(Decimal(1), message="Enter the fee as a fraction: 0.029 for 2.9 %%."),
-        ],
-        help_text="Payment processing fee as a fraction of revenue (0.029 = 2.9 %).",
     )
     payment_fee_fixed = _money_field("Fixed payment fee per subscriber and month.", default=Decimal(0))
     subscribers = models.PositiveIntegerField(default=0)
@@ -126,7 +110,7 @@ class Tier(PlannerModel):
     class Meta:
         ordering = ["product", "position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["product", "name"], name="planner_tier_unique_name"),
+            _unique("tier", ["product", "name"], "name"),
             _between("tier", "monthly_fee", 0, MAX_FEE),
             _between("tier", "seat_fee", 0, MAX_FEE),
             _between("tier", "seats", 1, 2**31 - 1),
@@ -201,10 +185,8 @@ class Workload(PlannerModel):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="workloads")
     name = models.CharField(max_length=100)
     position = models.PositiveSmallIntegerField(default=0)
-    credits_per_request = models.FloatField(
-        default=1.0,
-        validators=[finite_decimal, MinValueValidator(0.0), MaxValueValidator(MAX_CREDITS)],
-        help_text="Quota credits one request consumes (cached or not).",
+    credits_per_request = _float_field(
+        "Quota credits one request consumes (cached or not).", low=0.0, high=MAX_CREDITS, default=1.0
     )
     input_tokens_median = _tokens_field("Input tokens per call, median.")
     input_tokens_p90 = _tokens_field("Input tokens per call, 90th percentile.")
@@ -214,17 +196,14 @@ class Workload(PlannerModel):
         "Reasoning tokens per call, median (reasoning models).", null=True
     )
     reasoning_tokens_p90 = _tokens_field("Reasoning tokens per call, 90th percentile.", null=True)
-    calls_per_request_median = models.FloatField(
+    calls_per_request_median = _float_field(
+        "Model calls per request (agent loops), median; empty = one call.",
+        low=1.0,
+        high=MAX_CALLS_PER_REQUEST,
         null=True,
-        blank=True,
-        validators=[finite_decimal, MinValueValidator(1.0), MaxValueValidator(MAX_CALLS_PER_REQUEST)],
-        help_text="Model calls per request (agent loops), median; empty = one call.",
     )
-    calls_per_request_p90 = models.FloatField(
-        null=True,
-        blank=True,
-        validators=[finite_decimal, MinValueValidator(1.0), MaxValueValidator(MAX_CALLS_PER_REQUEST)],
-        help_text="Model calls per request, 90th percentile.",
+    calls_per_request_p90 = _float_field(
+        "Model calls per request, 90th percentile.", low=1.0, high=MAX_CALLS_PER_REQUEST, null=True
     )
     prompt_cache_share = _fraction_field("Share of input tokens read from the prompt cache.")
     prompt_cache_write_share = _fraction_field("Share of input tokens written to the prompt cache.")
@@ -235,7 +214,7 @@ class Workload(PlannerModel):
     class Meta:
         ordering = ["product", "position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["product", "name"], name="planner_workload_unique_name"),
+            _unique("workload", ["product", "name"], "name"),
             _between("workload", "credits_per_request", 0.0, MAX_CREDITS),
             *(
                 _between("workload", f"{prefix}_{stat}", 0.0, MAX_TOKENS_PER_CALL)
@@ -314,25 +293,25 @@ class WorkloadModel(PlannerModel):
     self_hosted = models.ForeignKey(
         "planner.SelfHostedDeployment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    share = models.FloatField(validators=[finite_decimal, MinValueValidator(0.0), MaxValueValidator(1.0)])
+    share = _float_field(low=0.0, high=1.0)
     variant = models.CharField(max_length=100, blank=True, default="")
     uses_reasoning = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["workload", "-share", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["workload", "model", "variant"], name="planner_workloadmodel_unique"
-            ),
-            models.UniqueConstraint(
-                fields=["workload", "price_sheet_entry"],
+            _unique("workloadmodel", ["workload", "model", "variant"]),
+            _unique(
+                "workloadmodel",
+                ["workload", "price_sheet_entry"],
+                "private",
                 condition=Q(price_sheet_entry__isnull=False),
-                name="planner_workloadmodel_unique_private",
             ),
-            models.UniqueConstraint(
-                fields=["workload", "self_hosted"],
+            _unique(
+                "workloadmodel",
+                ["workload", "self_hosted"],
+                "self_hosted",
                 condition=Q(self_hosted__isnull=False),
-                name="planner_workloadmodel_unique_self_hosted",
             ),
             _between("workloadmodel", "share", 0.0, 1.0, low_exclusive=True),
             models.CheckConstraint(
@@ -393,12 +372,7 @@ class WorkloadModel(PlannerModel):
 
 
 def _usage_parameter(help_text: str, *, limit: float = MAX_REQUESTS_PER_MONTH) -> models.FloatField:
-    return models.FloatField(
-        null=True,
-        blank=True,
-        validators=[finite_decimal, MinValueValidator(0.0), MaxValueValidator(limit)],
-        help_text=help_text,
-    )
+    return _float_field(help_text, low=0.0, high=limit, null=True)
 
 
 #: The numeric parameters of a usage distribution (each used by some kinds only).
@@ -437,17 +411,17 @@ class UsageDistribution(PlannerModel):
     alpha = _usage_parameter("Pareto: tail index alpha (> 2 unless truncated).", limit=MAX_ALPHA)
     upper = _usage_parameter("Pareto: optional upper bound (truncation).")
     values = models.JSONField(default=list, blank=True)
-    overdispersion = models.FloatField(
+    overdispersion = _float_field(
+        "Shape of a monthly gamma shock (smaller = burstier); empty = Poisson counts.",
+        low=1e-6,
+        high=1e6,
         null=True,
-        blank=True,
-        validators=[finite_decimal, MinValueValidator(1e-6), MaxValueValidator(1e6)],
-        help_text="Shape of a monthly gamma shock (smaller = burstier); empty = Poisson counts.",
     )
 
     class Meta:
         ordering = ["tier", "workload"]
         constraints = [
-            models.UniqueConstraint(fields=["tier", "workload"], name="planner_usage_unique_pair"),
+            _unique("usage", ["tier", "workload"], "pair"),
             *(
                 _between(
                     "usagedistribution", name, 0.0, MAX_ALPHA if name == "alpha" else MAX_REQUESTS_PER_MONTH
@@ -534,13 +508,11 @@ class WorkloadCorrelation(PlannerModel):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="correlations")
     workload_a = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="+")
     workload_b = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="+")
-    rho = models.FloatField(validators=[finite_decimal, MinValueValidator(-1.0), MaxValueValidator(1.0)])
+    rho = _float_field(low=-1.0, high=1.0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["workload_a", "workload_b"], name="planner_correlation_unique_pair"
-            ),
+            _unique("correlation", ["workload_a", "workload_b"], "pair"),
             models.CheckConstraint(
                 condition=Q(workload_a__lt=F("workload_b")), name="planner_correlation_ordered_pair"
             ),

@@ -18,9 +18,11 @@ from django.db import transaction
 from django.db.models import Max
 
 from planner.accounts.models import Organization
+from planner.core.services import model_update
 from planner.core.validators import model_mix_validate
 from planner.prices.models import PriceSheetEntry, SelfHostedDeployment
 from planner.products.models import (
+    USAGE_PARAMETERS,
     Product,
     Tier,
     UsageDistribution,
@@ -34,6 +36,51 @@ FloatArray = npt.NDArray[np.float64]
 #: Smallest eigenvalue accepted as "positive semi-definite": round-off in a valid matrix
 #: (for example all pairs at 1.0) gives eigenvalues like -1e-16, never below -1e-9.
 PSD_TOLERANCE = 1e-9
+
+#: Editable fields of each model, in display order: the update services accept these, and the
+#: web forms, the API serializers and the scenario document are built from them. The parent
+#: (product, tier, workload) is fixed: a tier or workload moved to another product would orphan
+#: its usage and the scenarios' levers.
+PRODUCT_FIELDS = ("name", "description", "default_correlation")
+#: What a subscriber of a tier pays and gets: fees, seats, annual price, quota, overage and cap.
+TIER_PLAN_FIELDS = (
+    "monthly_fee",
+    "seat_fee",
+    "seats",
+    "annual_price",
+    "included_credits",
+    "overage_price_per_credit",
+    "hard_cap_credits",
+)
+TIER_FIELDS = (
+    "name",
+    "position",
+    *TIER_PLAN_FIELDS,
+    "payment_fee_pct",
+    "payment_fee_fixed",
+    "subscribers",
+    "churn_monthly",
+)
+WORKLOAD_FIELDS = (
+    "name",
+    "position",
+    "credits_per_request",
+    "input_tokens_median",
+    "input_tokens_p90",
+    "output_tokens_median",
+    "output_tokens_p90",
+    "reasoning_tokens_median",
+    "reasoning_tokens_p90",
+    "calls_per_request_median",
+    "calls_per_request_p90",
+    "prompt_cache_share",
+    "prompt_cache_write_share",
+    "response_cache_hit_rate",
+    "batch_share",
+    "distillation",
+)
+#: A usage distribution's kind and parameters (its tier and workload are its key).
+USAGE_DISTRIBUTION_FIELDS = ("kind", *USAGE_PARAMETERS, "values", "overdispersion")
 
 
 class ModelShare(NamedTuple):
@@ -267,18 +314,21 @@ def usage_distribution_set(
     distribution = UsageDistribution.objects.filter(
         tier=tier, workload=workload
     ).first() or UsageDistribution(tier=tier, workload=workload)
-    distribution.kind = kind
-    distribution.median = median
-    distribution.p90 = p90
-    distribution.mean = mean
-    distribution.shape = shape
-    distribution.scale = scale
-    distribution.alpha = alpha
-    distribution.upper = upper
-    distribution.values = list(values) if values is not None else []
-    distribution.overdispersion = overdispersion
-    distribution.full_clean()
-    distribution.save()
+    parameters = {
+        "kind": kind,
+        "median": median,
+        "p90": p90,
+        "mean": mean,
+        "shape": shape,
+        "scale": scale,
+        "alpha": alpha,
+        "upper": upper,
+        "values": list(values) if values is not None else [],
+        "overdispersion": overdispersion,
+    }
+    model_update(
+        instance=distribution, fields=USAGE_DISTRIBUTION_FIELDS, data=parameters, refresh_on_error=False
+    )
     return distribution
 
 
@@ -312,9 +362,12 @@ def correlations_set(
     """
     try:
         with transaction.atomic():
-            product.default_correlation = default_correlation
-            product.full_clean()
-            product.save(update_fields=["default_correlation", "updated_at"])
+            model_update(
+                instance=product,
+                fields=PRODUCT_FIELDS,
+                data={"default_correlation": default_correlation},
+                refresh_on_error=False,  # below, once the transaction has rolled back
+            )
             for (workload_a, workload_b), rho in pairs.items():
                 _correlation_store(product, workload_a, workload_b, rho)
             _correlation_matrix_check(product)
@@ -401,84 +454,26 @@ def _psd_check(matrix: FloatArray, *, names: list[str]) -> None:
 
 # --- Updates and deletes ---------------------------------------------------------------------
 
-#: Fields each update service may change. The parent (product, tier, workload) is fixed: a tier
-#: or workload moved to another product would orphan its usage and the scenarios' levers.
-PRODUCT_UPDATE_FIELDS = frozenset({"name", "description", "default_correlation"})
-#: Editable fields of a tier and of a workload, in display order (also the scenario document's
-#: and the API's field lists).
-TIER_FIELDS = (
-    "name",
-    "position",
-    "monthly_fee",
-    "seat_fee",
-    "seats",
-    "annual_price",
-    "included_credits",
-    "overage_price_per_credit",
-    "hard_cap_credits",
-    "payment_fee_pct",
-    "payment_fee_fixed",
-    "subscribers",
-    "churn_monthly",
-)
-WORKLOAD_FIELDS = (
-    "name",
-    "position",
-    "credits_per_request",
-    "input_tokens_median",
-    "input_tokens_p90",
-    "output_tokens_median",
-    "output_tokens_p90",
-    "reasoning_tokens_median",
-    "reasoning_tokens_p90",
-    "calls_per_request_median",
-    "calls_per_request_p90",
-    "prompt_cache_share",
-    "prompt_cache_write_share",
-    "response_cache_hit_rate",
-    "batch_share",
-    "distillation",
-)
-TIER_UPDATE_FIELDS = frozenset(TIER_FIELDS)
-WORKLOAD_UPDATE_FIELDS = frozenset(WORKLOAD_FIELDS)
-
-
-def _fields_apply(instance: Any, data: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in unknown})
-    for name, value in data.items():
-        setattr(instance, name, value)
-
 
 def product_update(*, product: Product, data: Mapping[str, Any]) -> Product:
-    """Change the fields in ``data`` (``PRODUCT_UPDATE_FIELDS``); a new default correlation must
+    """Change the fields in ``data`` (``PRODUCT_FIELDS``); a new default correlation must
     keep the correlation matrix positive semi-definite. Nothing is saved on error."""
-    _fields_apply(product, data, PRODUCT_UPDATE_FIELDS)
-    try:
+
+    def validate(product: Product) -> None:
         product.full_clean()
-        with transaction.atomic():
-            product.save()
-            if "default_correlation" in data:
-                try:
-                    correlation_matrix(product=product)
-                except ValidationError as exc:
-                    raise ValidationError({"default_correlation": exc.messages}) from exc
-    except ValidationError:
-        product.refresh_from_db()
-        raise
+        if "default_correlation" in data:
+            try:
+                correlation_matrix(product=product)
+            except ValidationError as exc:
+                raise ValidationError({"default_correlation": exc.messages}) from exc
+
+    model_update(instance=product, fields=PRODUCT_FIELDS, data=data, validate=validate)
     return product
 
 
 def tier_update(*, tier: Tier, data: Mapping[str, Any]) -> Tier:
-    """Change the fields in ``data`` (``TIER_UPDATE_FIELDS``), validate the whole tier, save."""
-    _fields_apply(tier, data, TIER_UPDATE_FIELDS)
-    try:
-        tier.full_clean()
-    except ValidationError:
-        tier.refresh_from_db()
-        raise
-    tier.save()
+    """Change the fields in ``data`` (``TIER_FIELDS``), validate the whole tier, save."""
+    model_update(instance=tier, fields=TIER_FIELDS, data=data)
     return tier
 
 
@@ -488,25 +483,28 @@ def workload_update(
     data: Mapping[str, Any],
     models: Sequence[ModelShare | tuple[Any, ...]] | None = None,
 ) -> Workload:
-    """Change the fields in ``data`` (``WORKLOAD_UPDATE_FIELDS``) and, when ``models`` is given,
+    """Change the fields in ``data`` (``WORKLOAD_FIELDS``) and, when ``models`` is given,
     replace the model mix. The mix is re-validated against the new fields either way (a model
     that uses reasoning needs a reasoning-token distribution). Nothing is saved on error."""
-    _fields_apply(workload, data, WORKLOAD_UPDATE_FIELDS)
-    if models is None:
-        models = [
-            ModelShare(row.source, row.share, row.variant, row.uses_reasoning)
-            for row in workload.model_mix.select_related("model", "price_sheet_entry__sheet", "self_hosted")
-        ]
-    try:
-        rows = _workload_validate(workload=workload, models=models)
-    except ValidationError:
-        workload.refresh_from_db()
-        raise
+    rows: list[WorkloadModel] = []
+
+    def validate(workload: Workload) -> None:
+        mix = _model_mix_stored(workload) if models is None else models
+        rows.extend(_workload_validate(workload=workload, models=mix))
+
     with transaction.atomic():
-        workload.save()
+        model_update(instance=workload, fields=WORKLOAD_FIELDS, data=data, validate=validate)
         workload.model_mix.all().delete()
         WorkloadModel.objects.bulk_create(rows)
     return workload
+
+
+def _model_mix_stored(workload: Workload) -> list[ModelShare]:
+    """``workload``'s model mix as stored."""
+    return [
+        ModelShare(row.source, row.share, row.variant, row.uses_reasoning)
+        for row in workload.model_mix.select_related("model", "price_sheet_entry__sheet", "self_hosted")
+    ]
 
 
 def product_delete(*, product: Product) -> None:

@@ -22,37 +22,17 @@ from django.db import transaction
 from planner.accounts.models import Organization
 from planner.products import services as product_services
 from planner.products.models import UsageDistribution, WorkloadCorrelation
-from planner.products.services import TIER_FIELDS, WORKLOAD_FIELDS
+from planner.products.services import PRODUCT_FIELDS, TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation.models import Scenario
-from planner.simulation.scenarios import scenario_create
+from planner.simulation.scenarios import SCENARIO_FIELDS, scenario_create
 from pricing.models import AIModel
 
 DOCUMENT_FORMAT = "margin-planner/scenario"
 DOCUMENT_VERSION = 1
 
-USAGE_FIELDS = (
-    "kind",
-    "median",
-    "p90",
-    "mean",
-    "shape",
-    "scale",
-    "alpha",
-    "upper",
-    "values",
-    "overdispersion",
-)
-SCENARIO_FIELDS = (
-    "name",
-    "horizon_months",
-    "simulated_users",
-    "seed",
-    "price_trend_yearly",
-    "usage_growth_monthly",
-    "discount_rate_yearly",
-    "target_margin",
-    "price_date",
-)
+#: The scenario's fields copied as they are; its levers follow, rewritten to name workloads and
+#: models instead of their ids.
+SCENARIO_COPIED_FIELDS = tuple(name for name in SCENARIO_FIELDS if name != "levers")
 
 
 def model_key(model: AIModel) -> str:
@@ -82,11 +62,7 @@ def scenario_document_export(*, scenario: Scenario) -> dict[str, Any]:
     return {
         "format": DOCUMENT_FORMAT,
         "version": DOCUMENT_VERSION,
-        "product": {
-            "name": product.name,
-            "description": product.description,
-            "default_correlation": product.default_correlation,
-        },
+        "product": {name: getattr(product, name) for name in PRODUCT_FIELDS},
         "tiers": [{name: getattr(tier, name) for name in TIER_FIELDS} for tier in tiers],
         "workloads": [
             {
@@ -107,7 +83,7 @@ def scenario_document_export(*, scenario: Scenario) -> dict[str, Any]:
             {
                 "tier": tier_names[u.tier_id],
                 "workload": workload_names[u.workload_id],
-                **{name: getattr(u, name) for name in USAGE_FIELDS},
+                **{name: getattr(u, name) for name in USAGE_DISTRIBUTION_FIELDS},
             }
             for u in usage
         ],
@@ -120,7 +96,7 @@ def scenario_document_export(*, scenario: Scenario) -> dict[str, Any]:
             for c in correlations
         ],
         "scenario": {
-            **{name: getattr(scenario, name) for name in SCENARIO_FIELDS},
+            **{name: getattr(scenario, name) for name in SCENARIO_COPIED_FIELDS},
             "levers": [
                 {
                     **lever,

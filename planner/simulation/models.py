@@ -20,16 +20,15 @@ from planner.core.models import (  # SIBLING
     MAX_SIMULATED_USERS,
     MIN_SIMULATED_USERS,
     PlannerModel,
+    TimestampedModel,
     _between,
+    _float_field,
+    _one_of,
     _raise,
+    _unique,
 )
-from planner.core.validators import (
-    finite_decimal,
-    levers_validate_structure,
-)
-from planner.products.models import (  # SIBLING
-    Product,
-)
+from planner.core.validators import levers_validate_structure
+from planner.products.models import Product  # SIBLING
 from pricing.models import AIModel
 
 
@@ -38,7 +37,7 @@ def new_seed() -> int:
     return secrets.randbelow(MAX_SEED)
 
 
-class Scenario(PlannerModel):
+class Scenario(TimestampedModel):
     """A what-if for a product: horizon, simulation size, market trends and levers.
 
     ``levers`` is a list of lever objects (see ``planner.validators.levers_validate_structure``)
@@ -65,37 +64,25 @@ class Scenario(PlannerModel):
         default=new_seed, validators=[MinValueValidator(0), MaxValueValidator(MAX_SEED)]
     )
     levers = models.JSONField(default=list, blank=True, validators=[levers_validate_structure])
-    price_trend_yearly = models.FloatField(
-        default=-0.30,
-        validators=[finite_decimal, MinValueValidator(-0.99), MaxValueValidator(1.0)],
-        help_text="Yearly change of token prices (-0.30 = 30 % cheaper each year).",
+    price_trend_yearly = _float_field(
+        "Yearly change of token prices (-0.30 = 30 % cheaper each year).", low=-0.99, high=1.0, default=-0.30
     )
-    usage_growth_monthly = models.FloatField(
-        default=0.0,
-        validators=[finite_decimal, MinValueValidator(-0.5), MaxValueValidator(1.0)],
-        help_text="Monthly growth of each user's usage (0.05 = +5 % a month).",
+    usage_growth_monthly = _float_field(
+        "Monthly growth of each user's usage (0.05 = +5 % a month).", low=-0.5, high=1.0, default=0.0
     )
-    discount_rate_yearly = models.FloatField(
-        default=0.10,
-        validators=[finite_decimal, MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Yearly discount rate for the NPV.",
-    )
-    target_margin = models.FloatField(
-        default=0.5,
-        validators=[finite_decimal, MinValueValidator(-1.0), MaxValueValidator(1.0)],
-        help_text="Target gross margin as a fraction (0.6 = 60 %).",
+    discount_rate_yearly = _float_field("Yearly discount rate for the NPV.", low=0.0, high=1.0, default=0.10)
+    target_margin = _float_field(
+        "Target gross margin as a fraction (0.6 = 60 %).", low=-1.0, high=1.0, default=0.5
     )
     price_date = models.DateField(
         default=timezone.localdate, help_text="Catalog prices in force on this date."
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["product", "name"]
         indexes = [models.Index(fields=["organization", "name", "id"], name="planner_scenario_org_name")]
         constraints = [
-            models.UniqueConstraint(fields=["product", "name"], name="planner_scenario_unique_name"),
+            _unique("scenario", ["product", "name"], "name"),
             _between("scenario", "horizon_months", 1, MAX_HORIZON_MONTHS),
             _between("scenario", "simulated_users", MIN_SIMULATED_USERS, MAX_SIMULATED_USERS),
             _between("scenario", "seed", 0, MAX_SEED),
@@ -149,11 +136,11 @@ class SimulationRun(PlannerModel):
     """
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
 
     FINISHED_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 
@@ -190,10 +177,7 @@ class SimulationRun(PlannerModel):
             models.Index(fields=["status", "heartbeat_at"], name="planner_run_status_heartbeat"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["queued", "running", "succeeded", "failed", "cancelled"]),
-                name="planner_run_status_valid",
-            ),
+            _one_of("run", "status", ["queued", "running", "succeeded", "failed", "cancelled"]),
             models.CheckConstraint(
                 condition=Q(blocks_done__lte=F("blocks_total")), name="planner_run_blocks_done_lte_total"
             ),
@@ -270,8 +254,8 @@ class RunBlock(models.Model):
     """
 
     class State(models.TextChoices):
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
+        RUNNING = "running"
+        DONE = "done"
 
     run = models.ForeignKey(SimulationRun, on_delete=models.CASCADE, related_name="blocks")
     block = models.PositiveIntegerField()
@@ -286,10 +270,8 @@ class RunBlock(models.Model):
     class Meta:
         ordering = ["run", "block"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "block"], name="planner_runblock_unique"),
-            models.CheckConstraint(
-                condition=Q(state__in=["running", "done"]), name="planner_runblock_state_valid"
-            ),
+            _unique("runblock", ["run", "block"]),
+            _one_of("runblock", "state", ["running", "done"]),
         ]
         indexes = [models.Index(fields=["run", "state"], name="planner_runblock_run_state")]
 

@@ -6,26 +6,24 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.core.exceptions import ValidationError
-
+from planner.core.services import model_update
 from planner.products.models import Product
 from planner.simulation.models import Scenario
 
-#: Fields ``scenario_update`` may change. The product is fixed: a scenario's levers refer to
-#: the product's workloads.
-SCENARIO_UPDATE_FIELDS = frozenset(
-    {
-        "name",
-        "horizon_months",
-        "simulated_users",
-        "seed",
-        "levers",
-        "price_trend_yearly",
-        "usage_growth_monthly",
-        "discount_rate_yearly",
-        "target_margin",
-        "price_date",
-    }
+#: Fields ``scenario_update`` may change, in display order (the web form, the API serializer and
+#: the scenario document use them). The product is fixed: a scenario's levers refer to the
+#: product's workloads.
+SCENARIO_FIELDS = (
+    "name",
+    "horizon_months",
+    "simulated_users",
+    "seed",
+    "levers",
+    "price_trend_yearly",
+    "usage_growth_monthly",
+    "discount_rate_yearly",
+    "target_margin",
+    "price_date",
 )
 
 
@@ -70,20 +68,10 @@ def scenario_create(
 
 
 def scenario_update(*, scenario: Scenario, data: Mapping[str, Any]) -> Scenario:
-    """Change the fields in ``data`` (names from ``SCENARIO_UPDATE_FIELDS``), validate the
-    whole scenario and save. Unknown field names are rejected by name; on any error nothing
+    """Change the fields in ``data`` (names from ``SCENARIO_FIELDS``), validate the whole
+    scenario and save. Unknown field names are rejected by name; on a validation error nothing
     is saved and ``scenario`` is reloaded from the database."""
-    unknown = sorted(set(data) - SCENARIO_UPDATE_FIELDS)
-    if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in unknown})
-    for name, value in data.items():
-        setattr(scenario, name, value)
-    try:
-        scenario.full_clean()
-    except ValidationError:
-        scenario.refresh_from_db()
-        raise
-    scenario.save(update_fields=[*data, "updated_at"])
+    model_update(instance=scenario, fields=SCENARIO_FIELDS, data=data)
     return scenario
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from planner.accounts.models import Organization
-from planner.actuals.models import CustomerTierPeriod
 from planner.products.models import Product, UsageDistribution, Workload, WorkloadModel
 from planner.simulation.models import RunBlock, Scenario, SimulationRun
 
@@ -105,8 +104,9 @@ def product_deletion_summary(*, product: Product) -> DeletionSummary:
         runs=SimulationRun.objects.filter(scenario__product=product).count(),
         tiers=product.tiers.count(),
         workloads=product.workloads.count(),
-        blocked_by_customers=CustomerTierPeriod.objects.filter(tier__product=product)
-        .values("customer_id")
-        .distinct()
-        .count(),
+        # Through the tiers' reverse relation (CustomerTierPeriod.tier): actual usage sits above
+        # simulation, so this module does not import its models.
+        blocked_by_customers=product.tiers.aggregate(
+            customers=Count("customer_periods__customer", distinct=True)
+        )["customers"],
     )

@@ -9,7 +9,8 @@ from django.db.models import QuerySet
 
 from planner.accounts.models import Organization
 from planner.prices.models import PriceSheet, PriceSheetEntry, SelfHostedDeployment
-from planner.prices.sheets import ENTRY_COLUMNS
+from planner.prices.self_hosted import DEPLOYMENT_FIELDS
+from planner.prices.sheets import ENTRY_COLUMNS, SHEET_FIELDS
 from planner.products.models import Workload
 from pricing.selectors import CATALOG_SORTS
 
@@ -51,7 +52,7 @@ class _OrganizationForm(forms.ModelForm):
 class PriceSheetForm(_OrganizationForm):
     class Meta:
         model = PriceSheet
-        fields = ["organization", "name", "effective_from", "effective_to", "notes"]
+        fields = ["organization", *SHEET_FIELDS]
         widgets = {
             "effective_from": forms.DateInput(attrs={"type": "date"}),
             "effective_to": forms.DateInput(attrs={"type": "date"}),
@@ -61,20 +62,7 @@ class PriceSheetForm(_OrganizationForm):
 class SelfHostedForm(_OrganizationForm):
     class Meta:
         model = SelfHostedDeployment
-        fields = [
-            "organization",
-            "name",
-            "base_model",
-            "gpu_type",
-            "gpu_hourly_cost",
-            "gpus_per_replica",
-            "input_tokens_per_second",
-            "output_tokens_per_second",
-            "target_utilization",
-            "quantization",
-            "throughput_multiplier",
-            "notes",
-        ]
+        fields = ["organization", *DEPLOYMENT_FIELDS]
 
 
 class EntryForm(forms.Form):

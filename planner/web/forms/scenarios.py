@@ -9,25 +9,21 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from planner.products.models import Tier, UsageDistribution, Workload
-from planner.products.services import WORKLOAD_FIELDS
+from planner.products.services import TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation.models import Scenario
+from planner.simulation.scenarios import SCENARIO_FIELDS
 
 MIX_ROWS = 4
 
 
 class ScenarioForm(forms.ModelForm):
+    """The scenario's settings; the seed stays as drawn and levers have a form of their own."""
+
+    field_order = ["name", "horizon_months", "simulated_users", "price_date"]  # the price date up front
+
     class Meta:
         model = Scenario
-        fields = [
-            "name",
-            "horizon_months",
-            "simulated_users",
-            "price_date",
-            "price_trend_yearly",
-            "usage_growth_monthly",
-            "discount_rate_yearly",
-            "target_margin",
-        ]
+        fields = [name for name in SCENARIO_FIELDS if name not in ("seed", "levers")]
         widgets = {"price_date": forms.DateInput(attrs={"type": "date"})}
         labels = {
             "horizon_months": "Horizon (months)",
@@ -52,20 +48,7 @@ class ProductScenarioForm(forms.Form):
 class TierForm(forms.ModelForm):
     class Meta:
         model = Tier
-        fields = [
-            "name",
-            "monthly_fee",
-            "seat_fee",
-            "seats",
-            "annual_price",
-            "included_credits",
-            "overage_price_per_credit",
-            "hard_cap_credits",
-            "payment_fee_pct",
-            "payment_fee_fixed",
-            "subscribers",
-            "churn_monthly",
-        ]
+        fields = [name for name in TIER_FIELDS if name != "position"]
         labels = {
             "payment_fee_pct": "Payment fee (fraction of revenue)",
             "churn_monthly": "Monthly churn (fraction)",
@@ -167,7 +150,7 @@ class UsageForm(forms.ModelForm):
 
     class Meta:
         model = UsageDistribution
-        fields = ["kind", "median", "p90", "mean", "shape", "scale", "alpha", "upper", "overdispersion"]
+        fields = [name for name in USAGE_DISTRIBUTION_FIELDS if name != "values"]  # values_text
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
