@@ -13,6 +13,18 @@ from django.http import HttpRequest
 
 from pricing.models import AIModel, ModelPrice, Provider
 
+# What a price row says: its variant, when it holds (dates, and hours for time-of-day prices) and
+# what a million tokens cost.
+PRICE_FIELDS = (
+    "variant",
+    "effective_from",
+    "effective_to",
+    "start_time",
+    "end_time",
+    "input_mtok",
+    "output_mtok",
+)
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """View-only admin: no add, change or delete."""
@@ -36,15 +48,7 @@ class ProviderAdmin(ReadOnlyAdmin):
 
 class ModelPriceInline(admin.TabularInline):
     model = ModelPrice
-    fields = readonly_fields = (
-        "variant",
-        "effective_from",
-        "effective_to",
-        "start_time",
-        "end_time",
-        "input_mtok",
-        "output_mtok",
-    )
+    fields = readonly_fields = PRICE_FIELDS
     extra = 0
     can_delete = False
     show_change_link = True
@@ -64,19 +68,7 @@ class AIModelAdmin(ReadOnlyAdmin):
 
 @admin.register(ModelPrice)
 class ModelPriceAdmin(ReadOnlyAdmin):
-    list_display = [
-        "model",
-        "variant",
-        "effective_from",
-        "effective_to",
-        "start_time",
-        "end_time",
-        "input_mtok",
-        "output_mtok",
-        "cache_read_mtok",
-        "has_tiers",
-        "source",
-    ]
+    list_display = ["model", *PRICE_FIELDS, "cache_read_mtok", "has_tiers", "source"]
     list_filter = [
         "variant",
         "has_tiers",

@@ -1,6 +1,6 @@
 """``manage.py bench_alerts [--organizations 10 --rules 10 --rounds 10 --failure-rate 0.3]``.
 
-Runs ``planner.services.alerts_benchmark`` in a scratch database created for the run and
+Runs ``planner.devtools.alerts_benchmark`` in a scratch database created for the run and
 dropped afterwards (the test database of the settings: ``test_<name>`` on PostgreSQL, the test
 file in DATA_DIR on SQLite), never in the app's own data. ``--nomigrations`` builds the scratch
 schema from the models instead of the migrations.
@@ -8,11 +8,13 @@ schema from the models instead of the migrations.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
+
+from planner.devtools.alerts_benchmark import alerts_benchmark
+from planner.management.commands._benchmark import benchmark_run, report_write
 
 
 class Command(BaseCommand):
@@ -30,25 +32,13 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from planner.devtools.alerts_benchmark import alerts_benchmark
-
         if options["nomigrations"]:
             connection.settings_dict.setdefault("TEST", {})["MIGRATE"] = False
         old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         try:
-            report = alerts_benchmark(
-                organizations=options["organizations"],
-                rules=options["rules"],
-                rounds=options["rounds"],
-                failure_rate=options["failure_rate"],
-                seed=options["seed"],
-            )
+            report = benchmark_run(alerts_benchmark, options)
         finally:
             connection.creation.destroy_test_db(old_name, verbosity=0)
-        if options["json"]:
-            self.stdout.write(json.dumps(report))
-        else:
-            for key, value in report.items():
-                self.stdout.write(f"{key}: {value}")
+        report_write(self.stdout, report, as_json=options["json"])
         if not report["ok"]:
             raise CommandError("Some breach was not delivered or a Message-ID repeated without cause.")

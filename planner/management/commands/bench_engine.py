@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from planner.devtools.benchmark import draw_floor, engine_benchmark
+from planner.management.commands._benchmark import benchmark_run, report_write
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = engine_benchmark(users=options["users"], months=options["months"], repeat=options["repeat"])
+        report = benchmark_run(engine_benchmark, options)
         if options["floor"]:
             floor = draw_floor(
                 users=options["users"], months=options["months"], workloads=report["workloads"]
@@ -34,8 +34,4 @@ class Command(BaseCommand):
                 report["ratio_to_floor_excluding_setup"] = round(
                     report["user_months_per_s_excluding_setup"] / floor["user_months_per_s"], 3
                 )
-        if options["json"]:
-            self.stdout.write(json.dumps(report))
-            return
-        for key, value in report.items():
-            self.stdout.write(f"{key}: {value}")
+        report_write(self.stdout, report, as_json=options["json"])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from planner.devtools.usage_benchmark import margins_benchmark
+from planner.management.commands._benchmark import benchmark_run, report_write
 
 
 class Command(BaseCommand):
@@ -20,14 +20,4 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            report = margins_benchmark(
-                customers=options["customers"], records=options["records"], repeat=options["repeat"]
-            )
-        except RuntimeError as exc:
-            raise CommandError(str(exc)) from exc
-        if options["json"]:
-            self.stdout.write(json.dumps(report))
-            return
-        for key, value in report.items():
-            self.stdout.write(f"{key}: {value}")
+        report_write(self.stdout, benchmark_run(margins_benchmark, options), as_json=options["json"])

@@ -7,7 +7,6 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +22,7 @@ from planner.actuals.services import usage_distribution_from_fit
 from planner.actuals.usage_csv import CsvRowError, UsageCsvInvalid, usage_csv_ingest
 from planner.products.models import Tier, Workload
 from planner.web.forms.account import UsageUploadForm
-from planner.web.views.common import current_membership, require_writer
+from planner.web.views.common import current_membership, flash_outcome, require_writer
 
 FIT_MONTHS = 3
 CUSTOMERS_SHOWN = 200
@@ -122,16 +121,12 @@ def fit_use(request: HttpRequest) -> HttpResponse:
     fit = next((f.fit for f in fits if (f.tier_id, f.workload_id) == (tier.pk, workload.pk)), None)
     if fit is None:
         raise Http404("No fit for this tier and workload.")
-    try:
-        usage_distribution_from_fit(tier=tier, workload=workload, fit=fit)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(
-            request,
-            f"{tier.product.name}: {tier.name} × {workload.name} now uses the fitted gamma "
-            f"(mean {fit.mean:,.1f} requests/month, "
-            + ("no more spread than Poisson noise" if fit.poisson_limit else f"shape {fit.shape:.2f}")
-            + "). Run a scenario to see the effect.",
-        )
+    spread = "no more spread than Poisson noise" if fit.poisson_limit else f"shape {fit.shape:.2f}"
+    done = (
+        f"{tier.product.name}: {tier.name} × {workload.name} now uses the fitted gamma "
+        f"(mean {fit.mean:,.1f} requests/month, {spread}). Run a scenario to see the effect."
+    )
+    flash_outcome(
+        request, lambda: usage_distribution_from_fit(tier=tier, workload=workload, fit=fit), success=done
+    )
     return redirect(f"{reverse('actuals:index')}?period={period:%Y-%m}")

@@ -1,13 +1,12 @@
 """Web pages for margin alerts: the rules, a rule's history, create/edit/delete, and "send a test
 alert now". Thin views: parse a form, call one selector or service, render. Everything is scoped
-to the organisation the user acts in (``planner.views_common``); writes need an owner or editor.
+to the organisation the user acts in (``planner.web.views.common``); writes need an owner or editor.
 """
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,13 +19,22 @@ from planner.alerts.models import AlertRule
 from planner.alerts.rules import alert_rule_create, alert_rule_delete, alert_rule_update
 from planner.alerts.selectors import alert_history, alert_rules_for_organization
 from planner.web.forms.alerts import AlertRuleForm
-from planner.web.views.common import WRITE_ROLES, current_membership, form_errors_add, require_writer
+from planner.web.views.common import WRITE_ROLES, FormPage, current_membership, require_writer
 
 HISTORY_PAGE = 50
+RULE_PAGE = FormPage(
+    noun="Alert rule", template="alerts/rule_form.html", object_name="rule", detail="alerts:rule_history"
+)
 
 
 def _rule(membership: Membership, pk: int) -> AlertRule:
     return get_object_or_404(alert_rules_for_organization(organization=membership.organization), pk=pk)
+
+
+def _writable_rule(request: HttpRequest, pk: int) -> AlertRule:
+    membership = current_membership(request)
+    require_writer(membership)
+    return _rule(membership, pk)
 
 
 @login_required
@@ -46,34 +54,20 @@ def rule_create(request: HttpRequest) -> HttpResponse:
     require_writer(membership)
     organization = membership.organization
     form = AlertRuleForm(request.POST or None, organization=organization)
-    if request.method == "POST" and form.is_valid():
-        try:
-            rule = alert_rule_create(organization=organization, **form.cleaned_data)
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            messages.success(request, f"Alert rule {rule.name!r} created.")
-            return redirect("alerts:rule_history", pk=rule.pk)
-    return render(request, "alerts/rule_form.html", {"form": form, "rule": None})
+    return RULE_PAGE.respond(
+        request, form, None, lambda: alert_rule_create(organization=organization, **form.cleaned_data)
+    )
 
 
 @login_required
 def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = current_membership(request)
-    require_writer(membership)
-    rule = _rule(membership, pk)
+    rule = _writable_rule(request, pk)
     form = AlertRuleForm(
-        request.POST or None, organization=membership.organization, initial=AlertRuleForm.initial_for(rule)
+        request.POST or None, organization=rule.organization, initial=AlertRuleForm.initial_for(rule)
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            alert_rule_update(rule=rule, data=form.cleaned_data)
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            messages.success(request, "Alert rule saved.")
-            return redirect("alerts:rule_history", pk=rule.pk)
-    return render(request, "alerts/rule_form.html", {"form": form, "rule": rule})
+    return RULE_PAGE.respond(
+        request, form, rule, lambda: alert_rule_update(rule=rule, data=form.cleaned_data)
+    )
 
 
 @login_required
@@ -91,9 +85,7 @@ def rule_history(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def rule_test(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = current_membership(request)
-    require_writer(membership)
-    rule = _rule(membership, pk)
+    rule = _writable_rule(request, pk)
     rows = alert_send_test(rule=rule, now=timezone.now())
     messages.success(request, f"Test alert queued for {len(rows)} recipient(s); it appears below.")
     return redirect("alerts:rule_history", pk=rule.pk)
@@ -102,9 +94,7 @@ def rule_test(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = current_membership(request)
-    require_writer(membership)
-    rule = _rule(membership, pk)
+    rule = _writable_rule(request, pk)
     alert_rule_delete(rule=rule)
     messages.success(request, f"Alert rule {rule.name!r} deleted.")
     return redirect("alerts:rule_list")

@@ -46,11 +46,20 @@ from planner.web.forms.prices import (
     PriceSheetForm,
     SelfHostedForm,
 )
-from planner.web.views.common import form_errors_add
+from planner.web.views.common import FormPage, flash_outcome, form_errors_add, form_save
 from pricing.models import AIModel
 from pricing.selectors import catalog_search, model_price_history
 
 CATALOG_PAGE = 100
+SHEET_PAGE = FormPage(
+    noun="Price sheet", template="prices/sheet_form.html", object_name="sheet", detail="prices:sheet_detail"
+)
+DEPLOYMENT_PAGE = FormPage(
+    noun="Deployment",
+    template="prices/self_hosted_form.html",
+    object_name="deployment",
+    detail="prices:self_hosted_detail",
+)
 
 
 # --- Catalog ---------------------------------------------------------------------------------
@@ -99,39 +108,17 @@ def sheet_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def sheet_create(request: HttpRequest) -> HttpResponse:
-    organizations = organizations_for_editor(user=request.user)
-    form = PriceSheetForm(request.POST or None, organizations=organizations)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            sheet = price_sheet_create(
-                organization=data["organization"],
-                name=data["name"],
-                effective_from=data["effective_from"],
-                effective_to=data["effective_to"],
-                notes=data["notes"],
-            )
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            messages.success(request, f"Price sheet {sheet.name!r} created.")
-            return redirect("prices:sheet_detail", pk=sheet.pk)
-    return render(request, "prices/sheet_form.html", {"form": form, "sheet": None})
+    form = PriceSheetForm(request.POST or None, organizations=organizations_for_editor(user=request.user))
+    return SHEET_PAGE.respond(request, form, None, lambda: price_sheet_create(**form.cleaned_data))
 
 
 @login_required
 def sheet_edit(request: HttpRequest, pk: int) -> HttpResponse:
     sheet = _editable_sheet(request, pk)
     form = PriceSheetForm(request.POST or None, instance=sheet)
-    if request.method == "POST" and form.is_valid():
-        try:
-            price_sheet_update(sheet=sheet, data=form.cleaned_data)
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            messages.success(request, "Price sheet saved.")
-            return redirect("prices:sheet_detail", pk=sheet.pk)
-    return render(request, "prices/sheet_form.html", {"form": form, "sheet": sheet})
+    return SHEET_PAGE.respond(
+        request, form, sheet, lambda: price_sheet_update(sheet=sheet, data=form.cleaned_data)
+    )
 
 
 def _sheet_page(
@@ -200,14 +187,10 @@ def sheet_export(request: HttpRequest, pk: int, format: str) -> HttpResponse:
 def sheet_entry_add(request: HttpRequest, pk: int) -> HttpResponse:
     sheet = _editable_sheet(request, pk)
     form = EntryForm(request.POST)
-    if form.is_valid():
-        try:
-            entry = price_sheet_entry_add(sheet=sheet, row=form.row())
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            messages.success(request, f"Added {entry.target_label}.")
-            return redirect("prices:sheet_detail", pk=sheet.pk)
+    entry = form_save(request, form, lambda: price_sheet_entry_add(sheet=sheet, row=form.row()))
+    if entry is not None:
+        messages.success(request, f"Added {entry.target_label}.")
+        return redirect("prices:sheet_detail", pk=sheet.pk)
     return _sheet_page(request, sheet, entry_form=form, status=400)
 
 
@@ -216,12 +199,9 @@ def sheet_entry_add(request: HttpRequest, pk: int) -> HttpResponse:
 def sheet_entry_delete(request: HttpRequest, pk: int, entry_pk: int) -> HttpResponse:
     sheet = _editable_sheet(request, pk)
     entry = get_object_or_404(PriceSheetEntry.objects.filter(sheet=sheet), pk=entry_pk)
-    try:
-        price_sheet_entry_delete(entry=entry)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"Removed {entry.target_label}.")
+    flash_outcome(
+        request, lambda: price_sheet_entry_delete(entry=entry), success=f"Removed {entry.target_label}."
+    )
     return redirect("prices:sheet_detail", pk=sheet.pk)
 
 
@@ -251,32 +231,26 @@ def self_hosted_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def self_hosted_new(request: HttpRequest) -> HttpResponse:
     form = SelfHostedForm(request.POST or None, organizations=organizations_for_editor(user=request.user))
-    if request.method == "POST" and form.is_valid():
-        try:
-            deployment = self_hosted_create(
-                organization=form.cleaned_data["organization"], data=_deployment_fields(form)
-            )
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            messages.success(request, f"Deployment {deployment.name!r} created.")
-            return redirect("prices:self_hosted_detail", pk=deployment.pk)
-    return render(request, "prices/self_hosted_form.html", {"form": form, "deployment": None})
+    return DEPLOYMENT_PAGE.respond(
+        request,
+        form,
+        None,
+        lambda: self_hosted_create(
+            organization=form.cleaned_data["organization"], data=_deployment_fields(form)
+        ),
+    )
 
 
 @login_required
 def self_hosted_edit(request: HttpRequest, pk: int) -> HttpResponse:
     deployment = _editable_deployment(request, pk)
     form = SelfHostedForm(request.POST or None, instance=deployment)
-    if request.method == "POST" and form.is_valid():
-        try:
-            self_hosted_update(deployment=deployment, data=_deployment_fields(form))
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            messages.success(request, "Deployment saved.")
-            return redirect("prices:self_hosted_detail", pk=deployment.pk)
-    return render(request, "prices/self_hosted_form.html", {"form": form, "deployment": deployment})
+    return DEPLOYMENT_PAGE.respond(
+        request,
+        form,
+        deployment,
+        lambda: self_hosted_update(deployment=deployment, data=_deployment_fields(form)),
+    )
 
 
 def _catalog_model(key: str) -> AIModel | None:

@@ -44,7 +44,7 @@ from planner.simulation.models import Scenario
 from planner.simulation.preview import usage_preview
 from planner.simulation.runs import run_start
 from planner.simulation.scenarios import scenario_create, scenario_delete, scenario_duplicate, scenario_update
-from planner.simulation.selectors import product_deletion_summary, scenario_deletion_summary
+from planner.simulation.selectors import DeletionSummary, product_deletion_summary, scenario_deletion_summary
 from planner.web.forms.scenarios import (
     MIX_ROWS,
     CorrelationForm,
@@ -55,7 +55,14 @@ from planner.web.forms.scenarios import (
     UsageForm,
     WorkloadForm,
 )
-from planner.web.views.common import current_membership, form_errors_add, membership_in, require_writer
+from planner.web.views.common import (
+    current_membership,
+    flash_outcome,
+    form_errors_add,
+    form_save,
+    membership_in,
+    require_writer,
+)
 from pricing.models import AIModel
 from pricing.selectors import catalog_search
 
@@ -130,14 +137,10 @@ def scenario_editor(request: HttpRequest, pk: int) -> HttpResponse:
     context = _editor_context(scenario, membership)
     if request.method == "POST":
         form = ScenarioForm(request.POST, instance=scenario)
-        if form.is_valid():
-            try:
-                scenario_update(scenario=scenario, data=form.cleaned_data)
-            except ValidationError as error:
-                form_errors_add(form, error)
-            else:
-                messages.success(request, "Scenario saved.")
-                return redirect("scenarios:editor", pk=scenario.pk)
+        saved = form_save(request, form, lambda: scenario_update(scenario=scenario, data=form.cleaned_data))
+        if saved is not None:
+            messages.success(request, "Scenario saved.")
+            return redirect("scenarios:editor", pk=scenario.pk)
         context["scenario_form"] = form
         return render(request, "scenarios/editor.html", context, status=400)
     return render(request, "scenarios/editor.html", context)
@@ -149,15 +152,15 @@ def product_new(request: HttpRequest) -> HttpResponse:
     membership = current_membership(request)
     require_writer(membership)
     form = ProductScenarioForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            product = product_create(organization=membership.organization, name=form.cleaned_data["product"])
-            scenario = scenario_create(product=product, name=form.cleaned_data["scenario"])
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            messages.success(request, "Product created. Add its tiers and workloads below.")
-            return redirect("scenarios:editor", pk=scenario.pk)
+
+    def create() -> Scenario:
+        product = product_create(organization=membership.organization, name=form.cleaned_data["product"])
+        return scenario_create(product=product, name=form.cleaned_data["scenario"])
+
+    scenario = form_save(request, form, create)
+    if scenario is not None:
+        messages.success(request, "Product created. Add its tiers and workloads below.")
+        return redirect("scenarios:editor", pk=scenario.pk)
     return render(request, "scenarios/product_new.html", {"form": form})
 
 
@@ -182,6 +185,14 @@ def scenario_run(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("runs:detail", pk=run.pk)
 
 
+def _delete_page(
+    request: HttpRequest, scenario: Scenario, *, subject: str, summary: DeletionSummary, status: int = 200
+) -> HttpResponse:
+    """What deleting ``subject`` takes with it, and the button that POSTs back to this page."""
+    context = {"scenario": scenario, "subject": subject, "summary": summary, "action": request.path}
+    return render(request, "scenarios/delete.html", context, status=status)
+
+
 @login_required
 def scenario_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: what deleting the scenario takes with it; POST: delete it."""
@@ -190,13 +201,8 @@ def scenario_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
         scenario_delete(scenario=scenario)
         messages.success(request, f"Scenario “{scenario.name}” and its runs deleted.")
         return redirect("dashboard")
-    context = {
-        "scenario": scenario,
-        "subject": f"scenario “{scenario.name}”",
-        "summary": scenario_deletion_summary(scenario=scenario),
-        "action": reverse("scenarios:delete", kwargs={"pk": scenario.pk}),
-    }
-    return render(request, "scenarios/delete.html", context)
+    summary = scenario_deletion_summary(scenario=scenario)
+    return _delete_page(request, scenario, subject=f"scenario “{scenario.name}”", summary=summary)
 
 
 @login_required
@@ -210,13 +216,10 @@ def product_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
         product_delete(product=product)
         messages.success(request, f"Product “{product.name}” deleted with its scenarios and runs.")
         return redirect("dashboard")
-    context = {
-        "scenario": scenario,
-        "subject": f"product “{product.name}”",
-        "summary": summary,
-        "action": reverse("scenarios:product_delete", kwargs={"pk": scenario.pk}),
-    }
-    return render(request, "scenarios/delete.html", context, status=409 if request.method == "POST" else 200)
+    status = 409 if request.method == "POST" else 200
+    return _delete_page(
+        request, scenario, subject=f"product “{product.name}”", summary=summary, status=status
+    )
 
 
 # --- Tiers -----------------------------------------------------------------------------------
@@ -227,20 +230,17 @@ def tier_edit(request: HttpRequest, pk: int, tier_pk: int | None = None) -> Http
     scenario, _ = _scenario(request, pk, write=True)
     tier = get_object_or_404(Tier, pk=tier_pk, product=scenario.product) if tier_pk else None
     form = TierForm(request.POST or None, instance=tier)
-    if request.method == "POST" and form.is_valid():
-        try:
-            if tier is None:
-                tier_create(product=scenario.product, **form.cleaned_data)
-            else:
-                tier_update(tier=tier, data=form.cleaned_data)
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            messages.success(request, f"Tier “{form.cleaned_data['name']}” saved.")
-            return redirect(f"{scenario_url(scenario)}#tiers")
-    status = 400 if request.method == "POST" else 200
-    context = {"scenario": scenario, "tier": tier, "form": form}
-    return render(request, "scenarios/tier_form.html", context, status=status)
+
+    def save() -> Tier:
+        if tier is None:
+            return tier_create(product=scenario.product, **form.cleaned_data)
+        return tier_update(tier=tier, data=form.cleaned_data)
+
+    saved = form_save(request, form, save)
+    if saved is not None:
+        messages.success(request, f"Tier “{form.cleaned_data['name']}” saved.")
+        return redirect(f"{scenario_url(scenario)}#tiers")
+    return _form_page(request, "scenarios/tier_form.html", {"scenario": scenario, "tier": tier, "form": form})
 
 
 @login_required
@@ -259,6 +259,11 @@ def tier_remove(request: HttpRequest, pk: int, tier_pk: int) -> HttpResponse:
 
 def scenario_url(scenario: Scenario) -> str:
     return reverse("scenarios:editor", kwargs={"pk": scenario.pk})
+
+
+def _form_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """A form page of the editor; 400 when it shows a POST that was not saved."""
+    return render(request, template, context, status=400 if request.method == "POST" else 200)
 
 
 # --- Workloads -------------------------------------------------------------------------------
@@ -317,7 +322,6 @@ def workload_edit(request: HttpRequest, pk: int, workload_pk: int | None = None)
             else:
                 messages.success(request, f"Workload “{data['name']}” saved.")
                 return redirect(f"{scenario_url(scenario)}#workloads")
-    status = 400 if request.method == "POST" else 200
     context = {
         "scenario": scenario,
         "workload": workload,
@@ -327,7 +331,7 @@ def workload_edit(request: HttpRequest, pk: int, workload_pk: int | None = None)
         ),
         "deployments": SelfHostedDeployment.objects.filter(organization=scenario.product.organization),
     }
-    return render(request, "scenarios/workload_form.html", context, status=status)
+    return _form_page(request, "scenarios/workload_form.html", context)
 
 
 @login_required
@@ -335,12 +339,9 @@ def workload_edit(request: HttpRequest, pk: int, workload_pk: int | None = None)
 def workload_remove(request: HttpRequest, pk: int, workload_pk: int) -> HttpResponse:
     scenario, _ = _scenario(request, pk, write=True)
     workload = get_object_or_404(Workload, pk=workload_pk, product=scenario.product)
-    try:
-        workload_delete(workload=workload)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"Workload “{workload.name}” deleted.")
+    flash_outcome(
+        request, lambda: workload_delete(workload=workload), success=f"Workload “{workload.name}” deleted."
+    )
     return redirect(f"{scenario_url(scenario)}#workloads")
 
 
@@ -354,17 +355,14 @@ def usage_edit(request: HttpRequest, pk: int, tier_pk: int, workload_pk: int) ->
     workload = get_object_or_404(Workload, pk=workload_pk, product=scenario.product)
     distribution = UsageDistribution.objects.filter(tier=tier, workload=workload).first()
     form = UsageForm(request.POST or None, instance=distribution)
-    if request.method == "POST" and form.is_valid():
-        try:
-            usage_distribution_set(tier=tier, workload=workload, **form.parameters())
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            messages.success(request, f"Usage of {tier.name} × {workload.name} saved.")
-            return redirect(f"{scenario_url(scenario)}#usage")
-    status = 400 if request.method == "POST" else 200
+    saved = form_save(
+        request, form, lambda: usage_distribution_set(tier=tier, workload=workload, **form.parameters())
+    )
+    if saved is not None:
+        messages.success(request, f"Usage of {tier.name} × {workload.name} saved.")
+        return redirect(f"{scenario_url(scenario)}#usage")
     context = {"scenario": scenario, "tier": tier, "workload": workload, "form": form}
-    return render(request, "scenarios/usage_form.html", context, status=status)
+    return _form_page(request, "scenarios/usage_form.html", context)
 
 
 @login_required

@@ -1,0 +1,101 @@
+"""The web UI's URLs: the dashboard, sign-in, and one namespace per page family (``prices:``,
+``scenarios:``, ``runs:``, ``actuals:``, ``account:``, ``alerts:``) whose names the templates and
+tests reverse. Mounted at the site root by ``planner.urls``.
+"""
+
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, URLResolver, include, path
+
+from planner.web.views import account, actuals, alerts, dashboard, prices, runs, scenarios
+
+Patterns = list[URLPattern | URLResolver]
+
+prices_urlpatterns: Patterns = [
+    path("catalog/", prices.catalog, name="catalog"),
+    path("catalog/models/<int:pk>/", prices.catalog_model, name="catalog_model"),
+    path("sheets/", prices.sheet_list, name="sheet_list"),
+    path("sheets/new/", prices.sheet_create, name="sheet_create"),
+    path("sheets/<int:pk>/", prices.sheet_detail, name="sheet_detail"),
+    path("sheets/<int:pk>/edit/", prices.sheet_edit, name="sheet_edit"),
+    path("sheets/<int:pk>/import/", prices.sheet_import, name="sheet_import"),
+    path("sheets/<int:pk>/export.<str:format>", prices.sheet_export, name="sheet_export"),
+    path("sheets/<int:pk>/entries/", prices.sheet_entry_add, name="sheet_entry_add"),
+    path(
+        "sheets/<int:pk>/entries/<int:entry_pk>/delete/",
+        prices.sheet_entry_delete,
+        name="sheet_entry_delete",
+    ),
+    path("self-hosted/", prices.self_hosted_list, name="self_hosted_list"),
+    path("self-hosted/new/", prices.self_hosted_new, name="self_hosted_create"),
+    path("self-hosted/<int:pk>/", prices.self_hosted_detail, name="self_hosted_detail"),
+    path("self-hosted/<int:pk>/edit/", prices.self_hosted_edit, name="self_hosted_edit"),
+]
+
+scenarios_urlpatterns: Patterns = [
+    path("products/new/", scenarios.product_new, name="product_new"),
+    path("estimate.json", scenarios.estimate_json, name="estimate"),
+    path("usage-preview.json", scenarios.usage_preview_json, name="usage_preview"),
+    path("catalog-models.json", scenarios.catalog_models_json, name="catalog_models"),
+    path("<int:pk>/", scenarios.scenario_editor, name="editor"),
+    path("<int:pk>/duplicate/", scenarios.scenario_duplicate_view, name="duplicate"),
+    path("<int:pk>/delete/", scenarios.scenario_delete_view, name="delete"),
+    path("<int:pk>/product/delete/", scenarios.product_delete_view, name="product_delete"),
+    path("<int:pk>/run/", scenarios.scenario_run, name="run"),
+    path("<int:pk>/tiers/new/", scenarios.tier_edit, name="tier_new"),
+    path("<int:pk>/tiers/<int:tier_pk>/", scenarios.tier_edit, name="tier_edit"),
+    path("<int:pk>/tiers/<int:tier_pk>/delete/", scenarios.tier_remove, name="tier_delete"),
+    path("<int:pk>/workloads/new/", scenarios.workload_edit, name="workload_new"),
+    path("<int:pk>/workloads/<int:workload_pk>/", scenarios.workload_edit, name="workload_edit"),
+    path(
+        "<int:pk>/workloads/<int:workload_pk>/delete/",
+        scenarios.workload_remove,
+        name="workload_delete",
+    ),
+    path("<int:pk>/usage/<int:tier_pk>/<int:workload_pk>/", scenarios.usage_edit, name="usage_edit"),
+    path("<int:pk>/correlation/", scenarios.correlation_edit, name="correlation"),
+    path("<int:pk>/levers/", scenarios.lever_add, name="lever_add"),
+    path("<int:pk>/levers/<str:key>/delete/", scenarios.lever_remove, name="lever_delete"),
+]
+
+runs_urlpatterns: Patterns = [
+    path("compare/", runs.compare, name="compare"),
+    path("<int:pk>/", runs.run_detail, name="detail"),
+    path("<int:pk>/progress.json", runs.run_progress_json, name="progress"),
+    path("<int:pk>/cancel/", runs.run_cancel_view, name="cancel"),
+    path("<int:pk>/results.<str:format>", runs.run_export, name="export"),
+]
+
+actuals_urlpatterns: Patterns = [
+    path("", actuals.actuals, name="index"),
+    path("upload/", actuals.actuals_upload, name="upload"),
+    path("fits/use/", actuals.fit_use, name="fit_use"),
+]
+
+account_urlpatterns: Patterns = [
+    path("signup/", account.signup, name="signup"),
+    path("members/", account.members, name="members"),
+    path("members/<int:pk>/", account.member_role, name="member_role"),
+    path("api-keys/", account.api_keys, name="api_keys"),
+    path("api-keys/<int:pk>/revoke/", account.api_key_revoke_view, name="api_key_revoke"),
+]
+
+alerts_urlpatterns: Patterns = [
+    path("", alerts.rule_list, name="rule_list"),
+    path("new/", alerts.rule_create, name="rule_create"),
+    path("<int:pk>/", alerts.rule_history, name="rule_history"),
+    path("<int:pk>/edit/", alerts.rule_edit, name="rule_edit"),
+    path("<int:pk>/test/", alerts.rule_test, name="rule_test"),
+    path("<int:pk>/delete/", alerts.rule_delete, name="rule_delete"),
+]
+
+urlpatterns: Patterns = [
+    path("", dashboard.dashboard, name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("prices/", include((prices_urlpatterns, "prices"))),
+    path("scenarios/", include((scenarios_urlpatterns, "scenarios"))),
+    path("runs/", include((runs_urlpatterns, "runs"))),
+    path("actuals/", include((actuals_urlpatterns, "actuals"))),
+    path("account/", include((account_urlpatterns, "account"))),
+    path("alerts/", include((alerts_urlpatterns, "alerts"))),
+]
