@@ -35,6 +35,8 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m planner.devtools.module_size
 	$(BIN)/mypy
 
 format: venv
