@@ -1,6 +1,6 @@
 """Authentication for the API: ``Authorization: Api-Key <key>`` for machines.
 
-A request authenticated by a key has ``request.auth`` = the :class:`planner.models.ApiKey` and
+A request authenticated by a key has ``request.auth`` = the :class:`planner.accounts.models.ApiKey` and
 ``request.user`` = an :class:`ApiKeyUser`: authenticated, but not a person. Keys belong to an
 organisation, not to the user who created them, so a key keeps working when that person leaves
 and never reaches the person's other organisations. Session auth (with CSRF) is configured next

@@ -1,44 +1,14 @@
-"""Every model of the ``planner`` app, where Django looks for them.
+"""Where Django looks for the ``planner`` app's models: this module imports every domain's
+``models`` module, which registers its models under the one app label ``planner`` (so moving
+them into domain packages needed no migration).
 
-The models live in their domain packages (``planner.accounts.models``, ``planner.products.models``
-...); this module imports them so that the app label stays ``planner`` and no migration is needed
-for the move. Import models from their domain package, not from here.
+Import a model from its domain package (``from planner.products.models import Tier``), never
+from here: this module re-exports nothing.
 """
 
-from planner.accounts.models import ApiKey, Membership, Organization
-from planner.actuals.models import Customer, CustomerMonth, CustomerTierPeriod, UsageRecord
-from planner.alerts.models import AlertOutbox, AlertRule
-from planner.prices.models import PriceSheet, PriceSheetEntry, SelfHostedDeployment
-from planner.products.models import (
-    Product,
-    Tier,
-    UsageDistribution,
-    Workload,
-    WorkloadCorrelation,
-    WorkloadModel,
-)
-from planner.simulation.models import RunBlock, Scenario, SimulationRun
-
-__all__ = [
-    "AlertOutbox",
-    "AlertRule",
-    "ApiKey",
-    "Customer",
-    "CustomerMonth",
-    "CustomerTierPeriod",
-    "Membership",
-    "Organization",
-    "PriceSheet",
-    "PriceSheetEntry",
-    "Product",
-    "RunBlock",
-    "Scenario",
-    "SelfHostedDeployment",
-    "SimulationRun",
-    "Tier",
-    "UsageDistribution",
-    "UsageRecord",
-    "Workload",
-    "WorkloadCorrelation",
-    "WorkloadModel",
-]
+import planner.accounts.models  # noqa: F401
+import planner.actuals.models  # noqa: F401
+import planner.alerts.models  # noqa: F401
+import planner.prices.models  # noqa: F401
+import planner.products.models  # noqa: F401
+import planner.simulation.models  # noqa: F401

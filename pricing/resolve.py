@@ -62,33 +62,36 @@ def price_instant(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
 
 
-def _in_force(valid_from: dt.date, valid_to: dt.date | None, on: dt.date) -> bool:
-    return valid_from <= on and (valid_to is None or on <= valid_to)
+@dataclass(frozen=True, kw_only=True)
+class SheetTerm:
+    """A term of a price sheet: in force from ``valid_from`` to ``valid_to`` (both inclusive, the
+    sheet's dates; ``valid_to`` None: open-ended); ``source`` says where it comes from, as run
+    snapshots record it."""
+
+    valid_from: dt.date
+    valid_to: dt.date | None
+    source: Mapping[str, Any]
+
+    def in_force(self, on: dt.date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
 
 
-@dataclass(frozen=True)
-class Discount:
-    """A negotiated discount of a sheet: on one ``model_id`` of a provider, or (``model_id`` None)
-    on every model of ``provider_id``; ``rate`` is a fraction (0.2 = 20% off). ``source`` says where
-    it comes from, as run snapshots record it."""
+@dataclass(frozen=True, kw_only=True)
+class Discount(SheetTerm):
+    """A negotiated discount: on one ``model_id`` of a provider, or (``model_id`` None) on every
+    model of ``provider_id``; ``rate`` is a fraction (0.2 = 20% off)."""
 
     provider_id: int
     model_id: int | None
     rate: Decimal
-    valid_from: dt.date
-    valid_to: dt.date | None
-    source: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class PrivateModel:
-    """A private model ``slug`` priced by a sheet (a genai-prices ``structure``) over its dates."""
+@dataclass(frozen=True, kw_only=True)
+class PrivateModel(SheetTerm):
+    """A private model ``slug`` priced by a sheet (a genai-prices ``structure``)."""
 
     slug: str
     structure: Mapping[str, Any]
-    valid_from: dt.date
-    valid_to: dt.date | None
-    source: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ class OrganizationTerms:
             for discount in self.discounts
             if discount.provider_id == model.provider_id
             and discount.model_id in (model.pk, None)
-            and _in_force(discount.valid_from, discount.valid_to, on)
+            and discount.in_force(on)
         ]
         matches.sort(key=lambda discount: discount.model_id is None)
         return matches[0] if matches else None
@@ -127,11 +130,7 @@ class OrganizationTerms:
     def private_model_on(self, *, slug: str, on: dt.date) -> PrivateModel | None:
         """The private model ``slug`` as priced by the sheet in force on ``on``, if any."""
         return next(
-            (
-                private
-                for private in self.private_models
-                if private.slug == slug and _in_force(private.valid_from, private.valid_to, on)
-            ),
+            (private for private in self.private_models if private.slug == slug and private.in_force(on)),
             None,
         )
 

@@ -4,7 +4,7 @@
 with ``changes``: a mapping from each model id whose price history changed to the earliest
 instant the change affects (``None``: from the beginning of its history). The planner
 connects a receiver that reprices the usage records stamped from that instant on
-(``planner.receivers``).
+(``planner.actuals.receivers``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Serializers for usage ingestion, customers, margins and fitted usage distributions.
 
 The ingestion body is *not* validated here: one serializer per record would cost more than the
-whole fast path, so ``planner.services.usage`` validates the parsed JSON and reports errors per
+whole fast path, so ``planner.actuals.ingest`` validates the parsed JSON and reports errors per
 record. ``UsageRecordInputSerializer`` only documents the record in the OpenAPI schema.
 """
 

@@ -1,4 +1,4 @@
-"""The scenario document (``planner.services.scenario_document``): a scenario with its whole
+"""The scenario document (``planner.simulation.document``): a scenario with its whole
 product, referring to tiers and workloads by name and to models by ``provider/slug``."""
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from rest_framework import serializers
 
 from api.fields import StrictBooleanField, StrictCharField, StrictFloatField, StrictIntegerField
 from api.serializers.base import StrictModelSerializer
+from api.serializers.resources import LeverSerializer
+from planner.core.validators import LEVER_FRACTION_FIELDS
 from planner.products.models import Product, Tier, UsageDistribution, Workload
 from planner.products.services import PRODUCT_FIELDS, TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation import document as documents
@@ -64,10 +66,6 @@ class DocumentCorrelationSerializer(Base):
     rho = StrictFloatField(min_value=-1.0, max_value=1.0)
 
 
-def _fraction() -> StrictFloatField:
-    return StrictFloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True)
-
-
 class DocumentLeverSerializer(Base):
     key = StrictCharField(max_length=100)
     label = StrictCharField(max_length=200)  # type: ignore[assignment]  # DRF's Field.label
@@ -77,11 +75,13 @@ class DocumentLeverSerializer(Base):
     routing_model = StrictCharField(
         max_length=300, required=False, allow_null=True, help_text="provider/slug."
     )
-    routing_share = _fraction()
-    response_cache_hit_rate = _fraction()
-    prompt_cache_share = _fraction()
-    distillation = _fraction()
-    batch_share = _fraction()
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        """The lever's fractions are the scenario API's (``LeverSerializer``), after the fields
+        that name things here instead of giving their ids."""
+        fields = super().get_fields()
+        lever_fields = LeverSerializer().get_fields()
+        return fields | {name: lever_fields[name] for name in LEVER_FRACTION_FIELDS}
 
 
 class DocumentScenarioSerializer(StrictModelSerializer):

@@ -1,6 +1,6 @@
 """Prices: the shared catalog (read-only), the organisation's price sheets with their entries and
-its self-hosted deployments. Writes call ``planner.services.price_sheets`` and
-``planner.services.self_hosted``, which hold every domain rule and raise field errors.
+its self-hosted deployments. Writes call ``planner.prices.sheets`` and
+``planner.prices.self_hosted``, which hold every domain rule and raise field errors.
 
 Prices are decimal strings both ways (``"2.5"``), like money; catalog and sheet prices are
 written without trailing zeros."""
@@ -19,7 +19,7 @@ from api.tenancy import request_organization
 from planner.prices import self_hosted as self_hosted_services
 from planner.prices import sheets as sheet_services
 from planner.prices.models import PriceSheet, PriceSheetEntry, SelfHostedDeployment
-from pricing.models import AIModel, ModelPrice
+from pricing.models import PRICE_COLUMNS, AIModel, ModelPrice
 from pricing.selectors import CATALOG_SORTS, model_price_history
 
 
@@ -86,34 +86,42 @@ class CatalogModelSerializer(_CatalogModelKeySerializer):
     current_output_mtok = _price(help_text="Per million output tokens now (standard variant).")
 
 
-class ModelPriceSerializer(serializers.Serializer[ModelPrice]):
+class ModelPriceSerializer(serializers.ModelSerializer[ModelPrice]):
     """One price row: a complete price for one variant over one period (docs/PRICING.md)."""
 
-    id = serializers.IntegerField(read_only=True)
     variant = serializers.CharField(read_only=True, help_text='"" = standard.')
     when = serializers.DictField(
         child=serializers.JSONField(), read_only=True, help_text="The price context of the variant."
     )
-    effective_from = serializers.DateTimeField(read_only=True, allow_null=True)
     effective_to = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="Exclusive; null = open."
     )
     start_time = serializers.TimeField(read_only=True, allow_null=True, help_text="Daily UTC window.")
-    end_time = serializers.TimeField(read_only=True, allow_null=True)
-    input_mtok = _price()
-    output_mtok = _price()
-    cache_read_mtok = _price()
-    cache_write_mtok = _price()
-    cache_write_1h_mtok = _price()
-    output_reasoning_mtok = _price()
     requests_kcount = _price(help_text="Per thousand requests.")
-    has_tiers = serializers.BooleanField(read_only=True)
     structure = serializers.DictField(
         child=serializers.JSONField(),
         read_only=True,
         help_text="The genai-prices price, lossless (the source of truth; the *_mtok are a summary).",
     )
-    retired_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ModelPrice
+        fields = [
+            "id",
+            "variant",
+            "when",
+            "effective_from",
+            "effective_to",
+            "start_time",
+            "end_time",
+            *PRICE_COLUMNS,
+            "has_tiers",
+            "structure",
+            "retired_at",
+        ]
+        read_only_fields = fields
+        #: Written like every catalog price (``_price``): a plain string without trailing zeros.
+        extra_kwargs = {column: {"normalize_output": True} for column in PRICE_COLUMNS}
 
 
 class PriceVariantSerializer(serializers.Serializer[Any]):
@@ -137,7 +145,7 @@ class CatalogModelDetailSerializer(_CatalogModelKeySerializer):
         for row in model_price_history(model_id=model.pk):
             grouped.setdefault(row.variant, []).append(row)
         return [
-            {"variant": variant, "prices": [ModelPriceSerializer(row).data for row in rows]}
+            {"variant": variant, "prices": ModelPriceSerializer(rows, many=True).data}
             for variant, rows in grouped.items()
         ]
 
@@ -247,20 +255,22 @@ class PriceSheetFileSheetSerializer(serializers.Serializer[Any]):
     effective_to = serializers.DateField(allow_null=True)
 
 
+def _file_cell(column: str) -> serializers.Field[Any, Any, Any, Any]:
+    """An entry's column as the export writes it: text, null when empty (decimal columns as
+    decimal strings); ``kind`` is always set."""
+    if column == "kind":
+        return serializers.ChoiceField(choices=PriceSheetEntry.Kind.choices)
+    if column in sheet_services.DECIMAL_COLUMNS:
+        return serializers.CharField(allow_null=True, help_text="Decimal string.")
+    return serializers.CharField(allow_null=True)
+
+
 class PriceSheetFileEntrySerializer(serializers.Serializer[Any]):
     """One row of an exported sheet: every column, null when empty."""
 
-    kind = serializers.ChoiceField(choices=PriceSheetEntry.Kind.choices)
-    provider = serializers.CharField(allow_null=True)
-    model = serializers.CharField(allow_null=True)
-    discount = serializers.CharField(allow_null=True, help_text="Decimal string.")
-    slug = serializers.CharField(allow_null=True)
-    name = serializers.CharField(allow_null=True)
-    input_mtok = serializers.CharField(allow_null=True, help_text="Decimal string.")
-    output_mtok = serializers.CharField(allow_null=True, help_text="Decimal string.")
-    cache_read_mtok = serializers.CharField(allow_null=True, help_text="Decimal string.")
-    cache_write_mtok = serializers.CharField(allow_null=True, help_text="Decimal string.")
-    reasoning_mtok = serializers.CharField(allow_null=True, help_text="Decimal string.")
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        """The export's own columns (``ENTRY_COLUMNS``, in order): the schema follows the export."""
+        return {column: _file_cell(column) for column in sheet_services.ENTRY_COLUMNS}
 
 
 class PriceSheetFileSerializer(serializers.Serializer[Any]):

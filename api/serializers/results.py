@@ -1,4 +1,4 @@
-"""The results document of a run (``planner.engine.simulate.summarize``), fully typed.
+"""The results document of a run (``planner.engine.summary.summarize``), fully typed.
 
 Money figures are Decimal strings quantized to 6 decimal places at this edge (per-user costs are
 often fractions of a cent); ``cost_per_credit`` keeps 10. Shares are fractions (0..1) and

@@ -9,10 +9,11 @@ for a list, ``timestamp`` for a single object) and writes nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
-from rest_framework import exceptions, generics, status, viewsets
+from rest_framework import exceptions, generics, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.permissions import BasePermission
@@ -37,7 +38,7 @@ from api.serializers.actuals import (
     UsageRecordSerializer,
 )
 from api.tenancy import request_organization
-from api.views.base import ID_PATTERN
+from api.views.base import ID_PATTERN, OrganizationQuerysetMixin
 from planner.actuals.ingest import usage_records_ingest
 from planner.actuals.models import Customer, UsageRecord
 from planner.actuals.parse import UsageRecordsInvalid
@@ -52,6 +53,15 @@ from planner.actuals.services import customer_tier_change
 from planner.products.models import Tier
 
 _ERRORS = OpenApiResponse(description='Errors: {"errors": [{"field", "code", "message"}]}')
+_Get = TypeVar("_Get", bound=Callable[..., Response])
+
+
+def _report_schema(
+    summary: str, query: type[serializers.Serializer[Any]], rows: type[serializers.Serializer[Any]]
+) -> Callable[[_Get], _Get]:
+    """The schema of a report's ``get``: the ``query`` serializer's fields as query parameters,
+    and the list of ``rows`` it answers (or the errors of a bad query)."""
+    return extend_schema(summary=summary, parameters=[query], responses={200: rows(many=True), 400: _ERRORS})
 
 
 class Conflict(exceptions.APIException):
@@ -77,20 +87,17 @@ def _invalid(exc: UsageRecordsInvalid, *, single: bool) -> exceptions.Validation
     return exceptions.ValidationError(detail)
 
 
-class UsageRecordListCreateView(generics.ListAPIView[UsageRecord]):
+class UsageRecordListCreateView(OrganizationQuerysetMixin, generics.ListAPIView[UsageRecord]):
     """Push usage records (``ingest`` scope) or list them, newest first (cursor pagination)."""
 
+    model = UsageRecord
+    selector = staticmethod(usage_records_for_organization)
     serializer_class = UsageRecordSerializer
     pagination_class = UsageRecordPagination
     filter_backends: list[Any] = []
 
     def get_permissions(self) -> list[BasePermission]:
         return [scope_required("ingest")() if self.request.method == "POST" else HasScope()]
-
-    def get_queryset(self) -> Any:
-        if getattr(self, "swagger_fake_view", False):
-            return UsageRecord.objects.none()
-        return usage_records_for_organization(organization=request_organization(self.request))
 
     @extend_schema(
         summary="Ingest usage records",
@@ -133,18 +140,15 @@ class UsageRecordListCreateView(generics.ListAPIView[UsageRecord]):
         return Response(IngestResultSerializer(result).data, status=code)
 
 
-class CustomerViewSet(viewsets.ReadOnlyModelViewSet[Customer]):
+class CustomerViewSet(OrganizationQuerysetMixin, viewsets.ReadOnlyModelViewSet[Customer]):
     """Customers (created by ingestion), with their current tier; tier changes by date."""
 
+    model = Customer
+    selector = staticmethod(customers_for_organization)
     serializer_class = CustomerSerializer
     lookup_value_regex = ID_PATTERN
     ordering_fields = ["external_id", "created_at", "id"]
     ordering = ["external_id", "id"]
-
-    def get_queryset(self) -> Any:
-        if getattr(self, "swagger_fake_view", False):
-            return Customer.objects.none()
-        return customers_for_organization(organization=request_organization(self.request))
 
     @extend_schema(
         summary="Change a customer's tier from a date",
@@ -180,11 +184,7 @@ class MarginListView(generics.GenericAPIView[Any]):
     serializer_class = CustomerMarginSerializer
     filter_backends: list[Any] = []
 
-    @extend_schema(
-        summary="Margins per customer for a month",
-        parameters=[MarginQuerySerializer],
-        responses={200: CustomerMarginSerializer(many=True), 400: _ERRORS},
-    )
+    @_report_schema("Margins per customer for a month", MarginQuerySerializer, CustomerMarginSerializer)
     def get(self, request: Request) -> Response:
         query = _query(MarginQuerySerializer, request)
         rows = customer_margins_for_period(
@@ -201,11 +201,7 @@ class MarginListView(generics.GenericAPIView[Any]):
 class TierMarginView(APIView):
     """Per-tier summary of the month's customer margins."""
 
-    @extend_schema(
-        summary="Margins per tier for a month",
-        parameters=[PeriodQuerySerializer],
-        responses={200: TierMarginSerializer(many=True), 400: _ERRORS},
-    )
+    @_report_schema("Margins per tier for a month", PeriodQuerySerializer, TierMarginSerializer)
     def get(self, request: Request) -> Response:
         query = _query(PeriodQuerySerializer, request)
         rows = tier_margins_for_period(organization=request_organization(request), period=query["period"])
@@ -215,11 +211,7 @@ class TierMarginView(APIView):
 class FittedUsageView(APIView):
     """Gamma-Poisson fits of monthly requests per tier x workload (they can seed a scenario)."""
 
-    @extend_schema(
-        summary="Usage distributions fitted from actual usage",
-        parameters=[FitQuerySerializer],
-        responses={200: FittedUsageSerializer(many=True), 400: _ERRORS},
-    )
+    @_report_schema("Usage distributions fitted from actual usage", FitQuerySerializer, FittedUsageSerializer)
     def get(self, request: Request) -> Response:
         query = _query(FitQuerySerializer, request)
         fitted = usage_distributions_fitted(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
-from rest_framework import viewsets
+from rest_framework import generics, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,26 +23,32 @@ from api.tenancy import request_organization
 ID_PATTERN = r"[0-9]{1,19}"
 
 
-class OrganizationViewSetMixin(viewsets.GenericViewSet[Any]):
-    """``get_queryset`` = ``selector(organization=<the request's organisation>)``.
+class OrganizationQuerysetMixin(generics.GenericAPIView[Any]):
+    """``get_queryset`` = ``selector(organization=<the request's organisation>)``; ``model``'s
+    empty queryset while the schema is generated (there is no request organisation then)."""
+
+    selector: ClassVar[Callable[..., QuerySet[Any]]]
+    model: ClassVar[type[Model]]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.model._default_manager.none()
+        return type(self).selector(organization=request_organization(self.request))
+
+
+class OrganizationViewSetMixin(OrganizationQuerysetMixin, viewsets.GenericViewSet[Any]):
+    """The organisation's objects (``OrganizationQuerysetMixin``), as a viewset.
 
     ``list`` and ``retrieve`` represent objects with the process's shared serializer
     (``api.representation``): the same JSON as a fresh serializer, without rebuilding its
     fields on every request.
     """
 
-    selector: ClassVar[Callable[..., QuerySet[Any]]]
-    model: ClassVar[type[Model]]
     lookup_value_regex = ID_PATTERN
     #: Set where the model stamps every change in this column and the list serializer reads
     #: only the model's own columns: lists then reuse representations by (id, version)
     #: (``api.representation.represent_versions``).
     version_field: ClassVar[str | None] = None
-
-    def get_queryset(self) -> QuerySet[Any]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation: no request organisation
-            return self.model._default_manager.none()
-        return type(self).selector(organization=request_organization(self.request))
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         """Filters and ordering shape lists; one object (a detail route) is found by its id."""

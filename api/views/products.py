@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from rest_framework import viewsets
 
 from api import filters
@@ -11,7 +13,7 @@ from api.serializers.resources import (
     UsageDistributionSerializer,
     WorkloadSerializer,
 )
-from api.views.base import OrganizationViewSetMixin  # SIBLING
+from api.views.base import OrganizationViewSetMixin
 from planner.products import services as product_services
 from planner.products.models import Product, Tier, UsageDistribution, Workload
 from planner.products.selectors import (
@@ -36,29 +38,36 @@ class ProductViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Product]):
         product_services.product_delete(product=instance)
 
 
-class TierViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Tier]):
+_Part = TypeVar("_Part", Tier, Workload)
+
+
+class _ProductPartViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[_Part]):
+    """Tiers or workloads: the parts a product orders by ``position``. Filtered with
+    ``?product=``; listed product by product, in position order."""
+
+    filterset_class = filters.ProductFilter
+    ordering = ["product_id", "position", "id"]
+
+
+class TierViewSet(_ProductPartViewSet[Tier]):
     """Tiers of the organisation's products (filter with ``?product=``)."""
 
     model = Tier
     selector = staticmethod(tiers_for_organization)
     serializer_class = TierSerializer
-    filterset_class = filters.ProductFilter
     ordering_fields = ["position", "name", "id", "subscribers", "monthly_fee"]
-    ordering = ["product_id", "position", "id"]
 
     def perform_destroy(self, instance: Tier) -> None:
         product_services.tier_delete(tier=instance)
 
 
-class WorkloadViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Workload]):
+class WorkloadViewSet(_ProductPartViewSet[Workload]):
     """Workloads with their model mix (``models``, written as a whole; shares sum to 1)."""
 
     model = Workload
     selector = staticmethod(workloads_for_organization)
     serializer_class = WorkloadSerializer
-    filterset_class = filters.ProductFilter
     ordering_fields = ["position", "name", "id"]
-    ordering = ["product_id", "position", "id"]
 
     def perform_destroy(self, instance: Workload) -> None:
         product_services.workload_delete(workload=instance)

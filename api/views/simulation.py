@@ -24,7 +24,7 @@ from api.serializers.resources import (
 )
 from api.serializers.runs import RunListSerializer, RunSerializer, RunStartSerializer
 from api.tenancy import request_organization
-from api.views.base import OrganizationViewSetMixin  # SIBLING
+from api.views.base import OrganizationViewSetMixin
 from planner.simulation import scenarios as scenario_services
 from planner.simulation.adapter import SimulationInputError
 from planner.simulation.document import scenario_document_export, scenario_document_import

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from planner.core.models import PlannerModel, _one_of, _unique  # SIBLING
+from planner.core.models import PlannerModel, one_of_constraint, unique_constraint
 from planner.core.validators import validate_currency_code, validate_time_zone
 
 
@@ -51,8 +51,8 @@ class Membership(PlannerModel):
 
     class Meta:
         constraints = [
-            _unique("membership", ["user", "organization"]),
-            _one_of("membership", "role", ["owner", "editor", "viewer"]),
+            unique_constraint("membership", ["user", "organization"]),
+            one_of_constraint("membership", "role", ["owner", "editor", "viewer"]),
         ]
 
     def __str__(self) -> str:
@@ -65,7 +65,7 @@ class Membership(PlannerModel):
 class ApiKey(PlannerModel):
     """A machine credential of one organisation for the REST API.
 
-    The key a client sends is ``prefix + secret`` (see ``planner.services.api_keys``). Only the
+    The key a client sends is ``prefix + secret`` (see ``planner.accounts.api_keys``). Only the
     ``prefix`` (its first 8 characters, shown in lists to tell keys apart) and the SHA-256 of the
     whole key are stored: the plain key is shown once, at creation. A fast hash is right here
     because the key is 256 bits of randomness, not a password: there is nothing to brute-force.

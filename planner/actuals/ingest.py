@@ -47,15 +47,15 @@ from planner.actuals.models import (
     CustomerTierPeriod,
     UsageRecord,
 )
-from planner.actuals.parse import (  # SIBLING
-    _CREDITS_QUANTUM,
+from planner.actuals.parse import (
+    CREDITS_QUANTUM,
     MAX_BATCH,
     IngestConflict,
     IngestError,
     IngestResult,
+    ParsedRecords,
     UsageRecordsInvalid,
-    _parse,
-    _Parsed,
+    parse_records,
 )
 from planner.actuals.pricing import (
     MAX_COST_UNITS,
@@ -100,7 +100,7 @@ def _periods(micros: npt.NDArray[np.int64], zone: ZoneInfo) -> list[date]:
     return [months[i] for i in (np.searchsorted(starts, micros, side="right") - 1).tolist()]
 
 
-def _resolve(organization: Organization, parsed: _Parsed) -> tuple[_Resolved, list[IngestError]]:
+def resolve_records(organization: Organization, parsed: ParsedRecords) -> tuple[_Resolved, list[IngestError]]:
     errors: list[IngestError] = []
     tier_ids = set(Tier.objects.filter(product__organization=organization).values_list("pk", flat=True))
     workloads = {
@@ -189,7 +189,7 @@ def _resolve(organization: Organization, parsed: _Parsed) -> tuple[_Resolved, li
             credits[index] = given
         else:
             per_request = Decimal(repr(workload.credits_per_request)) if workload is not None else Decimal(1)
-            credits[index] = (per_request * parsed.requests[index]).quantize(_CREDITS_QUANTUM)
+            credits[index] = (per_request * parsed.requests[index]).quantize(CREDITS_QUANTUM)
     if errors:
         return _Resolved([], [], [], [], [], {}, {}), errors
 
@@ -283,7 +283,7 @@ def _customers_ensure(organization: Organization, resolved: _Resolved) -> dict[s
     return ids
 
 
-_COPY_COLUMNS = (
+COPY_COLUMNS = (
     "event_id",
     "customer_id",
     "timestamp",
@@ -299,7 +299,7 @@ _COPY_COLUMNS = (
 )
 
 
-#: Columns of the session temp table that ``COPY`` fills (PostgreSQL), in ``_COPY_COLUMNS`` order.
+#: Columns of the session temp table that ``COPY`` fills (PostgreSQL), in ``COPY_COLUMNS`` order.
 INCOMING_COLUMNS = (
     "event_id text, customer_id bigint, timestamp timestamptz, period date, workload_id bigint, "
     "model_id bigint, price_id bigint, input_tokens bigint, output_tokens bigint, cached_tokens bigint, "
@@ -310,11 +310,11 @@ INCOMING_COLUMNS = (
 
 def copy_incoming(cursor: CursorWrapper, table: str, rows: list[tuple[Any, ...]]) -> None:
     """Fill the session temp table ``table`` (``INCOMING_COLUMNS``, created on first use, emptied
-    at commit) with exactly ``rows`` (in ``_COPY_COLUMNS`` order) by ``COPY``; PostgreSQL only."""
+    at commit) with exactly ``rows`` (in ``COPY_COLUMNS`` order) by ``COPY``; PostgreSQL only."""
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({INCOMING_COLUMNS}) ON COMMIT DELETE ROWS")
     # Rows left by an earlier call in the same (outer) transaction must not be inserted again.
     cursor.execute(f"TRUNCATE {table}")
-    with cursor.cursor.copy(f"COPY {table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+    with cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
 
@@ -323,7 +323,7 @@ def _insert_postgresql(organization: Organization, rows: list[tuple[Any, ...]], 
     """COPY the rows into a session temp table, insert the new ones and add them to the rollup;
     returns the inserted event ids."""
     table, rollup = UsageRecord._meta.db_table, CustomerMonth._meta.db_table
-    columns = ", ".join(_COPY_COLUMNS)
+    columns = ", ".join(COPY_COLUMNS)
     with connection.cursor() as cursor:
         copy_incoming(cursor, "planner_usage_incoming", rows)
         # One statement inserts the new records and adds exactly those to the rollup.
@@ -331,11 +331,11 @@ def _insert_postgresql(organization: Organization, rows: list[tuple[Any, ...]], 
             f"WITH inserted AS (INSERT INTO {table} (organization_id, priced_at, received_at, {columns}) "
             f"SELECT %s, %s, %s, {columns} FROM planner_usage_incoming ORDER BY event_id "
             "ON CONFLICT (organization_id, event_id) DO NOTHING "
-            f"RETURNING event_id, customer_id, period, {', '.join(_ROLLUP_SUMS[1:])}), "
+            f"RETURNING event_id, customer_id, period, {', '.join(ROLLUP_SUMS[1:])}), "
             f"rolled AS (INSERT INTO {rollup} "
-            f"(organization_id, customer_id, period, {', '.join(_ROLLUP_SUMS)}) "
+            f"(organization_id, customer_id, period, {', '.join(ROLLUP_SUMS)}) "
             "SELECT %s, customer_id, period, count(*), "
-            + ", ".join(f"sum({name})" for name in _ROLLUP_SUMS[1:])
+            + ", ".join(f"sum({name})" for name in ROLLUP_SUMS[1:])
             + " FROM inserted GROUP BY customer_id, period ORDER BY customer_id, period "
             f"ON CONFLICT (customer_id, period) DO UPDATE SET {_rollup_assignments(replace=False)}) "
             "SELECT event_id FROM inserted",
@@ -361,7 +361,7 @@ def _insert_generic(organization: Organization, rows: list[tuple[Any, ...]], *, 
                 organization=organization,
                 priced_at=now,
                 received_at=now,
-                **dict(zip(_COPY_COLUMNS, row, strict=True)),
+                **dict(zip(COPY_COLUMNS, row, strict=True)),
             )
             for row in fresh
         ],
@@ -370,34 +370,34 @@ def _insert_generic(organization: Organization, rows: list[tuple[Any, ...]], *, 
     )
     totals: dict[tuple[int, date], list[Any]] = {}
     for row in fresh:
-        values = dict(zip(_COPY_COLUMNS, row, strict=True))
-        sums = totals.setdefault((values["customer_id"], values["period"]), [0] * len(_ROLLUP_SUMS))
+        values = dict(zip(COPY_COLUMNS, row, strict=True))
+        sums = totals.setdefault((values["customer_id"], values["period"]), [0] * len(ROLLUP_SUMS))
         sums[0] += 1
-        for position, name in enumerate(_ROLLUP_SUMS[1:], start=1):
+        for position, name in enumerate(ROLLUP_SUMS[1:], start=1):
             sums[position] += values[name]
-    _rollup_write(organization, totals, replace=False)
+    rollup_write(organization, totals, replace=False)
     return {row[0] for row in fresh}
 
 
-_ROLLUP_SUMS = ("records", "requests", "credits", *USAGE_TOKEN_FIELDS, "cost")
+ROLLUP_SUMS = ("records", "requests", "credits", *USAGE_TOKEN_FIELDS, "cost")
 
 
 def _rollup_assignments(*, replace: bool) -> str:
     table = CustomerMonth._meta.db_table
     return ", ".join(
         f"{name} = EXCLUDED.{name}" if replace else f"{name} = {table}.{name} + EXCLUDED.{name}"
-        for name in _ROLLUP_SUMS
+        for name in ROLLUP_SUMS
     )
 
 
-def _rollup_write(
+def rollup_write(
     organization: Organization, totals: dict[tuple[int, date], list[Any]], *, replace: bool
 ) -> None:
     """Upsert customer-month rows: add ``totals`` to them, or set them (``replace``)."""
     if not totals:
         return
     table = CustomerMonth._meta.db_table
-    columns = ("organization_id", "customer_id", "period", *_ROLLUP_SUMS)
+    columns = ("organization_id", "customer_id", "period", *ROLLUP_SUMS)
     assignments = _rollup_assignments(replace=replace)
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     items = sorted(totals.items())
@@ -437,10 +437,10 @@ def usage_records_ingest(
             ]
         )
     now = now or timezone.now()
-    parsed, errors = _parse(records, now=now)
+    parsed, errors = parse_records(records, now=now)
     if errors:
         raise UsageRecordsInvalid(errors)
-    resolved, errors = _resolve(organization, parsed)
+    resolved, errors = resolve_records(organization, parsed)
     if errors:
         raise UsageRecordsInvalid(errors)
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import F, Q
 
-from planner.accounts.models import Organization  # SIBLING
-from planner.core.models import PlannerModel, _between, _unique  # SIBLING
-from planner.products.models import Tier, Workload  # SIBLING
+from planner.accounts.models import Organization
+from planner.core.models import PlannerModel, between_constraint, unique_constraint
+from planner.products.models import Tier, Workload
 from pricing.models import AIModel
 
 #: Largest token count one usage record may carry (10 billion): far above any real request or
@@ -47,7 +47,7 @@ class TokenCounts(models.Model):
 class Customer(PlannerModel):
     """A customer of an organisation's product, known by the billing system's ``external_id``.
 
-    Created by ``planner.services.usage`` on the first usage record that names it, with the tier
+    Created by ``planner.actuals.ingest`` on the first usage record that names it, with the tier
     that record gives; its tier history is ``tier_periods``.
     """
 
@@ -58,7 +58,7 @@ class Customer(PlannerModel):
     class Meta:
         ordering = ["organization", "external_id"]
         constraints = [
-            _unique("customer", ["organization", "external_id"], "external_id"),
+            unique_constraint("customer", ["organization", "external_id"], "external_id"),
         ]
 
     def __str__(self) -> str:
@@ -76,7 +76,7 @@ class CustomerTierPeriod(PlannerModel):
     class Meta:
         ordering = ["customer", "effective_from"]
         constraints = [
-            _unique("customertierperiod", ["customer", "effective_from"], "start"),
+            unique_constraint("customertierperiod", ["customer", "effective_from"], "start"),
         ]
 
     def __str__(self) -> str:
@@ -91,7 +91,7 @@ class UsageRecord(TokenCounts):
     reuse of the id. With ``requests`` > 1 the token counts (``TokenCounts``) are totals over
     that many equal requests. ``cost`` is priced with ``price`` (the row in force at
     ``timestamp``) at ``priced_at``; ``period`` is the first day of the timestamp's month in the
-    organisation's time zone. Written only by ``planner.services.usage`` (bulk paths that bypass
+    organisation's time zone. Written only by ``planner.actuals.ingest`` (bulk paths that bypass
     ``full_clean``), so the database constraints are the backstop.
 
     Foreign keys without their own index are covered by a composite index (organization,
@@ -125,11 +125,11 @@ class UsageRecord(TokenCounts):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            _unique("usagerecord", ["organization", "event_id"], "event"),
-            *(_between("usagerecord", name, 0, MAX_RECORD_TOKENS) for name in USAGE_TOKEN_FIELDS),
-            _between("usagerecord", "requests", 1, MAX_RECORD_REQUESTS),
-            _between("usagerecord", "credits", 0, MAX_RECORD_CREDITS),
-            _between("usagerecord", "cost", 0, MAX_RECORD_COST),
+            unique_constraint("usagerecord", ["organization", "event_id"], "event"),
+            *(between_constraint("usagerecord", name, 0, MAX_RECORD_TOKENS) for name in USAGE_TOKEN_FIELDS),
+            between_constraint("usagerecord", "requests", 1, MAX_RECORD_REQUESTS),
+            between_constraint("usagerecord", "credits", 0, MAX_RECORD_CREDITS),
+            between_constraint("usagerecord", "cost", 0, MAX_RECORD_COST),
             models.CheckConstraint(
                 condition=Q(cached_tokens__lte=F("input_tokens") - F("cache_write_tokens")),
                 name="planner_usagerecord_cache_within_input",
@@ -165,7 +165,7 @@ class CustomerMonth(TokenCounts):
     class Meta:
         ordering = ["period", "customer"]
         constraints = [
-            _unique("customermonth", ["customer", "period"]),
+            unique_constraint("customermonth", ["customer", "period"]),
         ]
         indexes = [models.Index(fields=["organization", "period"], name="planner_custmonth_org_period")]
 

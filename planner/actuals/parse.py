@@ -1,6 +1,6 @@
 """Parsing a batch of usage records: pure Python, no database.
 
-``_parse`` checks every record of a batch (a JSON object per record: known fields only, types,
+``parse_records`` checks every record of a batch (a JSON object per record: known fields only, types,
 ranges, NaN/inf, NUL bytes, timestamps from 2000 to at most ``FUTURE_TOLERANCE`` ahead of the
 server clock, cached + cache-write tokens within input, reasoning within output, a model or a
 workload) and returns the valid records column by column with each one's payload hash, and the
@@ -53,7 +53,7 @@ RECORD_FIELDS = frozenset(
         "credits",
     }
 )
-_CREDITS_QUANTUM = Decimal("0.000001")
+CREDITS_QUANTUM = Decimal("0.000001")
 _SEPARATOR = "\x1f"
 
 T = TypeVar("T")
@@ -157,7 +157,7 @@ def _credits(value: object) -> Decimal | None:
         raise _Invalid("Must be at least 0.")
     if number > MAX_RECORD_CREDITS:
         raise _Invalid(f"Must be at most {MAX_RECORD_CREDITS:,}.")
-    return number.quantize(_CREDITS_QUANTUM)
+    return number.quantize(CREDITS_QUANTUM)
 
 
 def _timestamp(value: object, latest: datetime) -> datetime:
@@ -178,7 +178,7 @@ def _timestamp(value: object, latest: datetime) -> datetime:
 
 
 @dataclass
-class _Parsed:
+class ParsedRecords:
     """The valid records of a batch, column by column (only used once the batch is valid)."""
 
     event_ids: list[str] = field(default_factory=list)
@@ -218,7 +218,7 @@ def _field_checks(index: int, failures: list[IngestError]) -> _Check:
     when that raises ``_Invalid`` the error is collected as field ``name``'s and None returned in
     place of the value (a record with any error is dropped, so that value is never used).
 
-    A plain closure, not a context manager or a bound method: ``_parse`` calls it for every field
+    A plain closure, not a context manager or a bound method: ``parse_records`` calls it for every field
     of up to ``MAX_BATCH`` records, and this is the cheapest wrapper (about 1 us per record, 1% of
     ingestion; a ``with`` block per field costs 4 to 6 us).
     """
@@ -233,8 +233,8 @@ def _field_checks(index: int, failures: list[IngestError]) -> _Check:
     return check
 
 
-def _parse(records: Sequence[object], *, now: datetime) -> tuple[_Parsed, list[IngestError]]:
-    parsed, errors = _Parsed(), []
+def parse_records(records: Sequence[object], *, now: datetime) -> tuple[ParsedRecords, list[IngestError]]:
+    parsed, errors = ParsedRecords(), []
     latest = now + FUTURE_TOLERANCE
     token_lists = parsed.tokens
     for index, record in enumerate(records):

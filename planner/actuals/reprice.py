@@ -13,9 +13,9 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from planner.accounts.models import Organization
-from planner.actuals.ingest import (  # SIBLING
-    _ROLLUP_SUMS,
-    _rollup_write,
+from planner.actuals.ingest import (
+    ROLLUP_SUMS,
+    rollup_write,
 )
 from planner.actuals.models import (
     USAGE_TOKEN_FIELDS,
@@ -69,15 +69,15 @@ def customer_months_recompute(*, organization_pairs: Iterable[tuple[int, int, da
                 .values("customer_id", "period")
                 .annotate(
                     n=Count("pk"),
-                    **{f"sum_{name}": Sum(name) for name in _ROLLUP_SUMS if name != "records"},
+                    **{f"sum_{name}": Sum(name) for name in ROLLUP_SUMS if name != "records"},
                 )
             ]
             totals = {
-                (row["customer_id"], row["period"]): [row["n"], *(row[f"sum_{n}"] for n in _ROLLUP_SUMS[1:])]
+                (row["customer_id"], row["period"]): [row["n"], *(row[f"sum_{n}"] for n in ROLLUP_SUMS[1:])]
                 for row in sums
                 if (row["customer_id"], row["period"]) in pairs
             }
-            _rollup_write(Organization(pk=organization_id), totals, replace=True)
+            rollup_write(Organization(pk=organization_id), totals, replace=True)
             count += len(totals)
     return count
 
@@ -87,7 +87,7 @@ def usage_records_reprice(*, model: AIModel, since: datetime | None) -> RepriceR
     them) with the catalog price now in force at its timestamp, then recompute the affected
     customer months. Idempotent: a second call changes nothing.
 
-    A catalog import that changes a price history triggers it (``planner.receivers``); ``manage.py
+    A catalog import that changes a price history triggers it (``planner.actuals.receivers``); ``manage.py
     reprice_usage`` runs it by hand. Records keep their variant (that of their stored price row).
     """
     pricer = PriceResolver.load(model_ids=[model.pk], terms=CATALOG_PRICES)

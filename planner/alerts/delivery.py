@@ -19,7 +19,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db.models import F
 
 from planner.alerts.models import AlertOutbox
-from planner.alerts.rules import (  # SIBLING
+from planner.alerts.rules import (
     logger,
 )
 

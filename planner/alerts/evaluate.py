@@ -20,20 +20,20 @@ from django.db import transaction
 from django.db.models import Q
 
 from planner.accounts.models import Organization
-from planner.alerts.measure import (  # SIBLING
+from planner.alerts.measure import (
     alert_measure,
 )
 from planner.alerts.models import AlertOutbox, AlertRule
-from planner.alerts.outbox import (  # SIBLING
-    _enqueue_delivery,
-    _insert,
-    _outbox_write,
-    _row,
+from planner.alerts.outbox import (
+    enqueue_delivery,
+    outbox_insert,
+    outbox_row,
+    outbox_write,
 )
-from planner.alerts.rules import (  # SIBLING
+from planner.alerts.rules import (
     logger,
 )
-from planner.alerts.schedules import schedule_previous_tick  # SIBLING
+from planner.alerts.schedules import schedule_previous_tick
 
 # --- Evaluating -----------------------------------------------------------------------------
 
@@ -51,7 +51,7 @@ def _evaluate(
     measurements = [alert_measure(rule=rule, tick=tick) for rule, tick in due]
     breaches = [m for m in measurements if m.breached]
     with transaction.atomic():
-        created = _outbox_write(organization=organization, breaches=breaches, now=now)
+        created = outbox_write(organization=organization, breaches=breaches, now=now)
         for m in measurements:
             m.rule.last_measurement = {**m.figures, "evaluated_at": now.isoformat()}
             # Never move the tick backwards (two schedulers may finish out of order).
@@ -112,7 +112,7 @@ def alert_send_test(*, rule: AlertRule, now: datetime) -> list[AlertOutbox]:
     measurement = alert_measure(rule=rule, tick=now)
     window = f"test-{now.astimezone(ZoneInfo(rule.organization.time_zone)):%Y-%m-%dT%H:%M:%S.%f}"
     rows = [
-        _row(
+        outbox_row(
             organization=rule.organization,
             kind=AlertOutbox.Kind.TEST,
             window=window,
@@ -123,7 +123,7 @@ def alert_send_test(*, rule: AlertRule, now: datetime) -> list[AlertOutbox]:
         for recipient in rule.recipients
     ]
     with transaction.atomic():
-        inserted = _insert(rows)
+        inserted = outbox_insert(rows)
         if settings.ALERTS_DELIVER_ON_COMMIT:
-            transaction.on_commit(_enqueue_delivery)
+            transaction.on_commit(enqueue_delivery)
     return inserted

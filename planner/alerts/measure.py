@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 
 from planner.actuals.selectors import CustomerMargin, customer_margins_for_period
 from planner.alerts.models import AlertRule
-from planner.alerts.rules import (  # SIBLING
+from planner.alerts.rules import (
     COMPARATORS,
     FIGURE,
     PERCENT_METRICS,
     TOP_CUSTOMERS,
     Metric,
 )
-from planner.alerts.schedules import window_key  # SIBLING
+from planner.alerts.schedules import window_key
 from planner.simulation.models import Scenario, SimulationRun
 
 # --- Measuring ------------------------------------------------------------------------------

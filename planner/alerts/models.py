@@ -7,10 +7,16 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
-from planner.accounts.models import Organization  # SIBLING
-from planner.core.models import TimestampedModel, _between, _decimal_field, _one_of, _unique  # SIBLING
-from planner.products.models import Tier  # SIBLING
-from planner.simulation.models import Scenario  # SIBLING
+from planner.accounts.models import Organization
+from planner.core.models import (
+    TimestampedModel,
+    between_constraint,
+    decimal_field,
+    one_of_constraint,
+    unique_constraint,
+)
+from planner.products.models import Tier
+from planner.simulation.models import Scenario
 
 #: Largest absolute alert threshold (percentages and money alike).
 MAX_ALERT_THRESHOLD = Decimal("999999999999.9999")  # max_digits=16, decimal_places=4
@@ -24,7 +30,7 @@ class AlertRule(TimestampedModel):
     ``crontab`` (a django-celery-beat ``CrontabSchedule`` in the organisation's time zone, owned
     by the rule and editable in the admin) says when the rule is due; ``schedule`` names the
     preset it was made from and sets the window key (a day, an ISO week, a month, or the cron
-    tick; see ``planner.services.alerts``). ``last_tick_at`` is the schedule tick last evaluated:
+    tick; see ``planner.alerts.schedules``). ``last_tick_at`` is the schedule tick last evaluated:
     the sweep evaluates a rule when a later tick has passed. Percentages are in percent (40 =
     40 %), money in the organisation's currency.
     """
@@ -68,7 +74,7 @@ class AlertRule(TimestampedModel):
         help_text="Only this tier; all paying tiers when empty.",
     )
     comparator = models.CharField(max_length=3, choices=Comparator.choices, default=Comparator.LT)
-    threshold = _decimal_field(
+    threshold = decimal_field(
         "Percent for % metrics (40 = 40 %), money otherwise.",
         max_digits=16,
         decimal_places=4,
@@ -94,20 +100,20 @@ class AlertRule(TimestampedModel):
     class Meta:
         ordering = ["organization", "name"]
         constraints = [
-            _unique("alertrule", ["organization", "name"], "name"),
+            unique_constraint("alertrule", ["organization", "name"], "name"),
             models.CheckConstraint(
                 condition=Q(scope="actual", scenario__isnull=True)
                 | Q(scope="scenario", scenario__isnull=False),
                 name="planner_alertrule_scope_scenario",
             ),
-            _one_of(
+            one_of_constraint(
                 "alertrule",
                 "metric",
                 ["gross_margin_pct", "underwater_share", "underwater_loss", "customer_margin", "cogs_p95"],
             ),
-            _one_of("alertrule", "comparator", ["lt", "lte", "gt", "gte"]),
-            _one_of("alertrule", "schedule", ["daily", "weekly", "monthly", "cron"]),
-            _between("alertrule", "threshold", -MAX_ALERT_THRESHOLD, MAX_ALERT_THRESHOLD),
+            one_of_constraint("alertrule", "comparator", ["lt", "lte", "gt", "gte"]),
+            one_of_constraint("alertrule", "schedule", ["daily", "weekly", "monthly", "cron"]),
+            between_constraint("alertrule", "threshold", -MAX_ALERT_THRESHOLD, MAX_ALERT_THRESHOLD),
         ]
         indexes = [models.Index(fields=["enabled", "organization"], name="planner_alertrule_enabled")]
 
@@ -161,20 +167,20 @@ class AlertOutbox(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = "alert outbox row"
         constraints = [
-            _unique(
+            unique_constraint(
                 "alertoutbox",
                 ["rule", "window", "recipient"],
                 "rule_window_recipient",
                 condition=Q(rule__isnull=False),
             ),
-            _unique(
+            unique_constraint(
                 "alertoutbox",
                 ["organization", "window", "recipient"],
                 "digest",
                 condition=Q(rule__isnull=True),
             ),
-            _one_of("alertoutbox", "status", ["pending", "sent", "retrying", "failed"]),
-            _one_of("alertoutbox", "kind", ["alert", "digest", "test"]),
+            one_of_constraint("alertoutbox", "status", ["pending", "sent", "retrying", "failed"]),
+            one_of_constraint("alertoutbox", "kind", ["alert", "digest", "test"]),
             models.CheckConstraint(
                 condition=Q(kind="digest", rule__isnull=True) | (~Q(kind="digest") & Q(rule__isnull=False)),
                 name="planner_alertoutbox_digest_without_rule",

@@ -20,11 +20,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from planner.accounts.models import Organization
-from planner.alerts.measure import (  # SIBLING
+from planner.alerts.measure import (
     Measurement,
 )
 from planner.alerts.models import AlertOutbox
-from planner.alerts.rules import (  # SIBLING
+from planner.alerts.rules import (
     logger,
 )
 from planner.core.enqueue import ALERTS_DELIVER, enqueue
@@ -74,7 +74,7 @@ def _digest_subject(organization: Organization, items: list[Measurement]) -> str
     return f"{organization.name}: {len(items)} margin alerts ({items[0].window}): {first}; ..."
 
 
-def _row(
+def outbox_row(
     *,
     organization: Organization,
     kind: str,
@@ -122,7 +122,7 @@ def _alert_row(
     *, organization: Organization, breach: Measurement, recipient: str, now: datetime
 ) -> AlertOutbox:
     """The alert mail of one rule's breach to one recipient."""
-    return _row(
+    return outbox_row(
         organization=organization,
         kind=AlertOutbox.Kind.ALERT,
         window=breach.window,
@@ -132,7 +132,7 @@ def _alert_row(
     )
 
 
-def _insert(rows: list[AlertOutbox]) -> list[AlertOutbox]:
+def outbox_insert(rows: list[AlertOutbox]) -> list[AlertOutbox]:
     """INSERT ... ON CONFLICT DO NOTHING; returns the rows actually inserted (found by their
     fresh Message-IDs) with their ``rules`` linked."""
     if not rows:
@@ -152,7 +152,7 @@ def _insert(rows: list[AlertOutbox]) -> list[AlertOutbox]:
     return inserted
 
 
-def _outbox_write(*, organization: Organization, breaches: list[Measurement], now: datetime) -> int:
+def outbox_write(*, organization: Organization, breaches: list[Measurement], now: datetime) -> int:
     """Outbox rows for ``breaches`` (one organisation), ON CONFLICT DO NOTHING. Digest rules'
     breaches share one row per (window, recipient); a breach missing from a digest row written
     earlier for the same window (a rule evaluated in a later sweep) gets its own alert row.
@@ -168,7 +168,7 @@ def _outbox_write(*, organization: Organization, breaches: list[Measurement], no
                     _alert_row(organization=organization, breach=breach, recipient=recipient, now=now)
                 )
     digest_rows = [
-        _row(
+        outbox_row(
             organization=organization,
             kind=AlertOutbox.Kind.DIGEST,
             window=window,
@@ -178,7 +178,7 @@ def _outbox_write(*, organization: Organization, breaches: list[Measurement], no
         )
         for (window, recipient), items in digests.items()
     ]
-    inserted = _insert(rows + digest_rows)
+    inserted = outbox_insert(rows + digest_rows)
     won = {row.message_id for row in inserted}
     late: list[AlertOutbox] = []
     for candidate in digest_rows:
@@ -196,13 +196,13 @@ def _outbox_write(*, organization: Organization, breaches: list[Measurement], no
                 late.append(
                     _alert_row(organization=organization, breach=item, recipient=candidate.recipient, now=now)
                 )
-    created = len(inserted) + len(_insert(late))
+    created = len(inserted) + len(outbox_insert(late))
     if created and settings.ALERTS_DELIVER_ON_COMMIT:
-        transaction.on_commit(_enqueue_delivery)
+        transaction.on_commit(enqueue_delivery)
     return created
 
 
-def _enqueue_delivery() -> None:
+def enqueue_delivery() -> None:
     try:
         enqueue(ALERTS_DELIVER)
     except Exception:  # the periodic delivery picks the rows up anyway

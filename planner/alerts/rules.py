@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,8 +26,6 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from planner.accounts.models import Organization
 from planner.alerts.models import MAX_ALERT_RECIPIENTS, AlertRule
 from planner.core.services import model_update
-from planner.products.models import Tier
-from planner.simulation.models import Scenario
 
 logger = logging.getLogger(__name__)
 
@@ -199,41 +197,28 @@ def _clean_recipients(recipients: object) -> object:
     return recipients
 
 
+def _stored(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Rule values as stored: the name and every recipient without surrounding spaces."""
+    stored = dict(values)
+    if isinstance(stored.get("name"), str):
+        stored["name"] = stored["name"].strip()
+    if "recipients" in stored:
+        stored["recipients"] = _clean_recipients(stored["recipients"])
+    return stored
+
+
 @transaction.atomic
-def alert_rule_create(
-    *,
-    organization: Organization,
-    name: str,
-    metric: str,
-    threshold: Decimal,
-    recipients: list[str],
-    scope: str = AlertRule.Scope.ACTUAL,
-    scenario: Scenario | None = None,
-    tier: Tier | None = None,
-    comparator: str = AlertRule.Comparator.LT,
-    schedule: str = Schedule.DAILY,
-    cron: str = "",
-    digest: bool = False,
-    enabled: bool = True,
-) -> AlertRule:
-    """Create a rule and its schedule; a ValidationError names each field at fault."""
-    rule = AlertRule(
-        organization=organization,
-        name=name.strip() if isinstance(name, str) else name,
-        metric=metric,
-        threshold=threshold,
-        recipients=_clean_recipients(recipients),
-        scope=scope,
-        scenario=scenario,
-        tier=tier,
-        comparator=comparator,
-        schedule=schedule,
-        digest=digest,
-        enabled=enabled,
-    )
-    fields = _validate_rule(rule, cron=cron)
-    assert fields is not None
-    rule.crontab = _crontab_set(None, fields, organization.time_zone)
+def alert_rule_create(*, organization: Organization, cron: str = "", **fields: Any) -> AlertRule:
+    """Create a rule from ``fields`` (names of ``RULE_FIELDS``; those left out take the model's
+    defaults: actual usage, "<", daily, no digest, enabled) and its schedule (``schedule``, and
+    ``cron`` for a cron schedule). A ValidationError names each field at fault, unknown ones too."""
+    unknown = sorted(set(fields) - set(RULE_FIELDS))
+    if unknown:
+        raise ValidationError({name: "Unknown field." for name in unknown})
+    rule = AlertRule(organization=organization, **_stored(fields))
+    schedule_fields = _validate_rule(rule, cron=cron)
+    assert schedule_fields is not None
+    rule.crontab = _crontab_set(None, schedule_fields, organization.time_zone)
     rule.save()
     return rule
 
@@ -243,11 +228,7 @@ def alert_rule_update(*, rule: AlertRule, data: dict[str, Any]) -> AlertRule:
     """Change some fields of a rule (keys of ``RULE_FIELDS``); its schedule follows ``schedule``
     and ``cron``. Changing the schedule does not re-send a window already evaluated."""
     cron = data.get("cron", cron_expression(rule.crontab))
-    values = {key: value for key, value in data.items() if key != "cron"}
-    if isinstance(values.get("name"), str):
-        values["name"] = values["name"].strip()
-    if "recipients" in values:
-        values["recipients"] = _clean_recipients(values["recipients"])
+    values = _stored({key: value for key, value in data.items() if key != "cron"})
     if data.get("scope") == AlertRule.Scope.ACTUAL and "scenario" not in data:
         values["scenario"] = None
     model_update(

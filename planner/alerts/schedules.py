@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from celery.schedules import crontab as celery_crontab
 from django_celery_beat.models import CrontabSchedule
 
-from planner.alerts.rules import (  # SIBLING
+from planner.alerts.rules import (
     MAX_LOOKBACK_DAYS,
     Schedule,
 )

@@ -44,7 +44,7 @@ MAX_HORIZON_MONTHS = 60
 MAX_SEED = 2**63 - 1  # fits a signed 64-bit column
 
 
-def _between(
+def between_constraint(
     model: str,
     field: str,
     low: float | Decimal | None,
@@ -59,14 +59,14 @@ def _between(
     return models.CheckConstraint(condition=condition, name=f"planner_{model}_{field}_range")
 
 
-def _p90_not_below_median(model: str, prefix: str) -> models.CheckConstraint:
+def p90_constraint(model: str, prefix: str) -> models.CheckConstraint:
     return models.CheckConstraint(
         condition=Q(**{f"{prefix}_p90__gte": F(f"{prefix}_median")}),
         name=f"planner_{model}_{prefix}_p90_gte_median",
     )
 
 
-def _both_or_neither(model: str, first: str, second: str) -> models.CheckConstraint:
+def both_or_neither_constraint(model: str, first: str, second: str) -> models.CheckConstraint:
     return models.CheckConstraint(
         condition=Q(**{f"{first}__isnull": True, f"{second}__isnull": True})
         | Q(**{f"{first}__isnull": False, f"{second}__isnull": False}),
@@ -74,14 +74,14 @@ def _both_or_neither(model: str, first: str, second: str) -> models.CheckConstra
     )
 
 
-def _one_of(model: str, field: str, values: list[str]) -> models.CheckConstraint:
+def one_of_constraint(model: str, field: str, values: list[str]) -> models.CheckConstraint:
     """A CheckConstraint ``field IN values``: the database side of a field's ``choices``."""
     return models.CheckConstraint(
         condition=Q(**{f"{field}__in": values}), name=f"planner_{model}_{field}_valid"
     )
 
 
-def _unique(
+def unique_constraint(
     model: str, fields: list[str], what: str = "", *, condition: Q | None = None
 ) -> models.UniqueConstraint:
     """A UniqueConstraint on ``fields`` (where ``condition`` holds) named
@@ -90,7 +90,7 @@ def _unique(
     return models.UniqueConstraint(fields=fields, condition=condition, name=name)
 
 
-def _float_field(
+def float_field(
     help_text: str = "", *, low: float, high: float, null: bool = False, **options: Any
 ) -> models.FloatField:
     """A FloatField taking finite numbers in ``[low, high]`` (and empty values when ``null``)."""
@@ -103,7 +103,7 @@ def _float_field(
     )
 
 
-def _decimal_field(
+def decimal_field(
     help_text: str = "",
     *,
     max_digits: int,
@@ -131,28 +131,33 @@ def _decimal_field(
     )
 
 
-def _fraction_field(help_text: str, default: float = 0.0) -> models.FloatField:
-    return _float_field(help_text, low=0.0, high=1.0, default=default)
+def fraction_field(help_text: str, default: float = 0.0) -> models.FloatField:
+    return float_field(help_text, low=0.0, high=1.0, default=default)
 
 
-def _money_field(
-    help_text: str, *, null: bool = False, default: Decimal | None = None
-) -> models.DecimalField:
-    return _decimal_field(
-        help_text, max_digits=12, decimal_places=4, high=MAX_FEE, null=null, default=default
+def exact_fraction_field(help_text: str, *, high_message: str, **options: Any) -> models.DecimalField:
+    """A fraction in [0, 1] that money is multiplied by (a discount, a payment fee rate), kept
+    exact as a Decimal with 6 decimal places. ``high_message`` asks whoever typed a percentage
+    (20 for 20 %) for the fraction instead."""
+    return decimal_field(
+        help_text, max_digits=7, decimal_places=6, high=Decimal(1), high_message=high_message, **options
     )
 
 
-def _credits_field(help_text: str) -> models.FloatField:
+def money_field(help_text: str, *, null: bool = False, default: Decimal | None = None) -> models.DecimalField:
+    return decimal_field(help_text, max_digits=12, decimal_places=4, high=MAX_FEE, null=null, default=default)
+
+
+def credits_field(help_text: str) -> models.FloatField:
     """Credits per month, empty allowed (its meaning, say "unlimited", is in ``help_text``)."""
-    return _float_field(help_text, low=0.0, high=MAX_CREDITS, null=True)
+    return float_field(help_text, low=0.0, high=MAX_CREDITS, null=True)
 
 
-def _tokens_field(help_text: str, *, null: bool = False) -> models.FloatField:
-    return _float_field(help_text, low=0.0, high=MAX_TOKENS_PER_CALL, null=null)
+def tokens_field(help_text: str, *, null: bool = False) -> models.FloatField:
+    return float_field(help_text, low=0.0, high=MAX_TOKENS_PER_CALL, null=null)
 
 
-def _number(value: object) -> float | None:
+def finite_number(value: object) -> float | None:
     """``value`` as a float when it is a finite number, else None (clean() runs even after a
     field failed its own validation, so it must not trip over a NaN or a stray string)."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
@@ -161,16 +166,16 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _p90_check(errors: dict[str, str], instance: models.Model, prefix: str, label: str) -> None:
-    median = _number(getattr(instance, f"{prefix}_median"))
-    p90 = _number(getattr(instance, f"{prefix}_p90"))
+def p90_check(errors: dict[str, str], instance: models.Model, prefix: str, label: str) -> None:
+    median = finite_number(getattr(instance, f"{prefix}_median"))
+    p90 = finite_number(getattr(instance, f"{prefix}_p90"))
     if median is None or p90 is None:
         return
     if p90 < median:
         errors[f"{prefix}_p90"] = f"The {label} p90 ({p90:g}) cannot be below the median ({median:g})."
 
 
-def _raise(errors: dict[str, str]) -> None:
+def raise_errors(errors: dict[str, str]) -> None:
     if errors:
         raise ValidationError(errors)
 

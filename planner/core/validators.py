@@ -1,7 +1,7 @@
 """Field validators shared by the models, the services and the admin.
 
 Each validator raises ``django.core.exceptions.ValidationError`` with a message a person can act
-on. The database constraints in ``planner.models`` back the same rules up for writes that skip
+on. The database constraints in ``planner.*.models`` back the same rules up for writes that skip
 validation (``QuerySet.update``, raw SQL).
 """
 

@@ -28,9 +28,9 @@ from genai_prices import data as genai_data
 
 from planner.accounts.api_keys import api_key_create
 from planner.accounts.models import Organization
-from planner.actuals.ingest import _COPY_COLUMNS, _resolve, copy_incoming, usage_records_ingest
+from planner.actuals.ingest import COPY_COLUMNS, copy_incoming, resolve_records, usage_records_ingest
 from planner.actuals.models import Customer, CustomerMonth, CustomerTierPeriod, UsageRecord
-from planner.actuals.parse import _parse
+from planner.actuals.parse import parse_records
 from planner.actuals.pricing import cost_text
 from planner.actuals.selectors import customer_margins_for_period, tier_margins_for_period
 from planner.products.models import Tier
@@ -94,8 +94,8 @@ def _raw_rows(
     organization: Organization, records: list[dict[str, Any]], customer_ids: dict[str, int], now: datetime
 ) -> list[tuple[Any, ...]]:
     """The prepared rows the raw baseline writes (computed outside its timing)."""
-    parsed, _ = _parse(records, now=now)
-    resolved, _ = _resolve(organization, parsed)
+    parsed, _ = parse_records(records, now=now)
+    resolved, _ = resolve_records(organization, parsed)
     return [
         (
             parsed.event_ids[i],
@@ -117,7 +117,7 @@ def _raw_rows(
 
 def _raw_insert(organization: Organization, rows: list[tuple[Any, ...]], now: datetime) -> int:
     table = UsageRecord._meta.db_table
-    columns = ", ".join(_COPY_COLUMNS)
+    columns = ", ".join(COPY_COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
         copy_incoming(cursor, "bench_raw_incoming", rows)
         cursor.execute(

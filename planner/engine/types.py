@@ -1,7 +1,8 @@
 """The engine's input contract: frozen dataclasses built once from the database ("load, then compute").
 
-Everything here is plain Python/numpy data. The service layer (planner.services) turns ORM rows
-and a run snapshot into these objects; the engine never queries anything.
+Everything here is plain Python/numpy data. The ORM -> engine adapter
+(planner.simulation.adapter) turns ORM rows and a run snapshot into these objects; the engine never
+queries anything.
 
 Units: money in the organisation's currency as float64 (prices per million tokens for models,
 per month for tiers), token counts per call, usage in requests per user per month.

@@ -9,17 +9,18 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from planner.accounts.models import Organization  # SIBLING
-from planner.core.models import (  # SIBLING
+from planner.accounts.models import Organization
+from planner.core.models import (
     MAX_FEE,
     PlannerModel,
     TimestampedModel,
-    _between,
-    _decimal_field,
-    _money_field,
-    _one_of,
-    _raise,
-    _unique,
+    between_constraint,
+    decimal_field,
+    exact_fraction_field,
+    money_field,
+    one_of_constraint,
+    raise_errors,
+    unique_constraint,
 )
 from planner.core.validators import finite_decimal
 from pricing.custom import private_model_structure
@@ -39,7 +40,7 @@ def _above_zero(value: object) -> None:
 
 
 def _mtok_field(help_text: str) -> models.DecimalField:
-    return _decimal_field(help_text, max_digits=20, decimal_places=10, high=MAX_MTOK_PRICE, null=True)
+    return decimal_field(help_text, max_digits=20, decimal_places=10, high=MAX_MTOK_PRICE, null=True)
 
 
 class PriceSheet(TimestampedModel):
@@ -48,7 +49,7 @@ class PriceSheet(TimestampedModel):
     The sheet applies from ``effective_from`` through ``effective_to`` (both inclusive, whole
     days; an empty ``effective_to`` is open-ended). Two sheets of one organisation may overlap in
     time, but never for the same provider/model or private model (checked by
-    ``planner.services.price_sheets``), so the price of a model on a date is never ambiguous.
+    ``planner.prices.sheets``), so the price of a model on a date is never ambiguous.
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="price_sheets")
@@ -62,7 +63,7 @@ class PriceSheet(TimestampedModel):
     class Meta:
         ordering = ["organization", "-effective_from", "name"]
         constraints = [
-            _unique("pricesheet", ["organization", "name"], "name"),
+            unique_constraint("pricesheet", ["organization", "name"], "name"),
             models.CheckConstraint(
                 condition=Q(effective_to__isnull=True) | Q(effective_to__gte=F("effective_from")),
                 name="planner_pricesheet_period_ordered",
@@ -100,11 +101,8 @@ class PriceSheetEntry(PlannerModel):
         "pricing.Provider", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     model = models.ForeignKey(AIModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    discount = _decimal_field(
+    discount = exact_fraction_field(
         "Fraction off every list price (0.2 = 20 % off).",
-        max_digits=7,
-        decimal_places=6,
-        high=Decimal(1),
         high_message="Enter the discount as a fraction: 0.2 for 20 %%.",
         null=True,
     )
@@ -139,16 +137,21 @@ class PriceSheetEntry(PlannerModel):
                 & ~Q(slug=""),
                 name="planner_pricesheetentry_kind_fields",
             ),
-            _between("pricesheetentry", "discount", 0, 1),
-            *(_between("pricesheetentry", name, 0, MAX_MTOK_PRICE) for name in PRIVATE_PRICE_FIELDS),
-            _unique(
+            between_constraint("pricesheetentry", "discount", 0, 1),
+            *(
+                between_constraint("pricesheetentry", name, 0, MAX_MTOK_PRICE)
+                for name in PRIVATE_PRICE_FIELDS
+            ),
+            unique_constraint(
                 "pricesheetentry",
                 ["sheet", "provider"],
                 "provider",
                 condition=Q(kind="discount", model__isnull=True),
             ),
-            _unique("pricesheetentry", ["sheet", "model"], "model", condition=Q(model__isnull=False)),
-            _unique("pricesheetentry", ["sheet", "slug"], "slug", condition=Q(kind="private")),
+            unique_constraint(
+                "pricesheetentry", ["sheet", "model"], "model", condition=Q(model__isnull=False)
+            ),
+            unique_constraint("pricesheetentry", ["sheet", "slug"], "slug", condition=Q(kind="private")),
         ]
 
     def __str__(self) -> str:
@@ -200,7 +203,7 @@ class PriceSheetEntry(PlannerModel):
             for name in ("provider", "model", "discount"):
                 if getattr(self, f"{name}_id" if name != "discount" else name) is not None:
                     errors[name] = "Only discounts have this field; leave it empty for a private model."
-        _raise(errors)
+        raise_errors(errors)
 
 
 class SelfHostedDeployment(TimestampedModel):
@@ -226,7 +229,7 @@ class SelfHostedDeployment(TimestampedModel):
     name = models.CharField(max_length=200)
     base_model = models.CharField(max_length=200, blank=True, help_text="e.g. Llama 3.1 70B Instruct.")
     gpu_type = models.CharField(max_length=100, blank=True, help_text="e.g. H100 80GB.")
-    gpu_hourly_cost = _money_field("Cost of one GPU per hour.")
+    gpu_hourly_cost = money_field("Cost of one GPU per hour.")
     gpus_per_replica = models.PositiveIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_GPUS_PER_REPLICA)]
     )
@@ -254,32 +257,32 @@ class SelfHostedDeployment(TimestampedModel):
     class Meta:
         ordering = ["organization", "name"]
         constraints = [
-            _unique("selfhosteddeployment", ["organization", "name"], "name"),
-            _between("selfhosteddeployment", "gpu_hourly_cost", 0, MAX_FEE),
-            _between("selfhosteddeployment", "gpus_per_replica", 1, MAX_GPUS_PER_REPLICA),
-            _between(
+            unique_constraint("selfhosteddeployment", ["organization", "name"], "name"),
+            between_constraint("selfhosteddeployment", "gpu_hourly_cost", 0, MAX_FEE),
+            between_constraint("selfhosteddeployment", "gpus_per_replica", 1, MAX_GPUS_PER_REPLICA),
+            between_constraint(
                 "selfhosteddeployment",
                 "input_tokens_per_second",
                 0.0,
                 MAX_TOKENS_PER_SECOND,
                 low_exclusive=True,
             ),
-            _between(
+            between_constraint(
                 "selfhosteddeployment",
                 "output_tokens_per_second",
                 0.0,
                 MAX_TOKENS_PER_SECOND,
                 low_exclusive=True,
             ),
-            _between("selfhosteddeployment", "target_utilization", 0.0, 1.0, low_exclusive=True),
-            _between(
+            between_constraint("selfhosteddeployment", "target_utilization", 0.0, 1.0, low_exclusive=True),
+            between_constraint(
                 "selfhosteddeployment",
                 "throughput_multiplier",
                 0.0,
                 MAX_THROUGHPUT_MULTIPLIER,
                 low_exclusive=True,
             ),
-            _one_of(
+            one_of_constraint(
                 "selfhosteddeployment",
                 "quantization",
                 ["fp32", "bf16", "fp16", "fp8", "int8", "int4", "other"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db.models import Count, F, Prefetch, QuerySet
 
 from planner.accounts.models import Organization
-from planner.accounts.selectors import User, organizations_for_user  # SIBLING
+from planner.accounts.selectors import User, organizations_for_user
 from planner.prices.models import PriceSheet, PriceSheetEntry, SelfHostedDeployment
 
 

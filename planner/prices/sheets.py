@@ -22,7 +22,6 @@ Rules (one place for the web, the API and the CLI):
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -147,24 +146,11 @@ def _label(entry: PriceSheetEntry) -> str:
     return entry.target_label
 
 
-def price_sheet_create(
-    *,
-    organization: Organization,
-    name: str,
-    effective_from: dt.date,
-    effective_to: dt.date | None = None,
-    notes: str = "",
-) -> PriceSheet:
-    """Create an empty sheet of ``organization``."""
-    sheet = PriceSheet(
-        organization=organization,
-        name=name,
-        effective_from=effective_from,
-        effective_to=effective_to,
-        notes=notes,
-    )
-    sheet.full_clean()
-    sheet.save()
+def price_sheet_create(*, organization: Organization, **fields: Any) -> PriceSheet:
+    """Create an empty sheet of ``organization`` from ``fields`` (any of ``SHEET_FIELDS``; a sheet
+    needs a name and ``effective_from``). Another key is refused with a ``ValidationError`` on it."""
+    sheet = PriceSheet(organization=organization)
+    model_update(instance=sheet, fields=SHEET_FIELDS, data=fields, unknown_message="Unknown field.")
     return sheet
 
 

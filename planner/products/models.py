@@ -12,8 +12,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from planner.accounts.models import Organization  # SIBLING
-from planner.core.models import (  # SIBLING
+from planner.accounts.models import Organization
+from planner.core.models import (
     MAX_ALPHA,
     MAX_CALLS_PER_REQUEST,
     MAX_CREDIT_PRICE,
@@ -23,21 +23,22 @@ from planner.core.models import (  # SIBLING
     MAX_TOKENS_PER_CALL,
     PlannerModel,
     TimestampedModel,
-    _between,
-    _both_or_neither,
-    _credits_field,
-    _decimal_field,
-    _float_field,
-    _fraction_field,
-    _money_field,
-    _number,
-    _p90_check,
-    _p90_not_below_median,
-    _raise,
-    _tokens_field,
-    _unique,
+    between_constraint,
+    both_or_neither_constraint,
+    credits_field,
+    decimal_field,
+    exact_fraction_field,
+    finite_number,
+    float_field,
+    fraction_field,
+    money_field,
+    p90_check,
+    p90_constraint,
+    raise_errors,
+    tokens_field,
+    unique_constraint,
 )
-from planner.prices.models import PriceSheetEntry, SelfHostedDeployment  # SIBLING
+from planner.prices.models import PriceSheetEntry, SelfHostedDeployment
 from pricing.models import AIModel
 
 
@@ -47,7 +48,7 @@ class Product(TimestampedModel):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="products")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    default_correlation = _float_field(
+    default_correlation = float_field(
         "Usage correlation between workloads for pairs without their own value "
         "(heavy users tend to be heavy everywhere).",
         low=-1.0,
@@ -58,15 +59,31 @@ class Product(TimestampedModel):
     class Meta:
         ordering = ["name"]
         constraints = [
-            _unique("product", ["organization", "name"], "name"),
-            _between("product", "default_correlation", -1.0, 1.0),
+            unique_constraint("product", ["organization", "name"], "name"),
+            between_constraint("product", "default_correlation", -1.0, 1.0),
         ]
 
     def __str__(self) -> str:
         return self.name
 
 
-class Tier(PlannerModel):
+class ProductPart(PlannerModel):
+    """What tiers and workloads share as parts of a product: they are listed in ``position``
+    order and a name is used once per product.
+
+    Each declares its own ``product``, ``name`` and ``position`` fields: their reverse relations
+    and help texts differ (the migrations record both), and declaring them here would move them
+    ahead of ``product`` in the admin's forms.
+    """
+
+    class Meta:
+        abstract = True
+        ordering = ["product", "position", "id"]
+        # "%(class)s" becomes the model's name: planner_tier_unique_name, planner_workload_unique_name.
+        constraints = [unique_constraint("%(class)s", ["product", "name"], "name")]
+
+
+class Tier(ProductPart):
     """A subscription tier of a product.
 
     Billing is a flat monthly fee, or a per-seat fee times seats, optionally sold as an annual
@@ -80,49 +97,45 @@ class Tier(PlannerModel):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="tiers")
     name = models.CharField(max_length=100)
     position = models.PositiveSmallIntegerField(default=0, help_text="Display order within the product.")
-    monthly_fee = _money_field("Flat monthly fee per subscriber (0 for a free tier).", default=Decimal(0))
-    seat_fee = _money_field("Monthly fee per seat (instead of a flat fee).", null=True)
+    monthly_fee = money_field("Flat monthly fee per subscriber (0 for a free tier).", default=Decimal(0))
+    seat_fee = money_field("Monthly fee per seat (instead of a flat fee).", null=True)
     seats = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Seats per subscriber."
     )
-    annual_price = _money_field("Yearly price when sold annually; counts as 1/12 per month.", null=True)
-    included_credits = _credits_field("Credits included per month; empty = unlimited.")
-    overage_price_per_credit = _decimal_field(
+    annual_price = money_field("Yearly price when sold annually; counts as 1/12 per month.", null=True)
+    included_credits = credits_field("Credits included per month; empty = unlimited.")
+    overage_price_per_credit = decimal_field(
         "Price of each credit beyond the included ones; empty = no overage.",
         max_digits=12,
         decimal_places=6,
         high=MAX_CREDIT_PRICE,
         null=True,
     )
-    hard_cap_credits = _credits_field("Credits per month after which requests are refused; empty = no cap.")
-    payment_fee_pct = _decimal_field(
+    hard_cap_credits = credits_field("Credits per month after which requests are refused; empty = no cap.")
+    payment_fee_pct = exact_fraction_field(
         "Payment processing fee as a fraction of revenue (0.029 = 2.9 %).",
-        max_digits=7,
-        decimal_places=6,
-        high=Decimal(1),
         high_message="Enter the fee as a fraction: 0.029 for 2.9 %%.",
         default=Decimal(0),
     )
-    payment_fee_fixed = _money_field("Fixed payment fee per subscriber and month.", default=Decimal(0))
+    payment_fee_fixed = money_field("Fixed payment fee per subscriber and month.", default=Decimal(0))
     subscribers = models.PositiveIntegerField(default=0)
-    churn_monthly = _fraction_field("Share of subscribers leaving each month (0..1).")
+    churn_monthly = fraction_field("Share of subscribers leaving each month (0..1).")
 
-    class Meta:
-        ordering = ["product", "position", "id"]
+    class Meta(ProductPart.Meta):
         constraints = [
-            _unique("tier", ["product", "name"], "name"),
-            _between("tier", "monthly_fee", 0, MAX_FEE),
-            _between("tier", "seat_fee", 0, MAX_FEE),
-            _between("tier", "seats", 1, 2**31 - 1),
-            _both_or_neither("tier", "seat_fee", "seats"),
-            _between("tier", "annual_price", 0, MAX_FEE),
-            _between("tier", "included_credits", 0.0, MAX_CREDITS),
-            _between("tier", "overage_price_per_credit", 0, MAX_CREDIT_PRICE),
-            _between("tier", "hard_cap_credits", 0.0, MAX_CREDITS),
-            _between("tier", "payment_fee_pct", 0, 1),
-            _between("tier", "payment_fee_fixed", 0, MAX_FEE),
-            _between("tier", "subscribers", 0, 2**31 - 1),
-            _between("tier", "churn_monthly", 0.0, 1.0),
+            *ProductPart.Meta.constraints,
+            between_constraint("tier", "monthly_fee", 0, MAX_FEE),
+            between_constraint("tier", "seat_fee", 0, MAX_FEE),
+            between_constraint("tier", "seats", 1, 2**31 - 1),
+            both_or_neither_constraint("tier", "seat_fee", "seats"),
+            between_constraint("tier", "annual_price", 0, MAX_FEE),
+            between_constraint("tier", "included_credits", 0.0, MAX_CREDITS),
+            between_constraint("tier", "overage_price_per_credit", 0, MAX_CREDIT_PRICE),
+            between_constraint("tier", "hard_cap_credits", 0.0, MAX_CREDITS),
+            between_constraint("tier", "payment_fee_pct", 0, 1),
+            between_constraint("tier", "payment_fee_fixed", 0, MAX_FEE),
+            between_constraint("tier", "subscribers", 0, 2**31 - 1),
+            between_constraint("tier", "churn_monthly", 0.0, 1.0),
         ]
 
     def __str__(self) -> str:
@@ -158,22 +171,22 @@ class Tier(PlannerModel):
         if (self.seat_fee is None) != (self.seats is None):
             missing = "seats" if self.seats is None else "seat_fee"
             errors[missing] = "A per-seat price needs both a seat fee and a number of seats."
-        if self.seat_fee is not None and _number(self.monthly_fee) not in (None, 0.0):
+        if self.seat_fee is not None and finite_number(self.monthly_fee) not in (None, 0.0):
             errors["seat_fee"] = "Set either a flat monthly fee or a per-seat fee, not both."
         if self.overage_price_per_credit is not None and self.included_credits is None:
             errors["overage_price_per_credit"] = (
                 "Overage needs included credits; an unlimited tier has nothing to exceed."
             )
-        cap, included = _number(self.hard_cap_credits), _number(self.included_credits)
+        cap, included = finite_number(self.hard_cap_credits), finite_number(self.included_credits)
         if cap is not None and included is not None and cap < included:
             errors["hard_cap_credits"] = (
                 f"The hard cap ({cap:g}) is below the included credits "
                 f"({included:g}); part of the quota could never be used."
             )
-        _raise(errors)
+        raise_errors(errors)
 
 
-class Workload(PlannerModel):
+class Workload(ProductPart):
     """A feature of the product that spends tokens (chat, document Q&A, an agent task...).
 
     Token distributions are per model call, each given as median and p90 (a lognormal); a
@@ -185,52 +198,49 @@ class Workload(PlannerModel):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="workloads")
     name = models.CharField(max_length=100)
     position = models.PositiveSmallIntegerField(default=0)
-    credits_per_request = _float_field(
+    credits_per_request = float_field(
         "Quota credits one request consumes (cached or not).", low=0.0, high=MAX_CREDITS, default=1.0
     )
-    input_tokens_median = _tokens_field("Input tokens per call, median.")
-    input_tokens_p90 = _tokens_field("Input tokens per call, 90th percentile.")
-    output_tokens_median = _tokens_field("Output tokens per call, median.")
-    output_tokens_p90 = _tokens_field("Output tokens per call, 90th percentile.")
-    reasoning_tokens_median = _tokens_field(
-        "Reasoning tokens per call, median (reasoning models).", null=True
-    )
-    reasoning_tokens_p90 = _tokens_field("Reasoning tokens per call, 90th percentile.", null=True)
-    calls_per_request_median = _float_field(
+    input_tokens_median = tokens_field("Input tokens per call, median.")
+    input_tokens_p90 = tokens_field("Input tokens per call, 90th percentile.")
+    output_tokens_median = tokens_field("Output tokens per call, median.")
+    output_tokens_p90 = tokens_field("Output tokens per call, 90th percentile.")
+    reasoning_tokens_median = tokens_field("Reasoning tokens per call, median (reasoning models).", null=True)
+    reasoning_tokens_p90 = tokens_field("Reasoning tokens per call, 90th percentile.", null=True)
+    calls_per_request_median = float_field(
         "Model calls per request (agent loops), median; empty = one call.",
         low=1.0,
         high=MAX_CALLS_PER_REQUEST,
         null=True,
     )
-    calls_per_request_p90 = _float_field(
+    calls_per_request_p90 = float_field(
         "Model calls per request, 90th percentile.", low=1.0, high=MAX_CALLS_PER_REQUEST, null=True
     )
-    prompt_cache_share = _fraction_field("Share of input tokens read from the prompt cache.")
-    prompt_cache_write_share = _fraction_field("Share of input tokens written to the prompt cache.")
-    response_cache_hit_rate = _fraction_field("Share of requests answered from a response cache.")
-    batch_share = _fraction_field("Share of requests sent through the batch API.")
-    distillation = _fraction_field("Share of input tokens removed by prompt distillation.")
+    prompt_cache_share = fraction_field("Share of input tokens read from the prompt cache.")
+    prompt_cache_write_share = fraction_field("Share of input tokens written to the prompt cache.")
+    response_cache_hit_rate = fraction_field("Share of requests answered from a response cache.")
+    batch_share = fraction_field("Share of requests sent through the batch API.")
+    distillation = fraction_field("Share of input tokens removed by prompt distillation.")
 
-    class Meta:
-        ordering = ["product", "position", "id"]
+    class Meta(ProductPart.Meta):
         constraints = [
-            _unique("workload", ["product", "name"], "name"),
-            _between("workload", "credits_per_request", 0.0, MAX_CREDITS),
+            *ProductPart.Meta.constraints,
+            between_constraint("workload", "credits_per_request", 0.0, MAX_CREDITS),
             *(
-                _between("workload", f"{prefix}_{stat}", 0.0, MAX_TOKENS_PER_CALL)
+                between_constraint("workload", f"{prefix}_{stat}", 0.0, MAX_TOKENS_PER_CALL)
                 for prefix in ("input_tokens", "output_tokens", "reasoning_tokens")
                 for stat in ("median", "p90")
             ),
-            _between("workload", "calls_per_request_median", 1.0, MAX_CALLS_PER_REQUEST),
-            _between("workload", "calls_per_request_p90", 1.0, MAX_CALLS_PER_REQUEST),
-            _p90_not_below_median("workload", "input_tokens"),
-            _p90_not_below_median("workload", "output_tokens"),
-            _p90_not_below_median("workload", "reasoning_tokens"),
-            _p90_not_below_median("workload", "calls_per_request"),
-            _both_or_neither("workload", "reasoning_tokens_median", "reasoning_tokens_p90"),
-            _both_or_neither("workload", "calls_per_request_median", "calls_per_request_p90"),
+            between_constraint("workload", "calls_per_request_median", 1.0, MAX_CALLS_PER_REQUEST),
+            between_constraint("workload", "calls_per_request_p90", 1.0, MAX_CALLS_PER_REQUEST),
+            p90_constraint("workload", "input_tokens"),
+            p90_constraint("workload", "output_tokens"),
+            p90_constraint("workload", "reasoning_tokens"),
+            p90_constraint("workload", "calls_per_request"),
+            both_or_neither_constraint("workload", "reasoning_tokens_median", "reasoning_tokens_p90"),
+            both_or_neither_constraint("workload", "calls_per_request_median", "calls_per_request_p90"),
             *(
-                _between("workload", name, 0.0, 1.0)
+                between_constraint("workload", name, 0.0, 1.0)
                 for name in (
                     "prompt_cache_share",
                     "prompt_cache_write_share",
@@ -250,28 +260,28 @@ class Workload(PlannerModel):
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
-        _p90_check(errors, self, "input_tokens", "input tokens")
-        _p90_check(errors, self, "output_tokens", "output tokens")
-        _p90_check(errors, self, "reasoning_tokens", "reasoning tokens")
-        _p90_check(errors, self, "calls_per_request", "calls per request")
+        p90_check(errors, self, "input_tokens", "input tokens")
+        p90_check(errors, self, "output_tokens", "output tokens")
+        p90_check(errors, self, "reasoning_tokens", "reasoning tokens")
+        p90_check(errors, self, "calls_per_request", "calls per request")
         for prefix in ("reasoning_tokens", "calls_per_request"):
             median, p90 = getattr(self, f"{prefix}_median"), getattr(self, f"{prefix}_p90")
             if (median is None) != (p90 is None):
                 field = f"{prefix}_p90" if p90 is None else f"{prefix}_median"
                 errors[field] = "Give both the median and the p90, or neither."
-        read, write = _number(self.prompt_cache_share), _number(self.prompt_cache_write_share)
+        read, write = finite_number(self.prompt_cache_share), finite_number(self.prompt_cache_write_share)
         if read is not None and write is not None and read + write > 1:
             errors["prompt_cache_write_share"] = (
                 "Prompt-cache read and write shares together cannot exceed 1 of the input tokens."
             )
-        _raise(errors)
+        raise_errors(errors)
 
 
 class WorkloadModel(PlannerModel):
     """One model in a workload's model mix: ``share`` of the workload's requests go to it.
 
     The shares of a workload sum to 1 (checked for the workload as a whole by
-    ``planner.services.product`` and the admin formset). ``variant`` names a price variant of
+    ``planner.products.services`` and the admin formset). ``variant`` names a price variant of
     the model (for example a service tier; "" = the standard price). ``uses_reasoning`` says
     whether the workload's reasoning-token distribution applies to this model.
 
@@ -293,27 +303,27 @@ class WorkloadModel(PlannerModel):
     self_hosted = models.ForeignKey(
         "planner.SelfHostedDeployment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    share = _float_field(low=0.0, high=1.0)
+    share = float_field(low=0.0, high=1.0)
     variant = models.CharField(max_length=100, blank=True, default="")
     uses_reasoning = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["workload", "-share", "id"]
         constraints = [
-            _unique("workloadmodel", ["workload", "model", "variant"]),
-            _unique(
+            unique_constraint("workloadmodel", ["workload", "model", "variant"]),
+            unique_constraint(
                 "workloadmodel",
                 ["workload", "price_sheet_entry"],
                 "private",
                 condition=Q(price_sheet_entry__isnull=False),
             ),
-            _unique(
+            unique_constraint(
                 "workloadmodel",
                 ["workload", "self_hosted"],
                 "self_hosted",
                 condition=Q(self_hosted__isnull=False),
             ),
-            _between("workloadmodel", "share", 0.0, 1.0, low_exclusive=True),
+            between_constraint("workloadmodel", "share", 0.0, 1.0, low_exclusive=True),
             models.CheckConstraint(
                 condition=Q(model__isnull=False, price_sheet_entry__isnull=True, self_hosted__isnull=True)
                 | Q(model__isnull=True, price_sheet_entry__isnull=False, self_hosted__isnull=True, variant="")
@@ -363,7 +373,7 @@ class WorkloadModel(PlannerModel):
             and deployment.organization_id != organization_id
         ):
             errors["self_hosted"] = "This deployment belongs to another organisation."
-        _raise(errors)
+        raise_errors(errors)
 
     def _workload_organization_id(self) -> int | None:
         # The workload may be unsaved (workload_create validates the mix before saving it).
@@ -372,7 +382,7 @@ class WorkloadModel(PlannerModel):
 
 
 def _usage_parameter(help_text: str, *, limit: float = MAX_REQUESTS_PER_MONTH) -> models.FloatField:
-    return _float_field(help_text, low=0.0, high=limit, null=True)
+    return float_field(help_text, low=0.0, high=limit, null=True)
 
 
 #: The numeric parameters of a usage distribution (each used by some kinds only).
@@ -411,7 +421,7 @@ class UsageDistribution(PlannerModel):
     alpha = _usage_parameter("Pareto: tail index alpha (> 2 unless truncated).", limit=MAX_ALPHA)
     upper = _usage_parameter("Pareto: optional upper bound (truncation).")
     values = models.JSONField(default=list, blank=True)
-    overdispersion = _float_field(
+    overdispersion = float_field(
         "Shape of a monthly gamma shock (smaller = burstier); empty = Poisson counts.",
         low=1e-6,
         high=1e6,
@@ -421,14 +431,14 @@ class UsageDistribution(PlannerModel):
     class Meta:
         ordering = ["tier", "workload"]
         constraints = [
-            _unique("usage", ["tier", "workload"], "pair"),
+            unique_constraint("usage", ["tier", "workload"], "pair"),
             *(
-                _between(
+                between_constraint(
                     "usagedistribution", name, 0.0, MAX_ALPHA if name == "alpha" else MAX_REQUESTS_PER_MONTH
                 )
                 for name in USAGE_PARAMETERS
             ),
-            _between("usagedistribution", "overdispersion", 0.0, 1e6, low_exclusive=True),
+            between_constraint("usagedistribution", "overdispersion", 0.0, 1e6, low_exclusive=True),
             models.CheckConstraint(
                 condition=Q(kind="lognormal", median__isnull=False, p90__isnull=False, median__gt=0)
                 & Q(p90__gte=F("median"))
@@ -452,17 +462,17 @@ class UsageDistribution(PlannerModel):
             self._clean_lognormal(errors)
         elif kind == self.Kind.GAMMA:
             for name in ("mean", "shape"):
-                value = _number(getattr(self, name))
+                value = finite_number(getattr(self, name))
                 if value is None or value <= 0:
                     errors[name] = f"A gamma distribution needs a {name} above 0."
         elif kind == self.Kind.PARETO:
             self._clean_pareto(errors)
         elif kind == self.Kind.EMPIRICAL:
             self._clean_empirical(errors)
-        _raise(errors)
+        raise_errors(errors)
 
     def _clean_lognormal(self, errors: dict[str, str]) -> None:
-        median, p90 = _number(self.median), _number(self.p90)
+        median, p90 = finite_number(self.median), finite_number(self.p90)
         if median is None or median <= 0:
             errors["median"] = "A lognormal distribution needs a median above 0."
         if p90 is None:
@@ -471,7 +481,7 @@ class UsageDistribution(PlannerModel):
             errors["p90"] = f"The p90 ({p90:g}) cannot be below the median ({median:g})."
 
     def _clean_pareto(self, errors: dict[str, str]) -> None:
-        scale, alpha, upper = _number(self.scale), _number(self.alpha), _number(self.upper)
+        scale, alpha, upper = finite_number(self.scale), finite_number(self.alpha), finite_number(self.upper)
         if scale is None or scale <= 0:
             errors["scale"] = "A Pareto distribution needs a scale (minimum) above 0."
         if upper is not None and scale is not None and upper <= scale:
@@ -502,21 +512,21 @@ class WorkloadCorrelation(PlannerModel):
 
     Stored once per pair with ``workload_a`` the lower id (``clean()`` orders the pair). Pairs
     without a row use ``Product.default_correlation``; the whole matrix must be positive
-    semi-definite (``planner.services.product.correlation_matrix``).
+    semi-definite (``planner.products.services.correlation_matrix``).
     """
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="correlations")
     workload_a = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="+")
     workload_b = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="+")
-    rho = _float_field(low=-1.0, high=1.0)
+    rho = float_field(low=-1.0, high=1.0)
 
     class Meta:
         constraints = [
-            _unique("correlation", ["workload_a", "workload_b"], "pair"),
+            unique_constraint("correlation", ["workload_a", "workload_b"], "pair"),
             models.CheckConstraint(
                 condition=Q(workload_a__lt=F("workload_b")), name="planner_correlation_ordered_pair"
             ),
-            _between("workloadcorrelation", "rho", -1.0, 1.0),
+            between_constraint("workloadcorrelation", "rho", -1.0, 1.0),
         ]
 
     def __str__(self) -> str:

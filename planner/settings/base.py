@@ -341,9 +341,9 @@ SPECTACULAR_SETTINGS = {
         "api.schema.add_error_responses",
     ],
     "ENUM_NAME_OVERRIDES": {
-        "RunStatusEnum": "planner.models.SimulationRun.Status",
-        "UsageKindEnum": "planner.models.UsageDistribution.Kind",
-        "PriceSheetEntryKindEnum": "planner.models.PriceSheetEntry.Kind",
+        "RunStatusEnum": "planner.simulation.models.SimulationRun.Status",
+        "UsageKindEnum": "planner.products.models.UsageDistribution.Kind",
+        "PriceSheetEntryKindEnum": "planner.prices.models.PriceSheetEntry.Kind",
     },
     # Swagger UI and Redoc assets are served from the drf-spectacular-sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

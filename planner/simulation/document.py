@@ -21,6 +21,7 @@ from django.db import transaction
 
 from planner.accounts.models import Organization
 from planner.products import services as product_services
+from planner.products.correlations import correlation_set
 from planner.products.models import UsageDistribution, WorkloadCorrelation
 from planner.products.services import PRODUCT_FIELDS, TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation.models import Scenario
@@ -214,7 +215,7 @@ def _import(
         a = find(workloads, data["workload_a"], f"correlations[{i}].workload_a", "workload")
         b = find(workloads, data["workload_b"], f"correlations[{i}].workload_b", "workload")
         try:
-            product_services.correlation_set(product=product, workload_a=a, workload_b=b, rho=data["rho"])
+            correlation_set(product=product, workload_a=a, workload_b=b, rho=data["rho"])
         except ValidationError as error:
             raise _prefixed(error, f"correlations[{i}].") from error
     scenario_in = dict(document["scenario"])

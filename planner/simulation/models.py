@@ -13,22 +13,22 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from planner.accounts.models import Organization  # SIBLING
-from planner.core.models import (  # SIBLING
+from planner.accounts.models import Organization
+from planner.core.models import (
     MAX_HORIZON_MONTHS,
     MAX_SEED,
     MAX_SIMULATED_USERS,
     MIN_SIMULATED_USERS,
     PlannerModel,
     TimestampedModel,
-    _between,
-    _float_field,
-    _one_of,
-    _raise,
-    _unique,
+    between_constraint,
+    float_field,
+    one_of_constraint,
+    raise_errors,
+    unique_constraint,
 )
 from planner.core.validators import levers_validate_structure
-from planner.products.models import Product  # SIBLING
+from planner.products.models import Product
 from pricing.models import AIModel
 
 
@@ -40,7 +40,7 @@ def new_seed() -> int:
 class Scenario(TimestampedModel):
     """A what-if for a product: horizon, simulation size, market trends and levers.
 
-    ``levers`` is a list of lever objects (see ``planner.validators.levers_validate_structure``)
+    ``levers`` is a list of lever objects (see ``planner.core.validators.levers_validate_structure``)
     whose ``routing_model`` is an AIModel id and ``workloads`` are Workload ids of the product.
     ``price_date`` pins the catalog prices used by runs. ``seed`` is drawn at random when the
     scenario is created and stored so every run can be reproduced. ``organization`` duplicates
@@ -64,14 +64,14 @@ class Scenario(TimestampedModel):
         default=new_seed, validators=[MinValueValidator(0), MaxValueValidator(MAX_SEED)]
     )
     levers = models.JSONField(default=list, blank=True, validators=[levers_validate_structure])
-    price_trend_yearly = _float_field(
+    price_trend_yearly = float_field(
         "Yearly change of token prices (-0.30 = 30 % cheaper each year).", low=-0.99, high=1.0, default=-0.30
     )
-    usage_growth_monthly = _float_field(
+    usage_growth_monthly = float_field(
         "Monthly growth of each user's usage (0.05 = +5 % a month).", low=-0.5, high=1.0, default=0.0
     )
-    discount_rate_yearly = _float_field("Yearly discount rate for the NPV.", low=0.0, high=1.0, default=0.10)
-    target_margin = _float_field(
+    discount_rate_yearly = float_field("Yearly discount rate for the NPV.", low=0.0, high=1.0, default=0.10)
+    target_margin = float_field(
         "Target gross margin as a fraction (0.6 = 60 %).", low=-1.0, high=1.0, default=0.5
     )
     price_date = models.DateField(
@@ -82,14 +82,14 @@ class Scenario(TimestampedModel):
         ordering = ["product", "name"]
         indexes = [models.Index(fields=["organization", "name", "id"], name="planner_scenario_org_name")]
         constraints = [
-            _unique("scenario", ["product", "name"], "name"),
-            _between("scenario", "horizon_months", 1, MAX_HORIZON_MONTHS),
-            _between("scenario", "simulated_users", MIN_SIMULATED_USERS, MAX_SIMULATED_USERS),
-            _between("scenario", "seed", 0, MAX_SEED),
-            _between("scenario", "price_trend_yearly", -0.99, 1.0),
-            _between("scenario", "usage_growth_monthly", -0.5, 1.0),
-            _between("scenario", "discount_rate_yearly", 0.0, 1.0),
-            _between("scenario", "target_margin", -1.0, 1.0),
+            unique_constraint("scenario", ["product", "name"], "name"),
+            between_constraint("scenario", "horizon_months", 1, MAX_HORIZON_MONTHS),
+            between_constraint("scenario", "simulated_users", MIN_SIMULATED_USERS, MAX_SIMULATED_USERS),
+            between_constraint("scenario", "seed", 0, MAX_SEED),
+            between_constraint("scenario", "price_trend_yearly", -0.99, 1.0),
+            between_constraint("scenario", "usage_growth_monthly", -0.5, 1.0),
+            between_constraint("scenario", "discount_rate_yearly", 0.0, 1.0),
+            between_constraint("scenario", "target_margin", -1.0, 1.0),
         ]
 
     def __str__(self) -> str:
@@ -177,12 +177,12 @@ class SimulationRun(PlannerModel):
             models.Index(fields=["status", "heartbeat_at"], name="planner_run_status_heartbeat"),
         ]
         constraints = [
-            _one_of("run", "status", ["queued", "running", "succeeded", "failed", "cancelled"]),
+            one_of_constraint("run", "status", ["queued", "running", "succeeded", "failed", "cancelled"]),
             models.CheckConstraint(
                 condition=Q(blocks_done__lte=F("blocks_total")), name="planner_run_blocks_done_lte_total"
             ),
-            _between("simulationrun", "seed", 0, MAX_SEED),
-            _between("simulationrun", "users", MIN_SIMULATED_USERS, MAX_SIMULATED_USERS),
+            between_constraint("simulationrun", "seed", 0, MAX_SEED),
+            between_constraint("simulationrun", "users", MIN_SIMULATED_USERS, MAX_SIMULATED_USERS),
         ]
 
     def __str__(self) -> str:
@@ -238,7 +238,7 @@ class SimulationRun(PlannerModel):
             and self.scenario.product.organization_id != self.organization_id
         ):
             errors["organization"] = "The run's organisation must be the scenario's."
-        _raise(errors)
+        raise_errors(errors)
 
 
 def _canonical_json(value: object) -> str:
@@ -270,8 +270,8 @@ class RunBlock(models.Model):
     class Meta:
         ordering = ["run", "block"]
         constraints = [
-            _unique("runblock", ["run", "block"]),
-            _one_of("runblock", "state", ["running", "done"]),
+            unique_constraint("runblock", ["run", "block"]),
+            one_of_constraint("runblock", "state", ["running", "done"]),
         ]
         indexes = [models.Index(fields=["run", "state"], name="planner_runblock_run_state")]
 

@@ -45,7 +45,7 @@ def scenario_create(
 
     ``seed=None`` draws a random seed, stored so every run can be reproduced; ``price_date``
     (default: today) pins the catalog prices. ``levers`` are lever objects as described in
-    ``planner.validators.levers_validate_structure`` (models and workloads by id).
+    ``planner.core.validators.levers_validate_structure`` (models and workloads by id).
     """
     scenario = Scenario(
         product=product,

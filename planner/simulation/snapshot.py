@@ -18,8 +18,8 @@ import numpy as np
 from planner import engine
 from planner.prices.models import PriceSheetEntry
 from planner.prices.terms import price_resolver
+from planner.products.correlations import correlation_matrix
 from planner.products.models import UsageDistribution, WorkloadModel
-from planner.products.services import correlation_matrix
 from planner.simulation.adapter import SimulationInputError, usage_json
 from planner.simulation.models import Scenario
 from pricing.models import AIModel

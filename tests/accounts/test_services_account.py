@@ -1,4 +1,4 @@
-"""Accounts and members (planner.services.account), scenario duplication and usage CSV parsing."""
+"""Accounts and members (planner.accounts.services), scenario duplication and usage CSV parsing."""
 
 from __future__ import annotations
 

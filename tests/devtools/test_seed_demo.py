@@ -14,8 +14,8 @@ from genai_prices import data as genai_data
 from planner.accounts.models import Membership, Organization
 from planner.alerts.models import AlertRule
 from planner.devtools import demo
+from planner.products.correlations import correlation_matrix
 from planner.products.models import Product, Tier, UsageDistribution, Workload, WorkloadModel
-from planner.products.services import correlation_matrix
 from planner.simulation.models import Scenario
 from pricing.models import AIModel
 from tests.factories import AIModelFactory, ProviderFactory

@@ -77,8 +77,25 @@ def test_discounts_scale_every_price_key_and_private_models_follow_their_sheet_d
     model = AIModel.objects.select_related("provider").get(provider__slug="openai", slug="gpt-4o")
     private = private_model_structure(input_mtok=Decimal("0.6"), output_mtok=Decimal("2.4"))
     terms = OrganizationTerms(
-        discounts=(Discount(model.provider_id, None, Decimal("0.2"), JAN_1, None, {"price_sheet": "2026"}),),
-        private_models=(PrivateModel("acme", private, JAN_1, dt.date(2026, 12, 31), {"kind": "private"}),),
+        discounts=(
+            Discount(
+                provider_id=model.provider_id,
+                model_id=None,
+                rate=Decimal("0.2"),
+                valid_from=JAN_1,
+                valid_to=None,
+                source={"price_sheet": "2026"},
+            ),
+        ),
+        private_models=(
+            PrivateModel(
+                slug="acme",
+                structure=private,
+                valid_from=JAN_1,
+                valid_to=dt.date(2026, 12, 31),
+                source={"kind": "private"},
+            ),
+        ),
     )
     resolver = PriceResolver.load(model_ids=[model.pk], terms=terms)
     at = price_instant(dt.date(2026, 3, 1))

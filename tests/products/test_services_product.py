@@ -11,12 +11,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from planner.accounts.models import Organization
+from planner.products.correlations import correlation_matrix, correlation_set, correlations_set
 from planner.products.models import Product, UsageDistribution, Workload, WorkloadCorrelation, WorkloadModel
 from planner.products.services import (
     ModelShare,
-    correlation_matrix,
-    correlation_set,
-    correlations_set,
     product_create,
     product_update,
     tier_create,

@@ -1,4 +1,4 @@
-"""Web form of an alert rule. It parses input only; ``planner.services.alerts`` validates."""
+"""Web form of an alert rule. It parses input only; ``planner.alerts.rules`` validates."""
 
 from __future__ import annotations
 

@@ -24,11 +24,11 @@ from django.views.decorators.http import require_GET, require_POST
 from planner.accounts.models import Membership
 from planner.accounts.selectors import organizations_for_user
 from planner.prices.models import PriceSheetEntry, SelfHostedDeployment
+from planner.products.correlations import correlations_set
 from planner.products.estimates import cost_per_request_estimate, mix_source_for_key, mix_source_key
 from planner.products.models import Tier, UsageDistribution, Workload, WorkloadCorrelation, WorkloadModel
 from planner.products.services import (
     ModelShare,
-    correlations_set,
     product_create,
     product_delete,
     tier_create,
