@@ -54,5 +54,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include(router.urls)),
     # Usage ingestion, customers and margins.
     path("", include(actuals_urlpatterns)),
-    re_path(r"^.*$", not_found, name="api-not-found"),
+    # Any character, newlines too: ``/api/v1/nope%0Ax`` is an unknown path (``.`` stops at one).
+    re_path(r"^[\s\S]*$", not_found, name="api-not-found"),
 ]

@@ -38,6 +38,17 @@ SECONDS_PER_HOUR = Decimal(3600)
 MILLION = Decimal(1_000_000)
 #: $/Mtok are quantized like the catalog's price columns (10 decimal places).
 MTOK_QUANTUM = Decimal("0.0000000001")
+#: The largest $/Mtok the catalog's price columns hold (20 digits, 10 of them decimals). A
+#: deployment priced above it (a throughput of 1e-300 tokens/s) has no price anyone could store.
+MAX_MTOK = Decimal("9999999999.9999999999")
+
+
+class SelfHostedPriceOutOfRange(ValueError):
+    """A derived $/Mtok above ``MAX_MTOK``; ``field`` is the throughput of that kind of token."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
 
 
 def _decimal(name: str, value: float | int | Decimal) -> Decimal:
@@ -104,7 +115,10 @@ class SelfHostedCost:
 
 
 def self_hosted_cost(spec: SelfHostedSpec) -> SelfHostedCost:
-    """Effective $/Mtok for input and output, and the fixed monthly cost of one replica."""
+    """Effective $/Mtok for input and output, and the fixed monthly cost of one replica.
+
+    Raises ``SelfHostedPriceOutOfRange`` when a price is above ``MAX_MTOK``.
+    """
     gpu_cost = _decimal("gpu_hourly_cost", spec.gpu_hourly_cost)
     multiplier = _decimal("throughput_multiplier", spec.throughput_multiplier)
     utilization = _decimal("target_utilization", spec.target_utilization)
@@ -119,7 +133,16 @@ def self_hosted_cost(spec: SelfHostedSpec) -> SelfHostedCost:
         throughput = _decimal(f"{kind}_tokens_per_second", raw)
         effective = throughput * multiplier * utilization
         per_hour = effective * SECONDS_PER_HOUR
-        mtok = (replica / per_hour * MILLION).quantize(MTOK_QUANTUM, rounding=ROUND_HALF_EVEN)
+        mtok = replica / per_hour * MILLION
+        if mtok > MAX_MTOK:
+            raise SelfHostedPriceOutOfRange(
+                f"{kind}_tokens_per_second",
+                f"At ${_plain(replica)} per replica-hour, {float(raw):g} {kind} tokens/s x "
+                f"{float(multiplier):g} throughput multiplier x {float(utilization):g} target utilisation "
+                f"costs more per million {kind} tokens than the largest price the catalog holds "
+                f"(${MAX_MTOK:,f}): enter the replica's real throughput.",
+            )
+        mtok = mtok.quantize(MTOK_QUANTUM, rounding=ROUND_HALF_EVEN)
         rates[kind] = (per_hour, mtok)
         steps.append(
             f"Effective {kind} throughput: {_plain(throughput)} tokens/s x {_plain(multiplier)} "

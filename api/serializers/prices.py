@@ -315,10 +315,12 @@ class SelfHostedDeploymentSerializer(StrictModelSerializer):
         model = SelfHostedDeployment
         fields = ["id", *self_hosted_services.DEPLOYMENT_FIELDS, "price", "created_at", "updated_at"]
 
-    @extend_schema_field(SelfHostedCostSerializer)
-    def get_price(self, deployment: SelfHostedDeployment) -> dict[str, Any]:
+    @extend_schema_field(SelfHostedCostSerializer(allow_null=True))
+    def get_price(self, deployment: SelfHostedDeployment) -> dict[str, Any] | None:
+        """``null`` for a row the model's validation would refuse now (stored before its bounds,
+        or by raw SQL): the list still answers, and saving the row again names the field."""
         cost = self_hosted_services.self_hosted_price(deployment=deployment)
-        return dict(SelfHostedCostSerializer(cost).data)
+        return None if cost is None else dict(SelfHostedCostSerializer(cost).data)
 
     def create(self, validated_data: dict[str, Any]) -> SelfHostedDeployment:
         return self_hosted_services.self_hosted_create(

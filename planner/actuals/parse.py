@@ -1,11 +1,12 @@
 """Parsing a batch of usage records: pure Python, no database.
 
 ``parse_records`` checks every record of a batch (a JSON object per record: known fields only, types,
-ranges, NaN/inf, NUL bytes, timestamps from 2000 to at most ``FUTURE_TOLERANCE`` ahead of the
-server clock, cached + cache-write tokens within input, reasoning within output, a model or a
-workload) and returns the valid records column by column with each one's payload hash, and the
-problems as (index, field, reason). The hash covers the payload as the client sent it, normalised,
-so that a retried record is recognised as a duplicate (``planner.actuals.ingest``).
+ranges, NaN/inf, NUL bytes, lone UTF-16 surrogates, timestamps from 2000 to at most
+``FUTURE_TOLERANCE`` ahead of the server clock, whatever their offset, cached + cache-write tokens
+within input, reasoning within output, a model or a workload) and returns the valid records column
+by column with each one's payload hash, and the problems as (index, field, reason). The hash
+covers the payload as the client sent it, normalised, so that a retried record is recognised as a
+duplicate (``planner.actuals.ingest``).
 
 Also the results and errors of ingestion: ``IngestError``, ``UsageRecordsInvalid``,
 ``IngestConflict``, ``IngestResult``.
@@ -112,7 +113,25 @@ def _text(value: object, limit: int = MAX_TEXT, *, required: bool = True) -> str
         raise _Invalid(f"At most {limit} characters (got {len(value)}).")
     if "\x00" in value:
         raise _Invalid("May not contain NUL characters.")
+    if not value.isascii() and not _encodable(value):
+        raise _Invalid("Must be valid Unicode: a lone UTF-16 surrogate (such as \\ud800) is not a character.")
     return value
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` is valid Unicode: JSON's ``"\\ud800"`` decodes to a lone surrogate, which
+    neither the payload hash nor the database can encode."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _field_name(name: object) -> str:
+    """An unknown field's name as the error reports it: at most 100 characters, lone surrogates
+    escaped (the response must encode as UTF-8)."""
+    return str(name)[:100].encode(errors="backslashreplace").decode()
 
 
 def _reference(value: object) -> int | None:
@@ -160,6 +179,10 @@ def _credits(value: object) -> Decimal | None:
     return number.quantize(CREDITS_QUANTUM)
 
 
+_TOO_LATE = "More than 1 day in the future; check the client's clock and time zone."
+_TOO_EARLY = "Before 2000-01-01; check the value."
+
+
 def _timestamp(value: object, latest: datetime) -> datetime:
     if not isinstance(value, str) or len(value) > 64:
         raise _Invalid("Must be an ISO 8601 date-time string with a UTC offset.")
@@ -169,11 +192,14 @@ def _timestamp(value: object, latest: datetime) -> datetime:
         raise _Invalid("Not an ISO 8601 date-time, e.g. 2025-06-10T14:03:00Z.") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise _Invalid("Needs a UTC offset or Z (e.g. 2025-06-10T14:03:00Z); local times are ambiguous.")
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
+        raise _Invalid(_TOO_EARLY if moment.year < EARLIEST_TIMESTAMP.year else _TOO_LATE) from None
     if moment > latest:
-        raise _Invalid("More than 1 day in the future; check the client's clock and time zone.")
+        raise _Invalid(_TOO_LATE)
     if moment < EARLIEST_TIMESTAMP:
-        raise _Invalid("Before 2000-01-01; check the value.")
+        raise _Invalid(_TOO_EARLY)
     return moment
 
 
@@ -245,7 +271,7 @@ def parse_records(records: Sequence[object], *, now: datetime) -> tuple[ParsedRe
         check = _field_checks(index, failures)
         if not RECORD_FIELDS.issuperset(record):
             for name in sorted(record.keys() - RECORD_FIELDS, key=str):
-                failures.append(IngestError(index, str(name)[:100], "Unknown field."))
+                failures.append(IngestError(index, _field_name(name), "Unknown field."))
         get = record.get
         event_id = check("event_id", _text, get("event_id"))
         customer = check("customer", _text, get("customer"))

@@ -25,11 +25,18 @@ from planner.core.models import (
 from planner.core.validators import finite_decimal
 from pricing.custom import private_model_structure
 from pricing.models import AIModel
+from pricing.selfhosted import MAX_MTOK, SelfHostedPriceOutOfRange, self_hosted_cost
 
-MAX_MTOK_PRICE = Decimal("9999999999.9999999999")  # max_digits=20, decimal_places=10, as the catalog
+MAX_MTOK_PRICE = MAX_MTOK  # max_digits=20, decimal_places=10, as the catalog
 MAX_TOKENS_PER_SECOND = 1e9
 MAX_GPUS_PER_REPLICA = 4096
 MAX_THROUGHPUT_MULTIPLIER = 100.0
+#: Floors checked by ``SelfHostedDeployment.clean`` (the database only asks for > 0): a replica
+#: slower than a token every 100 seconds, serving under 1 % of its paid hours or at under a
+#: hundredth of its measured throughput is a typo (``1e-300`` made a price no column holds).
+MIN_TOKENS_PER_SECOND = 0.01
+MIN_TARGET_UTILIZATION = 0.01
+MIN_THROUGHPUT_MULTIPLIER = 1 / MAX_THROUGHPUT_MULTIPLIER
 #: A private model's prices per million tokens (``PriceSheetEntry``); discounts leave them empty.
 PRIVATE_PRICE_FIELDS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "reasoning_mtok")
 
@@ -291,6 +298,33 @@ class SelfHostedDeployment(TimestampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The floors above, then the derived $/Mtok: within the catalog's price columns
+        (``pricing.selfhosted.MAX_MTOK``), reported on the throughput of the kind at fault."""
+        errors: dict[str, str] = {}
+        floors = (
+            ("input_tokens_per_second", MIN_TOKENS_PER_SECOND, "tokens per second"),
+            ("output_tokens_per_second", MIN_TOKENS_PER_SECOND, "tokens per second"),
+            ("target_utilization", MIN_TARGET_UTILIZATION, "1 % of paid hours serving traffic; 0.6 is 60 %"),
+            ("throughput_multiplier", MIN_THROUGHPUT_MULTIPLIER, "a hundredth of the measured throughput"),
+        )
+        for name, floor, meaning in floors:
+            value = getattr(self, name)
+            if isinstance(value, float | int) and 0 < value < floor:
+                errors[name] = f"Enter at least {floor:g} ({meaning})."
+        raise_errors(errors)
+        # Imported here: ``terms`` imports this module. It is the one ORM -> spec conversion.
+        from planner.prices.terms import self_hosted_spec
+
+        try:
+            spec = self_hosted_spec(self)
+        except (ArithmeticError, TypeError, ValueError):
+            return  # a field is missing or invalid: its own validators say which and why
+        try:
+            self_hosted_cost(spec)
+        except SelfHostedPriceOutOfRange as error:
+            raise ValidationError({error.field: str(error)}) from error
 
     @property
     def mix_key(self) -> str:

@@ -73,9 +73,14 @@ def self_hosted_delete(*, deployment: SelfHostedDeployment) -> None:
         deployment.delete()
 
 
-def self_hosted_price(*, deployment: SelfHostedDeployment) -> SelfHostedCost:
-    """The deployment's effective $/Mtok with the arithmetic steps."""
-    return self_hosted_cost(self_hosted_spec(deployment))
+def self_hosted_price(*, deployment: SelfHostedDeployment) -> SelfHostedCost | None:
+    """The deployment's effective $/Mtok with the arithmetic steps; None for a row whose price
+    cannot be computed (stored before the model's bounds, or by raw SQL): lists still show it, and
+    saving it again names the field at fault."""
+    try:
+        return self_hosted_cost(self_hosted_spec(deployment))
+    except ValueError:
+        return None
 
 
 def _base_rate(schedule: PriceSchedule, key: str) -> Decimal | None:

@@ -230,6 +230,23 @@ def _text(value: object) -> str | None:
     return str(value).strip()
 
 
+def _unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored, if it cannot: PostgreSQL refuses NUL characters in text, and
+    no database encodes a lone UTF-16 surrogate (JSON's ``"\\ud800"``)."""
+    if "\x00" in text:
+        return "May not contain NUL characters."
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "Must be valid Unicode: a lone UTF-16 surrogate (such as \\ud800) is not a character."
+    return None
+
+
+def _escaped(name: str) -> str:
+    """A name from the file as an error reports it (the response must encode as UTF-8)."""
+    return name.encode(errors="backslashreplace").decode()
+
+
 def _entry_from_row(
     *, sheet: PriceSheet, row: Mapping[str, object], catalog: _Catalog, entry: PriceSheetEntry | None = None
 ) -> tuple[PriceSheetEntry, dict[str, str]]:
@@ -238,10 +255,11 @@ def _entry_from_row(
     cells: dict[str, str] = {}
     for column in ENTRY_COLUMNS:
         text = _text(row.get(column))
-        if text is None:
-            errors[column] = "Must be a number or a string."
+        reason = "Must be a number or a string." if text is None else _unstorable(text)
+        if reason is not None:
+            errors[column] = reason
             text = ""
-        cells[column] = text
+        cells[column] = text or ""
     entry = entry or PriceSheetEntry(sheet=sheet)
     entry.kind = cells["kind"].lower()
     entry.provider = None
@@ -354,6 +372,8 @@ def _rows_from_json(text: str) -> tuple[Rows, list[RowError]]:
         document = json.loads(text, parse_float=Decimal, parse_constant=Decimal)
     except json.JSONDecodeError as exc:
         return [], [RowError(exc.lineno, "file", f"Not valid JSON: {exc.msg}.")]
+    except RecursionError:
+        return [], [RowError(0, "file", "The JSON is nested too deeply.")]
     entries = document.get("entries") if isinstance(document, dict) else document
     if not isinstance(entries, list):
         return [], [
@@ -366,7 +386,7 @@ def _rows_from_json(text: str) -> tuple[Rows, list[RowError]]:
             errors.append(RowError(position, "entry", "Each entry must be an object."))
             continue
         unknown = sorted(set(item) - set(ENTRY_COLUMNS))
-        errors += [RowError(position, name, "Unknown field.") for name in unknown]
+        errors += [RowError(position, _escaped(name), "Unknown field.") for name in unknown]
         rows.append((position, item))
     return rows, errors
 
