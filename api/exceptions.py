@@ -27,7 +27,6 @@ from rest_framework import exceptions, status
 from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.views import exception_handler
 
 _WHOLE_REQUEST = frozenset({NON_FIELD_ERRORS, api_settings.NON_FIELD_ERRORS_KEY})
 
@@ -72,6 +71,11 @@ def error_body(detail: Any) -> dict[str, list[dict[str, Any]]]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, with service ValidationErrors as 400s and every body in one shape."""
+    # Imported here, not at the top: rest_framework.views loads the parser classes as it is
+    # imported, and api.parsers imports this module (for the 413), so a top-level import fails
+    # in whichever of the two modules is imported first.
+    from rest_framework.views import exception_handler
+
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=get_error_detail(exc))
     elif isinstance(exc, Http404):

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils.text import slugify
@@ -27,7 +26,7 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.exceptions import RequestTooLarge
+from api.parsers import read_body
 from api.serializers.prices import (
     PRICE_SHEET_IMPORT_JSON,
     CatalogModelDetailSerializer,
@@ -96,11 +95,7 @@ class _RawParser(BaseParser):
     def parse(
         self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        limit: int = settings.API_MAX_BODY_BYTES
-        raw = stream.read(limit + 1)
-        if len(raw) > limit:
-            raise RequestTooLarge(f"The request body is larger than {limit:,} bytes.")
-        return {"format": self.file_format, "content": raw}
+        return {"format": self.file_format, "content": read_body(stream)}
 
 
 class RawCSVParser(_RawParser):

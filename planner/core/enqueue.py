@@ -8,7 +8,13 @@ the same strings beat rows and queued messages hold.
 
 from __future__ import annotations
 
+from kombu.exceptions import OperationalError
+
 from planner.celery import app
+
+#: What sending raises when the broker cannot take a message (down, refusing connections):
+#: callers whose work the database can recover later catch these and leave it to recovery.
+BROKER_ERRORS = (OperationalError, OSError)
 
 RUN_CHUNK = "planner.run_chunk"
 RUN_MERGE = "planner.run_merge"

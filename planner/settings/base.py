@@ -11,7 +11,9 @@ docker-compose.yml sets only variables the settings actually read.
 
 from __future__ import annotations
 
+import math
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -43,6 +45,10 @@ ENV_VARS: frozenset[str] = frozenset(
         "API_THROTTLE_USER_RATE",
         "SITE_URL",
         "CACHE_URL",
+        "CACHE_SOCKET_TIMEOUT_SECONDS",
+        "LOGIN_THROTTLE_USER_IP_FAILURES",
+        "LOGIN_THROTTLE_IP_FAILURES",
+        "LOGIN_THROTTLE_COOLOFF_MINUTES",
     }
 )
 
@@ -73,6 +79,18 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_seconds(name: str, default: float) -> float:
+    """Parse a duration in seconds (a positive, finite number such as ``0.1`` or ``5``)."""
+    raw = env_str(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise ImproperlyConfigured(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
 DEBUG = env_bool("DEBUG", True)
 _secret = os.environ.get("SECRET_KEY", "")
 if not _secret:
@@ -100,6 +118,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "pricing",
     "planner",
     "api",
@@ -108,12 +127,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # API bodies over API_MAX_BODY_BYTES: a JSON 413 before any view (Django's smaller limit stays
+    # for the web's forms; docs/API.md).
+    "api.parsers.BodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "planner.urls"
@@ -166,6 +190,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -190,9 +219,11 @@ STORAGES = {
 }
 
 # --- Cache ---------------------------------------------------------------------------------
-# "default" holds the API throttle counters: unset CACHE_URL gives each process its own memory
-# cache (right for one web process, as in ``make run``); with several web processes set
-# CACHE_URL=redis://host:6379/1 so they count requests together (docs/API.md).
+# "default" holds the API throttle counters, and nothing else: unset CACHE_URL gives each process
+# its own memory cache (right for one web process, as in ``make run``); with several web processes
+# set CACHE_URL=redis://host:6379/1 so they count requests together (docs/API.md). The throttle
+# lets requests through when Redis is unreachable; the socket timeouts bound what each request
+# waits for a dead or unreachable Redis (one attempt: redis-py does not retry a pool's connections).
 # "local" is always this process's memory: verified API keys (a few seconds) and rendered
 # documents of finished runs (immutable), where a network round trip would cost more than it
 # saves.
@@ -200,12 +231,23 @@ CACHE_URL = env_str("CACHE_URL", "")
 if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL, got {CACHE_URL.split(':', 1)[0]!r}")
 _LOCAL_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 2000}}
+CACHE_SOCKET_TIMEOUT_SECONDS = env_seconds("CACHE_SOCKET_TIMEOUT_SECONDS", 0.1)
+
+
+def shared_cache_config(url: str) -> dict[str, object]:
+    """Return Django's CACHES entry for the Redis at ``url``, with the socket timeouts."""
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "OPTIONS": {
+            "socket_connect_timeout": CACHE_SOCKET_TIMEOUT_SECONDS,
+            "socket_timeout": CACHE_SOCKET_TIMEOUT_SECONDS,
+        },
+    }
+
+
 CACHES: dict[str, dict[str, object]] = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-        if CACHE_URL
-        else {**_LOCAL_CACHE, "LOCATION": "default"}
-    ),
+    "default": shared_cache_config(CACHE_URL) if CACHE_URL else {**_LOCAL_CACHE, "LOCATION": "default"},
     "local": {**_LOCAL_CACHE, "LOCATION": "local"},
 }
 
@@ -231,6 +273,14 @@ else:
     # Redis/SQS redeliver an unacknowledged message after the visibility timeout: keep it above
     # the chunk task's hard time limit, or a long chunk would be delivered twice while running.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
+# Connecting to send: one quick retry, then fail (kombu's default retries for about 6 s while a
+# web request waits); what could not be sent is sent again from the database (the reaper).
+CELERY_BROKER_TRANSPORT_OPTIONS |= {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -241,6 +291,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Sending never retries in the caller (a web request must not wait on a dead broker): whatever is
+# sent can be sent again from the database (the reaper dispatches runs and merges, the periodic
+# delivery sends alert mail).
+CELERY_TASK_PUBLISH_RETRY = False
 # Periodic tasks, registered in one place; django-celery-beat copies them into its database
 # tables at start, where the admin can edit them. Each expires before the next tick.
 CELERY_BEAT_SCHEDULE = {
@@ -326,7 +380,10 @@ REST_FRAMEWORK = {
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
     "COERCE_DECIMAL_TO_STRING": True,
 }
-#: Largest request body the API parses (bytes); larger bodies get a 413.
+#: Largest request body of the API (bytes); larger bodies get a JSON 413 (api.parsers). It holds
+#: the largest ingestion batch: 10,000 records with every field at its longest is 15.9 MiB of
+#: ASCII JSON (tests/api/test_body_limits.py). Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB)
+#: still bounds the web's forms: the API never lets Django read its bodies.
 API_MAX_BODY_BYTES = 16 * 1024 * 1024
 SPECTACULAR_SETTINGS = {
     "TITLE": "Margin Planner API",
@@ -363,6 +420,9 @@ PLANNER_CHUNK_TIME_LIMIT = 2400
 #: A queued/running run without a heartbeat for this long is stale: the reaper re-queues its
 #: missing blocks, or fails the run once a block has used PLANNER_MAX_BLOCK_ATTEMPTS attempts.
 PLANNER_RUN_STALE_SECONDS = 120
+# A run the broker could not take is dispatched by the reaper once it is this old (the request's
+# own dispatch after commit gets the first try).
+PLANNER_DISPATCH_GRACE_SECONDS = 5
 PLANNER_MAX_BLOCK_ATTEMPTS = 3
 
 LOGGING = {
@@ -372,3 +432,42 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- Login throttling (django-axes; docs/WEB.md) -------------------------------------------
+# Every password sign-in, the web's and the admin's, goes through django.contrib.auth's
+# authenticate(), where axes counts failures. Two rules, each with its own limit: one username
+# from one IP (a guessed password), and one IP across usernames (a sprayed one). Failures count
+# until none has come for the cool-off; a locked-out sign-in is refused even with the right
+# password. API keys never pass through authenticate(): they keep their own throttle (API_THROTTLE_*).
+
+
+def _env_positive_int(name: str, default: int) -> int:
+    raw = env_str(name, str(default))
+    if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+        raise ImproperlyConfigured(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
+
+
+#: (lockout parameters, failures that lock them): planner.accounts.login_throttling reads the
+#: limits; axes reads the parameters.
+LOGIN_THROTTLE_RULES: list[tuple[list[str], int]] = [
+    (["username", "ip_address"], _env_positive_int("LOGIN_THROTTLE_USER_IP_FAILURES", 10)),
+    (["ip_address"], _env_positive_int("LOGIN_THROTTLE_IP_FAILURES", 50)),
+]
+AXES_LOCKOUT_PARAMETERS: list[str | list[str]] = [parameters for parameters, _ in LOGIN_THROTTLE_RULES]
+AXES_FAILURE_LIMIT = LOGIN_THROTTLE_RULES[0][1]
+AXES_HANDLER = "planner.accounts.login_throttling.LoginThrottleHandler"
+AXES_COOLOFF_TIME = timedelta(minutes=_env_positive_int("LOGIN_THROTTLE_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_CALLABLE = "planner.web.views.account.login_locked_out"
+# Successful sign-ins are not logged (only failures matter here, and that log only grows); a
+# success does not clear failures either: clearing the IP's would let one valid account reset
+# the IP rule between guesses.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_RESET_ON_SUCCESS = False
+# No start-up banner from axes in every process and management command.
+AXES_VERBOSE = False
+
+# --- Demo ----------------------------------------------------------------------------------
+#: ``manage.py seed_demo`` creates the superuser demo/demo-margin; production settings set this
+#: so that it runs there only with --force.
+SEED_DEMO_REQUIRES_FORCE = False

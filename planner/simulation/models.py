@@ -162,6 +162,12 @@ class SimulationRun(PlannerModel):
     merge_enqueued_at = models.DateTimeField(
         null=True, blank=True, help_text="Set once, by the chunk that completed the last block."
     )
+    dispatched_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its chunks were handed to the broker; empty while the broker could not take them "
+        "(the reaper dispatches such runs when it is back).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -38,7 +38,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from planner import engine
-from planner.core.enqueue import RUN_CHUNK, RUN_MERGE, enqueue
+from planner.core.enqueue import BROKER_ERRORS, RUN_CHUNK, RUN_MERGE, enqueue
 from planner.simulation.adapter import SimulationInputError, engine_input_from_snapshot
 from planner.simulation.models import RunBlock, Scenario, SimulationRun
 from planner.simulation.snapshot import scenario_snapshot
@@ -92,7 +92,13 @@ def run_start(*, scenario: Scenario, users: int | None = None, seed: int | None 
 
 
 def run_dispatch(*, run_id: int, enqueue: Enqueue = _enqueue_chunk) -> int:
-    """Enqueue chunk tasks for every block of the run that is not done; returns the count."""
+    """Enqueue chunk tasks for every block of the run that is not done; returns the count.
+
+    The run is the outbox: ``dispatched_at`` is set once the broker took every chunk. When the
+    broker cannot take them (down, refusing connections) nothing is raised: the run stays queued
+    and undispatched, and the reaper dispatches it when the broker is back (``runs_reap``), so a
+    request that starts a run never fails or waits on the broker.
+    """
     run = SimulationRun.objects.only("blocks_total", "chunk_blocks", "status").filter(pk=run_id).first()
     if run is None or run.is_finished:
         return 0
@@ -101,8 +107,13 @@ def run_dispatch(*, run_id: int, enqueue: Enqueue = _enqueue_chunk) -> int:
     )
     missing = [b for b in range(run.blocks_total) if b not in done]
     groups = chunk_groups(missing, run.chunk_blocks)
-    for group in groups:
-        enqueue(run_id, group)
+    try:
+        for group in groups:
+            enqueue(run_id, group)
+    except BROKER_ERRORS as error:
+        logger.warning("run dispatch failed, the reaper will retry run_id=%s error=%s", run_id, error)
+        return 0
+    SimulationRun.objects.filter(pk=run_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
     logger.info("run dispatched run_id=%s chunks=%s blocks=%s", run_id, len(groups), len(missing))
     return len(groups)
 
@@ -276,7 +287,8 @@ def runs_reap(
     enqueue: Enqueue = _enqueue_chunk,
     enqueue_merge: Callable[[int], None] = _enqueue_merge,
 ) -> ReapReport:
-    """Recover runs that stopped making progress: re-queue, re-merge or fail them.
+    """Recover runs that stopped making progress: re-queue, re-merge or fail them; and dispatch
+    runs the broker could not take when they started.
 
     A run needs recovery when it has had no heartbeat for ``stale_after`` (every chunk lost), or
     when one of its blocks has been ``running`` without a heartbeat for that long (its chunk died
@@ -293,7 +305,21 @@ def runs_reap(
     failed: list[int] = []
     merges: list[int] = []
     chunks = 0
+    # Runs the broker could not take when they started: dispatch them now (a grace period leaves
+    # a just-created run to the dispatch its request queued after commit).
+    undispatched = SimulationRun.objects.filter(
+        status=SimulationRun.Status.QUEUED,
+        dispatched_at__isnull=True,
+        created_at__lte=now - timedelta(seconds=settings.PLANNER_DISPATCH_GRACE_SECONDS),
+    )
+    for run_id in undispatched.values_list("pk", flat=True):
+        dispatched = run_dispatch(run_id=run_id, enqueue=enqueue)
+        if dispatched:
+            chunks += dispatched
+            requeued.append(run_id)
     for run in SimulationRun.objects.filter(status__in=ACTIVE).only("merge_enqueued_at"):
+        if run.pk in requeued:
+            continue
         claimed_run = SimulationRun.objects.filter(run_is_stale, pk=run.pk).update(heartbeat_at=now)
         claimed_blocks = RunBlock.objects.filter(
             run=run, state=RunBlock.State.RUNNING, heartbeat_at__lte=cutoff

@@ -65,6 +65,21 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
     assert "no issues" in result.stdout
 
 
+def test_production_hsts_lasts_a_year_with_preload_and_subdomains(tmp_path: Path) -> None:
+    # A year is the minimum max-age the HSTS preload list accepts.
+    result = run_python(
+        [
+            "-c",
+            "import django; django.setup(); from django.conf import settings as s; "
+            "print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_PRELOAD, s.SECURE_HSTS_INCLUDE_SUBDOMAINS)",
+        ],
+        {"DJANGO_SETTINGS_MODULE": "planner.settings.production", "SECRET_KEY": secrets.token_urlsafe(64)},
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["31536000", "True", "True"]
+
+
 def test_embedded_default_is_sqlite_tuned_for_several_processes(tmp_path: Path) -> None:
     config = database_config(None)
     assert config["ENGINE"] == "django.db.backends.sqlite3"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from planner.devtools.demo import DEMO_PASSWORD, DEMO_PRICE_DATE, DEMO_USERNAME, demo_seed
@@ -23,8 +24,19 @@ class Command(BaseCommand):
             default=DEMO_PRICE_DATE,
             help=f"Catalog price date pinned in the demo scenario (YYYY-MM-DD, default {DEMO_PRICE_DATE}).",
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even under production settings, which refuse it: the demo user is a superuser "
+            "with a published password.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.SEED_DEMO_REQUIRES_FORCE and not options["force"]:
+            raise CommandError(
+                f"Refusing to seed the demo under production settings: it would create the superuser "
+                f"{DEMO_USERNAME}/{DEMO_PASSWORD}, whom anyone can sign in as. Pass --force to do it anyway."
+            )
         try:
             organization = demo_seed(price_date=options["price_date"])
         except LookupError as exc:

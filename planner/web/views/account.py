@@ -1,9 +1,11 @@
-"""Web pages for accounts: sign-up, organisation members and API keys."""
+"""Web pages for accounts: sign-up, the sign-in lockout page, organisation members and API keys."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, cast
 
+from axes.helpers import get_cool_off
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -41,6 +43,22 @@ def signup(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Welcome! {organization.name} is ready. Create your first product.")
             return redirect("scenarios:product_new")
     return render(request, "account/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def login_locked_out(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: dict[str, Any] | None
+) -> HttpResponse:
+    """The answer to a sign-in that login throttling refuses (``AXES_LOCKOUT_CALLABLE``): 429
+    with the time to retry. The lock lasts a cool-off after the latest failed attempt, which is
+    this one (axes counts refused attempts too), so that time is when the lock is surely over."""
+    cool_off = get_cool_off(request)
+    context = {
+        "retry_at": request.axes_attempt_time + cool_off,  # type: ignore[attr-defined]
+        "minutes": math.ceil(cool_off.total_seconds() / 60),
+    }
+    response = render(request, "registration/locked_out.html", context, status=429)
+    response["Retry-After"] = str(math.ceil(cool_off.total_seconds()))
+    return response
 
 
 @login_required
