@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import filters
+from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from api.pagination import CursorPagination
 from api.representation import finished_run_document, represent
 from api.serializers.documents import ScenarioDocumentSerializer
@@ -94,10 +95,15 @@ class ScenarioViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Scenario])
     @extend_schema(
         summary="Start a simulation run of the scenario",
         request=RunStartSerializer,
-        responses={202: OpenApiResponse(RunSerializer, description="The run, queued.")},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            202: OpenApiResponse(RunSerializer, description="The run, queued."),
+            **IDEMPOTENCY_RESPONSES,
+        },
         filters=False,
     )
     @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    @idempotent
     def runs(self, request: Request, pk: str | None = None) -> Response:
         scenario = self.get_object()
         start = RunStartSerializer(data=request.data)

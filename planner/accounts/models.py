@@ -111,3 +111,34 @@ class ApiKey(PlannerModel):
             raise ValidationError({"scopes": f"Choose one or more of {', '.join(self.SCOPES)}."})
         if len(set(scopes)) != len(scopes):
             raise ValidationError({"scopes": "Each scope may be given once."})
+
+
+# --- Idempotency keys -----------------------------------------------------------------------
+
+
+class IdempotencyKey(PlannerModel):
+    """A client's ``Idempotency-Key`` for one request that started a job, with the response it got.
+
+    One row per ``(organization, key)``: the unique constraint is what lets two simultaneous
+    requests with the same key start exactly one job (``planner.accounts.idempotency``). The row
+    is inserted before the job starts, in the same transaction, and the response is filled in
+    before that transaction commits, so a committed row always has one. Kept 24 hours.
+    """
+
+    MAX_LENGTH = 255
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=MAX_LENGTH)
+    request_hash = models.CharField(
+        max_length=64, help_text="SHA-256 of the request (method, path, body), hex."
+    )
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True, help_text="The response body as sent (JSON text).")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [unique_constraint("idempotencykey", ["organization", "key"])]
+        verbose_name = "idempotency key"
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.organization_id})"

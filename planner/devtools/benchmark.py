@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import resource
 import signal
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.db.models import Q
 from genai_prices import data as genai_data
 
 from planner import engine
@@ -142,12 +145,15 @@ def _comparable(results: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (results or {}).items() if k != "seconds"}
 
 
-def _wait_finished(run_id: int, timeout: float) -> SimulationRun:
-    def finished() -> SimulationRun | None:
-        run = SimulationRun.objects.get(pk=run_id)
-        return run if run.is_finished else None
+def _finished(run_id: int) -> SimulationRun | None:
+    run = SimulationRun.objects.get(pk=run_id)
+    return run if run.is_finished else None
 
-    run: SimulationRun = wait_for(finished, timeout=timeout, what=f"run {run_id}", interval=0.2)
+
+def _wait_finished(run_id: int, timeout: float) -> SimulationRun:
+    run: SimulationRun = wait_for(
+        lambda: _finished(run_id), timeout=timeout, what=f"run {run_id}", interval=0.2
+    )
     return run
 
 
@@ -185,31 +191,106 @@ def jobs_benchmark(
     return report
 
 
-def kill_experiment(*, repeats: int, users: int, log_dir: Path, timeout: float = 900) -> dict[str, Any]:
-    """SIGKILL a worker while a block of a run is running, restart it, let the reaper recover the
-    run; repeat and compare each result with an undisturbed run of the same inputs."""
+KILL_TARGETS = ("child", "main")
+
+
+def _reaping_wait(condition: Callable[[], Any], *, timeout: float, what: str, next_reap: list[float]) -> Any:
+    """Poll ``condition`` like ``wait_for``, running the reaper every ``PLANNER_REAP_SECONDS`` as
+    Celery beat would (``next_reap`` holds the time of the next pass, shared across waits)."""
+
+    def reaping() -> Any:
+        if time.monotonic() >= next_reap[0]:
+            runs.runs_reap()
+            next_reap[0] += settings.PLANNER_REAP_SECONDS
+        return condition()
+
+    return wait_for(reaping, timeout=timeout, what=what, interval=0.05)
+
+
+def _kill_once(
+    *, scenario: Scenario, users: int, target: str, repeat: int, log_dir: Path, timeout: float
+) -> dict[str, Any]:
+    """Start a run, SIGKILL the worker's pool process (``child``) or main process (``main``) while
+    a block runs, and time until the killed block runs again (the resume) and the run finishes.
+
+    The reaper runs every ``PLANNER_REAP_SECONDS`` from the run's start, as beat would, with the
+    configured stale timeout. A killed main process takes its pool processes with it (Celery sets
+    their parent-death signal); it is restarted at once, as a supervisor would.
+    """
+    with ExitStack() as workers:
+        worker = workers.enter_context(celery_worker_process(concurrency=1, log_dir=log_dir))
+        run = runs.run_start(scenario=scenario, users=users)
+        next_reap = [time.monotonic() + settings.PLANNER_REAP_SECONDS]
+        # Kill at a different point each time: while block ``repeat`` (or a later one) runs.
+        running = RunBlock.objects.filter(
+            run_id=run.pk, state=RunBlock.State.RUNNING, block__gte=repeat % run.blocks_total
+        )
+        block: RunBlock = _reaping_wait(
+            running.first, timeout=timeout, what="a running block", next_reap=next_reap
+        )
+        if target == "child":
+            os.kill(int(block.worker.rsplit(":", 1)[1]), signal.SIGKILL)
+        else:
+            os.kill(worker.process.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        if target == "main":
+            worker.process.wait(timeout=30)
+            workers.enter_context(celery_worker_process(concurrency=1, log_dir=log_dir))
+        killed = RunBlock.objects.filter(pk=block.pk)
+        resumed = Q(attempts__gt=block.attempts) | Q(state=RunBlock.State.DONE) | ~Q(worker=block.worker)
+        _reaping_wait(
+            killed.filter(resumed).exists,
+            timeout=timeout,
+            what="the killed block to run again",
+            next_reap=next_reap,
+        )
+        resumed_at = time.monotonic()
+        final = _reaping_wait(
+            lambda: _finished(run.pk), timeout=timeout, what=f"run {run.pk}", next_reap=next_reap
+        )
+    return {
+        "run": run.pk,
+        "killed_in_block": block.block,
+        "resume_seconds": round(resumed_at - killed_at, 2),
+        "finish_seconds": round(time.monotonic() - killed_at, 2),
+        "status": final.status,
+        "results": _comparable(final.results),
+    }
+
+
+def kill_experiment(
+    *, repeats: int, users: int, log_dir: Path, targets: Sequence[str] = KILL_TARGETS, timeout: float = 900
+) -> dict[str, Any]:
+    """SIGKILL a worker process while a block of a run is running and let the worker and the
+    reaper recover the run, ``repeats`` times per target (``child``: the pool process running the
+    block; ``main``: the worker's main process); report the time to resume (median, maximum) and
+    compare each result with an undisturbed run of the same inputs."""
     scenario = _benchmark_scenario()
     with celery_worker_process(concurrency=1, log_dir=log_dir):
         undisturbed = _wait_finished(runs.run_start(scenario=scenario, users=users).pk, timeout)
     expected = _comparable(undisturbed.results)
-    outcomes = []
-    for repeat in range(repeats):
-        with celery_worker_process(concurrency=1, log_dir=log_dir) as worker:
-            run = runs.run_start(scenario=scenario, users=users)
-            # Kill at a different point each time: while block ``repeat`` (or a later one) runs.
-            running = RunBlock.objects.filter(run_id=run.pk, state=RunBlock.State.RUNNING, block__gte=repeat)
-            block: RunBlock = wait_for(running.first, timeout=timeout, what="a running block", interval=0.005)
-            worker.stop(signal.SIGKILL)
-        with celery_worker_process(concurrency=1, log_dir=log_dir):
-            runs.runs_reap(stale_after=timedelta(0))
-            final = _wait_finished(run.pk, timeout)
-        outcomes.append(
-            {
-                "run": run.pk,
-                "killed_in_block": block.block,
-                "status": final.status,
-                "identical": _comparable(final.results) == expected,
-            }
-        )
-    completed = sum(1 for o in outcomes if o["status"] == SimulationRun.Status.SUCCEEDED and o["identical"])
-    return {"repeats": repeats, "users": users, "completed_identical": completed, "runs": outcomes}
+    report: dict[str, Any] = {
+        "repeats": repeats,
+        "users": users,
+        "heartbeat_seconds": settings.PLANNER_HEARTBEAT_SECONDS,
+        "stale_seconds": settings.PLANNER_RUN_STALE_SECONDS,
+        "reap_seconds": settings.PLANNER_REAP_SECONDS,
+    }
+    for target in targets:
+        outcomes = []
+        for repeat in range(repeats):
+            outcome = _kill_once(
+                scenario=scenario, users=users, target=target, repeat=repeat, log_dir=log_dir, timeout=timeout
+            )
+            outcome["identical"] = outcome.pop("results") == expected
+            outcomes.append(outcome)
+        resumes = [o["resume_seconds"] for o in outcomes]
+        report[target] = {
+            "resume_seconds_median": round(statistics.median(resumes), 2),
+            "resume_seconds_max": max(resumes),
+            "completed_identical": sum(
+                1 for o in outcomes if o["status"] == SimulationRun.Status.SUCCEEDED and o["identical"]
+            ),
+            "runs": outcomes,
+        }
+    return report

@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -49,6 +50,9 @@ ENV_VARS: frozenset[str] = frozenset(
         "LOGIN_THROTTLE_USER_IP_FAILURES",
         "LOGIN_THROTTLE_IP_FAILURES",
         "LOGIN_THROTTLE_COOLOFF_MINUTES",
+        "PLANNER_HEARTBEAT_SECONDS",
+        "PLANNER_RUN_STALE_SECONDS",
+        "PLANNER_REAP_SECONDS",
     }
 )
 
@@ -119,6 +123,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "csp",
     "pricing",
     "planner",
     "api",
@@ -136,6 +141,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below; docs/WEB.md).
+    "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -218,6 +225,32 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# --- Content-Security-Policy (django-csp; docs/WEB.md) --------------------------------------
+# Everything comes from this origin: no CDN, no inline script, no style or on* attribute. Swagger
+# UI's inline script and style (templates/drf_spectacular/swagger_ui.html) carry the request's
+# nonce. plotly.js needs no eval for the charts drawn here; when it loads it adds two <style>
+# elements, admitted by their hashes: an empty one it then fills through the CSSOM (which
+# style-src does not govern), and maplibre's CSS (map traces, unused here). A plotly upgrade that
+# changes the second fails the CSP browser test (tests/web/test_csp_browser.py) with the new hash.
+# Its PNG/SVG downloads draw through data: and blob: images; Swagger UI's CSS has data: icons.
+PLOTLY_STYLE_HASHES = [
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+    "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE, *PLOTLY_STYLE_HASHES],
+        "img-src": [SELF, "data:", "blob:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 # --- Cache ---------------------------------------------------------------------------------
 # "default" holds the API throttle counters, and nothing else: unset CACHE_URL gives each process
 # its own memory cache (right for one web process, as in ``make run``); with several web processes
@@ -295,13 +328,30 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # sent can be sent again from the database (the reaper dispatches runs and merges, the periodic
 # delivery sends alert mail).
 CELERY_TASK_PUBLISH_RETRY = False
+#: Crash recovery (docs/JOBS.md): a thread in each chunk task refreshes the heartbeat of its run
+#: and of its running block every PLANNER_HEARTBEAT_SECONDS, however long the block takes; a
+#: queued/running run (or running block) without a heartbeat for PLANNER_RUN_STALE_SECONDS is
+#: stale, and the reaper, every PLANNER_REAP_SECONDS, re-queues its missing blocks or fails the
+#: run once a block has used PLANNER_MAX_BLOCK_ATTEMPTS attempts. So a dead worker is noticed
+#: within stale + reap seconds.
+PLANNER_HEARTBEAT_SECONDS = env_seconds("PLANNER_HEARTBEAT_SECONDS", 5)
+PLANNER_RUN_STALE_SECONDS = env_seconds("PLANNER_RUN_STALE_SECONDS", 15)
+PLANNER_REAP_SECONDS = env_seconds("PLANNER_REAP_SECONDS", 5)
+# Two missed heartbeats, not one late one, make a run stale: a worker busy writing (a SQLite lock
+# wait, a slow commit) must not look dead.
+if PLANNER_RUN_STALE_SECONDS < 2 * PLANNER_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        f"PLANNER_RUN_STALE_SECONDS ({PLANNER_RUN_STALE_SECONDS:g}) must be at least twice "
+        f"PLANNER_HEARTBEAT_SECONDS ({PLANNER_HEARTBEAT_SECONDS:g})."
+    )
 # Periodic tasks, registered in one place; django-celery-beat copies them into its database
 # tables at start, where the admin can edit them. Each expires before the next tick.
 CELERY_BEAT_SCHEDULE = {
     "planner-runs-reap": {
         "task": "planner.runs_reap",
-        "schedule": 30.0,
-        "options": {"expires": 25.0},
+        "schedule": PLANNER_REAP_SECONDS,
+        # Expires before the next tick (a backlog of reaper passes is never useful).
+        "options": {"expires": PLANNER_REAP_SECONDS * 0.8},
     },
     # Alerts (docs/ALERTS.md): the sweep evaluates due rules (each rule's own crontab decides);
     # delivery drains the outbox (it is also enqueued when rows are written).
@@ -417,9 +467,8 @@ PLANNER_CHUNK_BLOCKS = 4
 #: Chunk time limits (seconds); the broker's visibility timeout above stays larger.
 PLANNER_CHUNK_SOFT_TIME_LIMIT = 1800
 PLANNER_CHUNK_TIME_LIMIT = 2400
-#: A queued/running run without a heartbeat for this long is stale: the reaper re-queues its
-#: missing blocks, or fails the run once a block has used PLANNER_MAX_BLOCK_ATTEMPTS attempts.
-PLANNER_RUN_STALE_SECONDS = 120
+# Crash recovery: PLANNER_HEARTBEAT_SECONDS, PLANNER_RUN_STALE_SECONDS and PLANNER_REAP_SECONDS
+# are with the Celery settings (the reaper's beat schedule reads them).
 # A run the broker could not take is dispatched by the reaper once it is this old (the request's
 # own dispatch after commit gets the first try).
 PLANNER_DISPATCH_GRACE_SECONDS = 5

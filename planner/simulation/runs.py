@@ -5,9 +5,10 @@ Flow (docs/JOBS.md):
 1. :func:`run_start` creates the run (queued, frozen snapshot) and, after commit, enqueues one
    ``planner.run_chunk`` task per group of ``chunk_blocks`` consecutive blocks.
 2. :func:`chunk_execute` (the chunk task's body) marks each block ``running`` with a heartbeat
-   and an attempt, simulates it, stores its aggregate with an upsert keyed ``(run, block)`` and
-   recounts the run's done blocks under a row lock. The update that completes the last block sets
-   ``merge_enqueued_at`` (a conditional update, so exactly one caller wins) and enqueues the merge.
+   and an attempt (a thread refreshes both heartbeats while the block runs), simulates it,
+   stores its aggregate with an upsert keyed ``(run, block)`` and recounts the run's done blocks
+   under a row lock. The update that completes the last block sets ``merge_enqueued_at`` (a
+   conditional update, so exactly one caller wins) and enqueues the merge.
    Blocks already done are skipped, so a redelivered chunk never double-counts.
 3. :func:`run_merge` combines the stored aggregates in block order and marks the run succeeded.
 4. :func:`runs_reap` (periodic) finds queued/running runs without a recent heartbeat and
@@ -40,6 +41,7 @@ from django.utils import timezone
 from planner import engine
 from planner.core.enqueue import BROKER_ERRORS, RUN_CHUNK, RUN_MERGE, enqueue
 from planner.simulation.adapter import SimulationInputError, engine_input_from_snapshot
+from planner.simulation.heartbeats import ChunkHeartbeat
 from planner.simulation.models import RunBlock, Scenario, SimulationRun
 from planner.simulation.snapshot import scenario_snapshot
 
@@ -202,12 +204,20 @@ def chunk_execute(*, run_id: int, blocks: Sequence[int], worker: str | None = No
     """Simulate ``blocks`` of a run and store them; returns how many blocks this call computed.
 
     Stops early (without error) when the run is cancelled or finished. A block that has used up
-    ``PLANNER_MAX_BLOCK_ATTEMPTS`` fails the run with a readable error.
+    ``PLANNER_MAX_BLOCK_ATTEMPTS`` fails the run with a readable error. A heartbeat thread keeps
+    the run and the running block fresh every ``PLANNER_HEARTBEAT_SECONDS`` while the chunk runs
+    (:class:`~planner.simulation.heartbeats.ChunkHeartbeat`), and stops with it.
     """
     worker = worker or worker_name()
     SimulationRun.objects.filter(pk=run_id, status=SimulationRun.Status.QUEUED).update(
         status=SimulationRun.Status.RUNNING, started_at=timezone.now()
     )
+    interval = settings.PLANNER_HEARTBEAT_SECONDS
+    with ChunkHeartbeat(run_id=run_id, worker=worker, interval=interval) as heartbeat:
+        return _chunk_blocks(run_id=run_id, blocks=blocks, worker=worker, heartbeat=heartbeat)
+
+
+def _chunk_blocks(*, run_id: int, blocks: Sequence[int], worker: str, heartbeat: ChunkHeartbeat) -> int:
     computed = 0
     for block in blocks:
         if _status(run_id) != SimulationRun.Status.RUNNING:
@@ -225,6 +235,7 @@ def chunk_execute(*, run_id: int, blocks: Sequence[int], worker: str | None = No
             )
             return computed
         started = time.perf_counter()
+        heartbeat.block = block
         try:
             prepared = _prepared(run_id)
             aggregate = engine.simulate_block(prepared, block)
@@ -232,6 +243,7 @@ def chunk_execute(*, run_id: int, blocks: Sequence[int], worker: str | None = No
             _fail(run_id, f"The scenario cannot be simulated: {error}")
             return computed
         _block_finish(run_id, block, aggregate, time.perf_counter() - started)
+        heartbeat.block = None
         computed += 1
     return computed
 

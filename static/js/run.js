@@ -3,9 +3,12 @@
 (function () {
   "use strict";
   const box = document.getElementById("run-progress");
-  if (!box || box.dataset.finished === "true") return;
+  if (!box) return;
   const bar = document.getElementById("progress-bar");
   const fill = bar.querySelector(".fill");
+  // The bar's width is set here, not in a style attribute: the CSP refuses inline styles.
+  fill.style.width = Math.round(Number(bar.dataset.fraction) * 100) + "%";
+  if (box.dataset.finished === "true") return;
   const label = document.getElementById("progress-label");
   const url = box.dataset.url;
   function seconds(s) {

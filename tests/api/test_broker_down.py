@@ -19,6 +19,8 @@ from planner.simulation.models import Scenario, SimulationRun
 from planner.simulation.runs import runs_reap
 from tests.api.conftest import KeyClient
 
+STALE = timedelta(minutes=10)
+
 
 @contextmanager
 def broker_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -56,14 +58,19 @@ def test_a_run_started_while_the_broker_is_down_is_accepted_then_dispatched_by_t
 
     # The broker is back: the reaper's next pass (a beat task every 30 s) sends every block.
     sent: list[tuple[int, list[int]]] = []
-    report = runs_reap(now=timezone.now() + timedelta(seconds=10), enqueue=lambda r, b: sent.append((r, b)))
+    report = runs_reap(
+        now=timezone.now() + timedelta(seconds=10),
+        stale_after=STALE,
+        enqueue=lambda r, b: sent.append((r, b)),
+    )
     assert report.requeued_runs == [run.pk]
     assert sorted(block for run_id, blocks in sent if run_id == run.pk for block in blocks) == list(
         range(run.blocks_total)
     )
     run.refresh_from_db()
     assert run.dispatched_at is not None
-    # Dispatched once: the next pass leaves it to the workers (and to the stale-heartbeat rule).
+    # Dispatched once: the next pass leaves it to the workers (and, once stale, to the
+    # stale-heartbeat rule, set here well beyond the passes).
     assert (
         runs_reap(
             now=timezone.now() + timedelta(seconds=20), enqueue=lambda r, b: sent.append((r, b))

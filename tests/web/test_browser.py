@@ -149,12 +149,12 @@ def test_edit_run_watch_progress_read_charts_compare_upload_and_create_a_key(
     # The workload form's live $/request estimate, and the usage preview.
     workload = scenario.product.workloads.get(name="Chat")
     page.goto(f"{page.base}/scenarios/{scenario.pk}/workloads/{workload.pk}/")
-    page.wait_for_function("document.getElementById('estimate').dataset.cost > 0")
+    page.wait_for_function("() => document.getElementById('estimate').dataset.cost > 0")
     assert "per request" in page.locator("#estimate").inner_text()
     shot(page, "05-workload-estimate")
     tier = scenario.product.tiers.get(name="Pro")
     page.goto(f"{page.base}/scenarios/{scenario.pk}/usage/{tier.pk}/{workload.pk}/")
-    page.wait_for_function("document.getElementById('chart-usage-preview').data !== undefined")
+    page.wait_for_function("() => document.getElementById('chart-usage-preview').data !== undefined")
     assert "p99" in page.locator("#preview-figures").inner_text()
     shot(page, "06-usage-preview")
 
@@ -180,7 +180,7 @@ def test_edit_run_watch_progress_read_charts_compare_upload_and_create_a_key(
     assert fractions == sorted(fractions)
 
     # Read what the charts draw: Plotly keeps the traces on the element.
-    page.wait_for_function("document.getElementById('chart-histogram').data !== undefined")
+    page.wait_for_function("() => document.getElementById('chart-histogram').data !== undefined")
     histogram = page.evaluate("document.getElementById('chart-histogram').data[0]")
     shares = sum(histogram["y"]) / 100
     assert shares == pytest.approx(1.0, abs=1e-6)
@@ -206,7 +206,7 @@ def test_edit_run_watch_progress_read_charts_compare_upload_and_create_a_key(
     page.get_by_label(f"{scenario.product.name} · {scenario.name}", exact=True).check()
     page.get_by_label(f"{variant.product.name} · {variant.name}", exact=True).check()
     page.get_by_role("button", name="Compare").click()
-    page.wait_for_function("document.getElementById('chart-compare-trajectory').data !== undefined")
+    page.wait_for_function("() => document.getElementById('chart-compare-trajectory').data !== undefined")
     traces = page.evaluate("document.getElementById('chart-compare-trajectory').data.map(t => t.name)")
     assert len(traces) == 2
     assert page.locator("#compare-table").get_by_text("Gross margin").is_visible()
@@ -244,7 +244,7 @@ def test_edit_run_watch_progress_read_charts_compare_upload_and_create_a_key(
     assert page.locator("#plain-key").count() == 0
 
     page.goto(page.base + "/")
-    page.wait_for_function("document.querySelector('.sparkline').data !== undefined")
+    page.wait_for_function("() => document.querySelector('.sparkline').data !== undefined")
     shot(page, "12-dashboard")
 
 
@@ -259,7 +259,7 @@ def test_demo_from_login_to_results_with_charts_in_under_a_minute(page: Any, tmp
         page.get_by_role("button", name=f"Run {DEMO_SCENARIO_NAME}").click()
         page.wait_for_url("**/runs/*/")
         page.wait_for_function(
-            "(document.getElementById('chart-percentiles') || {}).data !== undefined",
+            "() => (document.getElementById('chart-percentiles') || {}).data !== undefined",
             timeout=60_000,
         )
         elapsed = time.monotonic() - started

@@ -1,0 +1,2 @@
+/* Dashboard: draw the sparklines of the latest runs (charts.js). */
+MP.sparklines();
