@@ -56,7 +56,7 @@ def test_a_run_started_while_the_broker_is_down_is_accepted_then_dispatched_by_t
     run = SimulationRun.objects.get(pk=response.json()["id"])
     assert (run.status, run.dispatched_at) == (SimulationRun.Status.QUEUED, None)
 
-    # The broker is back: the reaper's next pass (a beat task every 30 s) sends every block.
+    # The broker is back: the reaper's next pass (a beat task every 5 s) sends every block.
     sent: list[tuple[int, list[int]]] = []
     report = runs_reap(
         now=timezone.now() + timedelta(seconds=10),
@@ -73,7 +73,9 @@ def test_a_run_started_while_the_broker_is_down_is_accepted_then_dispatched_by_t
     # stale-heartbeat rule, set here well beyond the passes).
     assert (
         runs_reap(
-            now=timezone.now() + timedelta(seconds=20), enqueue=lambda r, b: sent.append((r, b))
+            now=timezone.now() + timedelta(seconds=20),
+            stale_after=STALE,
+            enqueue=lambda r, b: sent.append((r, b)),
         ).requeued_runs
         == []
     )
