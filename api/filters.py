@@ -52,15 +52,23 @@ class ProductFilter(filters.FilterSet):
     product = IdFilter(field_name="product_id")
 
 
+class TierFilter(ProductFilter):
+    """``?product=`` and ``?scenario=<id>``: that scenario's plan (the list shows the live plan
+    without it; ``api.views.products.PlanListMixin``)."""
+
+    scenario = IdFilter(field_name="scenario_id")
+
+
 class UsageDistributionFilter(filters.FilterSet):
     product = IdFilter(field_name="tier__product_id")
+    scenario = IdFilter(field_name="tier__scenario_id")
     tier = IdFilter(field_name="tier_id")
     workload = IdFilter(field_name="workload_id")
     kind = filters.ChoiceFilter(choices=UsageDistribution.Kind.choices)
 
     class Meta:
         model = UsageDistribution
-        fields = ["product", "tier", "workload", "kind"]
+        fields = ["product", "scenario", "tier", "workload", "kind"]
 
 
 class RunFilter(filters.FilterSet):

@@ -75,7 +75,8 @@ class AlertRuleSerializer(StrictModelSerializer):
         selector=tiers_for_organization,
         allow_null=True,
         required=False,
-        help_text="Only this tier; all tiers when null.",
+        help_text="Only this tier; all tiers when null. Actual scope: a live tier; scenario scope: a tier "
+        "of that scenario's plan (GET /api/v1/tiers/?scenario={id}).",
     )
     recipients = serializers.ListField(
         child=StrictEmailField(max_length=254), min_length=1, max_length=MAX_ALERT_RECIPIENTS

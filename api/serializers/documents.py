@@ -1,5 +1,7 @@
-"""The scenario document (``planner.simulation.document``): a scenario with its whole
-product, referring to tiers and workloads by name and to models by ``provider/slug``."""
+"""The scenario document (``planner.simulation.document``): a scenario's plan with its
+product, referring to tiers and workloads by name and to models by ``provider/slug``.
+``ScenarioDocumentSerializer`` is version 2 (export, import, PUT); version 1 is still imported
+(``ScenarioDocumentV1Serializer``)."""
 
 from __future__ import annotations
 
@@ -93,9 +95,11 @@ class DocumentScenarioSerializer(StrictModelSerializer):
         extra_kwargs = {"seed": {"required": False}, "price_date": {"required": False}}
 
 
-class ScenarioDocumentSerializer(Base):
+class ScenarioDocumentV1Serializer(Base):
+    """Version 1: the scenario's tiers, workloads, usage and correlations at the top level."""
+
     format = serializers.ChoiceField(choices=[documents.DOCUMENT_FORMAT])
-    version = StrictIntegerField(min_value=documents.DOCUMENT_VERSION, max_value=documents.DOCUMENT_VERSION)
+    version = StrictIntegerField(min_value=1, max_value=1)
     product = DocumentProductSerializer()
     tiers = serializers.ListSerializer[Any](child=DocumentTierSerializer(), max_length=100)
     workloads = serializers.ListSerializer[Any](child=DocumentWorkloadSerializer(), max_length=100)
@@ -104,3 +108,53 @@ class ScenarioDocumentSerializer(Base):
         child=DocumentCorrelationSerializer(), required=False, max_length=10_000
     )
     scenario = DocumentScenarioSerializer()
+
+
+class DocumentProductSectionSerializer(DocumentProductSerializer):
+    """The product: its fields, workloads and correlations (read-only through a scenario)."""
+
+    workloads = serializers.ListSerializer[Any](child=DocumentWorkloadSerializer(), max_length=100)
+    correlations = serializers.ListSerializer[Any](
+        child=DocumentCorrelationSerializer(), required=False, max_length=10_000
+    )
+
+    class Meta(DocumentProductSerializer.Meta):
+        fields = [*PRODUCT_FIELDS, "workloads", "correlations"]
+
+
+class DocumentPlanTierSerializer(DocumentTierSerializer):
+    live_tier = StrictCharField(
+        max_length=100,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Name of the live tier this tier stands for; null for a tier the scenario adds.",
+    )
+
+    class Meta(DocumentTierSerializer.Meta):
+        fields = [*TIER_FIELDS, "live_tier"]
+
+
+class DocumentSettingsSerializer(StrictModelSerializer):
+    class Meta:
+        model = Scenario
+        fields = list(documents.SCENARIO_COPIED_FIELDS)
+        extra_kwargs = {"seed": {"required": False}, "price_date": {"required": False}}
+
+
+class DocumentPlanSerializer(Base):
+    """The scenario's plan: settings, tiers, usage and levers."""
+
+    settings = DocumentSettingsSerializer()
+    tiers = serializers.ListSerializer[Any](child=DocumentPlanTierSerializer(), max_length=100)
+    usage_distributions = serializers.ListSerializer[Any](child=DocumentUsageSerializer(), max_length=10_000)
+    levers = serializers.ListSerializer[Any](child=DocumentLeverSerializer(), required=False, max_length=50)
+
+
+class ScenarioDocumentSerializer(Base):
+    """Version 2: ``product`` (read-only through a scenario) and the scenario's ``plan``."""
+
+    format = serializers.ChoiceField(choices=[documents.DOCUMENT_FORMAT])
+    version = StrictIntegerField(min_value=documents.DOCUMENT_VERSION, max_value=documents.DOCUMENT_VERSION)
+    product = DocumentProductSectionSerializer()
+    plan = DocumentPlanSerializer()

@@ -25,6 +25,7 @@ from api.tenancy import request_organization
 from planner.products import services as product_services
 from planner.products.models import Product, Tier, UsageDistribution, Workload
 from planner.products.selectors import (
+    live_tiers_for_organization,
     products_for_organization,
     tiers_for_organization,
     workloads_for_organization,
@@ -32,6 +33,7 @@ from planner.products.selectors import (
 from planner.products.services import PRODUCT_FIELDS, TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation import scenarios as scenario_services
 from planner.simulation.models import Scenario
+from planner.simulation.selectors import scenarios_for_organization
 from pricing.models import AIModel
 
 
@@ -53,17 +55,32 @@ class ProductSerializer(StrictModelSerializer):
 
 class TierSerializer(StrictModelSerializer):
     product = OrganizationRelatedField(selector=products_for_organization)
+    scenario = OrganizationRelatedField(
+        selector=scenarios_for_organization,
+        allow_null=True,
+        required=False,
+        help_text="The scenario whose plan the tier belongs to; null = the live plan (set on create).",
+    )
+    live_tier = OrganizationRelatedField(
+        selector=live_tiers_for_organization,
+        allow_null=True,
+        required=False,
+        help_text="For a scenario's tier: the live tier it stands for (null for a tier the scenario adds).",
+    )
     monthly_revenue_per_subscriber = MoneyField(max_digits=18, decimal_places=6, read_only=True)
 
     class Meta:
         model = Tier
-        fields = ["id", "product", *TIER_FIELDS, "monthly_revenue_per_subscriber"]
+        fields = ["id", "product", "scenario", "live_tier", *TIER_FIELDS, "monthly_revenue_per_subscriber"]
+        # Unique names (among live tiers, within a scenario) are checked by the model with
+        # messages naming the plan; DRF's validators would also demand ``scenario`` in every body.
+        validators: list[Any] = []
 
     def create(self, validated_data: dict[str, Any]) -> Tier:
         return product_services.tier_create(**validated_data)
 
     def update(self, instance: Tier, validated_data: dict[str, Any]) -> Tier:
-        fixed_on_update(instance, validated_data, "product")
+        fixed_on_update(instance, validated_data, "product", "scenario")
         return product_services.tier_update(tier=instance, data=validated_data)
 
 
@@ -189,26 +206,42 @@ class ScenarioSerializer(StrictModelSerializer):
         return scenario_services.scenario_update(scenario=instance, data=validated_data)
 
 
-class ProductInputsSerializer(ProductSerializer):
-    """A product with everything a simulation reads: tiers, workloads and usage distributions."""
+class ScenarioDuplicateSerializer(serializers.Serializer[Any]):
+    """The body of ``POST /api/v1/scenarios/{id}/duplicate/``: everything optional."""
 
+    name = StrictCharField(
+        max_length=200,
+        required=False,
+        help_text='Name of the copy; default "<name> (copy)", numbered when taken.',
+    )
+
+
+class ScenarioInputsSerializer(serializers.Serializer[Any]):
+    """Everything a simulation of the scenario reads: its product's fields and workloads, and
+    the tiers and usage distributions of the scenario's own plan."""
+
+    id = serializers.IntegerField(source="product.id", read_only=True)
+    name = serializers.CharField(source="product.name", read_only=True)
+    description = serializers.CharField(source="product.description", read_only=True)
+    default_correlation = serializers.FloatField(source="product.default_correlation", read_only=True)
+    created_at = serializers.DateTimeField(source="product.created_at", read_only=True)
+    updated_at = serializers.DateTimeField(source="product.updated_at", read_only=True)
     tiers = serializers.ListSerializer[Any](child=TierSerializer(), read_only=True)
-    workloads = serializers.ListSerializer[Any](child=WorkloadSerializer(), read_only=True)
+    workloads = serializers.ListSerializer[Any](
+        child=WorkloadSerializer(), source="product.workloads", read_only=True
+    )
     usage_distributions = serializers.SerializerMethodField()
 
-    class Meta(ProductSerializer.Meta):
-        fields = [*ProductSerializer.Meta.fields, "tiers", "workloads", "usage_distributions"]
-
     @extend_schema_field(UsageDistributionSerializer(many=True))
-    def get_usage_distributions(self, product: Product) -> Any:
-        usage = [u for tier in product.tiers.all() for u in tier.usage.all()]
+    def get_usage_distributions(self, scenario: Scenario) -> Any:
+        usage = [u for tier in scenario.tiers.all() for u in tier.usage.all()]
         return represent_many(UsageDistributionSerializer, usage)
 
 
 class ScenarioDetailSerializer(ScenarioSerializer):
-    """A scenario with a nested read of its product's tiers, workloads and distributions."""
+    """A scenario with a nested read of its plan (tiers and usage) and its product's workloads."""
 
-    inputs = ProductInputsSerializer(source="product", read_only=True)
+    inputs = ScenarioInputsSerializer(source="*", read_only=True)
 
     class Meta(ScenarioSerializer.Meta):
         fields = [*ScenarioSerializer.Meta.fields, "inputs"]

@@ -50,7 +50,7 @@ from planner.actuals.selectors import (
     usage_records_for_organization,
 )
 from planner.actuals.services import customer_tier_change
-from planner.products.models import Tier
+from planner.products.selectors import live_tier_for_organization
 
 _ERRORS = OpenApiResponse(description='Errors: {"errors": [{"field", "code", "message"}]}')
 _Get = TypeVar("_Get", bound=Callable[..., Response])
@@ -161,11 +161,9 @@ class CustomerViewSet(OrganizationQuerysetMixin, viewsets.ReadOnlyModelViewSet[C
         customer = self.get_object()
         serializer = TierChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        tier = Tier.objects.filter(
-            pk=serializer.validated_data["tier"], product__organization=customer.organization_id
-        ).first()
-        if tier is None:
-            raise exceptions.ValidationError({"tier": ["No such tier in this organisation."]})
+        tier = live_tier_for_organization(
+            organization=customer.organization_id, pk=serializer.validated_data["tier"]
+        )
         period = customer_tier_change(
             customer=customer, tier=tier, effective_from=serializer.validated_data["effective_from"]
         )
@@ -187,6 +185,8 @@ class MarginListView(generics.GenericAPIView[Any]):
     @_report_schema("Margins per customer for a month", MarginQuerySerializer, CustomerMarginSerializer)
     def get(self, request: Request) -> Response:
         query = _query(MarginQuerySerializer, request)
+        if query.get("tier") is not None:
+            live_tier_for_organization(organization=request_organization(request), pk=query["tier"])
         rows = customer_margins_for_period(
             organization=request_organization(request),
             period=query["period"],

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from django.db.models import QuerySet
 from rest_framework import viewsets
 
 from api import filters
@@ -49,12 +50,28 @@ class _ProductPartViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[_Part]
     ordering = ["product_id", "position", "id"]
 
 
-class TierViewSet(_ProductPartViewSet[Tier]):
-    """Tiers of the organisation's products (filter with ``?product=``)."""
+class PlanListMixin:
+    """Lists show the live plan unless ``?scenario=<id>`` names a scenario's plan; reading,
+    changing or deleting one object by id works for either."""
+
+    #: The lookup from the listed model to ``Tier.scenario``.
+    plan_lookup = "scenario"
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        queryset = super().filter_queryset(queryset)  # type: ignore[misc]
+        if self.action == "list" and "scenario" not in self.request.query_params:  # type: ignore[attr-defined]
+            queryset = queryset.filter(**{f"{self.plan_lookup}__isnull": True})
+        return queryset
+
+
+class TierViewSet(PlanListMixin, _ProductPartViewSet[Tier]):
+    """Tiers of the organisation's products: the live plan (filter with ``?product=``), or one
+    scenario's plan with ``?scenario=<id>``."""
 
     model = Tier
     selector = staticmethod(tiers_for_organization)
     serializer_class = TierSerializer
+    filterset_class = filters.TierFilter
     ordering_fields = ["position", "name", "id", "subscribers", "monthly_fee"]
 
     def perform_destroy(self, instance: Tier) -> None:
@@ -73,8 +90,13 @@ class WorkloadViewSet(_ProductPartViewSet[Workload]):
         product_services.workload_delete(workload=instance)
 
 
-class UsageDistributionViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[UsageDistribution]):
-    """Per tier and workload: each user's expected requests per month."""
+class UsageDistributionViewSet(
+    PlanListMixin, OrganizationViewSetMixin, viewsets.ModelViewSet[UsageDistribution]
+):
+    """Per tier and workload: each user's expected requests per month. Lists show the live
+    plan's; ``?scenario=<id>`` that scenario's."""
+
+    plan_lookup = "tier__scenario"
 
     model = UsageDistribution
     selector = staticmethod(usage_distributions_for_organization)

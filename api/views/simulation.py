@@ -8,7 +8,12 @@ from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseNotModified
 from django.http.response import HttpResponseBase
 from django.utils.http import parse_etags
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -18,9 +23,10 @@ from api import filters
 from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from api.pagination import CursorPagination
 from api.representation import finished_run_document, represent
-from api.serializers.documents import ScenarioDocumentSerializer
+from api.serializers.documents import ScenarioDocumentSerializer, ScenarioDocumentV1Serializer
 from api.serializers.resources import (
     ScenarioDetailSerializer,
+    ScenarioDuplicateSerializer,
     ScenarioSerializer,
 )
 from api.serializers.runs import RunListSerializer, RunSerializer, RunStartSerializer
@@ -28,7 +34,9 @@ from api.tenancy import request_organization
 from api.views.base import OrganizationViewSetMixin
 from planner.simulation import scenarios as scenario_services
 from planner.simulation.adapter import SimulationInputError
-from planner.simulation.document import scenario_document_export, scenario_document_import
+from planner.simulation.document import scenario_document_export
+from planner.simulation.document_import import scenario_document_import
+from planner.simulation.document_replace import scenario_document_replace
 from planner.simulation.models import Scenario, SimulationRun
 from planner.simulation.runs import run_cancel, run_start
 from planner.simulation.selectors import (
@@ -62,24 +70,42 @@ class ScenarioViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Scenario])
         scenario_services.scenario_delete(scenario=instance)
 
     @extend_schema(
-        summary="Export the scenario as a portable document",
+        methods=["GET"],
+        summary="The scenario as a portable document (version 2: product and plan)",
         responses=ScenarioDocumentSerializer,
         filters=False,
     )
-    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    @extend_schema(
+        methods=["PUT"],
+        summary="Replace the scenario's plan with the document's, in one transaction",
+        request=ScenarioDocumentSerializer,
+        responses={200: ScenarioDocumentSerializer},
+        filters=False,
+    )
+    @action(detail=True, methods=["get", "put"], pagination_class=None, filter_backends=[])
     def document(self, request: Request, pk: str | None = None) -> Response:
         scenario = self.get_object()
+        if request.method == "PUT":
+            document = ScenarioDocumentSerializer(data=request.data)
+            document.is_valid(raise_exception=True)
+            scenario_document_replace(scenario=scenario, document=document.validated_data)
         return Response(ScenarioDocumentSerializer(scenario_document_export(scenario=scenario)).data)
 
     @extend_schema(
-        summary="Import a scenario document as a new product and scenario",
-        request=ScenarioDocumentSerializer,
+        summary="Import a scenario document (version 2, or 1) as a new product and scenario",
+        request=PolymorphicProxySerializer(
+            component_name="ScenarioDocumentImport",
+            serializers=[ScenarioDocumentSerializer, ScenarioDocumentV1Serializer],
+            resource_type_field_name=None,
+        ),
         responses={201: ScenarioDetailSerializer},
         filters=False,
     )
     @action(detail=False, methods=["post"], url_path="import", pagination_class=None, filter_backends=[])
     def import_document(self, request: Request) -> Response:
-        document = ScenarioDocumentSerializer(data=request.data)
+        version = request.data.get("version") if isinstance(request.data, dict) else None
+        serializer_class = ScenarioDocumentV1Serializer if version == 1 else ScenarioDocumentSerializer
+        document = serializer_class(data=request.data)
         document.is_valid(raise_exception=True)
         scenario = scenario_document_import(
             organization=request_organization(request), document=document.validated_data
@@ -89,6 +115,28 @@ class ScenarioViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Scenario])
         )
         return Response(
             ScenarioDetailSerializer(scenario, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        summary="Duplicate the scenario: its plan, settings and levers (same seed)",
+        request=ScenarioDuplicateSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: OpenApiResponse(ScenarioSerializer, description="The new scenario."),
+            **IDEMPOTENCY_RESPONSES,
+        },
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    @idempotent
+    def duplicate(self, request: Request, pk: str | None = None) -> Response:
+        scenario = self.get_object()
+        body = ScenarioDuplicateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        copy = scenario_services.scenario_duplicate(scenario=scenario, name=body.validated_data.get("name"))
+        return Response(
+            ScenarioSerializer(copy, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED,
         )
 

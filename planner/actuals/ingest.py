@@ -26,7 +26,7 @@ rollup rows by customer and period) so that concurrent batches cannot deadlock.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -100,9 +100,20 @@ def _periods(micros: npt.NDArray[np.int64], zone: ZoneInfo) -> list[date]:
     return [months[i] for i in (np.searchsorted(starts, micros, side="right") - 1).tolist()]
 
 
+def _tier_refusal(tier: int, organization_tiers: Mapping[int, int | None]) -> str:
+    """Why ``tier`` cannot take usage: not the organisation's, or a scenario's tier."""
+    if tier in organization_tiers:
+        return f"Tier {tier} belongs to a scenario's plan; usage names live tiers only."
+    return f"No tier {tier} in this organisation."
+
+
 def resolve_records(organization: Organization, parsed: ParsedRecords) -> tuple[_Resolved, list[IngestError]]:
     errors: list[IngestError] = []
-    tier_ids = set(Tier.objects.filter(product__organization=organization).values_list("pk", flat=True))
+    # Usage names live tiers only (the plans customers are on); a scenario's tier is refused.
+    organization_tiers = dict(
+        Tier.objects.filter(product__organization=organization).values_list("pk", "scenario_id")
+    )
+    tier_ids = {pk for pk, scenario in organization_tiers.items() if scenario is None}
     workloads = {
         workload.pk: workload
         for workload in Workload.objects.filter(
@@ -135,7 +146,7 @@ def resolve_records(organization: Organization, parsed: ParsedRecords) -> tuple[
     for index in range(count):
         tier = parsed.tiers[index]
         if tier is not None and tier not in tier_ids:
-            errors.append(IngestError(index, "tier", f"No tier {tier} in this organisation."))
+            errors.append(IngestError(index, "tier", _tier_refusal(tier, organization_tiers)))
         customer = parsed.customers[index]
         if customer not in existing:
             if tier is None:

@@ -144,7 +144,10 @@ def customer_margins_for_period(
     period = month_start(period)
     end = next_month(period)
     month_days = Decimal((end - period).days)
-    terms = {t.pk: _terms(t) for t in Tier.objects.filter(product__organization=organization)}
+    terms = {
+        t.pk: _terms(t)
+        for t in Tier.objects.filter(product__organization=organization, scenario__isnull=True)
+    }
     history = _tier_history(organization, end)
     rows = CustomerMonth.objects.filter(organization=organization, period=period).values_list(
         "customer_id", "customer__external_id", "requests", "credits", "cost"
@@ -303,7 +306,7 @@ def usage_distributions_fitted(
         .annotate(total=Sum("requests"))
         .values_list("customer_id", "workload_id", "period", "total")
     }
-    tiers = {t.pk: t for t in Tier.objects.filter(product__organization=organization)}
+    tiers = {t.pk: t for t in Tier.objects.filter(product__organization=organization, scenario__isnull=True)}
     workloads: dict[int, list[Workload]] = {}
     for workload in Workload.objects.filter(product__organization=organization).order_by("position", "pk"):
         workloads.setdefault(workload.product_id, []).append(workload)

@@ -22,6 +22,10 @@ def customer_tier_change(*, customer: Customer, tier: Tier, effective_from: date
     zone) until its next tier change; a change on the same date replaces that day's tier."""
     if tier.product.organization_id != customer.organization_id:
         raise ValidationError({"tier": "No such tier in the customer's organisation."})
+    if not tier.is_live:
+        raise ValidationError(
+            {"tier": "This tier belongs to a scenario's plan; customers are on live tiers only."}
+        )
     period, _ = CustomerTierPeriod.objects.update_or_create(
         customer=customer, effective_from=effective_from, defaults={"tier": tier}
     )

@@ -75,7 +75,9 @@ def usage_csv_records(*, organization: Organization, content: bytes) -> list[dic
         errors.append(CsvRowError(1, ", ".join(missing), "Required column(s) missing."))
     if errors:
         raise UsageCsvInvalid(errors)
-    tiers = _by_name_or_id(list(Tier.objects.filter(product__organization=organization)))
+    tiers = _by_name_or_id(
+        list(Tier.objects.filter(product__organization=organization, scenario__isnull=True))
+    )
     workloads = _by_name_or_id(list(Workload.objects.filter(product__organization=organization)))
     records: list[dict[str, Any]] = []
     for line, raw in enumerate(reader, start=2):

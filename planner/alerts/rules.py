@@ -128,8 +128,10 @@ def _validate_rule(rule: AlertRule, *, cron: str) -> tuple[str, str, str, str, s
     if rule.tier is not None:
         if rule.tier.product.organization_id != organization.pk:
             add("tier", "This tier does not exist.")
-        elif rule.scenario is not None and rule.tier.product_id != rule.scenario.product_id:
-            add("tier", "Choose a tier of the scenario's product.")
+        elif rule.scope == AlertRule.Scope.ACTUAL and not rule.tier.is_live:
+            add("tier", "Actual usage is on live tiers; this tier belongs to a scenario's plan.")
+        elif rule.scenario is not None and rule.tier.scenario_id != rule.scenario.pk:
+            add("tier", "Choose a tier of the scenario's own plan.")
     if rule.metric == Metric.CUSTOMER_MARGIN and rule.scope == AlertRule.Scope.SCENARIO:
         add("metric", "A single customer's margin is known for actual usage only.")
     threshold = rule.threshold

@@ -57,11 +57,13 @@ def _organization(index: int, rules: int, rng: random.Random, stamp: int) -> Non
     slug = f"bench-alerts-{stamp}-{index}"
     organization = Organization.objects.create(name=slug, slug=slug, time_zone=ZONES[index % len(ZONES)])
     product = product_create(organization=organization, name="Bench")
-    tier_create(product=product, name="Free", included_credits=30.0, hard_cap_credits=30.0, subscribers=100)
+    free = tier_create(
+        product=product, name="Free", included_credits=30.0, hard_cap_credits=30.0, subscribers=100
+    )
     pro = tier_create(
         product=product, name="Pro", monthly_fee=Decimal("20"), payment_fee_pct=Decimal("0.029")
     )
-    tiers: list[Tier] = list(product.tiers.all())
+    tiers: list[Tier] = [free, pro]
     for number in range(30):
         tier = tiers[number % 2]
         customer = Customer.objects.create(organization=organization, external_id=f"customer-{number}")

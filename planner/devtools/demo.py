@@ -214,8 +214,8 @@ def _alert_rules_seed(organization: Organization, product: Product) -> None:
         {
             "name": "Pro users underwater in the baseline",
             "scope": AlertRule.Scope.SCENARIO,
-            "scenario": product.scenarios.get(name=DEMO_SCENARIO_NAME),
-            "tier": product.tiers.get(name="Pro"),
+            "scenario": (baseline := product.scenarios.get(name=DEMO_SCENARIO_NAME)),
+            "tier": baseline.tiers.get(name="Pro"),
             "metric": AlertRule.Metric.UNDERWATER_SHARE,
             "comparator": AlertRule.Comparator.GT,
             "threshold": Decimal("5"),
@@ -246,7 +246,8 @@ def _product_seed(
     price_date: datetime.date,
 ) -> Product:
     """Create or restore one demo product: the demo tiers and workloads, lognormal usage scaled
-    per tier from ``pro_medians``, and one scenario."""
+    per tier from ``pro_medians``, and one scenario whose plan is the same tiers and usage
+    (its tiers stand for the live ones)."""
     product = _upsert(
         Product,
         {"organization": organization, "name": name},
@@ -269,13 +270,8 @@ def _product_seed(
             ],
         )
         workloads[workload_name] = workload
-    for tier_name, tier in tiers.items():
-        for workload_name, workload in workloads.items():
-            median = pro_medians[workload_name] * TIER_USAGE_FACTOR[tier_name]
-            usage_distribution_set(
-                tier=tier, workload=workload, kind="lognormal", median=median, p90=p90_over_median * median
-            )
-    _upsert(
+    _usage_seed(tiers, workloads, pro_medians=pro_medians, p90_over_median=p90_over_median)
+    demo_scenario = _upsert(
         Scenario,
         {"product": product, "name": scenario["name"]},
         {
@@ -290,4 +286,29 @@ def _product_seed(
             "levers": scenario["levers"],
         },
     )
+    plan = {
+        tier_name: _upsert(
+            Tier,
+            {"scenario": demo_scenario, "name": tier_name},
+            {"product": product, "live_tier": live, "position": live.position, **TIERS[tier_name]},
+        )
+        for tier_name, live in tiers.items()
+    }
+    _usage_seed(plan, workloads, pro_medians=pro_medians, p90_over_median=p90_over_median)
     return product
+
+
+def _usage_seed(
+    tiers: dict[str, Tier],
+    workloads: dict[str, Workload],
+    *,
+    pro_medians: dict[str, float],
+    p90_over_median: float,
+) -> None:
+    """Lognormal usage of every tier x workload: the Pro medians scaled by the tier's factor."""
+    for tier_name, tier in tiers.items():
+        for workload_name, workload in workloads.items():
+            median = pro_medians[workload_name] * TIER_USAGE_FACTOR[tier_name]
+            usage_distribution_set(
+                tier=tier, workload=workload, kind="lognormal", median=median, p90=p90_over_median * median
+            )

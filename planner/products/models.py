@@ -5,6 +5,7 @@ usage distributions per tier and workload, and workload correlations.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -84,7 +85,14 @@ class ProductPart(PlannerModel):
 
 
 class Tier(ProductPart):
-    """A subscription tier of a product.
+    """A subscription tier of a product, in its live plan or in one scenario's plan.
+
+    ``scenario`` empty: a **live tier**, the plan real customers are on (ingestion, customers'
+    tier history and actual margins name live tiers only). Otherwise the tier belongs to that
+    scenario's plan, and ``live_tier`` names the live tier it stands for (empty for a tier the
+    scenario adds). Names are unique among a product's live tiers and within a scenario; a live
+    tier has at most one stand-in per scenario. ``scenario`` is a lazy reference: scenarios live in
+    ``planner.simulation``, a layer above this one.
 
     Billing is a flat monthly fee, or a per-seat fee times seats, optionally sold as an annual
     price (stored as the yearly amount). ``included_credits`` null means unlimited;
@@ -94,7 +102,25 @@ class Tier(ProductPart):
     ``churn_monthly`` is the share of subscribers leaving each month.
     """
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="tiers")
+    # ``all_tiers``: live and scenario tiers alike; read a plan with ``live_tiers(product)`` or
+    # ``scenario_tiers(scenario)`` (planner.products.selectors).
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="all_tiers")
+    scenario = models.ForeignKey(
+        "planner.Scenario",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tiers",
+        help_text="The scenario whose plan this tier belongs to; empty = the live plan.",
+    )
+    live_tier = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="scenario_tiers",
+        help_text="The live tier this scenario tier stands for; empty for a tier the scenario adds.",
+    )
     name = models.CharField(max_length=100)
     position = models.PositiveSmallIntegerField(default=0, help_text="Display order within the product.")
     monthly_fee = money_field("Flat monthly fee per subscriber (0 for a free tier).", default=Decimal(0))
@@ -123,7 +149,17 @@ class Tier(ProductPart):
 
     class Meta(ProductPart.Meta):
         constraints = [
-            *ProductPart.Meta.constraints,
+            unique_constraint("tier", ["product", "name"], "live_name", condition=Q(scenario__isnull=True)),
+            unique_constraint(
+                "tier", ["scenario", "name"], "scenario_name", condition=Q(scenario__isnull=False)
+            ),
+            unique_constraint(
+                "tier", ["scenario", "live_tier"], "live_tier", condition=Q(live_tier__isnull=False)
+            ),
+            models.CheckConstraint(
+                condition=Q(live_tier__isnull=True) | Q(scenario__isnull=False),
+                name="planner_tier_live_tier_only_in_scenario",
+            ),
             between_constraint("tier", "monthly_fee", 0, MAX_FEE),
             between_constraint("tier", "seat_fee", 0, MAX_FEE),
             between_constraint("tier", "seats", 1, 2**31 - 1),
@@ -166,8 +202,14 @@ class Tier(ProductPart):
     def is_unlimited(self) -> bool:
         return self.included_credits is None
 
+    @property
+    def is_live(self) -> bool:
+        """Whether this tier is in the live plan (not in a scenario's)."""
+        return self.scenario_id is None
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
+        self._clean_plan(errors)
         if (self.seat_fee is None) != (self.seats is None):
             missing = "seats" if self.seats is None else "seat_fee"
             errors[missing] = "A per-seat price needs both a seat fee and a number of seats."
@@ -184,6 +226,43 @@ class Tier(ProductPart):
                 f"({included:g}); part of the quota could never be used."
             )
         raise_errors(errors)
+
+    def _clean_plan(self, errors: dict[str, str]) -> None:
+        """The scenario is of the tier's product; ``live_tier`` is a live tier of that product,
+        set only on a scenario tier."""
+        scenario = self.scenario if self.scenario_id is not None else None
+        if scenario is not None and self.product_id is not None and scenario.product_id != self.product_id:
+            errors["scenario"] = "The scenario belongs to another product than the tier."
+        live = self.live_tier if self.live_tier_id is not None else None
+        if live is None:
+            return
+        if self.scenario_id is None:
+            errors["live_tier"] = "Only a scenario's tier stands for a live tier; this tier is live."
+        elif live.scenario_id is not None:
+            errors["live_tier"] = (
+                "Choose a live tier (one of the product's live plan), not a scenario's tier."
+            )
+        elif live.product_id != self.product_id:
+            errors["live_tier"] = "The live tier belongs to another product."
+
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
+        """The unique rules with the messages a user can act on (Django's generic "constraint
+        violated" names no field)."""
+        errors: dict[str, str] = {}
+        others = Tier.objects.exclude(pk=self.pk)
+        if self.scenario_id is None and self.product_id is not None:
+            if others.filter(product_id=self.product_id, scenario__isnull=True, name=self.name).exists():
+                errors["name"] = f"A tier named {self.name!r} already exists in the live plan."
+        elif self.scenario_id is not None:
+            if others.filter(scenario_id=self.scenario_id, name=self.name).exists():
+                errors["name"] = f"A tier named {self.name!r} already exists in this scenario's plan."
+            if (
+                self.live_tier_id is not None
+                and others.filter(scenario_id=self.scenario_id, live_tier_id=self.live_tier_id).exists()
+            ):
+                errors["live_tier"] = "Another tier of this scenario already stands for that live tier."
+        raise_errors(errors)
+        super().validate_constraints(exclude=exclude)
 
 
 class Workload(ProductPart):

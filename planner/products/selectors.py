@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 
 from planner.accounts.models import Organization
@@ -13,7 +14,32 @@ def products_for_organization(*, organization: Organization) -> QuerySet[Product
 
 
 def tiers_for_organization(*, organization: Organization) -> QuerySet[Tier]:
+    """Every tier of ``organization``: the live plans' and the scenarios'."""
     return Tier.objects.filter(product__organization=organization)
+
+
+def live_tiers_for_organization(*, organization: Organization) -> QuerySet[Tier]:
+    """The live tiers of ``organization`` (the plans real customers are on)."""
+    return Tier.objects.filter(product__organization=organization, scenario__isnull=True)
+
+
+def live_tier_for_organization(*, organization: Organization | int, pk: int, field: str = "tier") -> Tier:
+    """The live tier ``pk`` of ``organization``, for inputs about real customers (usage, tier
+    changes, margin filters, actual-scope alerts). Raises a ``ValidationError`` on ``field``: no
+    such tier in the organisation, or a scenario's tier (scenario plans have no customers)."""
+    tier = Tier.objects.filter(pk=pk, product__organization=organization).first()
+    if tier is None:
+        raise ValidationError({field: f"No tier {pk} in this organisation."})
+    if not tier.is_live:
+        raise ValidationError(
+            {field: f"Tier {pk} belongs to a scenario's plan; real customers are on live tiers only."}
+        )
+    return tier
+
+
+def live_tiers(product: Product) -> QuerySet[Tier]:
+    """The live plan of ``product``: its tiers that belong to no scenario, in display order."""
+    return Tier.objects.filter(product=product, scenario__isnull=True).order_by("position", "id")
 
 
 def workloads_for_organization(*, organization: Organization) -> QuerySet[Workload]:

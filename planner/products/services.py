@@ -102,13 +102,30 @@ def product_create(*, organization: Organization, **fields: Any) -> Product:
     return product
 
 
-def tier_create(*, product: Product, position: int | None = None, **fields: Any) -> Tier:
+def tier_create(
+    *,
+    product: Product,
+    scenario: Any = None,
+    live_tier: Tier | None = None,
+    position: int | None = None,
+    **fields: Any,
+) -> Tier:
     """Create a tier of ``product`` from ``fields`` (any of ``TIER_FIELDS``; the others take the
     model's defaults: free, unlimited, no overage, no cap, no payment fees, no subscribers, no
-    churn), placed last unless ``position`` is given. ``included_credits=None`` is unlimited;
-    ``overage_price_per_credit=None`` is no overage (the quota then acts as a cap);
-    ``payment_fee_pct`` is a fraction (0.029)."""
-    tier = Tier(product=product, position=_next_position(product.tiers) if position is None else position)
+    churn), placed last in its plan unless ``position`` is given. ``included_credits=None`` is
+    unlimited; ``overage_price_per_credit=None`` is no overage (the quota then acts as a cap);
+    ``payment_fee_pct`` is a fraction (0.029).
+
+    ``scenario`` None creates a live tier; a ``planner.simulation.models.Scenario`` of the
+    product puts the tier in that scenario's plan, standing for ``live_tier`` (a live tier of
+    the product) when given."""
+    plan = Tier.objects.filter(product=product, scenario=scenario)
+    tier = Tier(
+        product=product,
+        scenario=scenario,
+        live_tier=live_tier,
+        position=_next_position(plan) if position is None else position,
+    )
     model_update(instance=tier, fields=TIER_FIELDS, data=fields, unknown_message=_UNKNOWN_FIELD)
     return tier
 
@@ -273,8 +290,9 @@ def product_update(*, product: Product, data: Mapping[str, Any]) -> Product:
 
 
 def tier_update(*, tier: Tier, data: Mapping[str, Any]) -> Tier:
-    """Change the fields in ``data`` (``TIER_FIELDS``), validate the whole tier, save."""
-    model_update(instance=tier, fields=TIER_FIELDS, data=data)
+    """Change the fields in ``data`` (``TIER_FIELDS``, and ``live_tier`` for a scenario's
+    tier), validate the whole tier, save."""
+    model_update(instance=tier, fields=(*TIER_FIELDS, "live_tier"), data=data)
     return tier
 
 
@@ -314,7 +332,8 @@ def product_delete(*, product: Product) -> None:
 
 
 def tier_delete(*, tier: Tier) -> None:
-    """Delete ``tier`` and its usage distributions."""
+    """Delete ``tier`` and its usage distributions (a live tier's stand-ins in scenarios stay,
+    standing for no live tier)."""
     tier.delete()
 
 

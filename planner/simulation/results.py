@@ -80,6 +80,12 @@ def runs_by_id(ids: Iterable[int | None]) -> dict[int, SimulationRun]:
     }
 
 
+def snapshots_by_run_id(ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
+    """The frozen inputs of runs by id: one query (compare reads them, not the scenarios')."""
+    wanted = [i for i in ids if i is not None]
+    return dict(SimulationRun.objects.filter(pk__in=wanted).values_list("pk", "snapshot"))
+
+
 # --- Money and numbers in words --------------------------------------------------------------
 
 

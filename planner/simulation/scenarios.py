@@ -6,9 +6,13 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
 from planner.core.services import model_update
 from planner.products.models import Product
 from planner.simulation.models import Scenario
+from planner.simulation.plans import plan_start
 
 #: Fields ``scenario_update`` may change, in display order (the web form, the API serializer and
 #: the scenario document use them). The product is fixed: a scenario's levers refer to the
@@ -40,13 +44,19 @@ def scenario_create(
     usage_growth_monthly: float = 0.0,
     discount_rate_yearly: float = 0.10,
     target_margin: float = 0.5,
+    plan_from: Scenario | None = None,
 ) -> Scenario:
-    """Create a scenario of ``product``.
+    """Create a scenario of ``product`` with its own plan: a copy of the product's live plan,
+    or of ``plan_from``'s plan (a scenario of the same product).
 
     ``seed=None`` draws a random seed, stored so every run can be reproduced; ``price_date``
     (default: today) pins the catalog prices. ``levers`` are lever objects as described in
     ``planner.core.validators.levers_validate_structure`` (models and workloads by id).
     """
+    if plan_from is not None and plan_from.product_id != product.pk:
+        raise ValidationError({"plan_from": "Start from a scenario of the same product."})
+    if Scenario.objects.filter(product=product, name=name).exists():
+        raise ValidationError({"name": f"A scenario named {name!r} already exists in this product."})
     scenario = Scenario(
         product=product,
         name=name,
@@ -63,7 +73,9 @@ def scenario_create(
     if price_date is not None:
         scenario.price_date = price_date
     scenario.full_clean()
-    scenario.save()
+    with transaction.atomic():
+        scenario.save()
+        plan_start(scenario=scenario, source=plan_from)
     return scenario
 
 
@@ -76,9 +88,10 @@ def scenario_update(*, scenario: Scenario, data: Mapping[str, Any]) -> Scenario:
 
 
 def scenario_duplicate(*, scenario: Scenario, name: str | None = None) -> Scenario:
-    """A copy of ``scenario`` in the same product (its levers name the product's workloads),
-    with the same seed, so a variant's runs differ from the original's only by the edits made.
-    ``name`` defaults to "<name> (copy)", numbered when taken."""
+    """A copy of ``scenario`` in the same product: its plan (tiers and usage, standing for the
+    same live tiers), settings and levers (which name the product's workloads), with the same
+    seed, so a variant's runs differ from the original's only by the edits made. ``name``
+    defaults to "<name> (copy)", numbered when taken."""
     if name is None:
         taken = set(Scenario.objects.filter(product_id=scenario.product_id).values_list("name", flat=True))
         name, n = f"{scenario.name} (copy)", 1
@@ -97,6 +110,7 @@ def scenario_duplicate(*, scenario: Scenario, name: str | None = None) -> Scenar
         usage_growth_monthly=scenario.usage_growth_monthly,
         discount_rate_yearly=scenario.discount_rate_yearly,
         target_margin=scenario.target_margin,
+        plan_from=scenario,
     )
 
 

@@ -9,7 +9,7 @@ from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from planner.accounts.models import Organization
-from planner.products.models import Product, UsageDistribution, Workload, WorkloadModel
+from planner.products.models import Product, Tier, UsageDistribution, Workload, WorkloadModel
 from planner.simulation.models import RunBlock, Scenario, SimulationRun
 
 
@@ -18,20 +18,18 @@ def scenarios_for_organization(*, organization: Organization) -> QuerySet[Scenar
 
 
 def scenarios_with_inputs_for_organization(*, organization: Organization) -> QuerySet[Scenario]:
-    """Scenarios with their product's tiers, workloads (and model mix) and usage prefetched."""
+    """Scenarios with their plan's tiers and usage, and their product's workloads (and model
+    mix), prefetched."""
     mix = WorkloadModel.objects.select_related("model__provider")
     return (
         scenarios_for_organization(organization=organization)
         .select_related("product")
         .prefetch_related(
-            "product__tiers",
+            Prefetch("tiers", queryset=Tier.objects.order_by("position", "id")),
             Prefetch(
                 "product__workloads", queryset=Workload.objects.prefetch_related(Prefetch("model_mix", mix))
             ),
-            Prefetch(
-                "product__tiers__usage",
-                queryset=UsageDistribution.objects.order_by("tier_id", "workload_id"),
-            ),
+            Prefetch("tiers__usage", queryset=UsageDistribution.objects.order_by("tier_id", "workload_id")),
         )
     )
 
@@ -102,11 +100,11 @@ def product_deletion_summary(*, product: Product) -> DeletionSummary:
     return DeletionSummary(
         scenarios=product.scenarios.count(),
         runs=SimulationRun.objects.filter(scenario__product=product).count(),
-        tiers=product.tiers.count(),
+        tiers=product.all_tiers.count(),
         workloads=product.workloads.count(),
         # Through the tiers' reverse relation (CustomerTierPeriod.tier): actual usage sits above
         # simulation, so this module does not import its models.
-        blocked_by_customers=product.tiers.aggregate(
+        blocked_by_customers=product.all_tiers.aggregate(
             customers=Count("customer_periods__customer", distinct=True)
         )["customers"],
     )

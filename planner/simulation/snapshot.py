@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -19,14 +20,18 @@ from planner import engine
 from planner.prices.models import PriceSheetEntry
 from planner.prices.terms import price_resolver
 from planner.products.correlations import correlation_matrix
-from planner.products.models import UsageDistribution, WorkloadModel
+from planner.products.models import Tier, UsageDistribution, WorkloadModel
 from planner.simulation.adapter import SimulationInputError, usage_json
 from planner.simulation.models import Scenario
+from planner.simulation.plans import scenario_tiers
 from pricing.models import AIModel
 from pricing.resolve import PriceResolver, ResolvedPrice, price_instant
 from pricing.selectors import PriceNotFound
 
-SNAPSHOT_SCHEMA = 1
+#: 2: the tiers are the scenario's plan and each names the live tier it stands for
+#: (``live_tier``: ``{"id", "name"}`` or None). Version 1 snapshots (tiers of the product) still
+#: run: the engine input reads neither the schema nor ``live_tier``.
+SNAPSHOT_SCHEMA = 2
 BATCH_VARIANT = "processing=batch"
 _PACKAGES = ("numpy", "scipy", "genai-prices", "numpy-financial", "Django")
 
@@ -107,15 +112,21 @@ def _spec(median: float | None, p90: float | None) -> list[float] | None:
     return None if median is None or p90 is None else [float(median), float(p90)]
 
 
-def scenario_snapshot(*, scenario: Scenario) -> dict[str, Any]:
-    """Freeze every input of ``scenario`` (prices resolved at its price date) into JSON."""
+def scenario_snapshot(*, scenario: Scenario, tiers: Iterable[Tier] | None = None) -> dict[str, Any]:
+    """Freeze every input of ``scenario`` (prices resolved at its price date) into JSON.
+
+    The plan frozen is the scenario's own unless ``tiers`` names another (the migration test
+    freezes the live plan, which is what version 1 snapshots froze: the product's tiers)."""
     product = scenario.product
     at = price_instant(scenario.price_date)
-    tiers = list(product.tiers.order_by("position", "id"))
+    plan = scenario_tiers(scenario) if tiers is None else Tier.objects.filter(pk__in=[t.pk for t in tiers])
+    tiers = list(plan.select_related("live_tier").order_by("position", "id"))
     workloads = list(product.workloads.order_by("position", "id"))
     if not tiers or not workloads:
-        raise SimulationInputError("The product needs at least one tier and one workload to simulate.")
-    usage = {(u.tier_id, u.workload_id): u for u in UsageDistribution.objects.filter(tier__product=product)}
+        raise SimulationInputError(
+            "The scenario's plan needs at least one tier and the product at least one workload to simulate."
+        )
+    usage = {(u.tier_id, u.workload_id): u for u in UsageDistribution.objects.filter(tier__in=tiers)}
     mixes: dict[int, list[WorkloadModel]] = {w.pk: [] for w in workloads}
     for entry in WorkloadModel.objects.filter(workload__product=product).select_related(
         "model__provider", "price_sheet_entry__sheet", "self_hosted"
@@ -163,6 +174,9 @@ def scenario_snapshot(*, scenario: Scenario) -> dict[str, Any]:
             {
                 "id": tier.pk,
                 "key": tier.name,
+                "live_tier": None
+                if tier.live_tier is None
+                else {"id": tier.live_tier.pk, "name": tier.live_tier.name},
                 "monthly_price": str(tier.monthly_revenue_per_subscriber),
                 "included_credits": tier.included_credits,
                 "overage_price": None

@@ -17,6 +17,7 @@ from planner.accounts.services import (
 )
 from planner.actuals.usage_csv import UsageCsvInvalid, usage_csv_records
 from planner.products.models import Product
+from planner.products.selectors import live_tiers
 from planner.products.services import tier_create
 from planner.simulation.scenarios import scenario_create, scenario_duplicate
 
@@ -72,7 +73,7 @@ def test_csv_names_tiers_by_name_and_flags_ambiguous_ones(
         b"b,c2,Free,2026-11-01T10:00:00+00:00,openai/gpt-4o,\n"
     )
     records = usage_csv_records(organization=organization, content=content)
-    pro = product.tiers.get(name="Pro")
+    pro = live_tiers(product).get(name="Pro")
     assert records[0] == {
         "event_id": "a",
         "customer": "c1",

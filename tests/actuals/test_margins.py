@@ -21,6 +21,7 @@ from planner.actuals.selectors import (
 )
 from planner.actuals.services import customer_tier_change, usage_distribution_from_fit
 from planner.products.models import Product, Tier, UsageDistribution
+from planner.products.selectors import live_tiers
 from planner.products.services import tier_create, workload_create
 from pricing.models import AIModel
 
@@ -59,7 +60,11 @@ def tiers(product: Product, priced_models: dict[str, AIModel]) -> dict[str, Tier
         payment_fee_pct=Decimal("0.1"),
         payment_fee_fixed=Decimal("0.31"),
     )
-    return {"free": product.tiers.get(name="Free"), "pro": product.tiers.get(name="Pro"), "metered": metered}
+    return {
+        "free": live_tiers(product).get(name="Free"),
+        "pro": live_tiers(product).get(name="Pro"),
+        "metered": metered,
+    }
 
 
 def test_a_mid_month_tier_change_prorates_by_day_in_the_organisation_time_zone(

@@ -26,6 +26,7 @@ from planner.actuals.reprice import customer_months_recompute, usage_records_rep
 from planner.actuals.selectors import models_to_reprice
 from planner.actuals.tasks import usage_reprice_task
 from planner.products.models import Product, Tier
+from planner.products.selectors import live_tiers
 from planner.products.services import workload_create
 from pricing.calculator import request_cost, schedule_for
 from pricing.catalog import catalog_import
@@ -40,7 +41,7 @@ QUANTUM = Decimal("1e-10")
 
 @pytest.fixture
 def pro(product: Product, priced_models: dict[str, AIModel]) -> Tier:
-    return product.tiers.get(name="Pro")
+    return live_tiers(product).get(name="Pro")
 
 
 def record(tier: Tier | None, index: int = 1, **fields: Any) -> dict[str, Any]:
@@ -175,7 +176,7 @@ def test_a_repeat_of_a_conflicting_record_conflicts_too(organization: Organizati
 
 def test_event_ids_are_per_organisation(organization: Organization, pro: Tier, product_factory: Any) -> None:
     other = OrganizationFactory.create()
-    other_tier = product_factory(organization=other).tiers.get(name="Pro")
+    other_tier = live_tiers(product_factory(organization=other)).get(name="Pro")
     ingest(organization, [record(pro, 1)])
     assert ingest(other, [record(other_tier, 1)]).created == 1
 
@@ -232,7 +233,7 @@ def test_tiers_and_workloads_of_another_organisation_are_unknown(
 ) -> None:
     other = product_factory(organization=OrganizationFactory.create())
     foreign_workload = other.workloads.get(name="Chat")
-    batch = [record(other.tiers.get(name="Pro"), 1), record(pro, 2, workload=foreign_workload.pk)]
+    batch = [record(live_tiers(other).get(name="Pro"), 1), record(pro, 2, workload=foreign_workload.pk)]
     with pytest.raises(UsageRecordsInvalid) as caught:
         ingest(organization, batch)
     assert [(e.index, e.field) for e in caught.value.errors] == [(0, "tier"), (1, "workload")]

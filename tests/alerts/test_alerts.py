@@ -21,7 +21,9 @@ from planner.alerts.rules import alert_rule_create, alert_rule_delete, alert_rul
 from planner.alerts.schedules import schedule_previous_tick, window_key
 from planner.devtools.smtp_sink import SmtpSink, free_port
 from planner.products.models import Product, Tier
-from planner.simulation.models import Scenario, SimulationRun
+from planner.products.selectors import live_tiers
+from planner.simulation.models import SimulationRun
+from planner.simulation.scenarios import scenario_create
 from tests.alerts.support import smtp, usage_month  # noqa: F401  (fixture)
 
 NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # 09:00 in New York, after the 08:00 daily tick
@@ -39,7 +41,7 @@ def org(product: Product) -> Organization:
 
 @pytest.fixture
 def pro(product: Product) -> Tier:
-    return product.tiers.get(name="Pro")
+    return live_tiers(product).get(name="Pro")
 
 
 @pytest.fixture
@@ -247,7 +249,7 @@ def test_a_rule_of_another_organisation_never_sees_this_organisations_data(
             recipients=["rival@example.com"],
         )
     assert error.value.message_dict == {"tier": ["This tier does not exist."]}
-    assert other_product.tiers.count() == 2
+    assert live_tiers(other_product).count() == 2
     # This organisation's own rule does see its data.
     assert alert_evaluate(rule=make_rule(), now=NOW).breaches == 1
 
@@ -362,11 +364,9 @@ def test_update_moves_the_schedule_and_delete_removes_it(make_rule: RuleFactory)
     assert not CrontabSchedule.objects.filter(pk=crontab_id).exists()
 
 
-def test_scenario_rules_measure_the_latest_succeeded_run(
-    make_rule: RuleFactory, product: Product, pro: Tier
-) -> None:
-    scenario = Scenario.objects.create(product=product, name="Baseline")
-    free = product.tiers.get(name="Free")
+def test_scenario_rules_measure_the_latest_succeeded_run(make_rule: RuleFactory, product: Product) -> None:
+    scenario = scenario_create(product=product, name="Baseline")
+    free, pro = scenario.tiers.get(name="Free"), scenario.tiers.get(name="Pro")
 
     def run(share: float, status: str = "succeeded") -> SimulationRun:
         tiers = [
@@ -397,12 +397,25 @@ def test_scenario_rules_measure_the_latest_succeeded_run(
     latest = run(0.074)
     run(0.5, status="failed")
     rule = make_rule(
-        scope="scenario", scenario=scenario, recipients=["founder@example.com"], threshold=Decimal("5")
+        scope="scenario",
+        scenario=scenario,
+        tier=pro,
+        recipients=["founder@example.com"],
+        threshold=Decimal("5"),
     )
     assert alert_evaluate(rule=rule, now=NOW).breaches == 1
     row = AlertOutbox.objects.get()
     assert row.subject == f"Pro tier: 7.4% of users underwater in scenario Baseline (run #{latest.pk})"
     assert row.measured["items"][0]["run"] == latest.pk
+
+
+def test_scenario_rules_name_a_tier_of_the_scenarios_plan(make_rule: RuleFactory, product: Product) -> None:
+    """A scenario rule names a tier of that scenario's plan; an actual-usage rule a live tier."""
+    scenario = scenario_create(product=product, name="Baseline")
+    with pytest.raises(ValidationError, match="scenario's own plan"):
+        make_rule(scope="scenario", scenario=scenario)  # the live Pro
+    with pytest.raises(ValidationError, match="belongs to a scenario's plan"):
+        make_rule(tier=scenario.tiers.get(name="Pro"))
 
 
 def test_send_a_test_alert_now(smtp: SmtpSink, november_usage: None, make_rule: RuleFactory) -> None:  # noqa: F811

@@ -12,6 +12,7 @@ from planner.accounts.models import Membership, Organization
 from planner.alerts.models import AlertOutbox, AlertRule
 from planner.alerts.rules import alert_rule_create
 from planner.products.models import Product
+from planner.products.selectors import live_tiers
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 
@@ -27,7 +28,7 @@ def _form(product: Product, **fields: str) -> dict[str, str]:
         "scope": "actual",
         "scenario": "",
         "metric": "underwater_share",
-        "tier": str(product.tiers.get(name="Pro").pk),
+        "tier": str(live_tiers(product).get(name="Pro").pk),
         "comparator": "gt",
         "threshold": "7.5",
         "schedule": "daily",

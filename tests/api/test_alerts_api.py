@@ -10,6 +10,7 @@ from planner.accounts.models import Organization
 from planner.alerts.evaluate import alert_send_test
 from planner.alerts.models import AlertOutbox, AlertRule
 from planner.products.models import Product
+from planner.products.selectors import live_tiers
 
 BASE = "/api/v1/alert-rules/"
 
@@ -18,7 +19,7 @@ def _body(product: Product, **fields: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": "Pro underwater",
         "metric": "underwater_share",
-        "tier": product.tiers.get(name="Pro").pk,
+        "tier": live_tiers(product).get(name="Pro").pk,
         "comparator": "gt",
         "threshold": "7.5",
         "recipients": ["founder@example.com"],
@@ -67,7 +68,7 @@ def test_foreign_ids_do_not_exist_and_history_is_scoped(
     assert response.json()["errors"][0] == {
         "field": "tier",
         "code": "does_not_exist",
-        "message": f'Invalid pk "{product.tiers.get(name="Pro").pk}" - object does not exist.',
+        "message": f'Invalid pk "{live_tiers(product).get(name="Pro").pk}" - object does not exist.',
     }
     rule = seeded["alert_rule"]
     alert_send_test(rule=rule, now=datetime(2026, 11, 26, 14, tzinfo=UTC))

@@ -14,6 +14,7 @@ from planner.actuals.models import Customer, UsageRecord
 from planner.prices.models import PriceSheetEntry, SelfHostedDeployment
 from planner.prices.sheets import ENTRY_COLUMNS
 from planner.products.models import Product, Tier, Workload
+from planner.products.selectors import live_tiers
 from pricing.models import AIModel
 from tests.api.conftest import KeyClient
 
@@ -101,7 +102,7 @@ def test_a_stored_deployment_whose_price_cannot_be_computed_does_not_break_the_l
 
 @pytest.fixture
 def pro(product: Product, priced_models: dict[str, AIModel]) -> Tier:
-    return product.tiers.get(name="Pro")
+    return live_tiers(product).get(name="Pro")
 
 
 def usage_record(tier: Tier, **changes: Any) -> dict[str, Any]:

@@ -92,9 +92,15 @@ def test_scenario_nested_read_document_round_trip(key_client: KeyClient, scenari
     assert detail.status_code == 200
     inputs = detail.json()["inputs"]
     assert [t["name"] for t in inputs["tiers"]] == ["Free", "Pro"]
+    assert {t["id"] for t in inputs["tiers"]} == set(scenario.tiers.values_list("id", flat=True))
     assert len(inputs["usage_distributions"]) == 4 and len(inputs["workloads"]) == 2
     document = client.get(f"/api/v1/scenarios/{scenario.pk}/document/").json()
-    assert document["workloads"][0]["models"][0]["model"].startswith("openai/")
+    assert document["version"] == 2
+    assert document["product"]["workloads"][0]["models"][0]["model"].startswith("openai/")
+    assert [(t["name"], t["live_tier"]) for t in document["plan"]["tiers"]] == [
+        ("Free", "Free"),
+        ("Pro", "Pro"),
+    ]
     document["product"]["name"] = "Copilot copy"
     imported = client.post("/api/v1/scenarios/import/", document, format="json")
     assert imported.status_code == 201, imported.content
@@ -104,22 +110,46 @@ def test_scenario_nested_read_document_round_trip(key_client: KeyClient, scenari
     again = client.get(f"/api/v1/scenarios/{copy['id']}/document/").json()
     document["product"]["name"] = again["product"]["name"]
     assert again == document
+    live = client.get(f"/api/v1/tiers/?product={copy['product']}").json()["results"]
+    assert [t["name"] for t in live] == ["Free", "Pro"] and all(t["scenario"] is None for t in live)
     duplicate = client.post("/api/v1/scenarios/import/", document, format="json")
     assert duplicate.status_code == 400 and errors(duplicate) == {("product", "unique_together")}
+
+
+def test_version_1_documents_are_still_imported(key_client: KeyClient, scenario: Scenario) -> None:
+    client = key_client()
+    v2 = client.get(f"/api/v1/scenarios/{scenario.pk}/document/").json()
+    product, plan = v2["product"], v2["plan"]
+    v1 = {
+        "format": v2["format"],
+        "version": 1,
+        "product": {name: product[name] for name in ("name", "description", "default_correlation")},
+        "tiers": [{k: v for k, v in tier.items() if k != "live_tier"} for tier in plan["tiers"]],
+        "workloads": product["workloads"],
+        "usage_distributions": plan["usage_distributions"],
+        "correlations": product["correlations"],
+        "scenario": {**plan["settings"], "levers": plan["levers"]},
+    }
+    v1["product"]["name"] = "From version 1"
+    imported = client.post("/api/v1/scenarios/import/", v1, format="json")
+    assert imported.status_code == 201, imported.content
+    again = client.get(f"/api/v1/scenarios/{imported.json()['id']}/document/").json()
+    assert again["plan"] == plan and again["product"]["workloads"] == product["workloads"]
 
 
 def test_import_errors_name_the_document_path(key_client: KeyClient, scenario: Scenario) -> None:
     client = key_client()
     document = client.get(f"/api/v1/scenarios/{scenario.pk}/document/").json()
     document["product"]["name"] = "Broken"
-    document["tiers"][1]["monthly_fee"] = "-1"
-    document["workloads"][0]["models"][0]["model"] = "nobody/nothing"
+    document["plan"]["tiers"][1]["monthly_fee"] = "-1"
+    document["product"]["workloads"][0]["models"][0]["model"] = "nobody/nothing"
     response = client.post("/api/v1/scenarios/import/", document, format="json")
     assert response.status_code == 400
-    assert ("tiers[1].monthly_fee", "min_value") in errors(response)
-    document["tiers"][1]["monthly_fee"] = "20"
+    assert ("plan.tiers[1].monthly_fee", "min_value") in errors(response)
+    document["plan"]["tiers"][1]["monthly_fee"] = "20"
     response = client.post("/api/v1/scenarios/import/", document, format="json")
-    assert errors(response) == {("workloads[0].models[0].model", "invalid")}
+    assert errors(response) == {("product.workloads[0].models[0].model", "invalid")}
+    assert not Scenario.objects.filter(product__name="Broken").exists()
 
 
 def test_validation_errors_have_one_shape(key_client: KeyClient, product: Any) -> None:

@@ -92,7 +92,7 @@ def test_foreign_ids_in_writes_do_not_exist(
     seeded: dict[str, Any], other_organization: Organization, key_client: Any
 ) -> None:
     client = key_client(organization=other_organization)
-    tier = seeded["product"].tiers.first()
+    tier = seeded["product"].all_tiers.first()
     workload = seeded["product"].workloads.first()
     response = client.post(
         "/api/v1/usage-distributions/",

@@ -13,6 +13,7 @@ from django.utils import timezone
 from planner.accounts.models import Organization
 from planner.actuals.models import Customer, UsageRecord
 from planner.products.models import Product, Tier
+from planner.products.selectors import live_tiers
 from pricing.models import AIModel
 from tests.api.conftest import KeyClient
 
@@ -21,7 +22,7 @@ URL = "/api/v1/usage-records/"
 
 @pytest.fixture
 def pro(product: Product, priced_models: dict[str, AIModel]) -> Tier:
-    return product.tiers.get(name="Pro")
+    return live_tiers(product).get(name="Pro")
 
 
 def record(tier: Tier, index: int = 1, **fields: Any) -> dict[str, Any]:
@@ -153,7 +154,7 @@ def test_customers_tier_changes_and_margins(key_client: KeyClient, pro: Tier, pr
         ("cus-0", pro.pk),
         ("cus-1", pro.pk),
     ]
-    free = product.tiers.get(name="Free")
+    free = live_tiers(product).get(name="Free")
     change = client.post(
         f"/api/v1/customers/{customers[0]['id']}/tier-changes/",
         data={"tier": free.pk, "effective_from": "2025-06-16"},

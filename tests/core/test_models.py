@@ -22,6 +22,7 @@ from planner.products.models import (
     WorkloadCorrelation,
     WorkloadModel,
 )
+from planner.products.selectors import live_tiers
 from planner.simulation.models import Scenario, SimulationRun
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +65,7 @@ def test_finite_decimal_accepts_finite_numbers_and_none(value: Any) -> None:
 
 @pytest.fixture
 def pro(product: Product) -> Tier:
-    return product.tiers.get(name="Pro")
+    return live_tiers(product).get(name="Pro")
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def agent(product: Product) -> Workload:
 
 
 def test_valid_fixture_product_passes_validation(product: Product) -> None:
-    for instance in [product, *product.tiers.all(), *product.workloads.all()]:
+    for instance in [product, *live_tiers(product).all(), *product.workloads.all()]:
         instance.full_clean()
     for row in UsageDistribution.objects.filter(tier__product=product):
         row.full_clean()

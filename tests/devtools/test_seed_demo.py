@@ -16,6 +16,7 @@ from planner.alerts.models import AlertRule
 from planner.devtools import demo
 from planner.products.correlations import correlation_matrix
 from planner.products.models import Product, Tier, UsageDistribution, Workload, WorkloadModel
+from planner.products.selectors import live_tiers
 from planner.simulation.models import Scenario
 from pricing.models import AIModel
 from tests.factories import AIModelFactory, ProviderFactory
@@ -54,10 +55,10 @@ def test_seed_demo_is_idempotent(ai_models: dict[str, AIModel]) -> None:
         "Organization": 1,
         "Membership": 1,
         "Product": 2,
-        "Tier": 6,
+        "Tier": 12,  # 3 live tiers and a scenario's plan of 3 per product
         "Workload": 6,
         "WorkloadModel": 10,
-        "UsageDistribution": 18,
+        "UsageDistribution": 36,
         "Scenario": 2,
         "AlertRule": 2,
     }
@@ -72,7 +73,7 @@ def test_seed_demo_builds_the_standard_scenario(ai_models: dict[str, AIModel]) -
     assert (organization.currency, organization.time_zone) == ("USD", "UTC")
     product = organization.products.get(name="Demo Copilot")
 
-    tiers = {tier.name: tier for tier in product.tiers.all()}
+    tiers = {tier.name: tier for tier in live_tiers(product).all()}
     assert [t.subscribers for t in tiers.values()] == [7_000, 2_500, 500]
     assert tiers["Pro"].monthly_revenue_per_subscriber == Decimal("20")
     assert tiers["Pro"].included_credits is None
@@ -105,6 +106,12 @@ def test_seed_demo_builds_the_standard_scenario(ai_models: dict[str, AIModel]) -
     ]
     assert scenario.levers[0]["routing_model"] == ai_models["small"].pk
     scenario.full_clean()
+    plan = {tier.name: tier for tier in scenario.tiers.all()}
+    assert {name: tier.live_tier_id for name, tier in plan.items()} == {
+        name: t.pk for name, t in tiers.items()
+    }
+    assert plan["Team"].hard_cap_credits == 10_000.0 and plan["Pro"].monthly_fee == Decimal("20")
+    assert UsageDistribution.objects.filter(tier__scenario=scenario).count() == 9
 
 
 @pytest.mark.django_db

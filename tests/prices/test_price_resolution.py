@@ -17,6 +17,7 @@ from planner.actuals.models import UsageRecord
 from planner.prices.sheets import price_sheet_create, price_sheet_entry_add
 from planner.products.estimates import cost_per_request_estimate
 from planner.products.models import Tier
+from planner.products.selectors import live_tiers
 from planner.simulation.models import Scenario
 from planner.simulation.snapshot import scenario_snapshot
 from pricing.calculator import PriceSchedule, request_cost
@@ -77,7 +78,7 @@ def test_snapshot_estimate_and_ingestion_agree_without_a_sheet(
     organization: Organization, dated_scenario: Scenario
 ) -> None:
     models = snapshot_models(dated_scenario)
-    pro = dated_scenario.product.tiers.get(name="Pro")
+    pro = live_tiers(dated_scenario.product).get(name="Pro")
     assert set(models) == {"openai/gpt-4o-mini", "openai/gpt-4o", "openai/o3"}
     for key, priced in models.items():
         assert priced["source"] == {"kind": "catalog"}
@@ -96,7 +97,7 @@ def test_a_sheet_changes_snapshot_and_estimate_alike_and_ingestion_keeps_the_lis
         sheet=sheet, row={"kind": "discount", "provider": "openai", "model": "gpt-4o", "discount": "0.25"}
     )
     models = snapshot_models(dated_scenario)
-    pro = dated_scenario.product.tiers.get(name="Pro")
+    pro = live_tiers(dated_scenario.product).get(name="Pro")
     for key, priced in models.items():
         rate = Decimal("0.25") if key == "openai/gpt-4o" else Decimal("0.2")
         list_price = ModelPrice.objects.get(pk=priced["price_id"]).structure

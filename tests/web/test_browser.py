@@ -29,9 +29,10 @@ from planner.celery import app
 from planner.devtools.demo import DEMO_PASSWORD, DEMO_SCENARIO_NAME, DEMO_USERNAME, demo_seed
 from planner.devtools.worker_processes import celery_worker_process
 from planner.products.models import UsageDistribution
+from planner.simulation.document import scenario_document_export
 from planner.simulation.models import Scenario, SimulationRun
 from planner.simulation.runs import run_create, run_execute
-from planner.simulation.scenarios import scenario_duplicate, scenario_update
+from planner.simulation.scenarios import scenario_update
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "data" / "test-artifacts" / "web"
@@ -152,7 +153,7 @@ def test_edit_run_watch_progress_read_charts_compare_upload_and_create_a_key(
     page.wait_for_function("() => document.getElementById('estimate').dataset.cost > 0")
     assert "per request" in page.locator("#estimate").inner_text()
     shot(page, "05-workload-estimate")
-    tier = scenario.product.tiers.get(name="Pro")
+    tier = scenario.tiers.get(name="Pro")
     page.goto(f"{page.base}/scenarios/{scenario.pk}/usage/{tier.pk}/{workload.pk}/")
     page.wait_for_function("() => document.getElementById('chart-usage-preview').data !== undefined")
     assert "p99" in page.locator("#preview-figures").inner_text()
@@ -198,9 +199,23 @@ def test_edit_run_watch_progress_read_charts_compare_upload_and_create_a_key(
         page.get_by_role("link", name="Results CSV").click()
     assert download.value.suggested_filename == f"run-{run.pk}-results.csv"
 
-    # Compare with a duplicate that routes nothing differently but caches more.
-    variant = scenario_duplicate(scenario=scenario)
-    scenario_update(scenario=variant, data={"simulated_users": 20_000, "price_trend_yearly": -0.9})
+    # Duplicate in the editor, change Pro's fee and cap in the copy, run it, compare by inputs.
+    original = scenario_document_export(scenario=scenario)
+    page.goto(f"{page.base}/scenarios/{scenario.pk}/")
+    page.get_by_role("button", name="Duplicate").click()
+    page.get_by_text("Duplicated as").wait_for()
+    variant = Scenario.objects.get(product=scenario.product, name=f"{scenario.name} (copy)")
+    assert page.url.endswith(f"/scenarios/{variant.pk}/")
+    assert f"Editing the plan of scenario {variant.name}" in page.locator("#plan-note").inner_text()
+    page.get_by_label("Edit tier Pro").click()
+    page.get_by_label("Monthly fee").fill("29")
+    page.get_by_label("Hard cap credits").fill("500")
+    page.get_by_role("button", name="Save tier").click()
+    page.get_by_text("Tier “Pro” saved.").wait_for()
+    assert scenario_document_export(scenario=scenario) == original  # the original's plan is untouched
+    copied = variant.tiers.get(name="Pro")
+    assert (copied.monthly_fee, copied.hard_cap_credits) == (29, 500.0)
+    scenario_update(scenario=variant, data={"simulated_users": 20_000})
     run_execute(run=run_create(scenario=variant))
     page.goto(f"{page.base}/runs/compare/")
     page.get_by_label(f"{scenario.product.name} · {scenario.name}", exact=True).check()
@@ -210,6 +225,15 @@ def test_edit_run_watch_progress_read_charts_compare_upload_and_create_a_key(
     traces = page.evaluate("document.getElementById('chart-compare-trajectory').data.map(t => t.name)")
     assert len(traces) == 2
     assert page.locator("#compare-table").get_by_text("Gross margin").is_visible()
+    changes = page.evaluate(
+        "[...document.querySelectorAll('#compare-inputs tbody tr')]"
+        ".map(r => [...r.children].map(c => c.textContent.trim()))"
+    )
+    assert ["Pro", "Monthly price", "20", "29"] in changes
+    assert ["Pro", "Hard cap (credits)", "none", "500"] in changes
+    assert {row[0] for row in changes} == {"Pro"}  # nothing else differs
+    pro_rows = page.locator("#compare-tiers tbody tr", has_text="Pro")
+    assert pro_rows.count() == 4
     shot(page, "09-compare")
 
     # Upload actuals, see the underwater customer, use a fit in the scenario.
@@ -226,9 +250,11 @@ def test_edit_run_watch_progress_read_charts_compare_upload_and_create_a_key(
     page.get_by_role("button", name="Upload").click()
     page.get_by_text("12 new records").wait_for()
     assert page.locator("#customers tr.underwater").count() == 1
-    page.get_by_role("button", name="Use the fit for Pro × Chat in scenarios").click()
+    page.get_by_label("Plan for the fit of Pro × Chat").select_option(label=f"Scenario “{scenario.name}”")
+    page.get_by_role("button", name="Use the fit for Pro × Chat").click()
     page.get_by_text("now uses the fitted gamma").wait_for()
     assert UsageDistribution.objects.get(tier=tier, workload=workload).kind == "gamma"
+    assert UsageDistribution.objects.get(tier=tier.live_tier, workload=workload).kind == "lognormal"
     shot(page, "10-actuals")
 
     # Create an API key: shown once.

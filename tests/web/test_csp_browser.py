@@ -65,7 +65,7 @@ def test_pages_with_charts_render_under_the_policy(
     page.goto(f"{page.base}/scenarios/{scenario.pk}/workloads/{workload.pk}/")
     page.wait_for_function("() => document.getElementById('estimate').dataset.cost > 0")
     assert_no_violation(page, violations)
-    tier = scenario.product.tiers.get(name="Pro")
+    tier = scenario.tiers.get(name="Pro")
     page.goto(f"{page.base}/scenarios/{scenario.pk}/usage/{tier.pk}/{workload.pk}/")
     page.wait_for_function("() => document.getElementById('chart-usage-preview').data !== undefined")
     assert_no_violation(page, violations)

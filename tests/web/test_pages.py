@@ -182,7 +182,7 @@ def test_workload_model_mix_is_validated_by_the_service(
 
 
 def test_usage_form_saves_a_gamma_and_reports_errors_per_field(signed_in: Client, scenario: Scenario) -> None:
-    tier = scenario.product.tiers.get(name="Pro")
+    tier = scenario.tiers.get(name="Pro")
     workload = scenario.product.workloads.get(name="Chat")
     url = reverse("scenarios:usage_edit", args=[scenario.pk, tier.pk, workload.pk])
     response = signed_in.post(url, {"kind": "lognormal", "median": 50, "p90": 10})
@@ -362,13 +362,27 @@ def test_upload_then_customers_by_margin_and_fitted_usage(signed_in: Client, sce
     assert {c.external_id for c in customers} == {"cust-0", "cust-1", "cust-2"}
     assert [c.external_id for c in customers if c.underwater] == ["cust-1"]  # the heavy Pro customer
     assert customers[0].external_id == "cust-1" and 'class="underwater"' in page.content.decode()
-    fits = page.context["fits"]
+    fits = dict(page.context["fits"])  # fit -> the plans it can be written to
     pro_chat = next(f for f in fits if (f.tier_name, f.workload_name) == ("Pro", "Chat"))
+    assert fits[pro_chat] == [
+        ("live", "Live plan (template of new scenarios)"),
+        (str(scenario.pk), "Scenario “Baseline”"),
+    ]
     period = page.context["period"]
-    signed_in.post(
-        reverse("actuals:fit_use"),
-        {"tier": pro_chat.tier_id, "workload": pro_chat.workload_id, "period": period.isoformat()},
+    stand_in = scenario.tiers.get(live_tier_id=pro_chat.tier_id)
+    fit_use = {"tier": pro_chat.tier_id, "workload": pro_chat.workload_id, "period": period.isoformat()}
+    before = {u.pk: u.kind for u in UsageDistribution.objects.all()}
+    # No target: refused, nothing written (the fit never goes to several plans at once).
+    signed_in.post(reverse("actuals:fit_use"), fit_use)
+    assert {u.pk: u.kind for u in UsageDistribution.objects.all()} == before
+    signed_in.post(reverse("actuals:fit_use"), {**fit_use, "target": str(scenario.pk)})
+    written = UsageDistribution.objects.get(tier=stand_in, workload_id=pro_chat.workload_id)
+    assert written.kind == "gamma" and written.mean == pytest.approx(pro_chat.fit.mean)
+    assert (
+        UsageDistribution.objects.get(tier_id=pro_chat.tier_id, workload_id=pro_chat.workload_id).kind
+        == "lognormal"
     )
+    signed_in.post(reverse("actuals:fit_use"), {**fit_use, "target": "live"})
     distribution = UsageDistribution.objects.get(tier_id=pro_chat.tier_id, workload_id=pro_chat.workload_id)
     assert distribution.kind == "gamma" and distribution.mean == pytest.approx(pro_chat.fit.mean)
 

@@ -16,7 +16,8 @@ from planner.simulation.models import Scenario
 
 class TierChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return f"{obj.product.name} / {obj.name}"
+        plan = "live plan" if obj.scenario is None else f"scenario {obj.scenario.name}"
+        return f"{obj.product.name} / {plan} / {obj.name}"
 
 
 class AlertRuleForm(forms.Form):
@@ -49,7 +50,11 @@ class AlertRuleForm(forms.Form):
         scenario.queryset = Scenario.objects.filter(product__organization=organization).select_related(
             "product"
         )
-        tier.queryset = Tier.objects.filter(product__organization=organization).select_related("product")
+        tier.queryset = (
+            Tier.objects.filter(product__organization=organization)
+            .select_related("product", "scenario")
+            .order_by("product__name", "scenario__name", "position", "id")
+        )
 
     def clean_recipients(self) -> list[str]:
         return [r for r in re.split(r"[\s,;]+", self.cleaned_data["recipients"]) if r]

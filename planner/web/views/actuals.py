@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from planner.actuals.selectors import (
+    FittedUsage,
     customer_margins_for_period,
     tier_margins_for_period,
     usage_distributions_fitted,
@@ -72,9 +73,32 @@ def _page(
             customer_count=len(customers),
             underwater_count=sum(1 for c in customers if c.underwater),
             fit_range=_fit_range(period),
-            fits=usage_distributions_fitted(organization=organization, period_range=_fit_range(period)),
+            fits=_fit_rows(
+                usage_distributions_fitted(organization=organization, period_range=_fit_range(period))
+            ),
         )
     return render(request, "actuals/index.html", context, status=status)
+
+
+LIVE_TARGET = "live"
+
+
+def _fit_rows(fits: list[FittedUsage]) -> list[tuple[FittedUsage, list[tuple[str, str]]]]:
+    """Each fit with the plans it can be written to (value, label): the live plan, then each
+    scenario of the tier's product that has a tier standing for the fit's live tier."""
+    tier_ids = {f.tier_id for f in fits}
+    targets: dict[int, list[tuple[str, str]]] = {
+        pk: [(LIVE_TARGET, "Live plan (template of new scenarios)")] for pk in tier_ids
+    }
+    stand_ins = (
+        Tier.objects.filter(live_tier_id__in=tier_ids)
+        .select_related("scenario")
+        .order_by("scenario__name", "scenario_id")
+    )
+    for tier in stand_ins:
+        assert tier.scenario is not None and tier.live_tier_id is not None  # a stand-in is a scenario's
+        targets[tier.live_tier_id].append((str(tier.scenario_id), f"Scenario “{tier.scenario.name}”"))
+    return [(fit, targets[fit.tier_id]) for fit in fits]
 
 
 @login_required
@@ -107,26 +131,44 @@ def actuals_upload(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def fit_use(request: HttpRequest) -> HttpResponse:
-    """Write the fitted distribution of a tier x workload into the planner's usage for that pair."""
+    """Write the fitted distribution of a live tier x workload into one plan: the live plan
+    (``target=live``) or one scenario's (``target=<scenario id>``: its tier standing for the
+    live tier). Never several at once."""
     membership = current_membership(request)
     require_writer(membership)
     organization = membership.organization
-    tier = get_object_or_404(Tier, pk=request.POST.get("tier"), product__organization=organization)
-    workload = get_object_or_404(Workload, pk=request.POST.get("workload"), product=tier.product)
+    live = get_object_or_404(
+        Tier, pk=request.POST.get("tier"), product__organization=organization, scenario__isnull=True
+    )
+    workload = get_object_or_404(Workload, pk=request.POST.get("workload"), product=live.product)
     try:
         period = dt.date.fromisoformat(request.POST.get("period", ""))
     except ValueError as exc:
         raise Http404 from exc
+    back = redirect(f"{reverse('actuals:index')}?period={period:%Y-%m}")
+    target = request.POST.get("target", "")
+    if target == LIVE_TARGET:
+        tier, plan = live, "the live plan"
+    elif target.isdigit():
+        found = (
+            Tier.objects.filter(live_tier=live, scenario_id=int(target)).select_related("scenario").first()
+        )
+        if found is None or found.scenario is None:
+            raise Http404("That scenario has no tier standing for this live tier.")
+        tier, plan = found, f"scenario “{found.scenario.name}”"
+    else:
+        messages.error(request, "Choose the plan the fit is for: the live plan or one scenario.")
+        return back
     fits = usage_distributions_fitted(organization=organization, period_range=_fit_range(period))
-    fit = next((f.fit for f in fits if (f.tier_id, f.workload_id) == (tier.pk, workload.pk)), None)
+    fit = next((f.fit for f in fits if (f.tier_id, f.workload_id) == (live.pk, workload.pk)), None)
     if fit is None:
         raise Http404("No fit for this tier and workload.")
     spread = "no more spread than Poisson noise" if fit.poisson_limit else f"shape {fit.shape:.2f}"
     done = (
-        f"{tier.product.name}: {tier.name} × {workload.name} now uses the fitted gamma "
+        f"{live.product.name}: {tier.name} × {workload.name} in {plan} now uses the fitted gamma "
         f"(mean {fit.mean:,.1f} requests/month, {spread}). Run a scenario to see the effect."
     )
     flash_outcome(
         request, lambda: usage_distribution_from_fit(tier=tier, workload=workload, fit=fit), success=done
     )
-    return redirect(f"{reverse('actuals:index')}?period={period:%Y-%m}")
+    return back

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from planner.accounts.selectors import organizations_for_user
+from planner.simulation.compare import inputs_diff, tier_figures
 from planner.simulation.models import SimulationRun
 from planner.simulation.results import (
     chart_data,
@@ -24,6 +25,7 @@ from planner.simulation.results import (
     results_csv,
     runs_by_id,
     scenarios_with_latest_runs,
+    snapshots_by_run_id,
     summary_sentences,
     worst_tier_index,
 )
@@ -139,11 +141,17 @@ def compare(request: HttpRequest) -> HttpResponse:
         for c in columns
         if c["run"] is not None
     ]
+    ran = [c for c in columns if c["run"] is not None]
+    snapshots = snapshots_by_run_id(c["run"].pk for c in ran)
+    inputs = [snapshots[c["run"].pk] for c in ran]
     context = {
         "organization": organization,
         "scenarios": scenarios,
         "chosen_ids": chosen_ids,
         "columns": columns,
         "series": series,
+        "ran": ran,
+        "input_changes": inputs_diff(inputs) if len(ran) > 1 else [],
+        "tier_figures": tier_figures(inputs, [c["run"].results for c in ran]) if len(ran) > 1 else [],
     }
     return render(request, "runs/compare.html", context)

@@ -41,6 +41,7 @@ from planner.products.services import (
 )
 from planner.simulation.adapter import SimulationInputError
 from planner.simulation.models import Scenario
+from planner.simulation.plans import scenario_tiers
 from planner.simulation.preview import usage_preview
 from planner.simulation.runs import run_start
 from planner.simulation.scenarios import scenario_create, scenario_delete, scenario_duplicate, scenario_update
@@ -88,8 +89,8 @@ def _editor_context(scenario: Scenario, membership: Membership) -> dict[str, Any
     workloads = list(
         product.workloads.order_by("position", "id").prefetch_related(Prefetch("model_mix", queryset=mix))
     )
-    tiers = list(product.tiers.order_by("position", "id"))
-    usage = {(d.tier_id, d.workload_id): d for d in UsageDistribution.objects.filter(tier__product=product)}
+    tiers = list(scenario_tiers(scenario).select_related("live_tier"))
+    usage = {(d.tier_id, d.workload_id): d for d in UsageDistribution.objects.filter(tier__scenario=scenario)}
     rhos = {
         (c.workload_a_id, c.workload_b_id): c.rho for c in WorkloadCorrelation.objects.filter(product=product)
     }
@@ -228,12 +229,12 @@ def product_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def tier_edit(request: HttpRequest, pk: int, tier_pk: int | None = None) -> HttpResponse:
     scenario, _ = _scenario(request, pk, write=True)
-    tier = get_object_or_404(Tier, pk=tier_pk, product=scenario.product) if tier_pk else None
+    tier = get_object_or_404(Tier, pk=tier_pk, scenario=scenario) if tier_pk else None
     form = TierForm(request.POST or None, instance=tier)
 
     def save() -> Tier:
         if tier is None:
-            return tier_create(product=scenario.product, **form.cleaned_data)
+            return tier_create(product=scenario.product, scenario=scenario, **form.cleaned_data)
         return tier_update(tier=tier, data=form.cleaned_data)
 
     saved = form_save(request, form, save)
@@ -247,7 +248,7 @@ def tier_edit(request: HttpRequest, pk: int, tier_pk: int | None = None) -> Http
 @require_POST
 def tier_remove(request: HttpRequest, pk: int, tier_pk: int) -> HttpResponse:
     scenario, _ = _scenario(request, pk, write=True)
-    tier = get_object_or_404(Tier, pk=tier_pk, product=scenario.product)
+    tier = get_object_or_404(Tier, pk=tier_pk, scenario=scenario)
     try:
         tier_delete(tier=tier)
     except Exception as error:  # ProtectedError: customers' tier periods point at it
@@ -351,7 +352,7 @@ def workload_remove(request: HttpRequest, pk: int, workload_pk: int) -> HttpResp
 @login_required
 def usage_edit(request: HttpRequest, pk: int, tier_pk: int, workload_pk: int) -> HttpResponse:
     scenario, _ = _scenario(request, pk, write=True)
-    tier = get_object_or_404(Tier, pk=tier_pk, product=scenario.product)
+    tier = get_object_or_404(Tier, pk=tier_pk, scenario=scenario)
     workload = get_object_or_404(Workload, pk=workload_pk, product=scenario.product)
     distribution = UsageDistribution.objects.filter(tier=tier, workload=workload).first()
     form = UsageForm(request.POST or None, instance=distribution)

@@ -1,0 +1,248 @@
+"""``PUT /api/v1/scenarios/{id}/document/``: replace a scenario's plan with a document's.
+
+:func:`plan_apply` makes the scenario's plan what the document's ``plan`` says, in one
+transaction: tiers are matched by name and updated in place (their ids stay, so alert rules and
+runs keep pointing at them), a tier only in the document is created, a tier missing from it is
+removed (refused while an alert rule names it), usage distributions are set pair by pair (pairs
+missing from the document are removed), and the settings and levers are replaced. The
+``product`` section is read-only here: an equal one is accepted, a differing one is an error at
+its path. Every error is reported at its document path (``plan.tiers[1].monthly_fee``) and
+nothing is written then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from planner.products.models import Product, Tier, UsageDistribution, Workload
+from planner.products.selectors import live_tiers
+from planner.products.services import (
+    TIER_FIELDS,
+    WORKLOAD_FIELDS,
+    tier_create,
+    tier_update,
+    usage_distribution_set,
+)
+from planner.simulation.document import (
+    DOCUMENT_VERSION,
+    catalog_models,
+    levers_from_document,
+    prefixed,
+    product_section,
+)
+from planner.simulation.models import Scenario
+from planner.simulation.plans import scenario_tiers
+from planner.simulation.scenarios import scenario_update
+
+Errors = dict[str, list[str]]
+
+
+def scenario_document_replace(*, scenario: Scenario, document: Mapping[str, Any]) -> Scenario:
+    """Replace ``scenario``'s plan with the version 2 ``document``'s (typed values, as the API's
+    document serializer gives them). Raises ValidationError keyed by document path."""
+    if document.get("version") != DOCUMENT_VERSION:
+        raise ValidationError({"version": f"Only version {DOCUMENT_VERSION} documents replace a plan."})
+    difference = first_difference(
+        product_normal(product_section(scenario.product)), product_normal(document["product"]), "product"
+    )
+    if difference is not None:
+        raise ValidationError(
+            {
+                difference: "The product section is read-only here (workloads are edited on the product); "
+                "send it as GET returned it."
+            }
+        )
+    with transaction.atomic():
+        plan_apply(scenario=scenario, plan=document["plan"])
+    return scenario
+
+
+def product_normal(section: Mapping[str, Any]) -> dict[str, Any]:
+    """The product section with every field present (model defaults for fields left out) and
+    correlations as an unordered map, so that equal products compare equal."""
+    product = Product(
+        **{name: value for name, value in section.items() if name not in ("workloads", "correlations")}
+    )
+    workloads = []
+    for data in section.get("workloads") or []:
+        workload = Workload(**{name: value for name, value in data.items() if name != "models"})
+        fields = {name: getattr(workload, name) for name in WORKLOAD_FIELDS}
+        models = sorted(
+            (
+                entry["model"],
+                entry["share"],
+                entry.get("variant", ""),
+                bool(entry.get("uses_reasoning", False)),
+            )
+            for entry in data.get("models") or []
+        )
+        workloads.append({**fields, "models": models})
+    return {
+        "name": product.name,
+        "description": product.description,
+        "default_correlation": product.default_correlation,
+        "workloads": workloads,
+        "correlations": {
+            tuple(sorted((c["workload_a"], c["workload_b"]))): c["rho"]
+            for c in section.get("correlations") or []
+        },
+    }
+
+
+def first_difference(before: Any, after: Any, path: str) -> str | None:
+    """The document path of the first place ``after`` differs from ``before`` (None if equal)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in [*before, *(k for k in after if k not in before)]:
+            if key not in before or key not in after:
+                return f"{path}.{key}" if isinstance(key, str) else path
+            found = first_difference(
+                before[key], after[key], f"{path}.{key}" if isinstance(key, str) else path
+            )
+            if found is not None:
+                return found
+        return None
+    if isinstance(before, list) and isinstance(after, list):
+        if len(before) != len(after):
+            return path
+        for i, (a, b) in enumerate(zip(before, after, strict=True)):
+            found = first_difference(a, b, f"{path}[{i}]")
+            if found is not None:
+                return found
+        return None
+    return None if before == after else path
+
+
+def plan_apply(*, scenario: Scenario, plan: Mapping[str, Any]) -> None:
+    """Make ``scenario``'s plan the document's ``plan`` (see the module docstring). Call it in a
+    transaction: it raises ValidationError after writing part of the plan when a later part is
+    invalid."""
+    product = scenario.product
+    workloads = {w.name: w for w in product.workloads.all()}
+    existing = {tier.name: tier for tier in scenario_tiers(scenario)}
+    live = {tier.name: tier for tier in live_tiers(product)}
+    tiers_in: Sequence[Mapping[str, Any]] = plan["tiers"]
+    errors: Errors = {}
+    _check_tiers(tiers_in, live, errors)
+    _check_dropped([t for name, t in existing.items() if name not in {d["name"] for d in tiers_in}], errors)
+    if errors:
+        raise ValidationError(errors)
+    names = {data["name"] for data in tiers_in}
+    Tier.objects.filter(scenario=scenario).exclude(name__in=names).delete()
+    # Stand-ins move between tiers in one step: free them first (one per live tier and scenario).
+    Tier.objects.filter(scenario=scenario, name__in=names).update(live_tier=None)
+    tiers = {}
+    for i, data in enumerate(tiers_in):
+        fields = {name: data[name] for name in TIER_FIELDS if name in data}
+        live_tier = live.get(data["live_tier"]) if data.get("live_tier") else None
+        try:
+            if data["name"] in existing:
+                tiers[data["name"]] = tier_update(
+                    tier=existing[data["name"]], data={**fields, "live_tier": live_tier}
+                )
+            else:
+                tiers[data["name"]] = tier_create(
+                    product=product, scenario=scenario, live_tier=live_tier, **fields
+                )
+        except ValidationError as error:
+            _merge(errors, prefixed(error, f"plan.tiers[{i}]."))
+    failed = {data["name"] for data in tiers_in} - set(tiers)
+    _usage_apply(scenario, plan.get("usage_distributions") or [], tiers, workloads, errors, failed)
+    _settings_apply(scenario, plan, workloads, errors)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _settings_apply(
+    scenario: Scenario, plan: Mapping[str, Any], workloads: Mapping[str, Workload], errors: Errors
+) -> None:
+    levers_in = plan.get("levers") or []
+    try:
+        levers = levers_from_document(
+            levers_in,
+            workloads=workloads,
+            catalog=catalog_models(
+                lever["routing_model"] for lever in levers_in if lever.get("routing_model")
+            ),
+            path="plan.levers",
+        )
+    except ValidationError as error:
+        _merge(errors, error)
+        return
+    try:
+        scenario_update(scenario=scenario, data={**plan["settings"], "levers": levers})
+    except ValidationError as error:
+        for name, messages in error.message_dict.items():
+            errors.setdefault("plan.levers" if name == "levers" else f"plan.settings.{name}", []).extend(
+                messages
+            )
+
+
+def _check_tiers(tiers_in: Sequence[Mapping[str, Any]], live: Mapping[str, Tier], errors: Errors) -> None:
+    seen: set[str] = set()
+    for i, data in enumerate(tiers_in):
+        if data["name"] in seen:
+            errors[f"plan.tiers[{i}].name"] = [f"Tier {data['name']!r} appears twice in the plan."]
+        seen.add(data["name"])
+        if data.get("live_tier") and data["live_tier"] not in live:
+            errors[f"plan.tiers[{i}].live_tier"] = [f"The live plan has no tier named {data['live_tier']!r}."]
+
+
+def _check_dropped(dropped: Sequence[Tier], errors: Errors) -> None:
+    """Tiers the document drops must not be named by an alert rule (the rule would go with them).
+    Read through the tiers' reverse relation: alerts sit above simulation."""
+    watched = (
+        Tier.objects.filter(pk__in=[t.pk for t in dropped], alert_rules__isnull=False)
+        .values_list("name", "alert_rules__name")
+        .order_by("alert_rules__name")
+    )
+    for tier_name, rule_name in watched:
+        errors.setdefault("plan.tiers", []).append(
+            f"Tier {tier_name!r} is watched by alert rule {rule_name!r}: keep the tier, or change or "
+            "delete the rule first."
+        )
+
+
+def _usage_apply(
+    scenario: Scenario,
+    usage_in: Sequence[Mapping[str, Any]],
+    tiers: Mapping[str, Tier],
+    workloads: Mapping[str, Workload],
+    errors: Errors,
+    failed: set[str],
+) -> None:
+    kept: set[tuple[int, int]] = set()
+    for i, data in enumerate(usage_in):
+        path = f"plan.usage_distributions[{i}]"
+        if data["tier"] in failed:
+            continue  # the tier's own error is reported
+        tier, workload = tiers.get(data["tier"]), workloads.get(data["workload"])
+        if tier is None:
+            errors[f"{path}.tier"] = [f"No tier named {data['tier']!r} in this plan."]
+        if workload is None:
+            errors[f"{path}.workload"] = [f"No workload named {data['workload']!r} in this product."]
+        if tier is None or workload is None:
+            continue
+        if (tier.pk, workload.pk) in kept:
+            errors[path] = [f"{tier.name} x {workload.name} appears twice."]
+            continue
+        kept.add((tier.pk, workload.pk))
+        parameters = {name: value for name, value in data.items() if name not in ("tier", "workload")}
+        try:
+            usage_distribution_set(tier=tier, workload=workload, **parameters)
+        except ValidationError as error:
+            _merge(errors, prefixed(error, f"{path}."))
+    stale = [
+        u.pk
+        for u in UsageDistribution.objects.filter(tier__scenario=scenario)
+        if (u.tier_id, u.workload_id) not in kept
+    ]
+    UsageDistribution.objects.filter(pk__in=stale).delete()
+
+
+def _merge(errors: Errors, error: ValidationError) -> None:
+    for name, messages in error.message_dict.items():
+        errors.setdefault(name, []).extend(messages)
