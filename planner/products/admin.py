@@ -4,6 +4,8 @@ as a whole."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
@@ -29,9 +31,17 @@ class ByProductAdmin(admin.ModelAdmin):
 
 
 class TierInline(admin.StackedInline):
+    """The product's live plan (scenarios' tiers are edited on their scenario)."""
+
     model = Tier
+    fk_name = "product"
     extra = 0
     show_change_link = True
+    verbose_name_plural = "live plan (tiers real customers are on)"
+    exclude = ["scenario", "live_tier"]
+
+    def get_queryset(self, request: Any) -> Any:
+        return super().get_queryset(request).filter(scenario__isnull=True)
 
 
 class WorkloadInline(admin.TabularInline):
@@ -51,7 +61,20 @@ class ProductAdmin(admin.ModelAdmin):
 
 @admin.register(Tier)
 class TierAdmin(ByProductAdmin):
-    list_display = ["name", "product", *TIER_PLAN_FIELDS, "subscribers", "churn_monthly"]
+    """Every tier: live ones (no scenario) and scenarios' (filter by scenario)."""
+
+    list_display = [
+        "name",
+        "product",
+        "scenario",
+        "live_tier",
+        *TIER_PLAN_FIELDS,
+        "subscribers",
+        "churn_monthly",
+    ]
+    list_filter = [*ByProductAdmin.list_filter, ("scenario", admin.EmptyFieldListFilter), "scenario"]
+    list_select_related = ["product", "scenario", "live_tier"]
+    raw_id_fields = ["scenario", "live_tier"]
 
 
 class ModelMixFormSet(BaseInlineFormSet):

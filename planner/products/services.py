@@ -212,11 +212,24 @@ def workload_create(
     Token counts are per model call; calls per request ``None`` means one call.
 
     A new workload is an unsaved one given its fields and mix: ``workload_update`` validates and
-    saves both. Nothing is saved on error."""
+    saves both. Every tier of every plan (live and scenarios') gets a zero usage for it
+    (``UsageDistribution.is_placeholder``: runnable, flagged "set usage" in the editor). Nothing
+    is saved on error."""
     workload = Workload(
         product=product, position=_next_position(product.workloads) if position is None else position
     )
-    return workload_update(workload=workload, data=fields, models=models)
+    with transaction.atomic():
+        workload_update(workload=workload, data=fields, models=models)
+        UsageDistribution.objects.bulk_create(
+            UsageDistribution(
+                tier=tier,
+                workload=workload,
+                kind=UsageDistribution.Kind.EMPIRICAL,
+                values=list(UsageDistribution.PLACEHOLDER_VALUES),
+            )
+            for tier in product.all_tiers.all()
+        )
+    return workload
 
 
 def workload_models_set(

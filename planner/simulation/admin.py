@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 
 from planner.products.admin import ByProductAdmin
+from planner.products.models import Tier
 from planner.simulation.models import Scenario, SimulationRun
 
 
@@ -23,6 +25,29 @@ class SimulationRunInline(admin.TabularInline):
         return False
 
 
+class PlanTierForm(forms.ModelForm):
+    """A tier of the scenario's plan: its product is the scenario's."""
+
+    def clean(self) -> dict[str, Any] | None:
+        scenario = self.instance.scenario if self.instance.scenario_id else None
+        if scenario is not None:
+            self.instance.product_id = scenario.product_id
+        return super().clean()
+
+
+class PlanTierInline(admin.StackedInline):
+    """The scenario's own plan: editing it changes no other scenario and not the live plan."""
+
+    model = Tier
+    fk_name = "scenario"
+    form = PlanTierForm
+    extra = 0
+    show_change_link = True
+    verbose_name_plural = "plan (this scenario's tiers)"
+    exclude = ["product"]
+    raw_id_fields = ["live_tier"]
+
+
 @admin.register(Scenario)
 class ScenarioAdmin(ByProductAdmin):
     list_display = [
@@ -34,7 +59,7 @@ class ScenarioAdmin(ByProductAdmin):
         "price_date",
         "updated_at",
     ]
-    inlines = [SimulationRunInline]
+    inlines = [PlanTierInline, SimulationRunInline]
 
 
 @admin.register(SimulationRun)

@@ -264,3 +264,28 @@ def test_tier_constraints_speak_of_plans(product: Product, scenario: Scenario) -
         and added.live_tier is None
         and not Tier.objects.filter(scenario=None, name="Pro 5").exists()
     )
+
+
+def test_a_new_workload_starts_with_zero_usage_in_every_plan_and_stays_runnable(
+    product: Product, scenario: Scenario, priced_models: Any, client: Any, user: Any
+) -> None:
+    from planner.products.services import workload_create
+    from planner.simulation.runs import run_create
+
+    other = scenario_create(product=product, name="Other")
+    search = workload_create(
+        product=product,
+        name="Search",
+        input_tokens_median=500.0,
+        input_tokens_p90=900.0,
+        output_tokens_median=100.0,
+        output_tokens_p90=300.0,
+        models=[(priced_models["small"], 1.0)],
+    )
+    rows = UsageDistribution.objects.filter(workload=search)
+    assert {u.tier_id for u in rows} == set(product.all_tiers.values_list("id", flat=True))
+    assert len(rows) == 6 and all(u.is_placeholder for u in rows)
+    snapshot = run_create(scenario=other).snapshot
+    assert [t["usage"][2]["values"] for t in snapshot["tiers"]] == [[0.0, 0.0], [0.0, 0.0]]
+    client.force_login(user)
+    assert "no usage yet: set usage" in client.get(f"/scenarios/{scenario.pk}/").content.decode()

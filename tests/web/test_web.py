@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,9 +12,10 @@ from django.test import Client
 from django.urls import reverse
 
 from planner.accounts.selectors import organizations_for_user
-from planner.products.models import Product
-from planner.simulation.models import SimulationRun
-from planner.simulation.scenarios import scenario_create
+from planner.products.models import Product, Tier
+from planner.products.selectors import live_tiers
+from planner.simulation.models import Scenario, SimulationRun
+from planner.simulation.scenarios import scenario_create, scenario_duplicate
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +193,46 @@ def test_service_errors_land_on_their_fields_or_on_the_whole_form() -> None:
     form_errors_add(form, ValidationError("No field at all."))  # a plain error must not crash
     assert form.errors["name"] == ["Taken."]
     assert form.non_field_errors() == ["Bad.", "No field at all."]
+
+
+def _admin_post_data(response: Any) -> dict[str, Any]:
+    """What the browser would POST back from an admin change form as it was rendered."""
+    data: dict[str, Any] = {}
+
+    def add(form: Any) -> None:
+        for bound in form:
+            value = bound.value()
+            if value is None or value is False:
+                continue
+            data[bound.html_name] = "on" if value is True else value
+
+    add(response.context["adminform"].form)
+    for inline in response.context["inline_admin_formsets"]:
+        add(inline.formset.management_form)
+        for form in inline.formset.forms:
+            add(form)
+    return data
+
+
+def test_the_admin_edits_one_scenarios_plan_and_the_product_page_the_live_plan(
+    admin_client_with_demo: Client, product: Product
+) -> None:
+    baseline = Scenario.objects.get(product=product, name="Baseline")
+    other = scenario_duplicate(scenario=baseline, name="Other")
+    url = reverse("admin:planner_scenario_change", args=[baseline.pk])
+    page = admin_client_with_demo.get(url)
+    data = _admin_post_data(page)
+    pro = next(
+        form.prefix
+        for inline in page.context["inline_admin_formsets"]
+        for form in inline.formset.forms
+        if getattr(form.instance, "name", None) == "Pro"
+    )
+    data[f"{pro}-monthly_fee"] = "35"
+    assert admin_client_with_demo.post(url, data).status_code == 302
+    assert baseline.tiers.get(name="Pro").monthly_fee == Decimal("35")
+    assert other.tiers.get(name="Pro").monthly_fee == Decimal("20")
+    assert live_tiers(product).get(name="Pro").monthly_fee == Decimal("20")
+    product_page = admin_client_with_demo.get(reverse("admin:planner_product_change", args=[product.pk]))
+    tiers = next(i for i in product_page.context["inline_admin_formsets"] if i.formset.model is Tier)
+    assert [f.instance.pk for f in tiers.formset.forms] == [t.pk for t in live_tiers(product)]
