@@ -17,6 +17,7 @@ from planner.products.models import Product, Tier, UsageDistribution, Workload
 from planner.products.services import PRODUCT_FIELDS, TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation import document as documents
 from planner.simulation.models import Scenario
+from planner.simulation.overrides import OVERRIDE_FIELDS
 
 Base = serializers.Serializer[Any]
 
@@ -142,12 +143,40 @@ class DocumentSettingsSerializer(StrictModelSerializer):
         extra_kwargs = {"seed": {"required": False}, "price_date": {"required": False}}
 
 
+class DocumentOverrideSerializer(Base):
+    """A workload as this scenario overrides it; null fields (and ``models``) follow the product."""
+
+    workload = StrictCharField(max_length=100, help_text="Workload name.")
+    models = serializers.ListSerializer[Any](
+        child=DocumentModelEntrySerializer(),
+        max_length=100,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The scenario's model mix; null = the product's.",
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        for name in OVERRIDE_FIELDS:
+            fields[name] = StrictFloatField(
+                min_value=1.0 if name.startswith("calls") else 0.0,
+                required=False,
+                allow_null=True,
+                default=None,
+            )
+        return fields
+
+
 class DocumentPlanSerializer(Base):
-    """The scenario's plan: settings, tiers, usage and levers."""
+    """The scenario's plan: settings, tiers, usage, workload overrides and levers."""
 
     settings = DocumentSettingsSerializer()
     tiers = serializers.ListSerializer[Any](child=DocumentPlanTierSerializer(), max_length=100)
     usage_distributions = serializers.ListSerializer[Any](child=DocumentUsageSerializer(), max_length=10_000)
+    overrides = serializers.ListSerializer[Any](
+        child=DocumentOverrideSerializer(), required=False, max_length=100
+    )
     levers = serializers.ListSerializer[Any](child=DocumentLeverSerializer(), required=False, max_length=50)
 
 

@@ -144,8 +144,24 @@ class UsageDistributionSerializer(StrictModelSerializer):
     class Meta:
         model = UsageDistribution
         fields = ["id", "tier", "workload", *USAGE_DISTRIBUTION_FIELDS]
+        # One per (tier, workload), checked in create(): a new workload's placeholder (zero
+        # usage, see UsageDistribution.is_placeholder) is replaced, a set distribution is not.
+        validators: list[Any] = []
 
     def create(self, validated_data: dict[str, Any]) -> UsageDistribution:
+        existing = UsageDistribution.objects.filter(
+            tier=validated_data["tier"], workload=validated_data["workload"]
+        ).first()
+        if existing is not None and not existing.is_placeholder:
+            raise serializers.ValidationError(
+                {
+                    "non_field_errors": [
+                        serializers.ErrorDetail(
+                            "The fields tier, workload must make a unique set.", code="unique"
+                        )
+                    ]
+                }
+            )
         return product_services.usage_distribution_set(**validated_data)
 
     def update(self, instance: UsageDistribution, validated_data: dict[str, Any]) -> UsageDistribution:

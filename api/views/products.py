@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from api import filters
@@ -78,8 +79,22 @@ class TierViewSet(PlanListMixin, _ProductPartViewSet[Tier]):
         product_services.tier_delete(tier=instance)
 
 
+@extend_schema_view(
+    destroy=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "confirm",
+                bool,
+                description="true: delete even though scenarios use the workload (their levers drop it, "
+                "their overrides of it go).",
+            )
+        ]
+    )
+)
 class WorkloadViewSet(_ProductPartViewSet[Workload]):
-    """Workloads with their model mix (``models``, written as a whole; shares sum to 1)."""
+    """Workloads with their model mix (``models``, written as a whole; shares sum to 1).
+    ``DELETE`` of a workload that scenarios use (levers, overrides) is a 400 listing them unless
+    ``?confirm=true``: then their levers drop it (a lever naming only it goes) and its overrides go."""
 
     model = Workload
     selector = staticmethod(workloads_for_organization)
@@ -87,7 +102,8 @@ class WorkloadViewSet(_ProductPartViewSet[Workload]):
     ordering_fields = ["position", "name", "id"]
 
     def perform_destroy(self, instance: Workload) -> None:
-        product_services.workload_delete(workload=instance)
+        confirm = self.request.query_params.get("confirm") == "true"
+        product_services.workload_delete(workload=instance, confirm=confirm)
 
 
 class UsageDistributionViewSet(

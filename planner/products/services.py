@@ -350,25 +350,55 @@ def tier_delete(*, tier: Tier) -> None:
     tier.delete()
 
 
-def workload_delete(*, workload: Workload) -> None:
-    """Delete ``workload`` with its model mix, usage and correlations.
+def workload_dependents(*, workload: Workload) -> list[str]:
+    """What deleting ``workload`` changes in the product's scenarios, one line per scenario
+    (its levers that name the workload, its override of it), sorted by scenario name. Read
+    through reverse relations: scenarios sit above products."""
+    overridden = set(workload.overrides.values_list("scenario_id", flat=True))
+    lines = []
+    for scenario in workload.product.scenarios.order_by("name"):
+        levers = [
+            lever.get("label") or lever.get("key")
+            for lever in scenario.levers
+            if workload.pk in (lever.get("workloads") or [])
+        ]
+        parts = [f"levers {', '.join(map(repr, levers))}"] if levers else []
+        if scenario.pk in overridden:
+            parts.append("its override of the workload")
+        if parts:
+            lines.append(f"{scenario.name}: {' and '.join(parts)}")
+    return lines
 
-    Refused while a scenario's lever names the workload: dropping it from the lever's list
-    would silently widen the lever (an empty list means every workload).
+
+def workload_delete(*, workload: Workload, confirm: bool = False) -> None:
+    """Delete ``workload`` with its model mix, usage in every plan, correlations and the
+    scenarios' overrides of it.
+
+    When scenarios use it (``workload_dependents``), deleting needs ``confirm``: a ValidationError
+    lists them otherwise. Confirmed, each lever drops the workload from its list, and a lever
+    that named only this workload is removed (an empty list would widen it to every workload).
     """
-    users = sorted(
-        scenario.name
-        for scenario in workload.product.scenarios.all()
-        if any(workload.pk in (lever.get("workloads") or []) for lever in scenario.levers)
-    )
-    if users:
+    dependents = workload_dependents(workload=workload)
+    if dependents and not confirm:
         raise ValidationError(
             {
-                "workload": f"Levers of these scenarios name this workload: {', '.join(users)}. "
-                "Edit them first."
+                "workload": f"Scenarios use this workload ({'; '.join(dependents)}). "
+                "Confirm to delete it and remove those."
             }
         )
-    workload.delete()
+    with transaction.atomic():
+        for scenario in workload.product.scenarios.all():
+            levers = []
+            for lever in scenario.levers:
+                named = lever.get("workloads") or []
+                if workload.pk not in named:
+                    levers.append(lever)
+                elif len(named) > 1:
+                    levers.append({**lever, "workloads": [w for w in named if w != workload.pk]})
+            if levers != scenario.levers:
+                scenario.levers = levers
+                scenario.save(update_fields=["levers", "updated_at"])
+        workload.delete()
 
 
 def usage_distribution_delete(*, distribution: UsageDistribution) -> None:

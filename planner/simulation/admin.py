@@ -10,7 +10,7 @@ from django.contrib import admin
 
 from planner.products.admin import ByProductAdmin
 from planner.products.models import Tier
-from planner.simulation.models import Scenario, SimulationRun
+from planner.simulation.models import Scenario, SimulationRun, WorkloadOverride
 
 
 class SimulationRunInline(admin.TabularInline):
@@ -48,6 +48,15 @@ class PlanTierInline(admin.StackedInline):
     raw_id_fields = ["live_tier"]
 
 
+class WorkloadOverrideInline(admin.TabularInline):
+    """The scenario's own token profiles and calls per request (the model mix is set through the
+    document or the API, which validate it as a whole)."""
+
+    model = WorkloadOverride
+    extra = 0
+    readonly_fields = ["model_mix"]
+
+
 @admin.register(Scenario)
 class ScenarioAdmin(ByProductAdmin):
     list_display = [
@@ -59,7 +68,7 @@ class ScenarioAdmin(ByProductAdmin):
         "price_date",
         "updated_at",
     ]
-    inlines = [PlanTierInline, SimulationRunInline]
+    inlines = [PlanTierInline, WorkloadOverrideInline, SimulationRunInline]
 
 
 @admin.register(SimulationRun)

@@ -13,12 +13,13 @@ Version 2 (``DOCUMENT_VERSION``), what ``GET /api/v1/scenarios/{id}/document/`` 
      "plan": {"settings": {name, horizon_months, ...},
               "tiers": [{name, monthly_fee, ..., "live_tier": "Pro" | null}],
               "usage_distributions": [{"tier", "workload", kind, ...}],
+              "overrides": [{"workload", input_tokens_median, ..., "models": [...] | null}],
               "levers": [{..., "workloads": [names], "routing_model": key}]}}
 
 ``product`` is the product the scenario belongs to (read-only through a scenario); ``plan`` is
 the scenario's own: its settings, tiers (``live_tier`` names the live tier each stands for),
-usage and levers. Version 1 (the scenario's tiers, workloads, usage,
-correlations and scenario at the top level) is still imported.
+usage, workload overrides (null fields follow the product) and levers. Version 1 (the
+scenario's tiers, workloads, usage, correlations and scenario at the top level) is still imported.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from django.core.exceptions import ValidationError
 from planner.products.models import Product, Tier, UsageDistribution, Workload, WorkloadCorrelation
 from planner.products.services import PRODUCT_FIELDS, TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation.models import Scenario
+from planner.simulation.overrides import OVERRIDE_FIELDS
 from planner.simulation.plans import scenario_tiers
 from planner.simulation.scenarios import SCENARIO_FIELDS
 from pricing.models import AIModel
@@ -126,8 +128,25 @@ def levers_to_document(
     ]
 
 
+def overrides_json(scenario: Scenario, workload_names: Mapping[int, str]) -> list[dict[str, Any]]:
+    """The scenario's workload overrides by workload name, models as ``provider/slug``."""
+    overrides = list(scenario.workload_overrides.order_by("workload__position", "workload_id"))
+    ids = {entry["model"] for o in overrides for entry in o.model_mix or []}
+    keys = {m.pk: model_key(m) for m in AIModel.objects.filter(pk__in=ids).select_related("provider")}
+    return [
+        {
+            "workload": workload_names[o.workload_id],
+            **{name: getattr(o, name) for name in OVERRIDE_FIELDS},
+            "models": None
+            if o.model_mix is None
+            else [{**entry, "model": keys[entry["model"]]} for entry in o.model_mix],
+        }
+        for o in overrides
+    ]
+
+
 def plan_section(scenario: Scenario) -> dict[str, Any]:
-    """The ``plan`` section: the scenario's settings, tiers, usage and levers."""
+    """The ``plan`` section: the scenario's settings, tiers, usage, overrides and levers."""
     tiers = list(scenario_tiers(scenario).select_related("live_tier"))
     workload_names = dict(scenario.product.workloads.values_list("pk", "name"))
     usage = UsageDistribution.objects.filter(tier__scenario=scenario).order_by(
@@ -137,6 +156,7 @@ def plan_section(scenario: Scenario) -> dict[str, Any]:
         "settings": {name: getattr(scenario, name) for name in SCENARIO_COPIED_FIELDS},
         "tiers": [tier_json(tier) for tier in tiers],
         "usage_distributions": usage_json(usage, {t.pk: t.name for t in tiers}, workload_names),
+        "overrides": overrides_json(scenario, workload_names),
         "levers": levers_to_document(scenario.levers, workload_names),
     }
 

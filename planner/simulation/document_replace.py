@@ -4,7 +4,8 @@
 transaction: tiers are matched by name and updated in place (their ids stay, so alert rules and
 runs keep pointing at them), a tier only in the document is created, a tier missing from it is
 removed (refused while an alert rule names it), usage distributions are set pair by pair (pairs
-missing from the document are removed), and the settings and levers are replaced. The
+missing from the document are removed), workload overrides are set (a workload not listed
+follows the product), and the settings and levers are replaced. The
 ``product`` section is read-only here: an equal one is accepted, a differing one is an error at
 its path. Every error is reported at its document path (``plan.tiers[1].monthly_fee``) and
 nothing is written then.
@@ -35,6 +36,7 @@ from planner.simulation.document import (
     product_section,
 )
 from planner.simulation.models import Scenario
+from planner.simulation.overrides import OVERRIDE_FIELDS, workload_override_set
 from planner.simulation.plans import scenario_tiers
 from planner.simulation.scenarios import scenario_update
 
@@ -149,6 +151,7 @@ def plan_apply(*, scenario: Scenario, plan: Mapping[str, Any]) -> None:
                 )
         except ValidationError as error:
             _merge(errors, prefixed(error, f"plan.tiers[{i}]."))
+    _overrides_apply(scenario, plan.get("overrides") or [], workloads, errors)
     failed = {data["name"] for data in tiers_in} - set(tiers)
     _usage_apply(scenario, plan.get("usage_distributions") or [], tiers, workloads, errors, failed)
     _settings_apply(scenario, plan, workloads, errors)
@@ -179,6 +182,40 @@ def _settings_apply(
             errors.setdefault("plan.levers" if name == "levers" else f"plan.settings.{name}", []).extend(
                 messages
             )
+
+
+def _overrides_apply(
+    scenario: Scenario,
+    overrides_in: Sequence[Mapping[str, Any]],
+    workloads: Mapping[str, Workload],
+    errors: Errors,
+) -> None:
+    """Make the scenario's overrides the document's: one per workload named, none for the others."""
+    keys = [entry["model"] for data in overrides_in for entry in data.get("models") or []]
+    catalog = catalog_models(keys)
+    named: set[int] = set()
+    for i, data in enumerate(overrides_in):
+        path = f"plan.overrides[{i}]"
+        workload = workloads.get(data["workload"])
+        if workload is None:
+            errors[f"{path}.workload"] = [f"No workload named {data['workload']!r} in this product."]
+            continue
+        if workload.pk in named:
+            errors[f"{path}.workload"] = [f"Workload {workload.name!r} is overridden twice."]
+            continue
+        named.add(workload.pk)
+        models = data.get("models")
+        unknown = [j for j, entry in enumerate(models or []) if entry["model"] not in catalog]
+        if unknown:
+            errors[f"{path}.models[{unknown[0]}].model"] = ["This model is not in the catalog."]
+            continue
+        fields = {name: data.get(name) for name in OVERRIDE_FIELDS}
+        mix = None if models is None else [{**entry, "model": catalog[entry["model"]].pk} for entry in models]
+        try:
+            workload_override_set(scenario=scenario, workload=workload, data={**fields, "model_mix": mix})
+        except ValidationError as error:
+            _merge(errors, prefixed(error, f"{path}."))
+    scenario.workload_overrides.exclude(workload_id__in=named).delete()
 
 
 def _check_tiers(tiers_in: Sequence[Mapping[str, Any]], live: Mapping[str, Tier], errors: Errors) -> None:

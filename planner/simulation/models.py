@@ -15,15 +15,20 @@ from django.utils import timezone
 
 from planner.accounts.models import Organization
 from planner.core.models import (
+    MAX_CALLS_PER_REQUEST,
     MAX_HORIZON_MONTHS,
     MAX_SEED,
     MAX_SIMULATED_USERS,
+    MAX_TOKENS_PER_CALL,
     MIN_SIMULATED_USERS,
     PlannerModel,
     TimestampedModel,
     between_constraint,
+    both_or_neither_constraint,
     float_field,
     one_of_constraint,
+    p90_check,
+    p90_constraint,
     raise_errors,
     unique_constraint,
 )
@@ -124,6 +129,76 @@ class Scenario(TimestampedModel):
                 errors.append(f"{where}: model id {model} does not exist.")
         if errors:
             raise ValidationError({"levers": errors})
+
+
+#: A workload's inputs a scenario may override: median and p90 pairs (None = the product's).
+OVERRIDE_PAIRS = ("input_tokens", "output_tokens", "reasoning_tokens", "calls_per_request")
+
+
+def _override_field(prefix: str, stat: str) -> models.FloatField:
+    high = MAX_CALLS_PER_REQUEST if prefix == "calls_per_request" else MAX_TOKENS_PER_CALL
+    low = 1.0 if prefix == "calls_per_request" else 0.0
+    label = prefix.replace("_", " ")
+    return float_field(f"{label.capitalize()}, {stat}; empty = the product's.", low=low, high=high, null=True)
+
+
+class WorkloadOverride(PlannerModel):
+    """One scenario's own version of a product workload: token profile, calls per request and
+    model mix. Each pair (median, p90) and ``model_mix`` is null to follow the product.
+
+    ``model_mix`` is a list of ``{"model": AIModel id, "share", "variant", "uses_reasoning"}``
+    (catalog models; shares sum to 1), validated by ``planner.simulation.overrides``. The
+    workload and its other inputs (credits, caches, batch share, distillation: what levers
+    change) stay the product's.
+    """
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="workload_overrides")
+    workload = models.ForeignKey("planner.Workload", on_delete=models.CASCADE, related_name="overrides")
+    input_tokens_median = _override_field("input_tokens", "median")
+    input_tokens_p90 = _override_field("input_tokens", "p90")
+    output_tokens_median = _override_field("output_tokens", "median")
+    output_tokens_p90 = _override_field("output_tokens", "p90")
+    reasoning_tokens_median = _override_field("reasoning_tokens", "median")
+    reasoning_tokens_p90 = _override_field("reasoning_tokens", "p90")
+    calls_per_request_median = _override_field("calls_per_request", "median")
+    calls_per_request_p90 = _override_field("calls_per_request", "p90")
+    model_mix = models.JSONField(
+        null=True, blank=True, help_text="The scenario's model mix; empty = the product's."
+    )
+
+    class Meta:
+        ordering = ["scenario", "workload"]
+        constraints = [
+            unique_constraint("workloadoverride", ["scenario", "workload"], "pair"),
+            *(
+                both_or_neither_constraint("workloadoverride", f"{p}_median", f"{p}_p90")
+                for p in OVERRIDE_PAIRS
+            ),
+            *(p90_constraint("workloadoverride", p) for p in OVERRIDE_PAIRS),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scenario}: {self.workload.name} overridden"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.scenario_id and self.workload_id and self.scenario.product_id != self.workload.product_id:
+            errors["workload"] = "The workload belongs to another product than the scenario."
+        for prefix in OVERRIDE_PAIRS:
+            median, p90 = getattr(self, f"{prefix}_median"), getattr(self, f"{prefix}_p90")
+            if (median is None) != (p90 is None):
+                errors[f"{prefix}_p90" if p90 is None else f"{prefix}_median"] = (
+                    "Give both the median and the p90, or neither (the product's then)."
+                )
+            p90_check(errors, self, prefix, prefix.replace("_", " "))
+        raise_errors(errors)
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether it overrides nothing (the scenario follows the product)."""
+        return self.model_mix is None and all(
+            getattr(self, f"{p}_{s}") is None for p in OVERRIDE_PAIRS for s in ("median", "p90")
+        )
 
 
 class SimulationRun(PlannerModel):

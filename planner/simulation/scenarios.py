@@ -12,6 +12,7 @@ from django.db import transaction
 from planner.core.services import model_update
 from planner.products.models import Product
 from planner.simulation.models import Scenario
+from planner.simulation.overrides import overrides_copy
 from planner.simulation.plans import plan_start
 
 #: Fields ``scenario_update`` may change, in display order (the web form, the API serializer and
@@ -47,7 +48,7 @@ def scenario_create(
     plan_from: Scenario | None = None,
 ) -> Scenario:
     """Create a scenario of ``product`` with its own plan: a copy of the product's live plan,
-    or of ``plan_from``'s plan (a scenario of the same product).
+    or of ``plan_from``'s plan and workload overrides (a scenario of the same product).
 
     ``seed=None`` draws a random seed, stored so every run can be reproduced; ``price_date``
     (default: today) pins the catalog prices. ``levers`` are lever objects as described in
@@ -76,6 +77,8 @@ def scenario_create(
     with transaction.atomic():
         scenario.save()
         plan_start(scenario=scenario, source=plan_from)
+        if plan_from is not None:
+            overrides_copy(source=plan_from, target=scenario)
     return scenario
 
 

@@ -1,7 +1,8 @@
 """The snapshot of a run: every input of a scenario frozen into one JSON document.
 
 "Load, then compute": :func:`scenario_snapshot` reads the database once and returns a JSON
-document holding every input of a run (scenario, tiers, workloads, usage, correlation, levers,
+document holding every input of a run (scenario, its plan's tiers and usage, the product's
+workloads as the scenario overrides them, correlation, levers,
 each model's resolved price structure for the scenario's price date, package versions).
 ``planner.simulation.adapter.engine_input_from_snapshot`` turns it into engine inputs without
 the database, so a run can be reproduced from its snapshot after any later edit.
@@ -23,6 +24,7 @@ from planner.products.correlations import correlation_matrix
 from planner.products.models import Tier, UsageDistribution, WorkloadModel
 from planner.simulation.adapter import SimulationInputError, usage_json
 from planner.simulation.models import Scenario
+from planner.simulation.overrides import effective_workload
 from planner.simulation.plans import scenario_tiers
 from pricing.models import AIModel
 from pricing.resolve import PriceResolver, ResolvedPrice, price_instant
@@ -112,6 +114,14 @@ def _spec(median: float | None, p90: float | None) -> list[float] | None:
     return None if median is None or p90 is None else [float(median), float(p90)]
 
 
+def _token_specs(fields: dict[str, Any]) -> dict[str, list[float] | None]:
+    """The snapshot's (median, p90) pairs of a workload's effective fields."""
+    return {
+        prefix: _spec(fields[f"{prefix}_median"], fields[f"{prefix}_p90"])
+        for prefix in ("input_tokens", "output_tokens", "reasoning_tokens", "calls_per_request")
+    }
+
+
 def scenario_snapshot(*, scenario: Scenario, tiers: Iterable[Tier] | None = None) -> dict[str, Any]:
     """Freeze every input of ``scenario`` (prices resolved at its price date) into JSON.
 
@@ -127,6 +137,8 @@ def scenario_snapshot(*, scenario: Scenario, tiers: Iterable[Tier] | None = None
             "The scenario's plan needs at least one tier and the product at least one workload to simulate."
         )
     usage = {(u.tier_id, u.workload_id): u for u in UsageDistribution.objects.filter(tier__in=tiers)}
+    overrides = {o.workload_id: o for o in scenario.workload_overrides.all()}
+    effective = {w.pk: effective_workload(w, overrides.get(w.pk)) for w in workloads}
     mixes: dict[int, list[WorkloadModel]] = {w.pk: [] for w in workloads}
     for entry in WorkloadModel.objects.filter(workload__product=product).select_related(
         "model__provider", "price_sheet_entry__sheet", "self_hosted"
@@ -137,7 +149,12 @@ def scenario_snapshot(*, scenario: Scenario, tiers: Iterable[Tier] | None = None
     correlation = np.asarray(matrix)[np.ix_(order, order)]
     routing_ids = {lever["routing_model"] for lever in scenario.levers if lever.get("routing_model")}
     routing_models = {m.pk: m for m in AIModel.objects.filter(pk__in=routing_ids).select_related("provider")}
+    override_models = {entry["model"] for fields in effective.values() for entry in fields["model_mix"] or []}
+    catalog_models = {
+        m.pk: m for m in AIModel.objects.filter(pk__in=override_models).select_related("provider")
+    }
     mix_models = {entry.model_id for entries in mixes.values() for entry in entries if entry.model_id}
+    mix_models |= override_models
     resolver = price_resolver(
         organization_id=product.organization_id, model_ids=mix_models | set(routing_models)
     )
@@ -199,10 +216,7 @@ def scenario_snapshot(*, scenario: Scenario, tiers: Iterable[Tier] | None = None
                 "id": w.pk,
                 "key": w.name,
                 "credits_per_request": w.credits_per_request,
-                "input_tokens": _spec(w.input_tokens_median, w.input_tokens_p90),
-                "output_tokens": _spec(w.output_tokens_median, w.output_tokens_p90),
-                "reasoning_tokens": _spec(w.reasoning_tokens_median, w.reasoning_tokens_p90),
-                "calls_per_request": _spec(w.calls_per_request_median, w.calls_per_request_p90),
+                **_token_specs(effective[w.pk]),
                 "prompt_cache_share": w.prompt_cache_share,
                 "prompt_cache_write_share": w.prompt_cache_write_share,
                 "response_cache_hit_rate": w.response_cache_hit_rate,
@@ -215,6 +229,17 @@ def scenario_snapshot(*, scenario: Scenario, tiers: Iterable[Tier] | None = None
                         "uses_reasoning": entry.uses_reasoning,
                     }
                     for entry in mixes[w.pk]
+                ]
+                if effective[w.pk]["model_mix"] is None
+                else [
+                    {
+                        **_model_prices(
+                            resolver, catalog_models[entry["model"]], variant=entry["variant"], at=at
+                        ),
+                        "share": entry["share"],
+                        "uses_reasoning": entry["uses_reasoning"],
+                    }
+                    for entry in effective[w.pk]["model_mix"]
                 ],
             }
             for w in workloads

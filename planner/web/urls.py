@@ -1,12 +1,12 @@
 """The web UI's URLs: the dashboard, sign-in, and one namespace per page family (``prices:``,
-``scenarios:``, ``runs:``, ``actuals:``, ``account:``, ``alerts:``) whose names the templates and
-tests reverse. Mounted at the site root by ``planner.urls``.
+``products:``, ``scenarios:``, ``runs:``, ``actuals:``, ``account:``, ``alerts:``) whose names the
+templates and tests reverse. Mounted at the site root by ``planner.urls``.
 """
 
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
-from planner.web.views import account, actuals, alerts, dashboard, prices, runs, scenarios
+from planner.web.views import account, actuals, alerts, dashboard, prices, products, runs, scenarios
 
 Patterns = list[URLPattern | URLResolver]
 
@@ -29,6 +29,15 @@ prices_urlpatterns: Patterns = [
     path("self-hosted/new/", prices.self_hosted_new, name="self_hosted_create"),
     path("self-hosted/<int:pk>/", prices.self_hosted_detail, name="self_hosted_detail"),
     path("self-hosted/<int:pk>/edit/", prices.self_hosted_edit, name="self_hosted_edit"),
+]
+
+products_urlpatterns: Patterns = [
+    path("<int:pk>/", products.product_detail, name="detail"),
+    path("<int:pk>/scenarios/new/", products.scenario_new, name="scenario_new"),
+    path("<int:pk>/tiers/new/", products.tier_edit, name="tier_new"),
+    path("<int:pk>/tiers/<int:tier_pk>/", products.tier_edit, name="tier_edit"),
+    path("<int:pk>/tiers/<int:tier_pk>/delete/", products.tier_remove, name="tier_delete"),
+    path("<int:pk>/usage/<int:tier_pk>/<int:workload_pk>/", products.usage_edit, name="usage_edit"),
 ]
 
 scenarios_urlpatterns: Patterns = [
@@ -93,6 +102,7 @@ urlpatterns: Patterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("prices/", include((prices_urlpatterns, "prices"))),
+    path("products/", include((products_urlpatterns, "products"))),
     path("scenarios/", include((scenarios_urlpatterns, "scenarios"))),
     path("runs/", include((runs_urlpatterns, "runs"))),
     path("actuals/", include((actuals_urlpatterns, "actuals"))),

@@ -289,3 +289,113 @@ def test_a_new_workload_starts_with_zero_usage_in_every_plan_and_stays_runnable(
     assert [t["usage"][2]["values"] for t in snapshot["tiers"]] == [[0.0, 0.0], [0.0, 0.0]]
     client.force_login(user)
     assert "no usage yet: set usage" in client.get(f"/scenarios/{scenario.pk}/").content.decode()
+
+
+def test_workload_overrides_change_one_scenarios_workload(
+    key_client: KeyClient, product: Product, scenario: Scenario, priced_models: Any
+) -> None:
+    from planner.simulation.overrides import workload_override_set
+    from planner.simulation.scenarios import scenario_duplicate
+    from planner.simulation.snapshot import scenario_snapshot
+
+    chat = product.workloads.get(name="Chat")
+    other = scenario_create(product=product, name="Other")
+    override = workload_override_set(
+        scenario=scenario,
+        workload=chat,
+        data={
+            "input_tokens_median": 2_000.0,
+            "input_tokens_p90": 8_000.0,
+            "model_mix": [{"model": priced_models["small"].pk, "share": 1.0}],
+        },
+    )
+    assert override is not None
+    snapshot = scenario_snapshot(scenario=scenario)["workloads"][0]
+    assert snapshot["input_tokens"] == [2_000.0, 8_000.0] and snapshot["output_tokens"] == [300.0, 1_200.0]
+    assert [m["key"] for m in snapshot["models"]] == ["openai/gpt-4o-mini"]
+    untouched = scenario_snapshot(scenario=other)["workloads"][0]
+    assert untouched["input_tokens"] == [800.0, 3_000.0] and len(untouched["models"]) == 2
+    copy = scenario_duplicate(scenario=scenario)
+    assert scenario_snapshot(scenario=copy)["workloads"] == scenario_snapshot(scenario=scenario)["workloads"]
+
+    client = key_client()
+    url = f"/api/v1/scenarios/{scenario.pk}/document/"
+    document = client.get(url).json()
+    assert document["plan"]["overrides"] == [
+        {
+            "workload": "Chat",
+            "input_tokens_median": 2000.0,
+            "input_tokens_p90": 8000.0,
+            "output_tokens_median": None,
+            "output_tokens_p90": None,
+            "reasoning_tokens_median": None,
+            "reasoning_tokens_p90": None,
+            "calls_per_request_median": None,
+            "calls_per_request_p90": None,
+            "models": [{"model": "openai/gpt-4o-mini", "share": 1.0, "variant": "", "uses_reasoning": False}],
+        }
+    ]
+    document["plan"]["overrides"][0]["input_tokens_p90"] = 100.0
+    bad = client.put(url, document, format="json")
+    assert bad.status_code == 400 and errors(bad) == {("plan.overrides[0].input_tokens_p90", "invalid")}
+    document["plan"]["overrides"] = []
+    assert client.put(url, document, format="json").status_code == 200
+    assert not scenario.workload_overrides.exists() and copy.workload_overrides.count() == 1
+    with pytest.raises(Exception, match="share"):
+        workload_override_set(
+            scenario=scenario,
+            workload=chat,
+            data={"model_mix": [{"model": priced_models["small"].pk, "share": 0.5}]},
+        )
+    assert workload_override_set(scenario=copy, workload=chat, data={}) is None
+    assert not copy.workload_overrides.exists()
+
+
+def test_deleting_a_used_workload_lists_the_scenarios_then_removes_their_references(
+    key_client: KeyClient, product: Product, scenario: Scenario, client: Any, user: Any
+) -> None:
+    from planner.simulation.overrides import workload_override_set
+    from planner.simulation.scenarios import scenario_update
+
+    chat, agent = product.workloads.get(name="Chat"), product.workloads.get(name="Agent")
+    scenario_update(
+        scenario=scenario,
+        data={
+            "levers": [
+                {
+                    "key": "cache",
+                    "label": "Cache chat",
+                    "workloads": [chat.pk],
+                    "response_cache_hit_rate": 0.3,
+                },
+                {
+                    "key": "both",
+                    "label": "Distil both",
+                    "workloads": [chat.pk, agent.pk],
+                    "distillation": 0.2,
+                },
+            ]
+        },
+    )
+    other = scenario_create(product=product, name="Other")
+    workload_override_set(
+        scenario=other, workload=chat, data={"input_tokens_median": 1.0, "input_tokens_p90": 2.0}
+    )
+    refused = key_client().delete(f"/api/v1/workloads/{chat.pk}/")
+    assert refused.status_code == 400 and errors(refused) == {("workload", "invalid")}
+    message = refused.json()["errors"][0]["message"]
+    assert "Baseline: levers 'Cache chat', 'Distil both'" in message and "Other: its override" in message
+    client.force_login(user)
+    url = f"/scenarios/{scenario.pk}/workloads/{chat.pk}/delete/"
+    page = client.post(url)
+    assert page.status_code == 200 and "Other: its override of the workload" in page.content.decode()
+    assert product.workloads.filter(pk=chat.pk).exists()
+    assert client.post(url, {"confirm": "1"}).status_code == 302
+    assert not product.workloads.filter(pk=chat.pk).exists()
+    scenario.refresh_from_db()
+    assert scenario.levers == [
+        {"key": "both", "label": "Distil both", "workloads": [agent.pk], "distillation": 0.2}
+    ]
+    assert not other.workload_overrides.exists()
+    confirmed = key_client().delete(f"/api/v1/workloads/{agent.pk}/", QUERY_STRING="confirm=true")
+    assert confirmed.status_code == 204

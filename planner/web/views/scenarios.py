@@ -37,6 +37,7 @@ from planner.products.services import (
     usage_distribution_set,
     workload_create,
     workload_delete,
+    workload_dependents,
     workload_update,
 )
 from planner.simulation.adapter import SimulationInputError
@@ -340,8 +341,14 @@ def workload_edit(request: HttpRequest, pk: int, workload_pk: int | None = None)
 def workload_remove(request: HttpRequest, pk: int, workload_pk: int) -> HttpResponse:
     scenario, _ = _scenario(request, pk, write=True)
     workload = get_object_or_404(Workload, pk=workload_pk, product=scenario.product)
+    dependents = workload_dependents(workload=workload)
+    if dependents and request.POST.get("confirm") != "1":
+        context = {"scenario": scenario, "workload": workload, "dependents": dependents}
+        return render(request, "scenarios/workload_delete.html", context)
     flash_outcome(
-        request, lambda: workload_delete(workload=workload), success=f"Workload “{workload.name}” deleted."
+        request,
+        lambda: workload_delete(workload=workload, confirm=True),
+        success=f"Workload “{workload.name}” deleted.",
     )
     return redirect(f"{scenario_url(scenario)}#workloads")
 
