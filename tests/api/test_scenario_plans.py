@@ -399,3 +399,19 @@ def test_deleting_a_used_workload_lists_the_scenarios_then_removes_their_referen
     assert not other.workload_overrides.exists()
     confirmed = key_client().delete(f"/api/v1/workloads/{agent.pk}/", QUERY_STRING="confirm=true")
     assert confirmed.status_code == 204
+
+
+def test_the_editor_says_which_workloads_the_scenario_overrides(
+    product: Product, scenario: Scenario, client: Any, user: Any
+) -> None:
+    from planner.simulation.overrides import workload_override_set
+
+    client.force_login(user)
+    url = f"/scenarios/{scenario.pk}/"
+    assert "overridden in this scenario" not in client.get(url).content.decode()
+    chat = product.workloads.get(name="Chat")
+    workload_override_set(
+        scenario=scenario, workload=chat, data={"calls_per_request_median": 2.0, "calls_per_request_p90": 4.0}
+    )
+    page = client.get(url).content.decode()
+    assert page.count("overridden in this scenario") == 1

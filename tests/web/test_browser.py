@@ -26,7 +26,13 @@ from django.utils import timezone
 from planner.accounts.api_keys import api_key_verify
 from planner.accounts.models import Membership, Organization
 from planner.celery import app
-from planner.devtools.demo import DEMO_PASSWORD, DEMO_SCENARIO_NAME, DEMO_USERNAME, demo_seed
+from planner.devtools.demo import (
+    DEMO_PASSWORD,
+    DEMO_PRODUCT_NAME,
+    DEMO_SCENARIO_NAME,
+    DEMO_USERNAME,
+    demo_seed,
+)
 from planner.devtools.worker_processes import celery_worker_process
 from planner.products.models import UsageDistribution
 from planner.simulation.document import scenario_document_export
@@ -103,6 +109,46 @@ def sign_in(page: Any, username: str = "alice", password: str = "correct horse b
     page.wait_for_url(page.base + "/")
 
 
+def duplicate_change_pro_and_compare(page: Any, scenario: Scenario) -> None:
+    """Duplicate ``scenario`` in the editor, set Pro's fee to 29 and its cap to 500 in the copy,
+    run the copy, and compare it with ``scenario``'s latest run: the original's plan is
+    unchanged (its document), and the compare page lists exactly those two inputs for Pro."""
+    original = scenario_document_export(scenario=scenario)
+    page.goto(f"{page.base}/scenarios/{scenario.pk}/")
+    page.get_by_role("button", name="Duplicate").click()
+    page.get_by_text("Duplicated as").wait_for()
+    variant = Scenario.objects.get(product=scenario.product, name=f"{scenario.name} (copy)")
+    assert page.url.endswith(f"/scenarios/{variant.pk}/")
+    assert f"Editing the plan of scenario {variant.name}" in page.locator("#plan-note").inner_text()
+    page.get_by_label("Edit tier Pro").click()
+    page.get_by_label("Monthly fee").fill("29")
+    page.get_by_label("Hard cap credits").fill("500")
+    page.get_by_role("button", name="Save tier").click()
+    page.get_by_text("Tier “Pro” saved.").wait_for()
+    assert scenario_document_export(scenario=scenario) == original  # the original's plan is untouched
+    copied = variant.tiers.get(name="Pro")
+    assert (copied.monthly_fee, copied.hard_cap_credits) == (29, 500.0)
+    scenario_update(scenario=variant, data={"simulated_users": 20_000})
+    run_execute(run=run_create(scenario=variant))
+    page.goto(f"{page.base}/runs/compare/")
+    page.get_by_label(f"{scenario.product.name} · {scenario.name}", exact=True).check()
+    page.get_by_label(f"{variant.product.name} · {variant.name}", exact=True).check()
+    page.get_by_role("button", name="Compare").click()
+    page.wait_for_function("() => document.getElementById('chart-compare-trajectory').data !== undefined")
+    traces = page.evaluate("document.getElementById('chart-compare-trajectory').data.map(t => t.name)")
+    assert len(traces) == 2
+    assert page.locator("#compare-table").get_by_text("Gross margin").is_visible()
+    changes = page.evaluate(
+        "[...document.querySelectorAll('#compare-inputs tbody tr')]"
+        ".map(r => [...r.children].map(c => c.textContent.trim()))"
+    )
+    assert ["Pro", "Monthly price", "20", "29"] in changes
+    assert ["Pro", "Hard cap (credits)", "none", "500"] in changes
+    assert {row[0] for row in changes} == {"Pro"}  # nothing else differs
+    pro_rows = page.locator("#compare-tiers tbody tr", has_text="Pro")
+    assert pro_rows.count() == 4
+
+
 def test_sign_up_then_create_a_product(page: Any) -> None:
     page.goto(page.base + "/account/signup/")
     page.get_by_label("Company or product name").fill("Nimbus AI")
@@ -140,6 +186,11 @@ def test_edit_run_watch_progress_read_charts_compare_upload_and_create_a_key(
     scenario.refresh_from_db()
     assert (scenario.horizon_months, scenario.simulated_users) == (6, 4 * BLOCK)
     shot(page, "04-editor")
+    page.get_by_role("link", name=scenario.product.name, exact=True).click()
+    page.wait_for_url(f"**/products/{scenario.product_id}/")
+    assert page.get_by_role("heading", name="Live plan").is_visible()
+    shot(page, "04b-product-live-plan")
+    page.goto(f"{page.base}/scenarios/{scenario.pk}/")
 
     # A validation error appears next to its field.
     page.get_by_label("Horizon (months)").fill("99")
@@ -200,40 +251,7 @@ def test_edit_run_watch_progress_read_charts_compare_upload_and_create_a_key(
     assert download.value.suggested_filename == f"run-{run.pk}-results.csv"
 
     # Duplicate in the editor, change Pro's fee and cap in the copy, run it, compare by inputs.
-    original = scenario_document_export(scenario=scenario)
-    page.goto(f"{page.base}/scenarios/{scenario.pk}/")
-    page.get_by_role("button", name="Duplicate").click()
-    page.get_by_text("Duplicated as").wait_for()
-    variant = Scenario.objects.get(product=scenario.product, name=f"{scenario.name} (copy)")
-    assert page.url.endswith(f"/scenarios/{variant.pk}/")
-    assert f"Editing the plan of scenario {variant.name}" in page.locator("#plan-note").inner_text()
-    page.get_by_label("Edit tier Pro").click()
-    page.get_by_label("Monthly fee").fill("29")
-    page.get_by_label("Hard cap credits").fill("500")
-    page.get_by_role("button", name="Save tier").click()
-    page.get_by_text("Tier “Pro” saved.").wait_for()
-    assert scenario_document_export(scenario=scenario) == original  # the original's plan is untouched
-    copied = variant.tiers.get(name="Pro")
-    assert (copied.monthly_fee, copied.hard_cap_credits) == (29, 500.0)
-    scenario_update(scenario=variant, data={"simulated_users": 20_000})
-    run_execute(run=run_create(scenario=variant))
-    page.goto(f"{page.base}/runs/compare/")
-    page.get_by_label(f"{scenario.product.name} · {scenario.name}", exact=True).check()
-    page.get_by_label(f"{variant.product.name} · {variant.name}", exact=True).check()
-    page.get_by_role("button", name="Compare").click()
-    page.wait_for_function("() => document.getElementById('chart-compare-trajectory').data !== undefined")
-    traces = page.evaluate("document.getElementById('chart-compare-trajectory').data.map(t => t.name)")
-    assert len(traces) == 2
-    assert page.locator("#compare-table").get_by_text("Gross margin").is_visible()
-    changes = page.evaluate(
-        "[...document.querySelectorAll('#compare-inputs tbody tr')]"
-        ".map(r => [...r.children].map(c => c.textContent.trim()))"
-    )
-    assert ["Pro", "Monthly price", "20", "29"] in changes
-    assert ["Pro", "Hard cap (credits)", "none", "500"] in changes
-    assert {row[0] for row in changes} == {"Pro"}  # nothing else differs
-    pro_rows = page.locator("#compare-tiers tbody tr", has_text="Pro")
-    assert pro_rows.count() == 4
+    duplicate_change_pro_and_compare(page, scenario)
     shot(page, "09-compare")
 
     # Upload actuals, see the underwater customer, use a fit in the scenario.
@@ -297,6 +315,10 @@ def test_demo_from_login_to_results_with_charts_in_under_a_minute(page: Any, tmp
     page.wait_for_timeout(300)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     shot(page, "14-demo-results-1024px")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    demo_baseline = Scenario.objects.get(product__name=DEMO_PRODUCT_NAME, name=DEMO_SCENARIO_NAME)
+    duplicate_change_pro_and_compare(page, demo_baseline)
+    shot(page, "15-demo-compare-by-inputs")
 
     # Every page renders in well under a second on the demo data (warm, server side).
     client = Client()

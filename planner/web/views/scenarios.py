@@ -122,6 +122,7 @@ def _editor_context(scenario: Scenario, membership: Membership) -> dict[str, Any
         "workloads": workloads,
         "usage_rows": [(t, [(w, usage.get((t.pk, w.pk))) for w in workloads]) for t in tiers],
         "levers": levers,
+        "overridden": set(scenario.workload_overrides.values_list("workload_id", flat=True)),
         "scenario_form": ScenarioForm(instance=scenario),
         "lever_form": LeverForm(workloads=product.workloads.all()),
         "correlation_form": CorrelationForm(
