@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,8 @@ from planner.simulation.scenarios import scenario_create
 from tests.api.conftest import KeyClient
 
 pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def errors(response: Any) -> set[tuple[str | None, str]]:
@@ -415,3 +418,79 @@ def test_the_editor_says_which_workloads_the_scenario_overrides(
     )
     page = client.get(url).content.decode()
     assert page.count("overridden in this scenario") == 1
+
+
+def test_the_usage_csv_names_live_tiers_only(
+    organization: Any, scenario: Scenario, priced_models: Any
+) -> None:
+    from planner.actuals.usage_csv import UsageCsvInvalid, usage_csv_ingest
+
+    stand_in = scenario.tiers.get(name="Pro")
+    header = "event_id,customer,tier,timestamp,model,input_tokens\n"
+    with pytest.raises(UsageCsvInvalid) as caught:
+        usage_csv_ingest(
+            organization=organization,
+            content=(header + f"e1,c1,{stand_in.pk},2025-06-12T10:00:00Z,openai/gpt-4o,10\n").encode(),
+        )
+    assert [(e.line, e.field) for e in caught.value.errors] == [(2, "tier")]
+    # By name, "Pro" is the live tier (scenario copies of it do not make the name ambiguous).
+    result = usage_csv_ingest(
+        organization=organization,
+        content=(header + "e1,c1,Pro,2025-06-12T10:00:00Z,openai/gpt-4o,10\n").encode(),
+    )
+    assert result.created == 1
+
+
+def test_a_repointed_scenario_rule_finds_its_tier_in_runs_made_before_and_after(
+    organization: Any, scenario: Scenario
+) -> None:
+    from planner.alerts.evaluate import alert_evaluate
+    from planner.alerts.models import AlertRule
+    from planner.simulation.models import SimulationRun
+
+    pro = scenario.tiers.get(name="Pro")
+    rule = alert_rule_create(
+        organization=organization,
+        name="Pro watch",
+        scope=AlertRule.Scope.SCENARIO,
+        scenario=scenario,
+        tier=pro,
+        metric=AlertRule.Metric.UNDERWATER_SHARE,
+        comparator=AlertRule.Comparator.GT,
+        threshold=Decimal("5"),
+        recipients=["founder@example.com"],
+    )
+
+    def run(snapshot_tiers: list[dict[str, Any]], share: float) -> SimulationRun:
+        results = {
+            "tiers": [
+                {
+                    "key": t["key"],
+                    "gross_margin_pct": {"value": 50.0},
+                    "underwater": {
+                        "share": share if t["key"] == "Pro" else 0.0,
+                        "monthly_loss": {"value": 1.0},
+                    },
+                    "cogs_per_user": {"p95": {"value": 1.0}},
+                }
+                for t in snapshot_tiers
+            ],
+            "total": {"gross_margin_pct": 50.0, "underwater_paying": {"share": share, "monthly_loss": 1.0}},
+        }
+        return SimulationRun.objects.create(
+            scenario=scenario,
+            seed=1,
+            users=1_000,
+            status="succeeded",
+            snapshot={"tiers": snapshot_tiers},
+            results=results,
+        )
+
+    # Made before the migration: the snapshot names the live tiers (another id, same name),
+    # in another order.
+    live = {t.name: t.pk for t in live_tiers(scenario.product)}
+    run([{"id": live["Pro"], "key": "Pro"}, {"id": live["Free"], "key": "Free"}], 0.08)
+    assert rule.tier_id != live["Pro"]
+    assert alert_evaluate(rule=rule, now=NOW).breaches == 1
+    measured = AlertRule.objects.get(pk=rule.pk).last_measurement
+    assert measured is not None and "8.0" in json.dumps(measured)
