@@ -6,7 +6,17 @@ templates and tests reverse. Mounted at the site root by ``planner.urls``.
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
-from planner.web.views import account, actuals, alerts, dashboard, prices, products, runs, scenarios
+from planner.web.views import (
+    account,
+    actuals,
+    alerts,
+    dashboard,
+    prices,
+    products,
+    runs,
+    scenarios,
+    workloads,
+)
 
 Patterns = list[URLPattern | URLResolver]
 
@@ -53,12 +63,17 @@ scenarios_urlpatterns: Patterns = [
     path("<int:pk>/tiers/new/", scenarios.tier_edit, name="tier_new"),
     path("<int:pk>/tiers/<int:tier_pk>/", scenarios.tier_edit, name="tier_edit"),
     path("<int:pk>/tiers/<int:tier_pk>/delete/", scenarios.tier_remove, name="tier_delete"),
-    path("<int:pk>/workloads/new/", scenarios.workload_edit, name="workload_new"),
-    path("<int:pk>/workloads/<int:workload_pk>/", scenarios.workload_edit, name="workload_edit"),
+    path("<int:pk>/workloads/new/", workloads.workload_edit, name="workload_new"),
+    path("<int:pk>/workloads/<int:workload_pk>/", workloads.workload_edit, name="workload_edit"),
     path(
         "<int:pk>/workloads/<int:workload_pk>/delete/",
-        scenarios.workload_remove,
+        workloads.workload_remove,
         name="workload_delete",
+    ),
+    path(
+        "<int:pk>/workloads/<int:workload_pk>/override/",
+        workloads.workload_override,
+        name="workload_override",
     ),
     path("<int:pk>/usage/<int:tier_pk>/<int:workload_pk>/", scenarios.usage_edit, name="usage_edit"),
     path("<int:pk>/correlation/", scenarios.correlation_edit, name="correlation"),

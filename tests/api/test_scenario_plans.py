@@ -494,3 +494,39 @@ def test_a_repointed_scenario_rule_finds_its_tier_in_runs_made_before_and_after(
     assert alert_evaluate(rule=rule, now=NOW).breaches == 1
     measured = AlertRule.objects.get(pk=rule.pk).last_measurement
     assert measured is not None and "8.0" in json.dumps(measured)
+
+
+def test_the_editor_overrides_a_workload_for_one_scenario(
+    product: Product, scenario: Scenario, priced_models: Any, client: Any, user: Any
+) -> None:
+    from planner.simulation.snapshot import scenario_snapshot
+
+    client.force_login(user)
+    chat = product.workloads.get(name="Chat")
+    other = scenario_create(product=product, name="Other")
+    url = f"/scenarios/{scenario.pk}/workloads/{chat.pk}/override/"
+    assert client.get(url).status_code == 200
+    bad = client.post(url, {"input_tokens_median": "900", "input_tokens_p90": "100"})
+    assert bad.status_code == 400 and "cannot be below the median" in bad.content.decode()
+    private = client.post(url, {"mix_0_model": "private/nope", "mix_0_share": "1"})
+    assert private.status_code == 400 and "is not a catalog model" in private.content.decode()
+    saved = client.post(
+        url,
+        {
+            "input_tokens_median": "2000",
+            "input_tokens_p90": "8000",
+            "mix_0_model": "openai/gpt-4o-mini",
+            "mix_0_share": "1",
+        },
+    )
+    assert saved.status_code == 302
+    workload = scenario_snapshot(scenario=scenario)["workloads"][0]
+    assert workload["input_tokens"] == [2000.0, 8000.0] and [m["key"] for m in workload["models"]] == [
+        "openai/gpt-4o-mini"
+    ]
+    assert scenario_snapshot(scenario=other)["workloads"][0]["input_tokens"] == [800.0, 3000.0]
+    assert "overridden in this scenario" in client.get(f"/scenarios/{scenario.pk}/").content.decode()
+    form = client.get(url).context["form"]
+    assert form.initial["mix_0_model"] == "openai/gpt-4o-mini" and form.initial["input_tokens_p90"] == 8000.0
+    assert client.post(url, {"follow": "1"}).status_code == 302
+    assert not scenario.workload_overrides.exists()

@@ -191,6 +191,10 @@ def test_edit_run_watch_progress_read_charts_compare_upload_and_create_a_key(
     assert page.get_by_role("heading", name="Live plan").is_visible()
     shot(page, "04b-product-live-plan")
     page.goto(f"{page.base}/scenarios/{scenario.pk}/")
+    page.get_by_label("Override workload Chat in this scenario").click()
+    assert page.get_by_role("heading", name="Chat in scenario Baseline").is_visible()
+    shot(page, "04c-workload-override")
+    page.goto(f"{page.base}/scenarios/{scenario.pk}/")
 
     # A validation error appears next to its field.
     page.get_by_label("Horizon (months)").fill("99")

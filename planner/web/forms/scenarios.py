@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from planner.products.models import Tier, UsageDistribution, Workload
 from planner.products.services import TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation.models import Scenario
+from planner.simulation.overrides import OVERRIDE_FIELDS
 from planner.simulation.scenarios import SCENARIO_FIELDS
 
 MIX_ROWS = 4
@@ -61,13 +62,14 @@ class TierForm(forms.ModelForm):
         """Skip the model's full_clean: the service runs it and its errors come back per field."""
 
 
-class WorkloadForm(forms.ModelForm):
-    class Meta:
-        model = Workload
-        fields = [name for name in WORKLOAD_FIELDS if name != "position"]
+class ModelMixFields(forms.BaseForm):
+    """``MIX_ROWS`` rows of model-mix fields (model key, share, price variant, uses reasoning)
+    added to a form, and the filled rows read back (the workload form and a scenario's
+    workload override share them). ``mix_required``: an empty mix is an error."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    mix_required = True
+
+    def add_mix_fields(self) -> None:
         for i in range(MIX_ROWS):
             self.fields[f"mix_{i}_model"] = forms.CharField(
                 required=False,
@@ -101,12 +103,6 @@ class WorkloadForm(forms.ModelForm):
                 widget=forms.CheckboxInput(attrs={"data-mix": "reasoning"}),
             )
 
-    def validate_unique(self) -> None:
-        """The service validates (and reports) uniqueness."""
-
-    def _post_clean(self) -> None:
-        """Skip the model's full_clean: the service runs it and its errors come back per field."""
-
     def mix_rows(self) -> list[tuple[str, float, str, bool]]:
         """The filled model-mix rows: (key, share, variant, uses_reasoning)."""
         rows = []
@@ -126,7 +122,7 @@ class WorkloadForm(forms.ModelForm):
                     bool(self.cleaned_data.get(f"mix_{i}_reasoning")),
                 )
             )
-        if not rows and not self.errors:
+        if not rows and not self.errors and self.mix_required:
             self.add_error("mix_0_model", "Pick at least one model.")
         return rows
 
@@ -136,8 +132,41 @@ class WorkloadForm(forms.ModelForm):
             for i in range(MIX_ROWS)
         ]
 
+
+class WorkloadForm(ModelMixFields, forms.ModelForm):
+    class Meta:
+        model = Workload
+        fields = [name for name in WORKLOAD_FIELDS if name != "position"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_mix_fields()
+
+    def validate_unique(self) -> None:
+        """The service validates (and reports) uniqueness."""
+
+    def _post_clean(self) -> None:
+        """Skip the model's full_clean: the service runs it and its errors come back per field."""
+
     def workload_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.Meta.fields]
+
+
+class WorkloadOverrideForm(ModelMixFields, forms.Form):
+    """A scenario's own token profile, calls per request and model mix of a product workload:
+    empty fields (and no model) follow the product."""
+
+    mix_required = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in OVERRIDE_FIELDS:
+            label = name.replace("_", " ").replace("calls per request", "calls per request,").capitalize()
+            self.fields[name] = forms.FloatField(required=False, min_value=0, label=label)
+        self.add_mix_fields()
+
+    def override_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in OVERRIDE_FIELDS]
 
 
 class UsageForm(forms.ModelForm):

@@ -23,22 +23,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from planner.accounts.models import Membership
 from planner.accounts.selectors import organizations_for_user
-from planner.prices.models import PriceSheetEntry, SelfHostedDeployment
 from planner.products.correlations import correlations_set
 from planner.products.estimates import cost_per_request_estimate, mix_source_for_key, mix_source_key
 from planner.products.models import Tier, UsageDistribution, Workload, WorkloadCorrelation, WorkloadModel
 from planner.products.services import (
-    ModelShare,
     product_create,
     product_delete,
     tier_create,
     tier_delete,
     tier_update,
     usage_distribution_set,
-    workload_create,
-    workload_delete,
-    workload_dependents,
-    workload_update,
 )
 from planner.simulation.adapter import SimulationInputError
 from planner.simulation.models import Scenario
@@ -48,18 +42,15 @@ from planner.simulation.runs import run_start
 from planner.simulation.scenarios import scenario_create, scenario_delete, scenario_duplicate, scenario_update
 from planner.simulation.selectors import DeletionSummary, product_deletion_summary, scenario_deletion_summary
 from planner.web.forms.scenarios import (
-    MIX_ROWS,
     CorrelationForm,
     LeverForm,
     ProductScenarioForm,
     ScenarioForm,
     TierForm,
     UsageForm,
-    WorkloadForm,
 )
 from planner.web.views.common import (
     current_membership,
-    flash_outcome,
     form_errors_add,
     form_save,
     membership_in,
@@ -71,7 +62,9 @@ from pricing.selectors import catalog_search
 CATALOG_SUGGESTIONS = 25
 
 
-def _scenario(request: HttpRequest, pk: int, *, write: bool = False) -> tuple[Scenario, Membership]:
+def editor_scenario(request: HttpRequest, pk: int, *, write: bool = False) -> tuple[Scenario, Membership]:
+    """The scenario ``pk`` of one of the user's organisations (else 404) and the user's
+    membership there; ``write`` requires owner or editor."""
     scenario = get_object_or_404(
         Scenario.objects.select_related("product__organization").filter(
             organization__in=organizations_for_user(user=request.user)
@@ -136,7 +129,7 @@ def _editor_context(scenario: Scenario, membership: Membership) -> dict[str, Any
 @login_required
 def scenario_editor(request: HttpRequest, pk: int) -> HttpResponse:
     """The editor: scenario settings (POST saves them) and every input of its product."""
-    scenario, membership = _scenario(request, pk, write=request.method == "POST")
+    scenario, membership = editor_scenario(request, pk, write=request.method == "POST")
     context = _editor_context(scenario, membership)
     if request.method == "POST":
         form = ScenarioForm(request.POST, instance=scenario)
@@ -170,7 +163,7 @@ def product_new(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def scenario_duplicate_view(request: HttpRequest, pk: int) -> HttpResponse:
-    scenario, _ = _scenario(request, pk, write=True)
+    scenario, _ = editor_scenario(request, pk, write=True)
     copy = scenario_duplicate(scenario=scenario)
     messages.success(request, f"Duplicated as “{copy.name}”. Change what you want to try.")
     return redirect("scenarios:editor", pk=copy.pk)
@@ -179,7 +172,7 @@ def scenario_duplicate_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def scenario_run(request: HttpRequest, pk: int) -> HttpResponse:
-    scenario, _ = _scenario(request, pk, write=True)
+    scenario, _ = editor_scenario(request, pk, write=True)
     try:
         run = run_start(scenario=scenario)
     except SimulationInputError as error:
@@ -199,7 +192,7 @@ def _delete_page(
 @login_required
 def scenario_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: what deleting the scenario takes with it; POST: delete it."""
-    scenario, _ = _scenario(request, pk, write=True)
+    scenario, _ = editor_scenario(request, pk, write=True)
     if request.method == "POST":
         scenario_delete(scenario=scenario)
         messages.success(request, f"Scenario “{scenario.name}” and its runs deleted.")
@@ -212,7 +205,7 @@ def scenario_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 def product_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: what deleting the scenario's product takes with it; POST: delete it (refused while
     customers' tier history points at its tiers)."""
-    scenario, _ = _scenario(request, pk, write=True)
+    scenario, _ = editor_scenario(request, pk, write=True)
     product = scenario.product
     summary = product_deletion_summary(product=product)
     if request.method == "POST" and not summary.blocked_by_customers:
@@ -230,7 +223,7 @@ def product_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def tier_edit(request: HttpRequest, pk: int, tier_pk: int | None = None) -> HttpResponse:
-    scenario, _ = _scenario(request, pk, write=True)
+    scenario, _ = editor_scenario(request, pk, write=True)
     tier = get_object_or_404(Tier, pk=tier_pk, scenario=scenario) if tier_pk else None
     form = TierForm(request.POST or None, instance=tier)
 
@@ -243,13 +236,13 @@ def tier_edit(request: HttpRequest, pk: int, tier_pk: int | None = None) -> Http
     if saved is not None:
         messages.success(request, f"Tier “{form.cleaned_data['name']}” saved.")
         return redirect(f"{scenario_url(scenario)}#tiers")
-    return _form_page(request, "scenarios/tier_form.html", {"scenario": scenario, "tier": tier, "form": form})
+    return form_page(request, "scenarios/tier_form.html", {"scenario": scenario, "tier": tier, "form": form})
 
 
 @login_required
 @require_POST
 def tier_remove(request: HttpRequest, pk: int, tier_pk: int) -> HttpResponse:
-    scenario, _ = _scenario(request, pk, write=True)
+    scenario, _ = editor_scenario(request, pk, write=True)
     tier = get_object_or_404(Tier, pk=tier_pk, scenario=scenario)
     try:
         tier_delete(tier=tier)
@@ -264,94 +257,9 @@ def scenario_url(scenario: Scenario) -> str:
     return reverse("scenarios:editor", kwargs={"pk": scenario.pk})
 
 
-def _form_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+def form_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
     """A form page of the editor; 400 when it shows a POST that was not saved."""
     return render(request, template, context, status=400 if request.method == "POST" else 200)
-
-
-# --- Workloads -------------------------------------------------------------------------------
-
-
-def _mix_initial(workload: Workload) -> dict[str, Any]:
-    initial: dict[str, Any] = {}
-    rows = workload.model_mix.select_related("model__provider", "price_sheet_entry", "self_hosted")
-    for i, row in enumerate(list(rows)[:MIX_ROWS]):
-        source = row.source
-        assert source is not None
-        initial[f"mix_{i}_model"] = mix_source_key(source)
-        initial[f"mix_{i}_share"] = row.share
-        initial[f"mix_{i}_variant"] = row.variant
-        initial[f"mix_{i}_reasoning"] = row.uses_reasoning
-    return initial
-
-
-def _mix_shares(form: WorkloadForm, scenario: Scenario) -> list[ModelShare]:
-    shares = []
-    organization = scenario.product.organization
-    for i, (key, share, variant, reasoning) in enumerate(form.mix_rows()):
-        source = mix_source_for_key(organization=organization, key=key, on=scenario.price_date)
-        if source is None:
-            form.add_error(
-                f"mix_{i}_model",
-                f"“{key}” is not a catalog model (provider/model), a private model (private/slug) "
-                "or a self-hosted deployment (self-hosted/name).",
-            )
-            continue
-        shares.append(ModelShare(source, share, variant, reasoning))
-    return shares
-
-
-@login_required
-def workload_edit(request: HttpRequest, pk: int, workload_pk: int | None = None) -> HttpResponse:
-    scenario, _ = _scenario(request, pk, write=True)
-    workload = get_object_or_404(Workload, pk=workload_pk, product=scenario.product) if workload_pk else None
-    form = WorkloadForm(
-        request.POST or None, instance=workload, initial=_mix_initial(workload) if workload else None
-    )
-    if request.method == "POST" and form.is_valid():
-        shares = _mix_shares(form, scenario)
-        if not form.errors:
-            data = {name: form.cleaned_data[name] for name in WorkloadForm.Meta.fields}
-            try:
-                if workload is None:
-                    workload_create(product=scenario.product, models=shares, **data)
-                else:
-                    workload_update(workload=workload, data=data, models=shares)
-            except ValidationError as error:
-                if hasattr(error, "error_dict") and "models" in error.error_dict:
-                    models_error = error.error_dict.pop("models")
-                    form.add_error("mix_0_model", [m for e in models_error for m in e.messages])
-                form_errors_add(form, error)
-            else:
-                messages.success(request, f"Workload “{data['name']}” saved.")
-                return redirect(f"{scenario_url(scenario)}#workloads")
-    context = {
-        "scenario": scenario,
-        "workload": workload,
-        "form": form,
-        "private_models": PriceSheetEntry.objects.filter(
-            sheet__organization=scenario.product.organization, kind=PriceSheetEntry.Kind.PRIVATE
-        ),
-        "deployments": SelfHostedDeployment.objects.filter(organization=scenario.product.organization),
-    }
-    return _form_page(request, "scenarios/workload_form.html", context)
-
-
-@login_required
-@require_POST
-def workload_remove(request: HttpRequest, pk: int, workload_pk: int) -> HttpResponse:
-    scenario, _ = _scenario(request, pk, write=True)
-    workload = get_object_or_404(Workload, pk=workload_pk, product=scenario.product)
-    dependents = workload_dependents(workload=workload)
-    if dependents and request.POST.get("confirm") != "1":
-        context = {"scenario": scenario, "workload": workload, "dependents": dependents}
-        return render(request, "scenarios/workload_delete.html", context)
-    flash_outcome(
-        request,
-        lambda: workload_delete(workload=workload, confirm=True),
-        success=f"Workload “{workload.name}” deleted.",
-    )
-    return redirect(f"{scenario_url(scenario)}#workloads")
 
 
 # --- Usage, correlation, levers ----------------------------------------------------------------
@@ -359,7 +267,7 @@ def workload_remove(request: HttpRequest, pk: int, workload_pk: int) -> HttpResp
 
 @login_required
 def usage_edit(request: HttpRequest, pk: int, tier_pk: int, workload_pk: int) -> HttpResponse:
-    scenario, _ = _scenario(request, pk, write=True)
+    scenario, _ = editor_scenario(request, pk, write=True)
     tier = get_object_or_404(Tier, pk=tier_pk, scenario=scenario)
     workload = get_object_or_404(Workload, pk=workload_pk, product=scenario.product)
     distribution = UsageDistribution.objects.filter(tier=tier, workload=workload).first()
@@ -371,13 +279,13 @@ def usage_edit(request: HttpRequest, pk: int, tier_pk: int, workload_pk: int) ->
         messages.success(request, f"Usage of {tier.name} × {workload.name} saved.")
         return redirect(f"{scenario_url(scenario)}#usage")
     context = {"scenario": scenario, "tier": tier, "workload": workload, "form": form}
-    return _form_page(request, "scenarios/usage_form.html", context)
+    return form_page(request, "scenarios/usage_form.html", context)
 
 
 @login_required
 @require_POST
 def correlation_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    scenario, membership = _scenario(request, pk, write=True)
+    scenario, membership = editor_scenario(request, pk, write=True)
     context = _editor_context(scenario, membership)
     form = CorrelationForm(request.POST, pairs=context["correlation_form"].pairs)
     if form.is_valid():
@@ -399,7 +307,7 @@ def correlation_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def lever_add(request: HttpRequest, pk: int) -> HttpResponse:
-    scenario, membership = _scenario(request, pk, write=True)
+    scenario, membership = editor_scenario(request, pk, write=True)
     form = LeverForm(request.POST, workloads=scenario.product.workloads.all())
     if form.is_valid():
         data = form.cleaned_data
@@ -441,7 +349,7 @@ def lever_add(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def lever_remove(request: HttpRequest, pk: int, key: str) -> HttpResponse:
-    scenario, _ = _scenario(request, pk, write=True)
+    scenario, _ = editor_scenario(request, pk, write=True)
     levers = [lever for lever in scenario.levers if lever.get("key") != key]
     scenario_update(scenario=scenario, data={"levers": levers})
     messages.success(request, "Lever removed.")
