@@ -95,7 +95,7 @@ def tier_json(tier: Tier) -> dict[str, Any]:
     }
 
 
-def usage_json(
+def usage_documents(
     usage: Iterable[UsageDistribution], tier_names: Mapping[int, str], workload_names: Mapping[int, str]
 ) -> list[dict[str, Any]]:
     """Usage distributions by tier and workload name."""
@@ -155,7 +155,7 @@ def plan_section(scenario: Scenario) -> dict[str, Any]:
     return {
         "settings": {name: getattr(scenario, name) for name in SCENARIO_COPIED_FIELDS},
         "tiers": [tier_json(tier) for tier in tiers],
-        "usage_distributions": usage_json(usage, {t.pk: t.name for t in tiers}, workload_names),
+        "usage_distributions": usage_documents(usage, {t.pk: t.name for t in tiers}, workload_names),
         "overrides": overrides_json(scenario, workload_names),
         "levers": levers_to_document(scenario.levers, workload_names),
     }

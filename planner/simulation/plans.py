@@ -25,6 +25,15 @@ def scenario_tiers(scenario: Scenario) -> QuerySet[Tier]:
     return Tier.objects.filter(scenario=scenario).order_by("position", "id")
 
 
+def stand_ins(live_tier_ids: Iterable[int]) -> QuerySet[Tier]:
+    """The scenarios' tiers that stand for these live tiers, with their scenario, by scenario name."""
+    return (
+        Tier.objects.filter(live_tier_id__in=list(live_tier_ids))
+        .select_related("scenario")
+        .order_by("scenario__name", "scenario_id")
+    )
+
+
 def plan_copy(*, tiers: Iterable[Tier], scenario: Scenario) -> list[Tier]:
     """Copy ``tiers`` (a live plan or another scenario's plan) with their usage distributions
     into ``scenario``'s plan, which must be empty. Each copy stands for the live tier its

@@ -10,12 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from planner.alerts.models import AlertRule
 from planner.alerts.rules import alert_rule_create
 from planner.products.models import Product, Tier, UsageDistribution
 from planner.products.selectors import live_tiers
-from planner.products.services import tier_update
+from planner.products.services import tier_create, tier_update
 from planner.simulation.document import scenario_document_export
 from planner.simulation.models import Scenario
 from planner.simulation.scenarios import scenario_create
@@ -245,10 +246,6 @@ def test_the_live_plan_alone_takes_real_usage(
 
 
 def test_tier_constraints_speak_of_plans(product: Product, scenario: Scenario) -> None:
-    from django.core.exceptions import ValidationError
-
-    from planner.products.services import tier_create
-
     with pytest.raises(ValidationError, match="already exists in this scenario's plan"):
         tier_create(product=product, scenario=scenario, name="Pro")
     with pytest.raises(ValidationError, match="already stands for that live tier"):
@@ -344,7 +341,7 @@ def test_workload_overrides_change_one_scenarios_workload(
     document["plan"]["overrides"] = []
     assert client.put(url, document, format="json").status_code == 200
     assert not scenario.workload_overrides.exists() and copy.workload_overrides.count() == 1
-    with pytest.raises(Exception, match="share"):
+    with pytest.raises(ValidationError, match="sum to 1"):
         workload_override_set(
             scenario=scenario,
             workload=chat,

@@ -204,5 +204,6 @@ class Tier(ProductPart):
                 and others.filter(scenario_id=self.scenario_id, live_tier_id=self.live_tier_id).exists()
             ):
                 errors["live_tier"] = "Another tier of this scenario already stands for that live tier."
+        # Tier's other constraints are CheckConstraints, which PlannerModel leaves to the database:
+        # super() would only query the same three unique rules again, for a field-less message.
         raise_errors(errors)
-        super().validate_constraints(exclude=exclude)

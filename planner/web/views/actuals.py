@@ -22,6 +22,7 @@ from planner.actuals.selectors import (
 from planner.actuals.services import usage_distribution_from_fit
 from planner.actuals.usage_csv import CsvRowError, UsageCsvInvalid, usage_csv_ingest
 from planner.products.models import Tier, Workload
+from planner.simulation.plans import stand_ins
 from planner.web.forms.account import UsageUploadForm
 from planner.web.views.common import current_membership, flash_outcome, require_writer
 
@@ -90,12 +91,7 @@ def _fit_rows(fits: list[FittedUsage]) -> list[tuple[FittedUsage, list[tuple[str
     targets: dict[int, list[tuple[str, str]]] = {
         pk: [(LIVE_TARGET, "Live plan (template of new scenarios)")] for pk in tier_ids
     }
-    stand_ins = (
-        Tier.objects.filter(live_tier_id__in=tier_ids)
-        .select_related("scenario")
-        .order_by("scenario__name", "scenario_id")
-    )
-    for tier in stand_ins:
+    for tier in stand_ins(tier_ids):
         assert tier.scenario is not None and tier.live_tier_id is not None  # a stand-in is a scenario's
         targets[tier.live_tier_id].append((str(tier.scenario_id), f"Scenario “{tier.scenario.name}”"))
     return [(fit, targets[fit.tier_id]) for fit in fits]
