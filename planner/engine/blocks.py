@@ -11,7 +11,9 @@ Contract
 
 Model of one user-month (tier t, month m)
 -----------------------------------------
-Latent intensity per workload from the tier's usage distribution (Gaussian copula), grown by
+A user belongs to one of the tier's segments (``Tier.mixture``; drawn with the segments'
+shares). Latent intensity per workload from their segment's usage distribution (Gaussian
+copula), grown by
 ``(1 + usage_growth) ** m``; requested count ``N ~ Poisson(intensity * shock)`` with an optional
 mean-1 gamma shock (overdispersion). Credits ``C = sum N_w * credits_w``. The effective cap
 (hard cap, or the quota when there is no overage price) scales every workload's served requests
@@ -19,11 +21,15 @@ by ``cap / C`` when exceeded. Revenue = fee + overage price * max(0, min(C, cap)
 Payment fees = pct * revenue + fixed (when revenue > 0). COGS = sum over workloads of the
 monthly cost of the served requests (response-cache hits cost nothing) times the month's price
 factor ``(1 + price_trend) ** (m / 12)``. Margin = revenue - payment fees - COGS.
+
+Levers: a lever that changes a tier's plan (``Lever.plan``) re-applies the cap and re-bills the
+same requested counts under its plan; a lever that changes costs re-prices the served counts
+with its cost tables and the same uniforms. Every variant sees the same simulated users.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,9 +42,14 @@ from planner.engine.usage import correlated_normals, intensity_from_normal
 #: Fixed batches of users per tier within each block, for batch-means errors.
 BATCHES_PER_BLOCK = 16
 
-# Indices into BlockAggregate.moments' second axis.
-REVENUE, OVERAGE, FEES, COGS, MARGIN, UNDERWATER, LOSS = range(7)
-MOMENTS = 7
+# Indices into BlockAggregate.moments' second axis. CAPPED counts users whose requested
+# credits exceeded the effective cap (the friction a cap causes); UNDERWATER_FLIPS and
+# CAPPED_FLIPS count users whose status under a lever differs from the baseline's (0 for the
+# baseline), for the errors of share changes.
+REVENUE, OVERAGE, FEES, COGS, MARGIN, UNDERWATER, LOSS, CAPPED, UNDERWATER_FLIPS, CAPPED_FLIPS = range(10)
+MOMENTS = 10
+#: Month-1 baseline figures per segment (BlockAggregate.segment_moments' third axis).
+SEGMENT_FIGURES = ("users", "revenue", "cogs", "margin", "underwater", "loss", "capped")
 
 
 @dataclass
@@ -46,8 +57,13 @@ class BlockAggregate:
     """Mergeable sums of one block (or of several merged blocks).
 
     - ``users[t]``: simulated users of tier t; ``batch_users[t, b]`` per batch;
-    - ``moments[v, k, t, m, b]``: per variant v (0 = baseline), quantity k (REVENUE..LOSS),
+    - ``moments[v, k, t, m, b]``: per variant v (0 = baseline), quantity k (REVENUE..CAPPED),
       tier, month and batch: sums over users;
+    - ``segment_moments[t, s, k, b]``: month-1 baseline sums of ``SEGMENT_FIGURES[k]`` over
+      the users of segment s of tier t (``Tier.mixture``; tiers with fewer segments leave the
+      rest at 0), per batch; ``segment_cogs_by_workload[t, s, w]`` and
+      ``underwater_cogs_by_workload[t, s, w]``: month-1 baseline COGS sums of all and of the
+      underwater users;
     - ``cogs_hist/cogs_hist_sum[t, bin]``: month-1 COGS histogram counts and COGS sums;
     - ``margin_hist[t, bin]``: month-1 margin histogram;
     - ``cogs_max[t]``: month-1 maximum COGS; ``cogs_by_workload[t, m, w]``: baseline COGS sums.
@@ -61,6 +77,9 @@ class BlockAggregate:
     margin_hist: np.ndarray
     cogs_max: FloatArray
     cogs_by_workload: FloatArray
+    segment_moments: FloatArray
+    segment_cogs_by_workload: FloatArray
+    underwater_cogs_by_workload: FloatArray
     blocks: list[int] = field(default_factory=list)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -74,6 +93,9 @@ class BlockAggregate:
             "margin_hist": self.margin_hist,
             "cogs_max": self.cogs_max,
             "cogs_by_workload": self.cogs_by_workload,
+            "segment_moments": self.segment_moments,
+            "segment_cogs_by_workload": self.segment_cogs_by_workload,
+            "underwater_cogs_by_workload": self.underwater_cogs_by_workload,
             "blocks": np.asarray(self.blocks, dtype=np.int64),
         }
 
@@ -94,10 +116,17 @@ def tier_user_counts(allocation: FloatArray, n_users: int) -> np.ndarray:
     return counts
 
 
+def segment_count(prepared: PreparedRun) -> int:
+    """Segment slots per tier in the aggregates: the most segments any tier has (at least 1)."""
+    return max(len(tier.mixture) for tier in prepared.inputs.tiers)
+
+
 def empty_aggregate(prepared: PreparedRun) -> BlockAggregate:
     """An aggregate with every sum at zero (the identity of :func:`merge`)."""
     tiers = len(prepared.inputs.tiers)
     months = prepared.inputs.horizon_months
+    segments = segment_count(prepared)
+    workloads = len(prepared.inputs.workloads)
     return BlockAggregate(
         users=np.zeros(tiers, dtype=np.int64),
         batch_users=np.zeros((tiers, 0), dtype=np.int64),
@@ -106,7 +135,10 @@ def empty_aggregate(prepared: PreparedRun) -> BlockAggregate:
         cogs_hist_sum=np.zeros((tiers, stats.COGS_BINS)),
         margin_hist=np.zeros((tiers, stats.MARGIN_BINS), dtype=np.int64),
         cogs_max=np.zeros(tiers),
-        cogs_by_workload=np.zeros((tiers, months, len(prepared.inputs.workloads))),
+        cogs_by_workload=np.zeros((tiers, months, workloads)),
+        segment_moments=np.zeros((tiers, segments, len(SEGMENT_FIGURES), 0)),
+        segment_cogs_by_workload=np.zeros((tiers, segments, workloads)),
+        underwater_cogs_by_workload=np.zeros((tiers, segments, workloads)),
     )
 
 
@@ -124,11 +156,70 @@ def simulate_block(prepared: PreparedRun, block: int) -> BlockAggregate:
     aggregate.moments = np.zeros(
         (len(prepared.variants), MOMENTS, len(inputs.tiers), inputs.horizon_months, BATCHES_PER_BLOCK)
     )
+    aggregate.segment_moments = np.zeros(
+        (len(inputs.tiers), segment_count(prepared), len(SEGMENT_FIGURES), BATCHES_PER_BLOCK)
+    )
     aggregate.blocks = [block]
     for t, tier in enumerate(inputs.tiers):
         if counts[t] > 0:
             _simulate_tier(prepared, t, tier, int(counts[t]), rng, aggregate)
     return aggregate
+
+
+def _segment_of_users(tier: Tier, n: int, rng: np.random.Generator) -> np.ndarray | None:
+    """Each user's segment index (one uniform per user); ``None`` for a single segment, which
+    draws nothing (so a tier without segments consumes the stream as before segments)."""
+    mixture = tier.mixture
+    if len(mixture) == 1:
+        return None
+    bounds = np.cumsum([segment.share for segment in mixture])[:-1]
+    return np.searchsorted(bounds, rng.random(n), side="right")
+
+
+def _intensities(tier: Tier, z: FloatArray, segment: np.ndarray | None) -> list[FloatArray]:
+    """Each workload's latent intensity per user, from the user's segment's distribution."""
+    mixture = tier.mixture
+    if segment is None:
+        return [intensity_from_normal(dist, z[w]) for w, dist in enumerate(mixture[0].usage)]
+    intensity = [np.zeros(z.shape[1]) for _ in range(z.shape[0])]
+    for s, part in enumerate(mixture):
+        members = segment == s
+        for w, dist in enumerate(part.usage):
+            intensity[w][members] = intensity_from_normal(dist, z[w][members])
+    return intensity
+
+
+@dataclass(frozen=True)
+class _PlanOutcome:
+    """One user-month under one tier plan: what is served and what the user pays."""
+
+    served: list[np.ndarray]
+    revenue: FloatArray
+    overage: FloatArray
+    fees: FloatArray
+    capped: FloatArray
+
+
+def _plan_outcome(plan: Tier, requested: list[np.ndarray], credits: FloatArray) -> _PlanOutcome:
+    """Apply ``plan``'s cap to the requested counts and bill the user (see the module docstring)."""
+    cap = plan.effective_cap
+    if cap is None:
+        served = requested
+        billable = credits
+        capped = np.zeros(credits.size)
+    else:
+        billable = np.minimum(credits, cap)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fraction = np.where(credits > cap, cap / np.where(credits > 0, credits, 1.0), 1.0)
+        served = [np.floor(r * fraction).astype(np.int64) for r in requested]
+        capped = (credits > cap).astype(np.float64)
+    revenue = np.full(credits.size, plan.monthly_price)
+    overage = np.zeros(credits.size)
+    if plan.included_credits is not None and plan.overage_price is not None:
+        overage = plan.overage_price * np.maximum(billable - plan.included_credits, 0.0)
+        revenue = revenue + overage
+    fees = revenue * plan.payment_fee_pct + np.where(revenue > 0, plan.payment_fee_fixed, 0.0)
+    return _PlanOutcome(served, revenue, overage, fees, capped)
 
 
 def _simulate_tier(
@@ -147,69 +238,126 @@ def _simulate_tier(
         return out
 
     z = correlated_normals(prepared.factor, n, rng)
-    intensity = [intensity_from_normal(tier.usage[w], z[w]) for w in range(len(workloads))]
+    segment = _segment_of_users(tier, n, rng)
+    intensity = _intensities(tier, z, segment)
     credits_per_request = np.asarray([w.credits_per_request for w in workloads])
-    cap = tier.effective_cap
-    included = tier.included_credits
-    overage_price = tier.overage_price
+    # Variants that leave this tier's plan alone share the baseline's outcome.
+    plans: list[Tier] = []
+    plan_of_variant = []
+    for variant in prepared.variants:
+        plan = variant.tiers[t]
+        index = next((i for i, known in enumerate(plans) if known is plan), None)
+        if index is None:
+            plans.append(plan)
+            index = len(plans) - 1
+        plan_of_variant.append(index)
     for m in range(inputs.horizon_months):
         growth = prepared.growth_factors[m]
         requested = []
         uniforms = []
         for w in range(len(workloads)):
             rate = intensity[w] * growth
-            shock = tier.usage[w].overdispersion
-            if shock is not None:
+            shock = tier.mixture[0].usage[w].overdispersion if segment is None else None
+            if segment is not None:
+                rate = _segment_shocks(tier, w, segment, rate, rng)
+            elif shock is not None:
                 rate = rate * rng.gamma(shock, 1.0 / shock, n)
             requested.append(rng.poisson(np.minimum(rate, 1e9)))
             uniforms.append(rng.random(n))
         credits = np.zeros(n)
         for w in range(len(workloads)):
             credits += requested[w] * credits_per_request[w]
-        if cap is None:
-            served = requested
-            billable = credits
-        else:
-            billable = np.minimum(credits, cap)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                fraction = np.where(credits > cap, cap / np.where(credits > 0, credits, 1.0), 1.0)
-            served = [np.floor(r * fraction).astype(np.int64) for r in requested]
-        revenue = np.full(n, tier.monthly_price)
-        overage = np.zeros(n)
-        if included is not None and overage_price is not None:
-            overage = overage_price * np.maximum(billable - included, 0.0)
-            revenue = revenue + overage
-        fees = revenue * tier.payment_fee_pct + np.where(revenue > 0, tier.payment_fee_fixed, 0.0)
-        net = revenue - fees
+        outcomes = [_plan_outcome(plan, requested, credits) for plan in plans]
+        sums = [
+            (batch_sums(o.revenue), batch_sums(o.overage), batch_sums(o.fees), batch_sums(o.capped))
+            for o in outcomes
+        ]
+        costs: dict[tuple[int, int], FloatArray] = {}
         moments = agg.moments
-        batch_revenue, batch_overage, batch_fees = batch_sums(revenue), batch_sums(overage), batch_sums(fees)
-        baseline_cost: list[FloatArray] = []
+        base_under: np.ndarray = np.zeros(n, dtype=bool)
+        base_capped: FloatArray = np.zeros(n)
         for v, variant in enumerate(prepared.variants):
-            cogs = np.zeros(n)
+            p = plan_of_variant[v]
+            outcome = outcomes[p]
+            workload_costs = []
             for w, table in enumerate(variant.tables):
-                if v > 0 and table is prepared.variants[0].tables[w]:
-                    cost = baseline_cost[w]
-                else:
-                    cost = table.monthly_cost(served[w], uniforms[w]) * prepared.price_factors[m]
-                if v == 0:
-                    baseline_cost.append(cost)
-                    agg.cogs_by_workload[t, m, w] += cost.sum()
+                key = (p, id(table))
+                if key not in costs:
+                    costs[key] = (
+                        table.monthly_cost(outcome.served[w], uniforms[w]) * prepared.price_factors[m]
+                    )
+                workload_costs.append(costs[key])
+            cogs = np.zeros(n)
+            for cost in workload_costs:
                 cogs += cost
-            margin = net - cogs
+            margin = outcome.revenue - outcome.fees - cogs
             under = margin < 0
-            moments[v, REVENUE, t, m] += batch_revenue
-            moments[v, OVERAGE, t, m] += batch_overage
-            moments[v, FEES, t, m] += batch_fees
+            loss = np.where(under, -margin, 0.0)
+            revenue_sums, overage_sums, fee_sums, capped_sums = sums[p]
+            moments[v, REVENUE, t, m] += revenue_sums
+            moments[v, OVERAGE, t, m] += overage_sums
+            moments[v, FEES, t, m] += fee_sums
             moments[v, COGS, t, m] += batch_sums(cogs)
             moments[v, MARGIN, t, m] += batch_sums(margin)
             moments[v, UNDERWATER, t, m] += batch_sums(under.astype(np.float64))
-            moments[v, LOSS, t, m] += batch_sums(np.where(under, -margin, 0.0))
+            moments[v, LOSS, t, m] += batch_sums(loss)
+            moments[v, CAPPED, t, m] += capped_sums
+            if v == 0:
+                base_under, base_capped = under, outcome.capped
+            else:
+                moments[v, UNDERWATER_FLIPS, t, m] += batch_sums((under != base_under).astype(np.float64))
+                moments[v, CAPPED_FLIPS, t, m] += batch_sums(
+                    (outcome.capped != base_capped).astype(np.float64)
+                )
+            if v == 0:
+                for w, cost in enumerate(workload_costs):
+                    agg.cogs_by_workload[t, m, w] += cost.sum()
             if v == 0 and m == 0:
                 cogs_index = stats.cogs_bin_index(cogs)
                 agg.cogs_hist[t] += np.bincount(cogs_index, minlength=stats.COGS_BINS)
                 agg.cogs_hist_sum[t] += np.bincount(cogs_index, weights=cogs, minlength=stats.COGS_BINS)
                 agg.margin_hist[t] += np.bincount(stats.margin_bin_index(margin), minlength=stats.MARGIN_BINS)
                 agg.cogs_max[t] = max(agg.cogs_max[t], float(cogs.max()))
+                figures = (outcome.revenue, cogs, margin, under.astype(np.float64), loss, outcome.capped)
+                _segment_sums(agg, t, segment, n, figures, workload_costs, under, batch_sums)
+
+
+def _segment_shocks(
+    tier: Tier, w: int, segment: np.ndarray, rate: FloatArray, rng: np.random.Generator
+) -> FloatArray:
+    """Multiply each user's rate by the monthly gamma shock of their segment's distribution
+    (one draw per user when any segment has overdispersion for this workload)."""
+    shapes = [part.usage[w].overdispersion for part in tier.mixture]
+    if all(shape is None for shape in shapes):
+        return rate
+    shape = np.asarray([np.inf if k is None else k for k in shapes])[segment]
+    finite = np.isfinite(shape)
+    draws = rng.gamma(np.where(finite, shape, 1.0), 1.0 / np.where(finite, shape, 1.0))
+    return rate * np.where(finite, draws, 1.0)
+
+
+def _segment_sums(
+    agg: BlockAggregate,
+    t: int,
+    segment: np.ndarray | None,
+    n: int,
+    figures: tuple[FloatArray, ...],
+    workload_costs: list[FloatArray],
+    under: np.ndarray,
+    batch_sums: Callable[[FloatArray], FloatArray],
+) -> None:
+    """Month-1 baseline sums per segment: users and SEGMENT_FIGURES per batch, COGS per
+    workload, and the underwater users' COGS per workload (what drives their cost)."""
+    segments = 1 if segment is None else int(agg.segment_moments.shape[1])
+    for s in range(segments):
+        members = np.ones(n, dtype=bool) if segment is None else segment == s
+        weight = members.astype(np.float64)
+        agg.segment_moments[t, s, 0] += batch_sums(weight)
+        for k, values in enumerate(figures, start=1):
+            agg.segment_moments[t, s, k] += batch_sums(values * weight)
+        for w, cost in enumerate(workload_costs):
+            agg.segment_cogs_by_workload[t, s, w] += float(cost[members].sum())
+            agg.underwater_cogs_by_workload[t, s, w] += float(cost[members & under].sum())
 
 
 def merge(prepared: PreparedRun, aggregates: Sequence[BlockAggregate]) -> BlockAggregate:
@@ -230,5 +378,8 @@ def merge(prepared: PreparedRun, aggregates: Sequence[BlockAggregate]) -> BlockA
         total.margin_hist = total.margin_hist + a.margin_hist
         total.cogs_max = np.maximum(total.cogs_max, a.cogs_max)
         total.cogs_by_workload = total.cogs_by_workload + a.cogs_by_workload
+        total.segment_moments = np.concatenate((total.segment_moments, a.segment_moments), axis=3)
+        total.segment_cogs_by_workload = total.segment_cogs_by_workload + a.segment_cogs_by_workload
+        total.underwater_cogs_by_workload = total.underwater_cogs_by_workload + a.underwater_cogs_by_workload
         total.blocks = total.blocks + a.blocks
     return total

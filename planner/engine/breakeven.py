@@ -84,3 +84,44 @@ def fee_for_target_margin(
         return None
     fee = (fee_fixed + mean_cogs) / denominator - mean_overage
     return float(max(fee, 0.0)) if np.isfinite(fee) else None
+
+
+def net_revenue(tier: Tier, revenue: float) -> float:
+    """What a user paying ``revenue`` leaves after payment fees: ``revenue (1 - pct) - fixed``."""
+    return revenue * (1.0 - tier.payment_fee_pct) - (tier.payment_fee_fixed if revenue > 0 else 0.0)
+
+
+def break_even_cogs(tier: Tier) -> dict[str, Any]:
+    """The monthly COGS at which a user of ``tier`` turns negative: ``(fee + overage(C)) (1 -
+    pct) - fixed``, which needs no assumption about the user's workload mix.
+
+    - ``"free"``: a free tier (any cost is a loss; ``cogs`` 0);
+    - ``"flat"``: no overage, one number ``cogs``;
+    - ``"line"``: overage tiers, a line in the credits ``C`` a user consumes: ``cogs`` up to the
+      quota (``at_quota``), rising by ``per_credit`` per credit beyond it, up to ``at_cap``
+      (``None`` without a cap).
+    """
+    if not tier.is_paying:
+        return {"kind": "free", "cogs": 0.0}
+    fee = net_revenue(tier, tier.monthly_price)
+    cap = tier.effective_cap
+    if (
+        tier.included_credits is None
+        or tier.overage_price is None
+        or (cap is not None and cap <= tier.included_credits)
+    ):
+        return {"kind": "flat", "cogs": float(fee)}
+    quota = float(tier.included_credits)
+    at_cap = None
+    if cap is not None:
+        at_cap = {
+            "credits": float(cap),
+            "cogs": float(net_revenue(tier, tier.monthly_price + tier.overage_price * (cap - quota))),
+        }
+    return {
+        "kind": "line",
+        "cogs": float(fee),
+        "at_quota": {"credits": quota, "cogs": float(fee)},
+        "per_credit": float(tier.overage_price * (1.0 - tier.payment_fee_pct)),
+        "at_cap": at_cap,
+    }

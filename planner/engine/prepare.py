@@ -4,12 +4,15 @@ Contract: ``prepare(inputs, users=, seed=)`` validates the inputs
 (:func:`~planner.engine.validation.validate_inputs`) and returns a :class:`PreparedRun` with
 everything that does not depend on the simulated users: the copula factor, each tier's share of
 the simulated users, the monthly price and usage-growth factors, and one :class:`Variant` per
-lever (the baseline first) with a request pool and a monthly-cost table per workload.
+lever (the baseline first) with its tiers' plans and a request pool and a monthly-cost table
+per workload.
 
 Pools and tables draw only from the setup stream ``SeedSequence(seed, spawn_key=(2**32,))``,
 which no block index reaches, so every process that prepares the same run builds the same state.
 Levers reprice the same pool draws (common random numbers), and a workload a lever leaves
-unchanged shares the baseline's pool and table.
+unchanged shares the baseline's pool and table (the same object: blocks reuse its costs). A
+tier a lever leaves unchanged is the baseline's object too; a changed one is the baseline's with
+the lever's :class:`~planner.engine.types.TierChange` applied (:func:`tier_with_change`).
 
 Users are split into fixed blocks of ``BLOCK_SIZE`` (:func:`block_count`, :func:`block_size`).
 """
@@ -17,7 +20,7 @@ Users are split into fixed blocks of ``BLOCK_SIZE`` (:func:`block_count`, :func:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,7 +32,7 @@ from planner.engine.costs import (
     price_pool,
     workload_with_lever,
 )
-from planner.engine.types import EngineInput, FloatArray, Lever, Tier, Workload
+from planner.engine.types import EngineInput, FloatArray, Lever, Tier, TierChange, Workload
 from planner.engine.usage import copula_factor
 from planner.engine.validation import validate_inputs
 
@@ -43,9 +46,11 @@ MIN_TIER_ALLOCATION = 0.5
 
 @dataclass(frozen=True)
 class Variant:
-    """The baseline (``lever is None``) or one lever, with a cost table per workload."""
+    """The baseline (``lever is None``) or one lever: its tiers' plans and a cost table per
+    workload."""
 
     lever: Lever | None
+    tiers: tuple[Tier, ...]
     workloads: tuple[Workload, ...]
     pools: tuple[RequestPool, ...]
     tables: tuple[MonthlyCostTable, ...]
@@ -105,7 +110,8 @@ def prepare(inputs: EngineInput, *, users: int, seed: int) -> PreparedRun:
                     cache[index] = (pool, table)
             pools.append(pool)
             tables.append(table)
-        variants.append(Variant(lever, workloads, tuple(pools), tuple(tables)))
+        tiers = _apply_plan(inputs.tiers, lever)
+        variants.append(Variant(lever, tiers, workloads, tuple(pools), tuple(tables)))
     months = np.arange(inputs.horizon_months)
     return PreparedRun(
         inputs=inputs,
@@ -120,9 +126,34 @@ def prepare(inputs: EngineInput, *, users: int, seed: int) -> PreparedRun:
 
 
 def _apply_lever(workload: Workload, lever: Lever | None) -> Workload:
-    if lever is None or (lever.workloads and workload.key not in lever.workloads):
+    if lever is None or not lever.changes_costs or (lever.workloads and workload.key not in lever.workloads):
         return workload
     return workload_with_lever(workload, lever)
+
+
+def _apply_plan(tiers: tuple[Tier, ...], lever: Lever | None) -> tuple[Tier, ...]:
+    if lever is None or not lever.plan:
+        return tiers
+    changes = {change.tier: change for change in lever.plan}
+    return tuple(tier_with_change(tier, changes[tier.key]) if tier.key in changes else tier for tier in tiers)
+
+
+def tier_with_change(tier: Tier, change: TierChange) -> Tier:
+    """``tier`` with ``change`` applied: the fee scaled or set, quota, overage price, cap set."""
+    price = tier.monthly_price
+    if change.monthly_price is not None:
+        price = change.monthly_price
+    if change.fee_scale is not None:
+        price = price * change.fee_scale
+    return replace(
+        tier,
+        monthly_price=price,
+        included_credits=tier.included_credits
+        if change.included_credits is None
+        else change.included_credits,
+        overage_price=tier.overage_price if change.overage_price is None else change.overage_price,
+        hard_cap=tier.hard_cap if change.hard_cap is None else change.hard_cap,
+    )
 
 
 def _tier_allocation(tiers: Sequence[Tier]) -> FloatArray:

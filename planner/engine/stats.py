@@ -167,3 +167,40 @@ def ratio_mean_and_error(sums: FloatArray, counts: FloatArray) -> tuple[float, f
     residual = sums - mean * counts
     error = np.sqrt(batches / (batches - 1) * np.sum(residual**2)) / total
     return mean, float(error)
+
+
+def ratio_influence(sums: FloatArray, counts: FloatArray) -> FloatArray:
+    """Per-batch influence of the ratio ``sum(sums)/sum(counts)``: ``(s_b - r c_b) / sum(c)``.
+
+    The ratio estimator's error is ``sqrt(B/(B-1) * sum(influence**2))``
+    (:func:`ratio_mean_and_error`); the error of a *difference* of ratios measured on the same
+    batches is the same formula applied to the difference of their influences
+    (:func:`paired_error`), which is how common random numbers show up as a small error.
+    """
+    total = float(counts.sum())
+    if total <= 0:
+        return np.zeros_like(sums)
+    return (sums - (float(sums.sum()) / total) * counts) / total
+
+
+def paired_error(influence: FloatArray) -> float:
+    """Batch-means standard error from per-batch influences (0 with fewer than 2 batches)."""
+    batches = influence.size
+    if batches < 2:
+        return 0.0
+    return float(np.sqrt(batches / (batches - 1) * np.sum(influence**2)))
+
+
+def share_change_error(change: float, flips: float, n: float) -> float:
+    """Standard error of the change of a share measured on the same ``n`` users.
+
+    Each user's change is -1, 0 or +1, so the change's variance per user is ``E[d^2] - E[d]^2``
+    with ``E[d^2]`` the share of users whose status changed (``flips / n``). Users are
+    independent, so this holds for rare changes where batch means (a handful of events spread
+    over batches) are unreliable; the flip share gets the Agresti-Coull adjustment
+    ``(flips + 2) / (n + 4)`` so that a change seen in no or few users still carries an error.
+    """
+    if n <= 1:
+        return 0.0
+    second_moment = (flips + 2.0) / (n + 4.0)
+    return float(np.sqrt(max(second_moment - change**2, 0.0) / n))

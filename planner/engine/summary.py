@@ -19,32 +19,22 @@ import numpy as np
 import numpy_financial as npf
 
 from planner.engine import stats
-from planner.engine.blocks import COGS, LOSS, MARGIN, OVERAGE, REVENUE, UNDERWATER, BlockAggregate
-from planner.engine.breakeven import break_even, fee_for_target_margin
+from planner.engine.assumptions import assumption_effects
+from planner.engine.blocks import CAPPED, COGS, LOSS, MARGIN, OVERAGE, REVENUE, UNDERWATER, BlockAggregate
+from planner.engine.breakeven import break_even, break_even_cogs, fee_for_target_margin
+from planner.engine.figures import difference as _difference
+from planner.engine.figures import finite as _finite
+from planner.engine.figures import mean as _mean
+from planner.engine.figures import survival as _survival
+from planner.engine.figures import value as _value
+from planner.engine.lever_results import lever_result
 from planner.engine.prepare import PreparedRun
-from planner.engine.types import FloatArray, Tier
-from planner.engine.usage import mean_intensity
+from planner.engine.segment_results import cost_shares, driver, mixture_cost_per_credit, segment_results
+from planner.engine.types import Tier
 
-ENGINE_VERSION = "1"
-
-
-def _value(mean: float, error: float) -> dict[str, float]:
-    return {"value": _finite(mean), "mc_error": _finite(error)}
-
-
-def _finite(x: float) -> float:
-    """Results never contain NaN or infinities: an undefined figure is reported as 0."""
-    return float(x) if np.isfinite(x) else 0.0
-
-
-def _mean(agg: BlockAggregate, v: int, k: int, t: int, m: int) -> tuple[float, float]:
-    return stats.ratio_mean_and_error(agg.moments[v, k, t, m], agg.batch_users[t].astype(np.float64))
-
-
-def _difference(agg: BlockAggregate, v: int, k: int, t: int, m: int) -> tuple[float, float]:
-    """Lever minus baseline per user, with the batch-means error of the paired difference."""
-    diff = agg.moments[v, k, t, m] - agg.moments[0, k, t, m]
-    return stats.ratio_mean_and_error(diff, agg.batch_users[t].astype(np.float64))
+#: 2: plan levers, segments, capped shares, break-even in COGS, assumption effects (#13).
+#: Every figure of version 1 keeps its key and value.
+ENGINE_VERSION = "2"
 
 
 def summarize(prepared: PreparedRun, agg: BlockAggregate) -> dict[str, Any]:
@@ -65,15 +55,6 @@ def summarize(prepared: PreparedRun, agg: BlockAggregate) -> dict[str, Any]:
         "tiers": tiers,
         "total": _total_result(prepared, agg, tiers),
     }
-
-
-def _cost_per_credit(prepared: PreparedRun, tier: Tier, variant: int = 0) -> float:
-    """Expected COGS per requested credit at the tier's expected workload mix (month-1 prices)."""
-    v = prepared.variants[variant]
-    means = np.asarray([mean_intensity(d) for d in tier.usage])
-    credits = sum(means[w] * wl.credits_per_request for w, wl in enumerate(v.workloads))
-    cost = sum(means[w] * v.pools[w].mean for w in range(len(v.workloads)))
-    return float(cost / credits) if credits > 0 else 0.0
 
 
 def _tier_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier) -> dict[str, Any]:
@@ -100,7 +81,9 @@ def _tier_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier)
     for w, pool in enumerate(prepared.variants[0].pools):
         for key, share in zip(pool.model_keys, pool.model_cost, strict=True):
             by_model[key] = by_model.get(key, 0.0) + float(workload_cogs[w] * share)
-    cost_per_credit = _cost_per_credit(prepared, tier)
+    cost_per_credit = mixture_cost_per_credit(prepared, tier)
+    capped = float(agg.moments[0, CAPPED, t, 0].sum())
+    underwater_cogs = agg.underwater_cogs_by_workload[t].sum(axis=0)
     result: dict[str, Any] = {
         "key": tier.key,
         "paying": tier.is_paying,
@@ -119,6 +102,12 @@ def _tier_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier)
             "interval": [low, high],
             "users": _finite(tier.subscribers * under / simulated) if simulated else 0.0,
             "monthly_loss": _value(loss * tier.subscribers, loss_se * tier.subscribers),
+            "cogs_by_workload": cost_shares(prepared, underwater_cogs),
+            "driver": driver(prepared, underwater_cogs, agg.cogs_by_workload[t, 0]),
+        },
+        "capped_share": {
+            "share": _finite(capped / simulated) if simulated else 0.0,
+            "interval": list(stats.wilson_interval(capped, simulated)),
         },
         "top_1pct_cogs_share": stats.top_share(hist, agg.cogs_hist_sum[t], 0.01),
         "top_5pct_cogs_share": stats.top_share(hist, agg.cogs_hist_sum[t], 0.05),
@@ -126,6 +115,8 @@ def _tier_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier)
         "cogs_by_model": {k: _finite(v) for k, v in by_model.items()},
         "cost_per_credit": cost_per_credit,
         "break_even": break_even(tier, cost_per_credit).as_dict(),
+        "break_even_cogs": break_even_cogs(tier),
+        "segments": segment_results(prepared, agg, t, tier),
         "fee_for_target_margin": fee_for_target_margin(
             target=inputs.target_margin,
             fee_pct=tier.payment_fee_pct,
@@ -137,7 +128,10 @@ def _tier_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier)
         else None,
         "margin_histogram": _margin_histogram(agg.margin_hist[t]),
         "horizon": _horizon(prepared, agg, t, tier),
-        "levers": [_lever_result(prepared, agg, t, tier, v) for v in range(1, len(prepared.variants))],
+        "levers": [
+            lever_result(prepared, agg, t, tier, v, mixture_cost_per_credit(prepared, tier, v))
+            for v in range(1, len(prepared.variants))
+        ],
     }
     if not tier.is_paying:
         result["acquisition_cost_per_user"] = _value(cogs, cogs_se)
@@ -152,10 +146,6 @@ def _margin_histogram(counts: np.ndarray) -> dict[str, list[float]]:
     lo, hi = int(nonzero[0]), int(nonzero[-1]) + 1
     edges = stats.margin_bin_edges()
     return {"edges": [float(e) for e in edges[lo : hi + 1]], "counts": [int(c) for c in counts[lo:hi]]}
-
-
-def _survival(tier: Tier, months: int) -> FloatArray:
-    return np.power(1.0 - tier.churn_monthly, np.arange(months), dtype=np.float64)
 
 
 def _monthly_rate(prepared: PreparedRun) -> float:
@@ -190,36 +180,6 @@ def _horizon(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier) -> 
         "total_cogs": _finite(sum(r["cogs"]["value"] for r in rows)),
         "total_margin": _finite(margins.sum()),
         "npv_margin": _finite(npf.npv(_monthly_rate(prepared), margins)),
-    }
-
-
-def _lever_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier, v: int) -> dict[str, Any]:
-    lever = prepared.variants[v].lever
-    assert lever is not None
-    cogs, _ = _mean(agg, v, COGS, t, 0)
-    d_cogs, d_cogs_se = _difference(agg, v, COGS, t, 0)
-    d_margin, d_margin_se = _difference(agg, v, MARGIN, t, 0)
-    revenue = float(agg.moments[v, REVENUE, t, 0].sum())
-    margin = float(agg.moments[v, MARGIN, t, 0].sum())
-    under = float(agg.moments[v, UNDERWATER, t, 0].sum())
-    base_under = float(agg.moments[0, UNDERWATER, t, 0].sum())
-    survival = tier.subscribers * _survival(tier, prepared.inputs.horizon_months)
-    horizon_delta = 0.0
-    for m in range(prepared.inputs.horizon_months):
-        horizon_delta += _difference(agg, v, MARGIN, t, m)[0] * survival[m]
-    simulated = float(agg.users[t])
-    cost_per_credit = _cost_per_credit(prepared, tier, v)
-    return {
-        "key": lever.key,
-        "label": lever.label,
-        "cogs_per_user": _finite(cogs),
-        "cogs_change_per_user": _value(d_cogs, d_cogs_se),
-        "margin_change_per_user": _value(d_margin, d_margin_se),
-        "gross_margin_pct": _finite(margin / revenue * 100) if revenue > 0 else 0.0,
-        "underwater_share": _finite(under / simulated) if simulated else 0.0,
-        "underwater_share_change": _finite((under - base_under) / simulated) if simulated else 0.0,
-        "horizon_margin_change": _finite(horizon_delta),
-        "break_even": break_even(tier, cost_per_credit).as_dict(),
     }
 
 
@@ -289,6 +249,7 @@ def _total_result(prepared: PreparedRun, agg: BlockAggregate, tiers: list[dict[s
             "total_margin": _finite(horizon_margin.sum()),
             "npv_margin": _finite(npf.npv(_monthly_rate(prepared), horizon_margin)),
             "discount_rate_yearly": inputs.discount_rate_yearly,
+            "assumptions": assumption_effects(prepared, agg),
         },
         "levers": levers,
     }

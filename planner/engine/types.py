@@ -151,6 +151,17 @@ class UsageDist:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A named share of a tier's users with usage of its own (e.g. 85% "chat", 15% "agentic
+    power users"). ``usage`` holds one distribution per workload, aligned with
+    ``EngineInput.workloads``."""
+
+    key: str
+    share: float
+    usage: tuple[UsageDist, ...]
+
+
+@dataclass(frozen=True)
 class Tier:
     """A subscription tier. ``monthly_price`` is the resolved monthly revenue per subscriber
     (per-seat fee x seats, or an annual price / 12).
@@ -158,7 +169,9 @@ class Tier:
     ``included_credits=None`` means unlimited. With included credits and no overage price, use
     beyond the quota is blocked (the quota acts as a hard cap). ``hard_cap`` stops serving
     requests once the month's credits reach it. ``usage`` holds one distribution per workload,
-    aligned with ``EngineInput.workloads``.
+    aligned with ``EngineInput.workloads``: the whole tier's usage. ``segments``, when given,
+    replace it: each user belongs to one segment with probability its share (shares sum to 1)
+    and draws its usage from that segment's distributions.
     """
 
     key: str
@@ -171,6 +184,13 @@ class Tier:
     subscribers: int
     usage: tuple[UsageDist, ...]
     churn_monthly: float = 0.0
+    segments: tuple[Segment, ...] = ()
+
+    @property
+    def mixture(self) -> tuple[Segment, ...]:
+        """The tier's users as segments: its ``segments``, or one segment (key ``""``) holding
+        the whole tier's ``usage``."""
+        return self.segments or (Segment(key="", share=1.0, usage=self.usage),)
 
     @property
     def is_paying(self) -> bool:
@@ -186,12 +206,30 @@ class Tier:
 
 
 @dataclass(frozen=True)
-class Lever:
-    """A what-if applied to workloads, evaluated on the same simulated users as the baseline.
+class TierChange:
+    """A lever's change to one tier's plan; each field left as ``None`` keeps the tier's value.
 
-    Each field left as ``None`` keeps the baseline. ``routing_share`` moves that fraction of the
+    ``fee_scale`` multiplies what the tier bills (relative); ``monthly_price`` sets it (the
+    caller resolves a seat fee or an annual price to the monthly revenue per subscriber).
+    ``included_credits``, ``overage_price`` and ``hard_cap`` set those fields.
+    """
+
+    tier: str
+    fee_scale: float | None = None
+    monthly_price: float | None = None
+    included_credits: float | None = None
+    overage_price: float | None = None
+    hard_cap: float | None = None
+
+
+@dataclass(frozen=True)
+class Lever:
+    """A what-if evaluated on the same simulated users as the baseline (common random numbers).
+
+    Cost fields left as ``None`` keep the baseline. ``routing_share`` moves that fraction of the
     requests of every other model to ``routing_model`` (a cheap model for easy requests).
-    ``workloads`` limits the lever to these workload keys (empty: all).
+    ``workloads`` limits the cost fields to these workload keys (empty: all). ``plan`` changes
+    tiers' prices, quotas and caps (at most one change per tier); a lever may combine both.
     """
 
     key: str
@@ -203,6 +241,22 @@ class Lever:
     prompt_cache_share: float | None = None
     distillation: float | None = None
     batch_share: float | None = None
+    plan: tuple[TierChange, ...] = ()
+
+    @property
+    def changes_costs(self) -> bool:
+        """Whether the lever changes any workload's cost (else it changes the plan only)."""
+        return any(
+            value is not None
+            for value in (
+                self.routing_model,
+                self.routing_share,
+                self.response_cache_hit_rate,
+                self.prompt_cache_share,
+                self.distillation,
+                self.batch_share,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -214,7 +268,7 @@ class EngineInput:
     workloads: tuple[Workload, ...]
     correlation: tuple[tuple[float, ...], ...]
     horizon_months: int = 12
-    price_trend_yearly: float = -0.30
+    price_trend_yearly: float = 0.0
     usage_growth_monthly: float = 0.0
     discount_rate_yearly: float = 0.10
     target_margin: float = 0.5

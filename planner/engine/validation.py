@@ -7,14 +7,16 @@ range (rates above -100%, prices and fees >= 0, payment fees below 100%, churn a
 model shares summing to 1, workload fractions in [0, 1], token and call distributions with
 0 <= median <= p90, one valid usage distribution per tier and workload, and a correlation
 matrix with one row per workload that is symmetric, positive semi-definite and has a unit
-diagonal. It never changes its input.
+diagonal; segments with shares summing to 1 and one valid usage distribution per workload each;
+levers whose plan changes name existing tiers (at most once) with finite values >= 0. It never
+changes its input.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from planner.engine.types import WORKLOAD_FRACTIONS, EngineInput, Tier, Workload
+from planner.engine.types import WORKLOAD_FRACTIONS, EngineInput, Lever, Tier, Workload
 from planner.engine.usage import copula_factor, validate_usage
 
 
@@ -44,6 +46,9 @@ def validate_inputs(inputs: EngineInput) -> None:
         _validate_workload(workload)
     for tier in inputs.tiers:
         _validate_tier(tier, len(inputs.workloads))
+    keys = {tier.key for tier in inputs.tiers}
+    for lever in inputs.levers:
+        _validate_plan_changes(lever, keys)
     copula_factor(np.asarray(inputs.correlation, dtype=np.float64))
     if len(inputs.correlation) != len(inputs.workloads):
         raise ValueError("the correlation matrix must have one row per workload")
@@ -90,3 +95,39 @@ def _validate_tier(tier: Tier, workloads: int) -> None:
         raise ValueError(f"{where}: needs one usage distribution per workload")
     for index, dist in enumerate(tier.usage):
         validate_usage(dist, f"{where}, usage {index + 1}")
+    if tier.segments:
+        shares = [segment.share for segment in tier.segments]
+        if any(not np.isfinite(s) or s <= 0 for s in shares) or abs(sum(shares) - 1.0) > 1e-9:
+            raise ValueError(f"{where}: segment shares must be > 0 and sum to 1")
+        if len({segment.key for segment in tier.segments}) != len(tier.segments):
+            raise ValueError(f"{where}: segment names must be unique")
+    for segment in tier.segments:
+        if len(segment.usage) != workloads:
+            raise ValueError(f"{where}, segment {segment.key!r}: needs one usage distribution per workload")
+        for index, dist in enumerate(segment.usage):
+            validate_usage(dist, f"{where}, segment {segment.key!r}, usage {index + 1}")
+
+
+def _validate_plan_changes(lever: Lever, tier_keys: set[str]) -> None:
+    where = f"lever {lever.label!r}"
+    named = [change.tier for change in lever.plan]
+    if len(set(named)) != len(named):
+        raise ValueError(f"{where}: changes a tier twice")
+    for change in lever.plan:
+        if change.tier not in tier_keys:
+            raise ValueError(f"{where}: no tier {change.tier!r} in the plan")
+        values = [
+            v
+            for v in (
+                change.fee_scale,
+                change.monthly_price,
+                change.included_credits,
+                change.overage_price,
+                change.hard_cap,
+            )
+            if v is not None
+        ]
+        if not all(np.isfinite(values)) or (values and min(values) < 0):
+            raise ValueError(
+                f"{where}, tier {change.tier!r}: fee, credits, overage and cap must be finite and >= 0"
+            )
