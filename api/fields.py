@@ -63,6 +63,29 @@ class StrictFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(
+    {"type": "number", "format": "double", "minimum": 0, "exclusiveMinimum": True, "maximum": 1}
+)
+class PositiveFractionField(StrictFloatField):
+    """A fraction in (0, 1]: a share that cannot be empty, such as a segment's share of a tier's
+    users (the database refuses 0; refusing it here keeps that a 400 on the field)."""
+
+    # Bounds checked here, not with min_value/max_value: their validators would take the
+    # schema's exclusiveMinimum away.
+    default_error_messages = {
+        "not_positive": "Ensure this value is greater than 0.",
+        "max_value": "Ensure this value is less than or equal to 1.",
+    }
+
+    def to_internal_value(self, data: Any) -> float:
+        value = super().to_internal_value(data)
+        if value <= 0:
+            self.fail("not_positive")
+        if value > 1:
+            self.fail("max_value")
+        return value
+
+
 class StrictBooleanField(serializers.BooleanField):
     def to_internal_value(self, data: Any) -> bool:
         if not isinstance(data, bool):

@@ -13,7 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.request import Request
 
-from planner.products.models import UsageDistribution
+from planner.products.models import Segment, UsageDistribution
 from planner.simulation.models import SimulationRun
 
 
@@ -59,16 +59,30 @@ class TierFilter(ProductFilter):
     scenario = IdFilter(field_name="scenario_id")
 
 
+class SegmentFilter(filters.FilterSet):
+    """``?product=``, ``?scenario=`` and ``?tier=`` (the list shows the live plan's segments
+    without ``scenario`` or ``tier``; ``api.views.products.PlanListMixin``)."""
+
+    product = IdFilter(field_name="tier__product_id")
+    scenario = IdFilter(field_name="tier__scenario_id")
+    tier = IdFilter(field_name="tier_id")
+
+    class Meta:
+        model = Segment
+        fields = ["product", "scenario", "tier"]
+
+
 class UsageDistributionFilter(filters.FilterSet):
     product = IdFilter(field_name="tier__product_id")
     scenario = IdFilter(field_name="tier__scenario_id")
     tier = IdFilter(field_name="tier_id")
+    segment = IdFilter(field_name="segment_id")
     workload = IdFilter(field_name="workload_id")
     kind = filters.ChoiceFilter(choices=UsageDistribution.Kind.choices)
 
     class Meta:
         model = UsageDistribution
-        fields = ["product", "scenario", "tier", "workload", "kind"]
+        fields = ["product", "scenario", "tier", "segment", "workload", "kind"]
 
 
 class RunFilter(filters.FilterSet):

@@ -14,6 +14,7 @@ router.include_root_view = False
 router.include_format_suffixes = False
 router.register("products", products.ProductViewSet, basename="product")
 router.register("tiers", products.TierViewSet, basename="tier")
+router.register("segments", products.SegmentViewSet, basename="segment")
 router.register("workloads", products.WorkloadViewSet, basename="workload")
 router.register("usage-distributions", products.UsageDistributionViewSet, basename="usage-distribution")
 router.register("scenarios", simulation.ScenarioViewSet, basename="scenario")

@@ -1,7 +1,8 @@
 """The scenario document (``planner.simulation.document``): a scenario's plan with its
 product, referring to tiers and workloads by name and to models by ``provider/slug``.
-``ScenarioDocumentSerializer`` is version 2 (export, import, PUT); version 1 is still imported
-(``ScenarioDocumentV1Serializer``)."""
+``ScenarioDocumentSerializer`` is version 2 (export, import, PUT), with the optional segments,
+usage by segment and lever tiers and plan fields added since (still version 2: documents
+without them are valid); version 1 is still imported (``ScenarioDocumentV1Serializer``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ from typing import Any
 
 from rest_framework import serializers
 
-from api.fields import StrictBooleanField, StrictCharField, StrictFloatField, StrictIntegerField
+from api.fields import (
+    PositiveFractionField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+)
 from api.serializers.base import StrictModelSerializer
 from api.serializers.resources import LeverSerializer
-from planner.core.validators import LEVER_FRACTION_FIELDS
-from planner.products.models import Product, Tier, UsageDistribution, Workload
+from planner.core.validators import LEVER_FRACTION_FIELDS, LEVER_PLAN_FIELDS
+from planner.products.models import Product, Segment, Tier, UsageDistribution, Workload
 from planner.products.services import PRODUCT_FIELDS, TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation import document as documents
 from planner.simulation.models import Scenario
@@ -63,6 +70,36 @@ class DocumentUsageSerializer(StrictModelSerializer):
         fields = ["tier", "workload", *USAGE_DISTRIBUTION_FIELDS]
 
 
+class DocumentPlanUsageSerializer(DocumentUsageSerializer):
+    """A usage distribution of a plan: the whole tier's, or one of its segments'."""
+
+    segment = StrictCharField(
+        max_length=100,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Name of a segment of the tier (plan.segments); null = the whole tier's usage.",
+    )
+
+    class Meta(DocumentUsageSerializer.Meta):
+        fields = ["tier", "segment", "workload", *USAGE_DISTRIBUTION_FIELDS]
+        # Names, not ids: one per (tier, segment, workload) is checked by the plan's replacement.
+        validators: list[Any] = []
+
+
+class DocumentSegmentSerializer(StrictModelSerializer):
+    """A segment of a plan tier's users, by the tier's name."""
+
+    tier = StrictCharField(max_length=100, help_text="Tier name.")
+    share = PositiveFractionField(help_text="Share of the tier's users, in (0, 1].")
+
+    class Meta:
+        model = Segment
+        fields = ["tier", "name", "share", "position"]
+        # Names, not ids: one name per tier is checked by the plan's replacement.
+        validators: list[Any] = []
+
+
 class DocumentCorrelationSerializer(Base):
     workload_a = StrictCharField(max_length=100)
     workload_b = StrictCharField(max_length=100)
@@ -75,16 +112,22 @@ class DocumentLeverSerializer(Base):
     workloads = serializers.ListField(
         child=StrictCharField(max_length=100), default=list, max_length=1000, help_text="Workload names."
     )
+    tiers = serializers.ListField(
+        child=StrictCharField(max_length=100),
+        default=list,
+        max_length=1000,
+        help_text="Names of the plan's tiers the plan fields apply to; empty = every tier.",
+    )
     routing_model = StrictCharField(
         max_length=300, required=False, allow_null=True, help_text="provider/slug."
     )
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
-        """The lever's fractions are the scenario API's (``LeverSerializer``), after the fields
-        that name things here instead of giving their ids."""
+        """The lever's fractions and plan fields are the scenario API's (``LeverSerializer``),
+        after the fields that name things here instead of giving their ids."""
         fields = super().get_fields()
         lever_fields = LeverSerializer().get_fields()
-        return fields | {name: lever_fields[name] for name in LEVER_FRACTION_FIELDS}
+        return fields | {name: lever_fields[name] for name in (*LEVER_FRACTION_FIELDS, *LEVER_PLAN_FIELDS)}
 
 
 class DocumentScenarioSerializer(StrictModelSerializer):
@@ -169,11 +212,19 @@ class DocumentOverrideSerializer(Base):
 
 
 class DocumentPlanSerializer(Base):
-    """The scenario's plan: settings, tiers, usage, workload overrides and levers."""
+    """The scenario's plan: settings, tiers, their segments, usage, workload overrides and levers."""
 
     settings = DocumentSettingsSerializer()
     tiers = serializers.ListSerializer[Any](child=DocumentPlanTierSerializer(), max_length=100)
-    usage_distributions = serializers.ListSerializer[Any](child=DocumentUsageSerializer(), max_length=10_000)
+    segments = serializers.ListSerializer[Any](
+        child=DocumentSegmentSerializer(),
+        required=False,
+        max_length=1000,
+        help_text="Segments of the plan's tiers; absent = none.",
+    )
+    usage_distributions = serializers.ListSerializer[Any](
+        child=DocumentPlanUsageSerializer(), max_length=10_000
+    )
     overrides = serializers.ListSerializer[Any](
         child=DocumentOverrideSerializer(), required=False, max_length=100
     )

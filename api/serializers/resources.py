@@ -1,6 +1,6 @@
-"""Serializers of the planner's resources: products, tiers, workloads, usage distributions and
-scenarios. ``create``/``update`` call the planner services, which validate the domain rules and
-raise field errors (turned into 400s by ``api.exceptions``)."""
+"""Serializers of the planner's resources: products, tiers, segments, workloads, usage
+distributions and scenarios. ``create``/``update`` call the planner services, which validate the
+domain rules and raise field errors (turned into 400s by ``api.exceptions``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from api.fields import (
     CatalogModelField,
     MoneyField,
     OrganizationRelatedField,
+    PositiveFractionField,
     StrictBooleanField,
     StrictCharField,
     StrictFloatField,
@@ -22,11 +23,15 @@ from api.fields import (
 from api.representation import represent_many
 from api.serializers.base import StrictModelSerializer, fixed_on_update
 from api.tenancy import request_organization
+from planner.core.validators import LEVER_PLAN_LIMITS
 from planner.products import services as product_services
-from planner.products.models import Product, Tier, UsageDistribution, Workload
+from planner.products.models import Product, Segment, Tier, UsageDistribution, Workload
+from planner.products.segments import SEGMENT_FIELDS, segment_create, segment_update
 from planner.products.selectors import (
     live_tiers_for_organization,
     products_for_organization,
+    segments_for_organization,
+    segments_of_scenario,
     tiers_for_organization,
     workloads_for_organization,
 )
@@ -84,6 +89,36 @@ class TierSerializer(StrictModelSerializer):
         return product_services.tier_update(tier=instance, data=validated_data)
 
 
+class SegmentSerializer(StrictModelSerializer):
+    tier = OrganizationRelatedField(
+        selector=tiers_for_organization, help_text="The tier (live or a scenario's) whose users this divides."
+    )
+    share = PositiveFractionField(
+        help_text="Share of the tier's users in this segment, in (0, 1]; a tier's shares must sum to 1 "
+        "before it is simulated."
+    )
+    position = StrictIntegerField(
+        min_value=0,
+        max_value=32767,
+        required=False,
+        help_text="Display order within the tier; default: after the tier's segments.",
+    )
+
+    class Meta:
+        model = Segment
+        fields = ["id", "tier", *SEGMENT_FIELDS]
+        # One name per tier, checked by the model (``Segment.validate_constraints``, on ``name``).
+        # DRF's validator would also demand ``tier`` in every PATCH.
+        validators: list[Any] = []
+
+    def create(self, validated_data: dict[str, Any]) -> Segment:
+        return segment_create(**validated_data)
+
+    def update(self, instance: Segment, validated_data: dict[str, Any]) -> Segment:
+        fixed_on_update(instance, validated_data, "tier")
+        return segment_update(segment=instance, data=validated_data)
+
+
 class ModelMixEntrySerializer(serializers.Serializer[Any]):
     """One model of a workload's model mix."""
 
@@ -134,6 +169,13 @@ class WorkloadSerializer(StrictModelSerializer):
 class UsageDistributionSerializer(StrictModelSerializer):
     tier = OrganizationRelatedField(selector=tiers_for_organization)
     workload = OrganizationRelatedField(selector=workloads_for_organization)
+    segment = OrganizationRelatedField(
+        selector=segments_for_organization,
+        allow_null=True,
+        required=False,
+        help_text="A segment of ``tier``: this is that segment's usage of the workload; null (the "
+        "default) = the whole tier's. Set on create.",
+    )
     values = serializers.ListField(
         child=StrictFloatField(min_value=0.0),
         max_length=UsageDistribution.MAX_EMPIRICAL_VALUES,
@@ -143,34 +185,34 @@ class UsageDistributionSerializer(StrictModelSerializer):
 
     class Meta:
         model = UsageDistribution
-        fields = ["id", "tier", "workload", *USAGE_DISTRIBUTION_FIELDS]
-        # One per (tier, workload), checked in create(): a new workload's placeholder (zero
-        # usage, see UsageDistribution.is_placeholder) is replaced, a set distribution is not.
+        fields = ["id", "tier", "segment", "workload", *USAGE_DISTRIBUTION_FIELDS]
+        # One per (tier, segment, workload), checked in create(): a new workload's placeholder
+        # (zero usage, see UsageDistribution.is_placeholder) is replaced, a set distribution is not.
         validators: list[Any] = []
 
     def create(self, validated_data: dict[str, Any]) -> UsageDistribution:
+        segment = validated_data.get("segment")
         existing = UsageDistribution.objects.filter(
-            tier=validated_data["tier"], workload=validated_data["workload"]
+            tier=validated_data["tier"], workload=validated_data["workload"], segment=segment
         ).first()
         if existing is not None and not existing.is_placeholder:
+            names = "tier, segment, workload" if segment is not None else "tier, workload"
             raise serializers.ValidationError(
                 {
                     "non_field_errors": [
-                        serializers.ErrorDetail(
-                            "The fields tier, workload must make a unique set.", code="unique"
-                        )
+                        serializers.ErrorDetail(f"The fields {names} must make a unique set.", code="unique")
                     ]
                 }
             )
         return product_services.usage_distribution_set(**validated_data)
 
     def update(self, instance: UsageDistribution, validated_data: dict[str, Any]) -> UsageDistribution:
-        fixed_on_update(instance, validated_data, "tier", "workload")
+        fixed_on_update(instance, validated_data, "tier", "workload", "segment")
         parameters = {
             name: validated_data.get(name, getattr(instance, name)) for name in USAGE_DISTRIBUTION_FIELDS
         }
         return product_services.usage_distribution_set(
-            tier=instance.tier, workload=instance.workload, **parameters
+            tier=instance.tier, workload=instance.workload, segment=instance.segment, **parameters
         )
 
 
@@ -180,8 +222,20 @@ def _fraction(help_text: str) -> StrictFloatField:
     )
 
 
+def _plan_number(name: str, help_text: str) -> StrictFloatField:
+    return StrictFloatField(
+        min_value=0.0,
+        max_value=LEVER_PLAN_LIMITS[name],
+        required=False,
+        allow_null=True,
+        help_text=help_text,
+    )
+
+
 class LeverSerializer(serializers.Serializer[Any]):
-    """A lever of a scenario: a change measured against the baseline on the same simulated users."""
+    """A lever of a scenario: a change measured against the baseline on the same simulated users.
+    It changes costs (the fractions, routing), the plan of the tiers it names (``fee_scale`` or
+    ``fee``, ``included_credits``, ``overage_price``, ``hard_cap``), or both."""
 
     key = StrictCharField(max_length=100)
     label = StrictCharField(max_length=200)  # type: ignore[assignment]  # DRF's Field.label
@@ -190,6 +244,13 @@ class LeverSerializer(serializers.Serializer[Any]):
         default=list,
         max_length=1000,
         help_text="Workload ids the lever applies to; empty or absent = every workload.",
+    )
+    tiers = serializers.ListField(
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
+        default=list,
+        max_length=1000,
+        help_text="Tier ids of the scenario's own plan the plan fields apply to (on create: tiers of the "
+        "live plan, stored as the ids of their copies); empty or absent = every tier.",
     )
     routing_model = StrictIntegerField(
         min_value=1,
@@ -203,6 +264,23 @@ class LeverSerializer(serializers.Serializer[Any]):
     prompt_cache_share = _fraction("Prompt-cache read share under the lever.")
     distillation = _fraction("Share of input tokens removed by distillation.")
     batch_share = _fraction("Share of requests sent through the batch API.")
+    fee_scale = _plan_number("fee_scale", "Multiplies what each tier bills (1.2 = +20 %); not with fee.")
+    fee = _plan_number(
+        "fee",
+        "Sets the amount each tier bills by (its monthly fee, seat fee or annual price), a JSON number "
+        "like every lever value; not with fee_scale.",
+    )
+    included_credits = _plan_number("included_credits", "Sets each tier's included credits (quota).")
+    overage_price = _plan_number("overage_price", "Sets each tier's overage price per credit.")
+    hard_cap = _plan_number("hard_cap", "Sets each tier's hard cap in credits.")
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        """Every field of a stored lever (a JSON object holding the fields it sets), absent ones
+        as their defaults: ``[]`` for ``workloads`` and ``tiers``, null otherwise. DRF would
+        drop a missing field with a default from a partial update's response."""
+        lists = {"workloads": [], "tiers": []}
+        full = {name: lists.get(name) for name in self.fields} | dict(instance)
+        return super().to_representation(full)
 
 
 class ScenarioSerializer(StrictModelSerializer):
@@ -212,7 +290,18 @@ class ScenarioSerializer(StrictModelSerializer):
     class Meta:
         model = Scenario
         fields = ["id", "product", *scenario_services.SCENARIO_FIELDS, "created_at", "updated_at"]
-        extra_kwargs = {"seed": {"required": False}, "price_date": {"required": False}}
+        extra_kwargs = {
+            "seed": {"required": False},
+            "price_date": {"required": False},
+            "price_trend_yearly": {
+                "help_text": "Yearly change of token prices (-0.30 = 30 % cheaper each year). "
+                "Default on create: 0 (flat prices)."
+            },
+            "usage_growth_monthly": {
+                "help_text": "Monthly growth of each user's usage (0.05 = +5 % a month). "
+                "Default on create: 0 (no growth)."
+            },
+        }
 
     def create(self, validated_data: dict[str, Any]) -> Scenario:
         return scenario_services.scenario_create(**validated_data)
@@ -234,7 +323,7 @@ class ScenarioDuplicateSerializer(serializers.Serializer[Any]):
 
 class ScenarioInputsSerializer(serializers.Serializer[Any]):
     """Everything a simulation of the scenario reads: its product's fields and workloads, and
-    the tiers and usage distributions of the scenario's own plan."""
+    the tiers, segments and usage distributions of the scenario's own plan."""
 
     id = serializers.IntegerField(source="product.id", read_only=True)
     name = serializers.CharField(source="product.name", read_only=True)
@@ -246,11 +335,21 @@ class ScenarioInputsSerializer(serializers.Serializer[Any]):
     workloads = serializers.ListSerializer[Any](
         child=WorkloadSerializer(), source="product.workloads", read_only=True
     )
+    segments = serializers.SerializerMethodField()
     usage_distributions = serializers.SerializerMethodField()
+
+    @extend_schema_field(SegmentSerializer(many=True))
+    def get_segments(self, scenario: Scenario) -> Any:
+        return represent_many(SegmentSerializer, segments_of_scenario(scenario.pk))
 
     @extend_schema_field(UsageDistributionSerializer(many=True))
     def get_usage_distributions(self, scenario: Scenario) -> Any:
-        usage = [u for tier in scenario.tiers.all() for u in tier.usage.all()]
+        """Tier by tier: the whole tier's usage, then each segment's, in workload order."""
+        usage = [
+            u
+            for tier in scenario.tiers.all()
+            for u in sorted(tier.usage.all(), key=lambda u: (u.segment_id or 0, u.workload_id))
+        ]
         return represent_many(UsageDistributionSerializer, usage)
 
 

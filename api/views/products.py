@@ -1,4 +1,4 @@
-"""API views of products, tiers, workloads and usage distributions."""
+"""API views of products, tiers, segments, workloads and usage distributions."""
 
 from __future__ import annotations
 
@@ -11,15 +11,18 @@ from rest_framework import viewsets
 from api import filters
 from api.serializers.resources import (
     ProductSerializer,
+    SegmentSerializer,
     TierSerializer,
     UsageDistributionSerializer,
     WorkloadSerializer,
 )
 from api.views.base import OrganizationViewSetMixin
 from planner.products import services as product_services
-from planner.products.models import Product, Tier, UsageDistribution, Workload
+from planner.products.models import Product, Segment, Tier, UsageDistribution, Workload
+from planner.products.segments import segment_delete
 from planner.products.selectors import (
     products_for_organization,
+    segments_for_organization,
     tiers_for_organization,
     usage_distributions_for_organization,
     workloads_for_organization,
@@ -52,15 +55,19 @@ class _ProductPartViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[_Part]
 
 
 class PlanListMixin:
-    """Lists show the live plan unless ``?scenario=<id>`` names a scenario's plan; reading,
-    changing or deleting one object by id works for either."""
+    """Lists show the live plan unless ``?scenario=<id>`` names a scenario's plan (or another of
+    ``plan_parameters`` names a part of one plan); reading, changing or deleting one object by id
+    works for either."""
 
     #: The lookup from the listed model to ``Tier.scenario``.
     plan_lookup = "scenario"
+    #: Query parameters that name one plan or a part of one: the list is then that plan's.
+    plan_parameters: tuple[str, ...] = ("scenario",)
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         queryset = super().filter_queryset(queryset)  # type: ignore[misc]
-        if self.action == "list" and "scenario" not in self.request.query_params:  # type: ignore[attr-defined]
+        action, parameters = self.action, self.request.query_params  # type: ignore[attr-defined]
+        if action == "list" and not any(name in parameters for name in self.plan_parameters):
             queryset = queryset.filter(**{f"{self.plan_lookup}__isnull": True})
         return queryset
 
@@ -77,6 +84,25 @@ class TierViewSet(PlanListMixin, _ProductPartViewSet[Tier]):
 
     def perform_destroy(self, instance: Tier) -> None:
         product_services.tier_delete(tier=instance)
+
+
+class SegmentViewSet(PlanListMixin, OrganizationViewSetMixin, viewsets.ModelViewSet[Segment]):
+    """Segments of a tier's users, each with its share (a tier's shares sum to 1 before it is
+    simulated). Lists show the live plan's; ``?scenario=<id>`` that scenario's, ``?tier=<id>``
+    that tier's. ``tier`` is fixed after creation; deleting a segment deletes its usage."""
+
+    plan_lookup = "tier__scenario"
+    plan_parameters = ("scenario", "tier")
+
+    model = Segment
+    selector = staticmethod(segments_for_organization)
+    serializer_class = SegmentSerializer
+    filterset_class = filters.SegmentFilter
+    ordering_fields = ["id", "tier", "position", "name", "share"]
+    ordering = ["tier_id", "position", "id"]
+
+    def perform_destroy(self, instance: Segment) -> None:
+        segment_delete(segment=instance)
 
 
 @extend_schema_view(
@@ -109,17 +135,19 @@ class WorkloadViewSet(_ProductPartViewSet[Workload]):
 class UsageDistributionViewSet(
     PlanListMixin, OrganizationViewSetMixin, viewsets.ModelViewSet[UsageDistribution]
 ):
-    """Per tier and workload: each user's expected requests per month. Lists show the live
-    plan's; ``?scenario=<id>`` that scenario's."""
+    """Per tier (or segment of a tier) and workload: each user's expected requests per month.
+    Lists show the live plan's; ``?scenario=<id>`` that scenario's, ``?tier=<id>`` or
+    ``?segment=<id>`` that tier's or segment's."""
 
     plan_lookup = "tier__scenario"
+    plan_parameters = ("scenario", "tier", "segment")
 
     model = UsageDistribution
     selector = staticmethod(usage_distributions_for_organization)
     serializer_class = UsageDistributionSerializer
     filterset_class = filters.UsageDistributionFilter
     ordering_fields = ["id", "tier", "workload"]
-    ordering = ["tier_id", "workload_id"]
+    ordering = ["tier_id", "workload_id", "id"]
 
     def perform_destroy(self, instance: UsageDistribution) -> None:
         product_services.usage_distribution_delete(distribution=instance)

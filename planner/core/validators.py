@@ -26,7 +26,21 @@ LEVER_FRACTION_FIELDS = (
     "distillation",
     "batch_share",
 )
-LEVER_FIELDS = frozenset({"key", "label", "workloads", "routing_model", *LEVER_FRACTION_FIELDS})
+#: Lever fields that change a tier's plan: ``fee_scale`` multiplies what the tier bills
+#: (1.2 = +20 %); ``fee`` sets the field the tier bills by (its monthly fee, seat fee or annual
+#: price); the others set the quota, the overage price per credit and the hard cap.
+LEVER_PLAN_FIELDS = ("fee_scale", "fee", "included_credits", "overage_price", "hard_cap")
+#: Upper bounds of the plan fields (a fee scale of 100x is far beyond any real price change).
+LEVER_PLAN_LIMITS = {
+    "fee_scale": 100.0,
+    "fee": 1e7,
+    "included_credits": 1e12,
+    "overage_price": 1e6,
+    "hard_cap": 1e12,
+}
+LEVER_FIELDS = frozenset(
+    {"key", "label", "workloads", "tiers", "routing_model", *LEVER_FRACTION_FIELDS, *LEVER_PLAN_FIELDS}
+)
 
 
 def finite_decimal(value: object) -> None:
@@ -96,6 +110,15 @@ def _fraction(value: object) -> bool:
     )
 
 
+def _number_within(value: object, limit: float) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= limit
+    )
+
+
 def levers_validate_structure(value: object) -> None:
     """Validate the shape of a scenario's ``levers`` JSON (references are checked by the model).
 
@@ -104,7 +127,9 @@ def levers_validate_structure(value: object) -> None:
     the scenario's product; empty or absent means all), ``routing_model`` (an AIModel id, set
     together with ``routing_share``) and the fractions ``routing_share``,
     ``response_cache_hit_rate``, ``prompt_cache_share``, ``distillation``, ``batch_share``
-    (each in [0, 1] or null). A lever must change at least one thing.
+    (each in [0, 1] or null); ``tiers`` (list of the scenario's Tier ids; empty or absent means
+    all) and the plan fields ``LEVER_PLAN_FIELDS`` (numbers >= 0 up to ``LEVER_PLAN_LIMITS``, or
+    null; ``fee`` and ``fee_scale`` not both). A lever must change at least one thing.
     """
     if not isinstance(value, list):
         raise ValidationError("Levers must be a list of objects.", code="invalid_levers")
@@ -134,18 +159,30 @@ def levers_validate_structure(value: object) -> None:
             isinstance(w, int) and not isinstance(w, bool) for w in workloads
         ):
             errors.append(f"{where}: 'workloads' must be a list of workload ids.")
+        tiers = lever.get("tiers", [])
+        if not isinstance(tiers, list) or not all(
+            isinstance(t, int) and not isinstance(t, bool) for t in tiers
+        ):
+            errors.append(f"{where}: 'tiers' must be a list of tier ids.")
         for name in LEVER_FRACTION_FIELDS:
             field_value = lever.get(name)
             if field_value is not None and not _fraction(field_value):
                 errors.append(f"{where}: '{name}' must be a number between 0 and 1.")
+        for name, limit in LEVER_PLAN_LIMITS.items():
+            field_value = lever.get(name)
+            if field_value is not None and not _number_within(field_value, limit):
+                errors.append(f"{where}: '{name}' must be a number between 0 and {limit:g}.")
+        if lever.get("fee") is not None and lever.get("fee_scale") is not None:
+            errors.append(f"{where}: set 'fee' (a new price) or 'fee_scale' (a change of price), not both.")
         model = lever.get("routing_model")
         if model is not None and (not isinstance(model, int) or isinstance(model, bool)):
             errors.append(f"{where}: 'routing_model' must be a model id.")
         if (model is None) != (lever.get("routing_share") is None):
             errors.append(f"{where}: set 'routing_model' and 'routing_share' together.")
-        if all(lever.get(name) is None for name in LEVER_FRACTION_FIELDS):
+        if all(lever.get(name) is None for name in (*LEVER_FRACTION_FIELDS, *LEVER_PLAN_FIELDS)):
             errors.append(
-                f"{where}: changes nothing; set at least one of {', '.join(LEVER_FRACTION_FIELDS)}."
+                f"{where}: changes nothing; set at least one of "
+                f"{', '.join((*LEVER_FRACTION_FIELDS, *LEVER_PLAN_FIELDS))}."
             )
     if errors:
         raise ValidationError(errors, code="invalid_levers")

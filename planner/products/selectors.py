@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 
 from planner.accounts.models import Organization
-from planner.products.models import Product, Tier, UsageDistribution, Workload, WorkloadModel
+from planner.products.models import Product, Segment, Tier, UsageDistribution, Workload, WorkloadModel
 
 
 def products_for_organization(*, organization: Organization) -> QuerySet[Product]:
@@ -40,6 +40,18 @@ def live_tier_for_organization(*, organization: Organization | int, pk: int, fie
 def live_tiers(product: Product) -> QuerySet[Tier]:
     """The live plan of ``product``: its tiers that belong to no scenario, in display order."""
     return Tier.objects.filter(product=product, scenario__isnull=True).order_by("position", "id")
+
+
+def segments_for_organization(*, organization: Organization) -> QuerySet[Segment]:
+    """The segments of ``organization``'s tiers, live plans' and scenarios' alike."""
+    return Segment.objects.filter(tier__product__organization=organization)
+
+
+def segments_of_scenario(scenario_id: int) -> QuerySet[Segment]:
+    """The segments of a scenario's own plan, in plan order (tier, then segment position)."""
+    return Segment.objects.filter(tier__scenario_id=scenario_id).order_by(
+        "tier__position", "tier_id", "position", "id"
+    )
 
 
 def workloads_for_organization(*, organization: Organization) -> QuerySet[Workload]:

@@ -22,6 +22,7 @@ from planner.products.correlations import correlation_matrix
 from planner.products.models import (
     USAGE_PARAMETERS,
     Product,
+    Segment,
     Tier,
     UsageDistribution,
     Workload,
@@ -256,15 +257,19 @@ def usage_distribution_set(
     upper: float | None = None,
     values: Sequence[float] | None = None,
     overdispersion: float | None = None,
+    segment: Segment | None = None,
 ) -> UsageDistribution:
-    """Create or replace the usage distribution of ``tier`` for ``workload``.
+    """Create or replace the usage distribution of ``tier`` (of its ``segment`` when given) for
+    ``workload``.
 
     Parameters by ``kind``: lognormal (median, p90), gamma (mean, shape), pareto (scale, alpha,
     optional upper), empirical (values). Parameters of other kinds are stored as given but unused.
     """
+    if segment is not None and segment.tier_id != tier.pk:
+        raise ValidationError({"segment": "The segment belongs to another tier."})
     distribution = UsageDistribution.objects.filter(
-        tier=tier, workload=workload
-    ).first() or UsageDistribution(tier=tier, workload=workload)
+        tier=tier, workload=workload, segment=segment
+    ).first() or UsageDistribution(tier=tier, workload=workload, segment=segment)
     parameters = {
         "kind": kind,
         "median": median,
@@ -345,9 +350,23 @@ def product_delete(*, product: Product) -> None:
 
 
 def tier_delete(*, tier: Tier) -> None:
-    """Delete ``tier`` and its usage distributions (a live tier's stand-ins in scenarios stay,
-    standing for no live tier)."""
-    tier.delete()
+    """Delete ``tier`` with its segments and usage distributions (a live tier's stand-ins in
+    scenarios stay, standing for no live tier). A scenario tier is dropped from its scenario's
+    levers; a lever that named only this tier goes (an empty list would widen it to every tier)."""
+    with transaction.atomic():
+        scenario = tier.scenario
+        if scenario is not None:
+            levers = []
+            for lever in scenario.levers:
+                named = lever.get("tiers") or []
+                if tier.pk not in named:
+                    levers.append(lever)
+                elif len(named) > 1:
+                    levers.append({**lever, "tiers": [t for t in named if t != tier.pk]})
+            if levers != scenario.levers:
+                scenario.levers = levers
+                scenario.save(update_fields=["levers", "updated_at"])
+        tier.delete()
 
 
 def workload_dependents(*, workload: Workload) -> list[str]:

@@ -4,16 +4,30 @@ run snapshot into ``planner.engine`` dataclasses goes through this module.
 - ``usage_json``: a ``UsageDistribution`` row as the JSON a snapshot stores;
 - ``usage_dist``: that JSON (or a row, via ``usage_json``) as the engine's ``UsageDist``;
 - ``engine_input_from_snapshot``: a run snapshot as the engine's ``EngineInput`` (pure, no
-  database access), so a run can be reproduced from its snapshot after any later edit.
+  database access), so a run can be reproduced from its snapshot after any later edit;
+  snapshots of every schema (1-3) read: older ones have no segments and no plan levers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from planner.engine.types import EngineInput, Lever, LogNormalSpec, ModelOption, Tier, UsageDist, Workload
+from planner.core.validators import LEVER_PLAN_FIELDS
+from planner.engine.types import (
+    EngineInput,
+    Lever,
+    LogNormalSpec,
+    ModelOption,
+    Segment,
+    Tier,
+    TierChange,
+    UsageDist,
+    Workload,
+)
 from planner.products.models import UsageDistribution
+from planner.products.models.tiers import monthly_revenue
 from pricing.calculator import PriceSchedule, VectorPricer
 
 
@@ -76,6 +90,38 @@ def usage_dist(data: Mapping[str, Any]) -> UsageDist:
     )
 
 
+def plan_changes(
+    lever: Mapping[str, Any], tier_keys: list[str], billing: Mapping[str, Mapping[str, Any] | None]
+) -> tuple[TierChange, ...]:
+    """The lever's plan changes, one per tier it names (every tier when it names none); empty
+    when it changes no plan field. A ``fee`` is set in the field each tier bills by, so it
+    becomes that tier's monthly revenue per subscriber here."""
+    if all(lever.get(name) is None for name in LEVER_PLAN_FIELDS):
+        return ()
+    changes = []
+    for key in lever.get("tiers") or tier_keys:
+        fee = lever.get("fee")
+        monthly = None
+        if fee is not None:
+            rule = billing.get(key) or {"field": "monthly_fee", "seats": None}
+            monthly = float(monthly_revenue(rule["field"], Decimal(str(fee)), seats=rule["seats"]))
+        changes.append(
+            TierChange(
+                tier=key,
+                fee_scale=_optional(lever.get("fee_scale")),
+                monthly_price=monthly,
+                included_credits=_optional(lever.get("included_credits")),
+                overage_price=_optional(lever.get("overage_price")),
+                hard_cap=_optional(lever.get("hard_cap")),
+            )
+        )
+    return tuple(changes)
+
+
+def _optional(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def engine_input_from_snapshot(snapshot: Mapping[str, Any]) -> EngineInput:
     """Build the engine's inputs from a snapshot alone (pure; no database access)."""
     workloads = []
@@ -113,9 +159,14 @@ def engine_input_from_snapshot(snapshot: Mapping[str, Any]) -> EngineInput:
             subscribers=int(t["subscribers"]),
             usage=tuple(usage_dist(u) for u in t["usage"]),
             churn_monthly=float(t["churn_monthly"]),
+            segments=tuple(
+                Segment(key=s["key"], share=float(s["share"]), usage=tuple(usage_dist(u) for u in s["usage"]))
+                for s in t.get("segments") or ()
+            ),
         )
         for t in snapshot["tiers"]
     )
+    billing = {t["key"]: t.get("billing") for t in snapshot["tiers"]}
     levers = tuple(
         Lever(
             key=lever["key"],
@@ -129,6 +180,7 @@ def engine_input_from_snapshot(snapshot: Mapping[str, Any]) -> EngineInput:
             prompt_cache_share=lever.get("prompt_cache_share"),
             distillation=lever.get("distillation"),
             batch_share=lever.get("batch_share"),
+            plan=plan_changes(lever, [t.key for t in tiers], billing),
         )
         for lever in snapshot["levers"]
     )

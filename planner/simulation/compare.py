@@ -5,14 +5,46 @@ Inputs come from the runs' frozen snapshots, never from the scenarios' current i
 scenario edited after its run would otherwise show changes its figures do not reflect. Tiers
 are matched across runs by the live tier they stand for (``snapshot.tiers[].live_tier``), then
 by name (snapshots made before scenarios had their own plans name no live tier).
+
+Significance of a change
+------------------------
+Each change against the first run carries a standard error, and is *significant* when its 95%
+interval excludes 0: ``|delta| > 1.96 x error`` with ``error > 0`` (a change of exactly 0, or a
+figure without error, is never significant). The error is
+
+- **paired** when both runs simulated the same users: the same seed, the same number of
+  simulated users, the same workload keys in the same order, the same number of tiers and, for
+  the matched tier, the same position and identical ``batch_users`` (the same allocation of
+  simulated users to tiers and batches); and both runs still have their per-batch aggregates
+  (:class:`RunBatches`, read by ``planner.simulation.selectors.run_batches``). The figure is
+  read as a ratio of per-batch month-1 baseline sums: gross margin = margin / revenue (x 100,
+  points), underwater users = underwater / users, monthly loss = loss / users x the run's tier
+  subscribers (from its snapshot). Each run's per-batch influences
+  (:func:`planner.engine.stats.ratio_influence`) are differenced batch by batch and the error is
+  :func:`planner.engine.stats.paired_error` of that difference. Common random numbers make this
+  error small: a change of plan shows against the noise of the change, not of the figures;
+- **unpaired** otherwise: ``sqrt(se1**2 + se2**2)`` with each run's standard error from its
+  results document: ``gross_margin_pct.mc_error``, ``sqrt(p (1 - p) / simulated_users)`` for
+  the underwater share, ``underwater.monthly_loss.mc_error``.
+
+"COGS per user, p95" is a quantile read from binned counts, which have no per-batch form: it is
+always unpaired, with each run's standard error taken from its 95% rank interval,
+``(high - low) / (2 x 1.96)`` of ``cogs_per_user.p95.interval``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypedDict
+
+import numpy as np
+
+from planner.engine import stats
+from planner.engine.blocks import LOSS, MARGIN, REVENUE, UNDERWATER
+from planner.engine.types import FloatArray
 
 Snapshot = Mapping[str, Any]
 
@@ -48,13 +80,98 @@ WORKLOAD_INPUTS = {
     "batch_share": "Batch share",
     "distillation": "Distillation",
 }
-#: A tier's month-1 figures in the results: label -> (how to read it, unit: ``points`` of
-#: percent, a ``share`` 0..1 or ``money``).
-TIER_FIGURES: dict[str, tuple[Callable[[Mapping[str, Any]], float | None], str]] = {
-    "Gross margin": (lambda t: t["gross_margin_pct"]["value"], "points"),
-    "Underwater users": (lambda t: t["underwater"]["share"], "share"),
-    "Monthly loss on them": (lambda t: t["underwater"]["monthly_loss"]["value"], "money"),
-    "COGS per user, p95": (lambda t: t["cogs_per_user"]["p95"]["value"], "money"),
+
+
+class TierBatches(TypedDict):
+    """One tier's month-1 baseline sums per batch of simulated users (blocks in block order)."""
+
+    users: FloatArray
+    revenue: FloatArray
+    margin: FloatArray
+    underwater: FloatArray
+    loss: FloatArray
+
+
+class RunBatches(TypedDict):
+    """A run's per-batch sums by tier (in the order of its snapshot's tiers), its seed and its
+    simulated users: what a paired error needs."""
+
+    seed: int
+    users: int
+    tiers: list[TierBatches]
+
+
+def run_batches_from_arrays(
+    *, seed: int, users: int, month_one: np.ndarray, batch_users: np.ndarray
+) -> RunBatches:
+    """:class:`RunBatches` from a merged aggregate's arrays: ``month_one[k, t, b]``, the
+    baseline's month-1 sums of quantity ``k`` (``planner.engine.blocks.REVENUE``...), tier
+    ``t`` and batch ``b`` (``moments[0, :, :, 0, :]``), and ``batch_users[t, b]``."""
+    return {
+        "seed": int(seed),
+        "users": int(users),
+        "tiers": [
+            {
+                "users": np.asarray(batch_users[t], dtype=np.float64),
+                "revenue": np.asarray(month_one[REVENUE, t], dtype=np.float64),
+                "margin": np.asarray(month_one[MARGIN, t], dtype=np.float64),
+                "underwater": np.asarray(month_one[UNDERWATER, t], dtype=np.float64),
+                "loss": np.asarray(month_one[LOSS, t], dtype=np.float64),
+            }
+            for t in range(batch_users.shape[0])
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class FigureReading:
+    """How to read one tier figure: its ``unit`` (``points`` of percent, a ``share`` 0..1 or
+    ``money``), its ``value`` and unpaired standard ``error`` in a results tier, and its
+    per-batch ``influence`` given the tier's batches and subscribers (None: a quantile, never
+    paired)."""
+
+    unit: str
+    value: Callable[[Mapping[str, Any]], float]
+    error: Callable[[Mapping[str, Any]], float]
+    influence: Callable[[TierBatches, float], FloatArray] | None
+
+
+def _share_error(tier: Mapping[str, Any]) -> float:
+    p, n = tier["underwater"]["share"], tier["simulated_users"]
+    return math.sqrt(max(p * (1 - p), 0.0) / n) if n else 0.0
+
+
+def _interval_error(interval: Sequence[float]) -> float:
+    low, high = interval
+    return max(high - low, 0.0) / (2 * stats.Z95)
+
+
+#: A tier's month-1 figures in the results, by label.
+TIER_FIGURES: dict[str, FigureReading] = {
+    "Gross margin": FigureReading(
+        "points",
+        lambda t: t["gross_margin_pct"]["value"],
+        lambda t: t["gross_margin_pct"]["mc_error"],
+        lambda b, _: stats.ratio_influence(b["margin"], b["revenue"]) * 100,
+    ),
+    "Underwater users": FigureReading(
+        "share",
+        lambda t: t["underwater"]["share"],
+        _share_error,
+        lambda b, _: stats.ratio_influence(b["underwater"], b["users"]),
+    ),
+    "Monthly loss on them": FigureReading(
+        "money",
+        lambda t: t["underwater"]["monthly_loss"]["value"],
+        lambda t: t["underwater"]["monthly_loss"]["mc_error"],
+        lambda b, subscribers: stats.ratio_influence(b["loss"], b["users"]) * subscribers,
+    ),
+    "COGS per user, p95": FigureReading(
+        "money",
+        lambda t: t["cogs_per_user"]["p95"]["value"],
+        lambda t: _interval_error(t["cogs_per_user"]["p95"]["interval"]),
+        None,
+    ),
 }
 ABSENT = "—"
 
@@ -70,20 +187,50 @@ class InputChange:
 
 
 @dataclass(frozen=True)
+class DeltaCell:
+    """One run's cell of a :class:`TierFigure`, for a template."""
+
+    value: float | None
+    delta: float | None
+    error: float | None
+    paired: bool | None
+    significant: bool
+
+
+@dataclass(frozen=True)
 class TierFigure:
     """One figure of one tier in each run, and its change against the first run (None where
-    either is missing)."""
+    either is missing) with the change's standard error (None for the first run or a missing
+    tier) and whether that error is paired (see the module docstring)."""
 
     tier: str
     figure: str
     unit: str
     values: tuple[float | None, ...]
     deltas: tuple[float | None, ...]
+    errors: tuple[float | None, ...]
+    paired: tuple[bool | None, ...]
+
+    @property
+    def significant(self) -> tuple[bool, ...]:
+        """Per run: whether the change's 95% interval excludes 0 (never for the first run)."""
+        return tuple(
+            delta is not None and error is not None and error > 0 and abs(delta) > stats.Z95 * error
+            for delta, error in zip(self.deltas, self.errors, strict=True)
+        )
 
     @property
     def cells(self) -> list[tuple[float | None, float | None]]:
         """(value, change against the first run) per run, for a template."""
         return list(zip(self.values, self.deltas, strict=True))
+
+    @property
+    def cells_marked(self) -> list[DeltaCell]:
+        """Each run's value, change, error, pairing and significance, for a template."""
+        return [
+            DeltaCell(*cell)
+            for cell in zip(self.values, self.deltas, self.errors, self.paired, self.significant, strict=True)
+        ]
 
 
 def tier_slots(snapshots: Sequence[Snapshot]) -> list[tuple[int | None, ...]]:
@@ -218,16 +365,87 @@ def _workloads_diff(snapshots: Sequence[Snapshot]) -> list[InputChange]:
     return changes
 
 
-def tier_figures(snapshots: Sequence[Snapshot], results: Sequence[Mapping[str, Any]]) -> list[TierFigure]:
-    """Each matched tier's month-1 figures in every run, with the change against the first run.
-    ``results[k]["tiers"]`` are in the order of ``snapshots[k]["tiers"]``."""
+def tier_figures(
+    snapshots: Sequence[Snapshot],
+    results: Sequence[Mapping[str, Any]],
+    batches: Sequence[RunBatches | None] | None = None,
+) -> list[TierFigure]:
+    """Each matched tier's month-1 figures in every run, with the change against the first run
+    and its standard error. ``results[k]["tiers"]`` are in the order of ``snapshots[k]["tiers"]``;
+    ``batches[k]`` is run k's :class:`RunBatches`, or None (then its changes are unpaired)."""
+    per_run: Sequence[RunBatches | None] = [None] * len(results) if batches is None else batches
     rows: list[TierFigure] = []
     for slot in tier_slots(snapshots):
         tiers = [None if i is None else r["tiers"][i] for r, i in zip(results, slot, strict=True)]
         names = [s["tiers"][i]["key"] for s, i in zip(snapshots, slot, strict=True) if i is not None]
-        for label, (read, unit) in TIER_FIGURES.items():
-            values = tuple(None if t is None else read(t) for t in tiers)
+        pairable = [k > 0 and _pairable(snapshots, per_run, slot, k) for k in range(len(results))]
+        for label, reading in TIER_FIGURES.items():
+            values = tuple(None if t is None else reading.value(t) for t in tiers)
             base = values[0]
             deltas = tuple(None if base is None or v is None else v - base for v in values)
-            rows.append(TierFigure(" / ".join(dict.fromkeys(names)), label, unit, values, deltas))
+            errors: list[float | None] = [None]
+            paired: list[bool | None] = [None]
+            for k in range(1, len(tiers)):
+                error, is_paired = _delta_error(reading, snapshots, tiers, per_run, slot, k, pairable[k])
+                errors.append(error)
+                paired.append(is_paired)
+            name = " / ".join(dict.fromkeys(names))
+            rows.append(TierFigure(name, label, reading.unit, values, deltas, tuple(errors), tuple(paired)))
     return rows
+
+
+def _delta_error(
+    reading: FigureReading,
+    snapshots: Sequence[Snapshot],
+    tiers: Sequence[Mapping[str, Any] | None],
+    batches: Sequence[RunBatches | None],
+    slot: tuple[int | None, ...],
+    k: int,
+    pairable: bool,
+) -> tuple[float | None, bool | None]:
+    """The standard error of run ``k``'s change against the first run, and whether it is paired
+    (both None when either run lacks the tier)."""
+    first, other = tiers[0], tiers[k]
+    if first is None or other is None:
+        return None, None
+    if pairable and reading.influence is not None:
+        influences = [_influence(reading, snapshots, batches, slot, j) for j in (0, k)]
+        return stats.paired_error(influences[1] - influences[0]), True
+    return math.hypot(reading.error(first), reading.error(other)), False
+
+
+def _pairable(
+    snapshots: Sequence[Snapshot], batches: Sequence[RunBatches | None], slot: tuple[int | None, ...], k: int
+) -> bool:
+    """Whether run ``k``'s tier in ``slot`` simulated the same users as the first run's: same
+    seed, users, workload keys (in order), tier count, tier position and ``batch_users``."""
+    first, other = batches[0], batches[k]
+    i, j = slot[0], slot[k]
+    if first is None or other is None or i is None or i != j:
+        return False
+    tier_count = len(snapshots[0]["tiers"])
+    return (
+        first["seed"] == other["seed"]
+        and first["users"] == other["users"]
+        and _workload_keys(snapshots[0]) == _workload_keys(snapshots[k])
+        and len(first["tiers"]) == len(other["tiers"]) == len(snapshots[k]["tiers"]) == tier_count
+        and np.array_equal(first["tiers"][i]["users"], other["tiers"][j]["users"])
+    )
+
+
+def _workload_keys(snapshot: Snapshot) -> list[str]:
+    return [w["key"] for w in snapshot.get("workloads", [])]
+
+
+def _influence(
+    reading: FigureReading,
+    snapshots: Sequence[Snapshot],
+    batches: Sequence[RunBatches | None],
+    slot: tuple[int | None, ...],
+    k: int,
+) -> FloatArray:
+    """Run ``k``'s per-batch influences on ``reading`` for its tier in ``slot`` (pairable)."""
+    run, index = batches[k], slot[k]
+    assert run is not None and index is not None and reading.influence is not None
+    subscribers = float(snapshots[k]["tiers"][index].get("subscribers") or 0)
+    return reading.influence(run["tiers"][index], subscribers)

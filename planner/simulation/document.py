@@ -12,14 +12,23 @@ Version 2 (``DOCUMENT_VERSION``), what ``GET /api/v1/scenarios/{id}/document/`` 
      "product": {name, description, default_correlation, "workloads": [...], "correlations": [...]},
      "plan": {"settings": {name, horizon_months, ...},
               "tiers": [{name, monthly_fee, ..., "live_tier": "Pro" | null}],
-              "usage_distributions": [{"tier", "workload", kind, ...}],
+              "segments": [{"tier", name, share, position}],
+              "usage_distributions": [{"tier", "segment": name | null, "workload", kind, ...}],
               "overrides": [{"workload", input_tokens_median, ..., "models": [...] | null}],
-              "levers": [{..., "workloads": [names], "routing_model": key}]}}
+              "levers": [{..., "workloads": [names], "tiers": [names], "routing_model": key,
+                          fee_scale | fee, included_credits, overage_price, hard_cap}]}}
 
 ``product`` is the product the scenario belongs to (read-only through a scenario); ``plan`` is
 the scenario's own: its settings, tiers (``live_tier`` names the live tier each stands for),
-usage, workload overrides (null fields follow the product) and levers. Version 1 (the
-scenario's tiers, workloads, usage, correlations and scenario at the top level) is still imported.
+the segments of its tiers (by tier name), usage (of a whole tier, ``segment`` null, or of one
+of its segments), workload overrides (null fields follow the product) and levers (the tiers
+whose plan they change by name). Version 1 (the scenario's tiers, workloads, usage,
+correlations and scenario at the top level) is still imported.
+
+``plan.segments``, ``segment`` on usage, and ``tiers`` and the plan fields on levers were added
+to version 2 without a new version: they are optional, so every earlier version 2 document
+is still valid and means what it meant (a plan without segments; levers on costs only, every
+tier). Export always writes them.
 """
 
 from __future__ import annotations
@@ -29,7 +38,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from planner.products.models import Product, Tier, UsageDistribution, Workload, WorkloadCorrelation
+from planner.products.models import Product, Segment, Tier, UsageDistribution, Workload, WorkloadCorrelation
+from planner.products.segments import SEGMENT_FIELDS
 from planner.products.services import PRODUCT_FIELDS, TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation.models import Scenario
 from planner.simulation.overrides import OVERRIDE_FIELDS
@@ -95,13 +105,22 @@ def tier_json(tier: Tier) -> dict[str, Any]:
     }
 
 
+def segment_json(segment: Segment, tier_names: Mapping[int, str]) -> dict[str, Any]:
+    """A segment as the document writes it: its tier's name and its fields."""
+    return {"tier": tier_names[segment.tier_id], **{name: getattr(segment, name) for name in SEGMENT_FIELDS}}
+
+
 def usage_documents(
-    usage: Iterable[UsageDistribution], tier_names: Mapping[int, str], workload_names: Mapping[int, str]
+    usage: Iterable[UsageDistribution],
+    tier_names: Mapping[int, str],
+    workload_names: Mapping[int, str],
+    segment_names: Mapping[int, str],
 ) -> list[dict[str, Any]]:
-    """Usage distributions by tier and workload name."""
+    """Usage distributions by tier, segment (null: the whole tier's) and workload name."""
     return [
         {
             "tier": tier_names[u.tier_id],
+            "segment": segment_names[u.segment_id] if u.segment_id is not None else None,
             "workload": workload_names[u.workload_id],
             **{name: getattr(u, name) for name in USAGE_DISTRIBUTION_FIELDS},
         }
@@ -110,9 +129,9 @@ def usage_documents(
 
 
 def levers_to_document(
-    levers: Iterable[Mapping[str, Any]], workload_names: Mapping[int, str]
+    levers: Iterable[Mapping[str, Any]], workload_names: Mapping[int, str], tier_names: Mapping[int, str]
 ) -> list[dict[str, Any]]:
-    """Levers with workload names and catalog keys instead of ids."""
+    """Levers with workload and tier names and catalog keys instead of ids."""
     levers = list(levers)
     routing_ids = {lever["routing_model"] for lever in levers if lever.get("routing_model") is not None}
     routing = {
@@ -122,6 +141,7 @@ def levers_to_document(
         {
             **lever,
             "workloads": [workload_names[w] for w in lever.get("workloads") or [] if w in workload_names],
+            "tiers": [tier_names[t] for t in lever.get("tiers") or [] if t in tier_names],
             "routing_model": routing.get(lever["routing_model"]) if lever.get("routing_model") else None,
         }
         for lever in levers
@@ -146,18 +166,35 @@ def overrides_json(scenario: Scenario, workload_names: Mapping[int, str]) -> lis
 
 
 def plan_section(scenario: Scenario) -> dict[str, Any]:
-    """The ``plan`` section: the scenario's settings, tiers, usage, overrides and levers."""
+    """The ``plan`` section: the scenario's settings, tiers, segments, usage, overrides and
+    levers. Segments follow their tiers' order; usage is tier by tier, the whole tier's first,
+    then each segment's, in workload order."""
     tiers = list(scenario_tiers(scenario).select_related("live_tier"))
+    tier_names = {t.pk: t.name for t in tiers}
+    tier_order = {t.pk: i for i, t in enumerate(tiers)}
+    segments = sorted(
+        Segment.objects.filter(tier__scenario=scenario),
+        key=lambda s: (tier_order[s.tier_id], s.position, s.pk),
+    )
+    segment_order = {s.pk: i for i, s in enumerate(segments)}
     workload_names = dict(scenario.product.workloads.values_list("pk", "name"))
-    usage = UsageDistribution.objects.filter(tier__scenario=scenario).order_by(
-        "tier__position", "tier_id", "workload_id"
+    usage = sorted(
+        UsageDistribution.objects.filter(tier__scenario=scenario),
+        key=lambda u: (
+            tier_order[u.tier_id],
+            -1 if u.segment_id is None else segment_order[u.segment_id],
+            u.workload_id,
+        ),
     )
     return {
         "settings": {name: getattr(scenario, name) for name in SCENARIO_COPIED_FIELDS},
         "tiers": [tier_json(tier) for tier in tiers],
-        "usage_distributions": usage_documents(usage, {t.pk: t.name for t in tiers}, workload_names),
+        "segments": [segment_json(segment, tier_names) for segment in segments],
+        "usage_distributions": usage_documents(
+            usage, tier_names, workload_names, {s.pk: s.name for s in segments}
+        ),
         "overrides": overrides_json(scenario, workload_names),
-        "levers": levers_to_document(scenario.levers, workload_names),
+        "levers": levers_to_document(scenario.levers, workload_names, tier_names),
     }
 
 
@@ -198,11 +235,13 @@ def levers_from_document(
     levers: Iterable[Mapping[str, Any]],
     *,
     workloads: Mapping[str, Workload],
+    tiers: Mapping[str, int],
     catalog: Mapping[str, AIModel],
     path: str,
 ) -> list[dict[str, Any]]:
-    """Levers with workload and model ids, from a document's names. Raises ValidationError at
-    ``{path}[i].workloads`` or ``{path}[i].routing_model`` for a name the document does not know."""
+    """Levers with workload, tier and model ids, from a document's names (``tiers``: tier ids
+    by name). Raises ValidationError at ``{path}[i].workloads``, ``{path}[i].tiers`` or
+    ``{path}[i].routing_model`` for a name the document does not know."""
     result = []
     for i, lever in enumerate(levers):
         unknown = [name for name in lever.get("workloads") or [] if name not in workloads]
@@ -210,6 +249,9 @@ def levers_from_document(
             raise ValidationError(
                 {f"{path}[{i}].workloads": f"No workload named {unknown[0]!r} in this product."}
             )
+        strangers = [name for name in lever.get("tiers") or [] if name not in tiers]
+        if strangers:
+            raise ValidationError({f"{path}[{i}].tiers": f"No tier named {strangers[0]!r} in this plan."})
         routing = lever.get("routing_model")
         if routing and routing not in catalog:
             raise ValidationError({f"{path}[{i}].routing_model": f"Model {routing!r} is not in the catalog."})
@@ -217,6 +259,7 @@ def levers_from_document(
             {
                 **{name: value for name, value in lever.items() if value is not None},
                 "workloads": [workloads[name].pk for name in lever.get("workloads") or []],
+                "tiers": [tiers[name] for name in lever.get("tiers") or []],
                 **({"routing_model": catalog[routing].pk} if routing else {}),
             }
         )

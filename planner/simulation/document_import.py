@@ -6,9 +6,11 @@ leaves nothing behind and is reported under the document path of the faulty fiel
 
 - Version 2: the product section gives the product, its workloads and correlations; each plan
   tier that stands for a live tier gives the new product's live tier of that name (with the
-  plan tier's fields; the first one wins when several stand for the same name); the scenario
-  then gets the document's plan (``planner.simulation.document_replace.plan_apply``).
-- Version 1: the tiers are the new product's live plan and the scenario starts as a copy of it.
+  plan tier's fields, segments and usage; the first one wins when several stand for the same
+  name); the scenario then gets the document's plan, segments and levers (their tier names
+  become the ids of the new scenario's tiers; ``planner.simulation.document_replace.plan_apply``).
+- Version 1: the tiers are the new product's live plan and the scenario starts as a copy of it
+  (lever tier names become the live tiers' ids, which the copy retargets to its own tiers).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from planner.accounts.models import Organization
 from planner.products import services as product_services
 from planner.products.correlations import correlation_set
 from planner.products.models import Product, Tier, Workload
+from planner.products.segments import segments_copy
 from planner.products.services import TIER_FIELDS
 from planner.simulation.document import IMPORTABLE_VERSIONS, catalog_models, levers_from_document, prefixed
 from planner.simulation.document_replace import plan_apply
@@ -133,11 +136,15 @@ def _import_v2(
     except ValidationError as error:
         raise prefixed(error, "plan.settings.") from error
     plan_apply(scenario=scenario, plan=plan)
-    # The live plan (the template of new scenarios) gets the usage of the tiers that made it.
+    # The live plan (the template of new scenarios) gets the usage and segments of the tiers
+    # that made it.
+    pairs = []
     for plan_tier in scenario_tiers(scenario).filter(name__in=live):
-        for usage in plan_tier.usage.all():
+        for usage in plan_tier.usage.filter(segment__isnull=True):
             usage.pk, usage.tier = None, live[plan_tier.name]
             usage.save()
+        pairs.append((plan_tier, live[plan_tier.name]))
+    segments_copy(pairs=pairs)
     return scenario
 
 
@@ -175,7 +182,11 @@ def _import_v1(
             raise prefixed(error, f"{path}.") from error
     scenario_in = dict(document["scenario"])
     levers = levers_from_document(
-        scenario_in.pop("levers", None) or [], workloads=workloads, catalog=catalog, path="scenario.levers"
+        scenario_in.pop("levers", None) or [],
+        workloads=workloads,
+        tiers={name: tier.pk for name, tier in tiers.items()},
+        catalog=catalog,
+        path="scenario.levers",
     )
     try:
         return scenario_create(product=product, levers=levers, **scenario_in)

@@ -3,9 +3,12 @@
 :func:`plan_apply` makes the scenario's plan what the document's ``plan`` says, in one
 transaction: tiers are matched by name and updated in place (their ids stay, so alert rules and
 runs keep pointing at them), a tier only in the document is created, a tier missing from it is
-removed (refused while an alert rule names it), usage distributions are set pair by pair (pairs
-missing from the document are removed), workload overrides are set (a workload not listed
-follows the product), and the settings and levers are replaced. The
+removed (refused while an alert rule names it); each tier's segments are matched by name the
+same way (a segment missing from the document goes with its usage; a document without
+``segments`` leaves the plan without any); usage distributions are set by (tier, segment,
+workload) (those missing from the document are removed), workload overrides are set (a
+workload not listed follows the product), and the settings and levers are replaced (levers name
+tiers of the new plan). The
 ``product`` section is read-only here: an equal one is accepted, a differing one is an error at
 its path. Every error is reported at its document path (``plan.tiers[1].monthly_fee``) and
 nothing is written then.
@@ -14,12 +17,14 @@ nothing is written then.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from planner.products.models import Product, Tier, UsageDistribution, Workload
+from planner.products.models import Product, Segment, Tier, UsageDistribution, Workload
+from planner.products.segments import SEGMENT_FIELDS, segment_create, segment_update
 from planner.products.selectors import live_tiers
 from planner.products.services import (
     TIER_FIELDS,
@@ -41,6 +46,8 @@ from planner.simulation.plans import scenario_tiers
 from planner.simulation.scenarios import scenario_update
 
 Errors = dict[str, list[str]]
+#: A segment in a document: (tier name, segment name).
+SegmentKey = tuple[str, str]
 
 
 def scenario_document_replace(*, scenario: Scenario, document: Mapping[str, Any]) -> Scenario:
@@ -153,20 +160,38 @@ def plan_apply(*, scenario: Scenario, plan: Mapping[str, Any]) -> None:
             _merge(errors, prefixed(error, f"plan.tiers[{i}]."))
     _overrides_apply(scenario, plan.get("overrides") or [], workloads, errors)
     failed = {data["name"] for data in tiers_in} - set(tiers)
-    _usage_apply(scenario, plan.get("usage_distributions") or [], tiers, workloads, errors, failed)
-    _settings_apply(scenario, plan, workloads, errors)
+    segments = _segments_apply(plan.get("segments") or [], tiers, errors, failed)
+    _usage_apply(
+        scenario,
+        plan.get("usage_distributions") or [],
+        _PlanParts(tiers, segments, workloads, failed),
+        errors,
+    )
+    _settings_apply(
+        scenario, plan, workloads, {name: tier.pk for name, tier in tiers.items()}, failed, errors
+    )
     if errors:
         raise ValidationError(errors)
 
 
 def _settings_apply(
-    scenario: Scenario, plan: Mapping[str, Any], workloads: Mapping[str, Workload], errors: Errors
+    scenario: Scenario,
+    plan: Mapping[str, Any],
+    workloads: Mapping[str, Workload],
+    tier_ids: Mapping[str, int],
+    failed: set[str],
+    errors: Errors,
 ) -> None:
-    levers_in = plan.get("levers") or []
+    # A lever naming a tier that failed is checked without it (the tier's own error is reported).
+    levers_in = [
+        {**lever, "tiers": [name for name in lever.get("tiers") or [] if name not in failed]}
+        for lever in plan.get("levers") or []
+    ]
     try:
         levers = levers_from_document(
             levers_in,
             workloads=workloads,
+            tiers=tier_ids,
             catalog=catalog_models(
                 lever["routing_model"] for lever in levers_in if lever.get("routing_model")
             ),
@@ -243,39 +268,95 @@ def _check_dropped(dropped: Sequence[Tier], errors: Errors) -> None:
         )
 
 
-def _usage_apply(
-    scenario: Scenario,
-    usage_in: Sequence[Mapping[str, Any]],
-    tiers: Mapping[str, Tier],
-    workloads: Mapping[str, Workload],
-    errors: Errors,
-    failed: set[str],
-) -> None:
-    kept: set[tuple[int, int]] = set()
-    for i, data in enumerate(usage_in):
-        path = f"plan.usage_distributions[{i}]"
+def _segments_apply(
+    segments_in: Sequence[Mapping[str, Any]], tiers: Mapping[str, Tier], errors: Errors, failed: set[str]
+) -> dict[SegmentKey, Segment | None]:
+    """Make the segments of each plan tier the document's: matched by name within their tier
+    and updated in place, created, or removed with their usage. Returns each document segment
+    by (tier name, name): None for one that could not be written (its error is reported)."""
+    wanted: dict[SegmentKey, tuple[int, Mapping[str, Any]]] = {}
+    for i, data in enumerate(segments_in):
+        path = f"plan.segments[{i}]"
+        key = (data["tier"], data["name"])
         if data["tier"] in failed:
             continue  # the tier's own error is reported
-        tier, workload = tiers.get(data["tier"]), workloads.get(data["workload"])
+        if data["tier"] not in tiers:
+            errors[f"{path}.tier"] = [f"No tier named {data['tier']!r} in this plan."]
+        elif key in wanted:
+            errors[f"{path}.name"] = [f"Segment {data['name']!r} appears twice in tier {data['tier']!r}."]
+        else:
+            wanted[key] = (i, data)
+    tier_names = {tier.pk: name for name, tier in tiers.items()}
+    existing = {
+        (tier_names[s.tier_id], s.name): s for s in Segment.objects.filter(tier__in=list(tiers.values()))
+    }
+    Segment.objects.filter(pk__in=[s.pk for key, s in existing.items() if key not in wanted]).delete()
+    written: dict[SegmentKey, Segment | None] = {}
+    for key, (i, data) in wanted.items():
+        written[key] = None
+        fields = {name: data[name] for name in SEGMENT_FIELDS if name in data}
+        try:
+            if key in existing:
+                written[key] = segment_update(segment=existing[key], data=fields)
+            else:
+                written[key] = segment_create(tier=tiers[key[0]], **fields)
+        except ValidationError as error:
+            _merge(errors, prefixed(error, f"plan.segments[{i}]."))
+    return written
+
+
+@dataclass(frozen=True)
+class _PlanParts:
+    """What usage entries name, by name: the plan's tiers (``failed``: those the document could
+    not write), their segments (None: could not be written) and the product's workloads."""
+
+    tiers: Mapping[str, Tier]
+    segments: Mapping[SegmentKey, Segment | None]
+    workloads: Mapping[str, Workload]
+    failed: set[str]
+
+
+def _usage_apply(
+    scenario: Scenario, usage_in: Sequence[Mapping[str, Any]], parts: _PlanParts, errors: Errors
+) -> None:
+    kept: set[tuple[int, int | None, int]] = set()
+    for i, data in enumerate(usage_in):
+        path = f"plan.usage_distributions[{i}]"
+        segment_name = data.get("segment")
+        if data["tier"] in parts.failed:
+            continue  # the tier's own error is reported
+        tier, workload = parts.tiers.get(data["tier"]), parts.workloads.get(data["workload"])
         if tier is None:
             errors[f"{path}.tier"] = [f"No tier named {data['tier']!r} in this plan."]
         if workload is None:
             errors[f"{path}.workload"] = [f"No workload named {data['workload']!r} in this product."]
+        segment = None
+        if tier is not None and segment_name is not None:
+            if (tier.name, segment_name) not in parts.segments:
+                errors[f"{path}.segment"] = [f"Tier {tier.name!r} has no segment named {segment_name!r}."]
+                continue
+            segment = parts.segments[(tier.name, segment_name)]
+            if segment is None:
+                continue  # the segment's own error is reported
         if tier is None or workload is None:
             continue
-        if (tier.pk, workload.pk) in kept:
-            errors[path] = [f"{tier.name} x {workload.name} appears twice."]
+        key = (tier.pk, None if segment is None else segment.pk, workload.pk)
+        if key in kept:
+            who = tier.name if segment is None else f"{tier.name} / {segment.name}"
+            errors[path] = [f"{who} x {workload.name} appears twice."]
             continue
-        kept.add((tier.pk, workload.pk))
-        parameters = {name: value for name, value in data.items() if name not in ("tier", "workload")}
+        kept.add(key)
+        parameters = {
+            name: value for name, value in data.items() if name not in ("tier", "segment", "workload")
+        }
         try:
-            usage_distribution_set(tier=tier, workload=workload, **parameters)
+            usage_distribution_set(tier=tier, workload=workload, segment=segment, **parameters)
         except ValidationError as error:
             _merge(errors, prefixed(error, f"{path}."))
     stale = [
         u.pk
         for u in UsageDistribution.objects.filter(tier__scenario=scenario)
-        if (u.tier_id, u.workload_id) not in kept
+        if (u.tier_id, u.segment_id, u.workload_id) not in kept
     ]
     UsageDistribution.objects.filter(pk__in=stale).delete()
 

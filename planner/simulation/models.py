@@ -46,7 +46,8 @@ class Scenario(TimestampedModel):
     """A what-if for a product: horizon, simulation size, market trends and levers.
 
     ``levers`` is a list of lever objects (see ``planner.core.validators.levers_validate_structure``)
-    whose ``routing_model`` is an AIModel id and ``workloads`` are Workload ids of the product.
+    whose ``routing_model`` is an AIModel id, ``workloads`` are Workload ids of the product and
+    ``tiers`` are Tier ids of the scenario's own plan.
     ``price_date`` pins the catalog prices used by runs. ``seed`` is drawn at random when the
     scenario is created and stored so every run can be reproduced. ``organization`` duplicates
     ``product.organization`` (set on save; a scenario never changes product) so that tenant
@@ -70,7 +71,10 @@ class Scenario(TimestampedModel):
     )
     levers = models.JSONField(default=list, blank=True, validators=[levers_validate_structure])
     price_trend_yearly = float_field(
-        "Yearly change of token prices (-0.30 = 30 % cheaper each year).", low=-0.99, high=1.0, default=-0.30
+        "Yearly change of token prices (-0.30 = 30 % cheaper each year; 0 = flat).",
+        low=-0.99,
+        high=1.0,
+        default=0.0,
     )
     usage_growth_monthly = float_field(
         "Monthly growth of each user's usage (0.05 = +5 % a month).", low=-0.5, high=1.0, default=0.0
@@ -106,7 +110,8 @@ class Scenario(TimestampedModel):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        """Check that the levers reference this product's workloads and existing models."""
+        """Check that the levers reference this product's workloads, existing models and the
+        tiers of this scenario's plan."""
         if not isinstance(self.levers, list) or not self.product_id:
             return
         workload_ids = set(self.product.workloads.values_list("id", flat=True))
@@ -116,6 +121,8 @@ class Scenario(TimestampedModel):
             if isinstance(lever, dict) and type(lever.get("routing_model")) is int
         }
         known_models = set(AIModel.objects.filter(pk__in=model_ids).values_list("pk", flat=True))
+        # The plan exists once the scenario is saved (scenario_create checks again then).
+        plan_tiers = set(self.tiers.values_list("id", flat=True)) if self.pk is not None else set()
         errors: list[str] = []
         for lever in self.levers:
             if not isinstance(lever, dict):
@@ -127,6 +134,9 @@ class Scenario(TimestampedModel):
             model = lever.get("routing_model")
             if model is not None and model not in known_models:
                 errors.append(f"{where}: model id {model} does not exist.")
+            strangers = [t for t in lever.get("tiers", []) if t not in plan_tiers]
+            if self.pk is not None and strangers:
+                errors.append(f"{where}: tier id(s) {strangers} are not tiers of this scenario's plan.")
         if errors:
             raise ValidationError({"levers": errors})
 

@@ -9,12 +9,15 @@ another: nothing is shared but the product's workloads and correlations.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
 from planner.products.models import Tier, UsageDistribution
+from planner.products.segments import segments_copy
 from planner.products.selectors import live_tiers
 from planner.products.services import TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS
 from planner.simulation.models import Scenario
@@ -35,8 +38,8 @@ def stand_ins(live_tier_ids: Iterable[int]) -> QuerySet[Tier]:
 
 
 def plan_copy(*, tiers: Iterable[Tier], scenario: Scenario) -> list[Tier]:
-    """Copy ``tiers`` (a live plan or another scenario's plan) with their usage distributions
-    into ``scenario``'s plan, which must be empty. Each copy stands for the live tier its
+    """Copy ``tiers`` (a live plan or another scenario's plan) with their segments and usage
+    distributions into ``scenario``'s plan, which must be empty. Each copy stands for the live tier its
     original is (a live tier) or stands for (a scenario tier). Returns the copies in order."""
     sources = list(tiers)
     with transaction.atomic():
@@ -59,16 +62,38 @@ def plan_copy(*, tiers: Iterable[Tier], scenario: Scenario) -> list[Tier]:
                     workload_id=usage.workload_id,
                     **{name: getattr(usage, name) for name in USAGE_DISTRIBUTION_FIELDS},
                 )
-                for usage in UsageDistribution.objects.filter(tier__in=sources).order_by(
-                    "tier_id", "workload_id"
-                )
+                for usage in UsageDistribution.objects.filter(
+                    tier__in=sources, segment__isnull=True
+                ).order_by("tier_id", "workload_id")
             ]
         )
+        segments_copy(pairs=list(zip(sources, copies, strict=True)))
     return copies
 
 
-def plan_start(*, scenario: Scenario, source: Scenario | None = None) -> list[Tier]:
+def plan_start(*, scenario: Scenario, source: Scenario | None = None) -> dict[int, Tier]:
     """Give the new ``scenario`` its plan: a copy of ``source``'s plan, or of the product's live
-    plan when ``source`` is None."""
-    tiers = live_tiers(scenario.product) if source is None else scenario_tiers(source)
-    return plan_copy(tiers=tiers, scenario=scenario)
+    plan when ``source`` is None. Returns each copy by the id of the tier it was copied from."""
+    tiers = list(live_tiers(scenario.product) if source is None else scenario_tiers(source))
+    copies = plan_copy(tiers=tiers, scenario=scenario)
+    return {tier.pk: copy for tier, copy in zip(tiers, copies, strict=True)}
+
+
+def levers_retargeted(
+    levers: Iterable[Mapping[str, Any]], copies: Mapping[int, Tier]
+) -> list[dict[str, Any]]:
+    """``levers`` with the tier ids they name replaced by the ids of those tiers' copies.
+    Raises ValidationError on ``levers`` for an id that is not a tier of the copied plan."""
+    result = []
+    for lever in levers:
+        named = lever.get("tiers") or []
+        unknown = [t for t in named if t not in copies]
+        if unknown:
+            raise ValidationError(
+                {
+                    "levers": f"Lever '{lever.get('key')}': tier id(s) {unknown} are not tiers "
+                    "of the plan it starts from."
+                }
+            )
+        result.append({**lever, "tiers": [copies[t].pk for t in named]} if named else dict(lever))
+    return result

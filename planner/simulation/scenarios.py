@@ -13,7 +13,7 @@ from planner.core.services import model_update
 from planner.products.models import Product
 from planner.simulation.models import Scenario
 from planner.simulation.overrides import overrides_copy
-from planner.simulation.plans import plan_start
+from planner.simulation.plans import levers_retargeted, plan_start
 
 #: Fields ``scenario_update`` may change, in display order (the web form, the API serializer and
 #: the scenario document use them). The product is fixed: a scenario's levers refer to the
@@ -41,7 +41,7 @@ def scenario_create(
     simulated_users: int = 200_000,
     seed: int | None = None,
     levers: Sequence[Mapping[str, Any]] = (),
-    price_trend_yearly: float = -0.30,
+    price_trend_yearly: float = 0.0,
     usage_growth_monthly: float = 0.0,
     discount_rate_yearly: float = 0.10,
     target_margin: float = 0.5,
@@ -52,7 +52,10 @@ def scenario_create(
 
     ``seed=None`` draws a random seed, stored so every run can be reproduced; ``price_date``
     (default: today) pins the catalog prices. ``levers`` are lever objects as described in
-    ``planner.core.validators.levers_validate_structure`` (models and workloads by id).
+    ``planner.core.validators.levers_validate_structure`` (models and workloads by id); the
+    tiers a lever names are tiers of the plan the scenario starts from (live tiers, or
+    ``plan_from``'s), and are stored as the ids of their copies in the new plan.
+    New scenarios assume flat token prices and no usage growth unless told otherwise.
     """
     if plan_from is not None and plan_from.product_id != product.pk:
         raise ValidationError({"plan_from": "Start from a scenario of the same product."})
@@ -63,7 +66,6 @@ def scenario_create(
         name=name,
         horizon_months=horizon_months,
         simulated_users=simulated_users,
-        levers=[dict(lever) for lever in levers],
         price_trend_yearly=price_trend_yearly,
         usage_growth_monthly=usage_growth_monthly,
         discount_rate_yearly=discount_rate_yearly,
@@ -73,12 +75,17 @@ def scenario_create(
         scenario.seed = seed
     if price_date is not None:
         scenario.price_date = price_date
-    scenario.full_clean()
+    scenario.levers = [dict(lever) for lever in levers]
+    scenario.full_clean()  # the levers' tiers are checked once the plan exists
     with transaction.atomic():
         scenario.save()
-        plan_start(scenario=scenario, source=plan_from)
+        copies = plan_start(scenario=scenario, source=plan_from)
         if plan_from is not None:
             overrides_copy(source=plan_from, target=scenario)
+        if any(lever.get("tiers") for lever in scenario.levers):
+            scenario.levers = levers_retargeted(scenario.levers, copies)
+            scenario.full_clean()
+            scenario.save(update_fields=["levers"])
     return scenario
 
 

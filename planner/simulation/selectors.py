@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from planner.accounts.models import Organization
 from planner.products.models import Product, Tier, UsageDistribution, Workload, WorkloadModel
+from planner.simulation.compare import (
+    InputChange,
+    RunBatches,
+    TierFigure,
+    inputs_diff,
+    run_batches_from_arrays,
+    tier_figures,
+)
 from planner.simulation.models import RunBlock, Scenario, SimulationRun
+from planner.simulation.results import (
+    chart_data,
+    headline,
+    runs_by_id,
+    scenarios_with_latest_runs,
+    snapshots_by_run_id,
+)
 
 
 def scenarios_for_organization(*, organization: Organization) -> QuerySet[Scenario]:
@@ -108,3 +127,84 @@ def product_deletion_summary(*, product: Product) -> DeletionSummary:
             customers=Count("customer_periods__customer", distinct=True)
         )["customers"],
     )
+
+
+def run_batches(*, run: SimulationRun) -> RunBatches | None:
+    """The per-batch month-1 baseline sums of ``run``'s tiers, from its stored blocks (in block
+    order), for paired errors in compare (``planner.simulation.compare``); None when any block
+    is missing (a run executed in one process stores none; blocks may have been cleaned).
+
+    Only the arrays ``moments`` and ``batch_users`` are read from each stored ``.npz``, so
+    aggregates stored by older engines (fewer arrays; 7 moments instead of 10, with the same
+    indices for the ones read here) still load. ``run`` is one the caller has scoped.
+    """
+    month_one: list[np.ndarray] = []
+    batch_users: list[np.ndarray] = []
+    rows = (
+        RunBlock.objects.filter(run=run, state=RunBlock.State.DONE)
+        .order_by("block")
+        .values_list("block", "aggregate")
+    )
+    for expected, (block, data) in enumerate(rows.iterator(chunk_size=16)):
+        if block != expected or data is None:
+            return None
+        with np.load(io.BytesIO(bytes(data)), allow_pickle=False) as arrays:
+            month_one.append(np.array(arrays["moments"][0, :, :, 0, :]))  # a copy: the rest is freed
+            batch_users.append(arrays["batch_users"])
+    if not month_one or len(month_one) != run.blocks_total:
+        return None
+    return run_batches_from_arrays(
+        seed=run.seed,
+        users=run.users,
+        month_one=np.concatenate(month_one, axis=-1),
+        batch_users=np.concatenate(batch_users, axis=1),
+    )
+
+
+def runs_compared(*, organization: Organization, scenario_ids: Iterable[int]) -> dict[str, Any]:
+    """The compare page's data for the chosen scenarios of ``organization``: every scenario
+    (to pick from), a column per chosen scenario with its latest successful run's headline,
+    tiers and charts (``run`` None when it has none), the chart series, and, for two or more
+    runs, what differs in their inputs and each tier's figures with the changes' errors
+    (paired where the runs' stored blocks allow it: :func:`run_batches`)."""
+    scenarios: list[Any] = list(scenarios_with_latest_runs(organization=organization))  # annotated rows
+    chosen_ids = set(scenario_ids)
+    chosen = [s for s in scenarios if s.pk in chosen_ids]
+    runs = runs_by_id(s.latest_result_run_id for s in chosen)
+    columns: list[dict[str, Any]] = []
+    for scenario in chosen:
+        run = runs.get(scenario.latest_result_run_id) if scenario.latest_result_run_id else None
+        if run is None or not run.results:
+            columns.append({"scenario": scenario, "run": None})
+            continue
+        columns.append(
+            {
+                "scenario": scenario,
+                "run": run,
+                "headline": headline(run.results),
+                "tiers": run.results["tiers"],
+                "charts": chart_data(run.results, None),
+            }
+        )
+    ran = [c for c in columns if c["run"] is not None]
+    input_changes: list[InputChange] = []
+    figures: list[TierFigure] = []
+    if len(ran) > 1:
+        snapshots = snapshots_by_run_id(c["run"].pk for c in ran)
+        inputs = [snapshots[c["run"].pk] for c in ran]
+        input_changes = inputs_diff(inputs)
+        figures = tier_figures(
+            inputs, [c["run"].results for c in ran], [run_batches(run=c["run"]) for c in ran]
+        )
+    return {
+        "scenarios": scenarios,
+        "chosen_ids": chosen_ids,
+        "columns": columns,
+        "series": [
+            {"name": f"{c['scenario'].product.name} · {c['scenario'].name}", "charts": c["charts"]}
+            for c in ran
+        ],
+        "ran": ran,
+        "input_changes": input_changes,
+        "tier_figures": figures,
+    }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,14 @@ from planner import engine
 from planner.prices.models import PriceSheetEntry
 from planner.prices.terms import price_resolver
 from planner.products.correlations import correlation_matrix
-from planner.products.models import Tier, UsageDistribution, WorkloadModel
+from planner.products.models import (
+    Segment,
+    Tier,
+    UsageDistribution,
+    Workload,
+    WorkloadModel,
+    segment_shares_problem,
+)
 from planner.simulation.adapter import SimulationInputError, usage_json
 from planner.simulation.models import Scenario
 from planner.simulation.overrides import effective_workload
@@ -33,7 +40,11 @@ from pricing.selectors import PriceNotFound
 #: 2: the tiers are the scenario's plan and each names the live tier it stands for
 #: (``live_tier``: ``{"id", "name"}`` or None). Version 1 snapshots (tiers of the product) still
 #: run: the engine input reads neither the schema nor ``live_tier``.
-SNAPSHOT_SCHEMA = 2
+#: 3: tiers carry ``billing`` (the field the tier bills by and its months-per-unit factor) and
+#: ``segments`` (``{"id", "key", "share", "usage"}``, usage per workload with the tier's own where
+#: a segment has none); levers name tiers (``tiers``: names) and may change their plans
+#: (``LEVER_PLAN_FIELDS``). Versions 1 and 2 read as having no segments and cost levers only.
+SNAPSHOT_SCHEMA = 3
 BATCH_VARIANT = "processing=batch"
 _PACKAGES = ("numpy", "scipy", "genai-prices", "numpy-financial", "Django")
 
@@ -122,6 +133,40 @@ def _token_specs(fields: dict[str, Any]) -> dict[str, list[float] | None]:
     }
 
 
+def billing_json(tier: Tier) -> dict[str, Any]:
+    """The field ``tier`` bills by and its seats: what a lever that sets the fee sets
+    (``planner.products.models.tiers.monthly_revenue`` turns a fee into monthly revenue)."""
+    return {"field": tier.billing_field, "seats": tier.seats}
+
+
+def segments_json(
+    tier: Tier,
+    segments: list[Segment],
+    workloads: list[Workload],
+    usage: Mapping[tuple[int, int | None, int], UsageDistribution],
+) -> list[dict[str, Any]]:
+    """The tier's segments with their usage per workload (the tier's own where a segment has
+    none). Raises SimulationInputError when their shares do not sum to 1."""
+    problem = segment_shares_problem([segment.share for segment in segments])
+    if problem:
+        raise SimulationInputError(f"Tier {tier.name}: {problem}; adjust the segments' shares.")
+    return [
+        {
+            "id": segment.pk,
+            "key": segment.name,
+            "share": segment.share,
+            "usage": [
+                usage_json(
+                    usage.get((tier.pk, segment.pk, w.pk)) or usage.get((tier.pk, None, w.pk)),
+                    f"Tier {tier.name}, segment {segment.name}, workload {w.name}",
+                )
+                for w in workloads
+            ],
+        }
+        for segment in segments
+    ]
+
+
 def scenario_snapshot(*, scenario: Scenario, tiers: Iterable[Tier] | None = None) -> dict[str, Any]:
     """Freeze every input of ``scenario`` (prices resolved at its price date) into JSON.
 
@@ -136,7 +181,12 @@ def scenario_snapshot(*, scenario: Scenario, tiers: Iterable[Tier] | None = None
         raise SimulationInputError(
             "The scenario's plan needs at least one tier and the product at least one workload to simulate."
         )
-    usage = {(u.tier_id, u.workload_id): u for u in UsageDistribution.objects.filter(tier__in=tiers)}
+    usage = {
+        (u.tier_id, u.segment_id, u.workload_id): u for u in UsageDistribution.objects.filter(tier__in=tiers)
+    }
+    segments: dict[int, list[Segment]] = {tier.pk: [] for tier in tiers}
+    for segment in Segment.objects.filter(tier__in=tiers).order_by("position", "id"):
+        segments[segment.tier_id].append(segment)
     overrides = {o.workload_id: o for o in scenario.workload_overrides.all()}
     effective = {w.pk: effective_workload(w, overrides.get(w.pk)) for w in workloads}
     mixes: dict[int, list[WorkloadModel]] = {w.pk: [] for w in workloads}
@@ -159,8 +209,14 @@ def scenario_snapshot(*, scenario: Scenario, tiers: Iterable[Tier] | None = None
         organization_id=product.organization_id, model_ids=mix_models | set(routing_models)
     )
     workload_keys = {w.pk: w.name for w in workloads}
+    tier_keys = {tier.pk: tier.name for tier in tiers}
     levers = []
     for lever in scenario.levers:
+        strangers = [t for t in lever.get("tiers", []) if t not in tier_keys]
+        if strangers:
+            raise SimulationInputError(
+                f"Lever '{lever['label']}': tier id(s) {strangers} are not in this scenario's plan."
+            )
         routing = lever.get("routing_model")
         if routing is not None and routing not in routing_models:
             raise SimulationInputError(f"Lever '{lever['key']}': routing model {routing} does not exist.")
@@ -168,6 +224,7 @@ def scenario_snapshot(*, scenario: Scenario, tiers: Iterable[Tier] | None = None
             {
                 **lever,
                 "workloads": [workload_keys[w] for w in lever.get("workloads", []) if w in workload_keys],
+                "tiers": [tier_keys[t] for t in lever.get("tiers", [])],
                 "routing_model": _model_prices(resolver, routing_models[routing], variant="", at=at)
                 if routing
                 else None,
@@ -204,10 +261,12 @@ def scenario_snapshot(*, scenario: Scenario, tiers: Iterable[Tier] | None = None
                 "payment_fee_fixed": str(tier.payment_fee_fixed),
                 "subscribers": tier.subscribers,
                 "churn_monthly": tier.churn_monthly,
+                "billing": billing_json(tier),
                 "usage": [
-                    usage_json(usage.get((tier.pk, w.pk)), f"Tier {tier.name}, workload {w.name}")
+                    usage_json(usage.get((tier.pk, None, w.pk)), f"Tier {tier.name}, workload {w.name}")
                     for w in workloads
                 ],
+                "segments": segments_json(tier, segments[tier.pk], workloads, usage),
             }
             for tier in tiers
         ],

@@ -19,6 +19,7 @@ from planner.alerts.rules import alert_rule_create
 from planner.prices.self_hosted import self_hosted_create
 from planner.prices.sheets import price_sheet_create, price_sheet_entry_add
 from planner.products.models import Product
+from planner.products.segments import segment_create
 from planner.simulation.models import Scenario, SimulationRun
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
@@ -94,9 +95,11 @@ def seeded(product: Product, scenario: Scenario) -> dict[str, Any]:  # noqa: F81
             "target_utilization": 0.6,
         },
     )
+    segment = segment_create(tier=scenario.tiers.get(name="Pro"), name="Seeded segment", share=1.0)
     return {
         "product": product,
         "scenario": scenario,
+        "segment": segment,
         "run": run,
         "customer": customer,
         "alert_rule": alert_rule,

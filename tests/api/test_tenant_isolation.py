@@ -25,6 +25,7 @@ def marker_free(seeded: dict[str, Any]) -> list[str]:
         seeded["product"].organization.slug,
         seeded["price_sheet"].name,
         seeded["self_hosted"].name,
+        seeded["segment"].name,
     ]
 
 
@@ -41,6 +42,8 @@ def test_routes_are_found() -> None:
         "price-sheet-import",
         "price-sheet-export",
         "self-hosted-deployment-detail",
+        "segment-list",
+        "segment-detail",
     } <= names
 
 

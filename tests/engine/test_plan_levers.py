@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,17 +37,29 @@ PLAN = (
 )
 #: Per-user figures a lever reports that a separate run reports for its baseline tier.
 SAME_FIGURES = {
-    "revenue": (lambda lever: lever["revenue_per_user"]["value"], lambda tier: tier["revenue_per_user"]["value"]),
+    "revenue": (
+        lambda lever: lever["revenue_per_user"]["value"],
+        lambda tier: tier["revenue_per_user"]["value"],
+    ),
     "cogs": (lambda lever: lever["cogs_per_user"], lambda tier: tier["cogs_per_user"]["mean"]["value"]),
-    "margin": (lambda lever: lever["margin_per_user"]["value"], lambda tier: tier["margin_per_user"]["value"]),
+    "margin": (
+        lambda lever: lever["margin_per_user"]["value"],
+        lambda tier: tier["margin_per_user"]["value"],
+    ),
     "margin error": (
         lambda lever: lever["margin_per_user"]["mc_error"],
         lambda tier: tier["margin_per_user"]["mc_error"],
     ),
     "gross margin": (lambda lever: lever["gross_margin_pct"], lambda tier: tier["gross_margin_pct"]["value"]),
     "underwater": (lambda lever: lever["underwater_share"], lambda tier: tier["underwater"]["share"]),
-    "underwater interval": (lambda lever: lever["underwater_interval"], lambda tier: tier["underwater"]["interval"]),
-    "loss": (lambda lever: lever["monthly_loss"]["value"], lambda tier: tier["underwater"]["monthly_loss"]["value"]),
+    "underwater interval": (
+        lambda lever: lever["underwater_interval"],
+        lambda tier: tier["underwater"]["interval"],
+    ),
+    "loss": (
+        lambda lever: lever["monthly_loss"]["value"],
+        lambda tier: tier["underwater"]["monthly_loss"]["value"],
+    ),
     "capped": (lambda lever: lever["capped_share"]["share"], lambda tier: tier["capped_share"]["share"]),
     "break-even": (lambda lever: lever["break_even"], lambda tier: tier["break_even"]),
     "break-even COGS": (lambda lever: lever["break_even_cogs"], lambda tier: tier["break_even_cogs"]),
@@ -78,7 +91,9 @@ def test_a_plan_only_lever_equals_a_separate_run_of_the_changed_plan():
     )
     separate = simulate(changed, users=70_000, seed=11)
     compared = 0
-    for lever_tier, base_tier, tier in zip(with_lever["tiers"], separate["tiers"], changed.tiers, strict=True):
+    for lever_tier, base_tier, tier in zip(
+        with_lever["tiers"], separate["tiers"], changed.tiers, strict=True
+    ):
         lever = lever_tier["levers"][0]
         for name, (read_lever, read_tier) in SAME_FIGURES.items():
             assert _close(read_lever(lever), read_tier(base_tier)), (tier.key, name)
@@ -159,8 +174,14 @@ def test_a_segment_mixture_matches_its_closed_form():
     mean = tier["cogs_per_user"]["mean"]
     assert abs(mean["value"] - (0.85 * chat + 0.15 * power)) < 4 * mean["mc_error"]
     segments = {s["key"]: s for s in tier["segments"]}
-    assert abs(segments["chat"]["cogs_per_user"]["value"] - chat) < 4 * segments["chat"]["cogs_per_user"]["mc_error"]
-    assert abs(segments["power"]["cogs_per_user"]["value"] - power) < 4 * segments["power"]["cogs_per_user"]["mc_error"]
+    assert (
+        abs(segments["chat"]["cogs_per_user"]["value"] - chat)
+        < 4 * segments["chat"]["cogs_per_user"]["mc_error"]
+    )
+    assert (
+        abs(segments["power"]["cogs_per_user"]["value"] - power)
+        < 4 * segments["power"]["cogs_per_user"]["mc_error"]
+    )
     n = tier["simulated_users"]
     assert abs(segments["power"]["simulated_users"] / n - 0.15) < 4 * math.sqrt(0.15 * 0.85 / n)
     # Underwater when a month's requests exceed $20 / $0.01 = 2000.
@@ -169,7 +190,11 @@ def test_a_segment_mixture_matches_its_closed_form():
     # Almost all underwater users are power users; the only workload drives their cost.
     assert segments["power"]["underwater"]["share"] > 10 * segments["chat"]["underwater"]["share"]
     assert segments["power"]["driver"] == tier["underwater"]["driver"] == "chat"
-    assert segments["power"]["break_even"] == {"kind": "from", "credits": pytest.approx(2000.0), "until": None}
+    assert segments["power"]["break_even"] == {
+        "kind": "from",
+        "credits": pytest.approx(2000.0),
+        "until": None,
+    }
 
 
 def test_a_tier_without_segments_reports_none_and_draws_as_before():
@@ -213,7 +238,9 @@ def test_assumption_effects_add_up_to_the_horizon_total():
     assert effects["churn"]["effect"]["value"] < 0
     assert all(e["effect"]["mc_error"] > 0 for e in effects.values())
     neutral = dataclasses.replace(inputs, price_trend_yearly=0.0, usage_growth_monthly=0.0)
-    neutral = dataclasses.replace(neutral, tiers=tuple(dataclasses.replace(t, churn_monthly=0.0) for t in neutral.tiers))
+    neutral = dataclasses.replace(
+        neutral, tiers=tuple(dataclasses.replace(t, churn_monthly=0.0) for t in neutral.tiers)
+    )
     assert simulate(neutral, users=5000, seed=4)["total"]["horizon"]["assumptions"]["effects"] == []
 
 
@@ -230,7 +257,12 @@ HONESTY_LEVERS = (
         "Pro +25% capped at 400, Team capped at 5000",
         plan=(TierChange("pro", fee_scale=1.25, hard_cap=400.0), TierChange("team", hard_cap=5000.0)),
     ),
-    Lever("route", "Route 50% to the small model", routing_model=ModelOption("openai/gpt-4o-mini", 0.0, LinearPricer(0.15, 0.6, cache_read=0.075)), routing_share=0.5),  # fmt: skip
+    Lever(
+        "route",
+        "Route 50% to the small model",
+        routing_model=ModelOption("openai/gpt-4o-mini", 0.0, LinearPricer(0.15, 0.6, cache_read=0.075)),
+        routing_share=0.5,
+    ),  # fmt: skip
     Lever(
         "both",
         "Free capped at 20, response cache 30%",
@@ -238,14 +270,32 @@ HONESTY_LEVERS = (
         response_cache_hit_rate=0.3,
     ),
 )
-HONESTY_FIGURES = (
-    ("revenue_change_per_user", lambda lever: (lever["revenue_change_per_user"]["value"], lever["revenue_change_per_user"]["mc_error"])),
-    ("cogs_change_per_user", lambda lever: (lever["cogs_change_per_user"]["value"], lever["cogs_change_per_user"]["mc_error"])),
-    ("margin_change_per_user", lambda lever: (lever["margin_change_per_user"]["value"], lever["margin_change_per_user"]["mc_error"])),
-    ("gross_margin_pct_change", lambda lever: (lever["gross_margin_pct_change"]["value"], lever["gross_margin_pct_change"]["mc_error"])),
-    ("underwater_share_change", lambda lever: (lever["underwater_share_change"], lever["underwater_share_change_error"])),
-    ("capped_share_change", lambda lever: (lever["capped_share"]["change"]["value"], lever["capped_share"]["change"]["mc_error"])),
-)  # fmt: skip
+
+
+def _estimate(name: str) -> Callable[[dict[str, Any]], tuple[float, float]]:
+    """Read a lever's ``name`` figure as (value, mc_error)."""
+    return lambda lever: (lever[name]["value"], lever[name]["mc_error"])
+
+
+HONESTY_FIGURES: tuple[tuple[str, Callable[[dict[str, Any]], tuple[float, float]]], ...] = (
+    *(
+        (name, _estimate(name))
+        for name in (
+            "revenue_change_per_user",
+            "cogs_change_per_user",
+            "margin_change_per_user",
+            "gross_margin_pct_change",
+        )
+    ),
+    (
+        "underwater_share_change",
+        lambda lever: (lever["underwater_share_change"], lever["underwater_share_change_error"]),
+    ),
+    (
+        "capped_share_change",
+        lambda lever: (lever["capped_share"]["change"]["value"], lever["capped_share"]["change"]["mc_error"]),
+    ),
+)
 
 
 def _lever_figures(result: dict[str, Any]) -> dict[tuple[str, str, str], tuple[float, float]]:
@@ -280,7 +330,10 @@ def test_paired_lever_errors_are_honest():
                 continue
             zs.append((estimate - ref) / math.sqrt(error**2 + ref_error**2))
         route = next(lever for lever in result["tiers"][1]["levers"] if lever["key"] == "route")
-        paired_smaller += route["cogs_change_per_user"]["mc_error"] < result["tiers"][1]["cogs_per_user"]["mean"]["mc_error"]
+        paired_smaller += (
+            route["cogs_change_per_user"]["mc_error"]
+            < result["tiers"][1]["cogs_per_user"]["mean"]["mc_error"]
+        )
     z = np.asarray(zs)
     print(f"{z.size} z's: mean {z.mean():+.3f}, SD {z.std(ddof=1):.3f}, max |z| {np.abs(z).max():.2f}")
     assert z.size >= 300

@@ -27,7 +27,7 @@ from planner.products.models import Tier, UsageDistribution
 from planner.products.selectors import live_tiers
 from planner.simulation.adapter import engine_input_from_snapshot
 from planner.simulation.models import Scenario
-from planner.simulation.snapshot import scenario_snapshot
+from planner.simulation.snapshot import SNAPSHOT_SCHEMA, scenario_snapshot
 from pricing.catalog import catalog_import
 
 BEFORE = [("planner", "0007_idempotency_keys")]
@@ -184,14 +184,18 @@ def test_every_scenario_gets_the_plan_it_ran_on_and_nothing_is_lost(migrator: Mi
     for scenario in Scenario.objects.order_by("pk"):
         after = scenario_snapshot(scenario=scenario)
         before = scenario_snapshot(scenario=scenario, tiers=live.values())
-        assert after["schema"] == 2 and _without_ids(after) == _without_ids(before)
+        assert after["schema"] == SNAPSHOT_SCHEMA and _without_ids(after) == _without_ids(before)
         assert [t["live_tier"]["id"] for t in after["tiers"]] == [t["id"] for t in before["tiers"]]
-        # A stored version 1 snapshot (no live tiers, schema 1) re-runs bit-identical, and so
-        # does the migrated plan.
+        # A stored version 1 snapshot (no live tiers, billing or segments; schema 1) re-runs
+        # bit-identical, and so does the migrated plan.
         version_1 = {
             **_without_ids(before),
             "schema": 1,
-            "tiers": [{k: v for k, v in t.items() if k != "live_tier"} for t in before["tiers"]],
+            "tiers": [
+                {k: v for k, v in t.items() if k not in ("live_tier", "billing", "segments")}
+                for t in before["tiers"]
+            ],
+            "levers": [{k: v for k, v in lever.items() if k != "tiers"} for lever in before["levers"]],
         }
         old = engine.simulate(engine_input_from_snapshot(version_1), users=4_096, seed=scenario.seed)
         new = engine.simulate(engine_input_from_snapshot(after), users=4_096, seed=scenario.seed)

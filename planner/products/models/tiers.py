@@ -125,7 +125,17 @@ class Tier(ProductPart):
         """The annual price as a monthly equivalent (annual / 12), or None without one."""
         if self.annual_price is None:
             return None
-        return (self.annual_price / 12).quantize(Decimal("0.000001"))
+        return monthly_revenue("annual_price", self.annual_price)
+
+    @property
+    def billing_field(self) -> str:
+        """The field this tier bills by (``BILLING_FIELDS``): the first of an annual price, a
+        per-seat fee (with seats) and the monthly fee that is set."""
+        if self.annual_price is not None:
+            return "annual_price"
+        if self.seat_fee is not None and self.seats is not None:
+            return "seat_fee"
+        return "monthly_fee"
 
     @property
     def monthly_revenue_per_subscriber(self) -> Decimal:
@@ -134,12 +144,8 @@ class Tier(ProductPart):
         Rule, first match wins: an annual price (annual_price / 12: annual subscribers are
         assumed throughout); else a per-seat fee (seat_fee x seats); else the monthly fee.
         """
-        monthly = self.annual_price_monthly
-        if monthly is not None:
-            return monthly
-        if self.seat_fee is not None and self.seats is not None:
-            return self.seat_fee * self.seats
-        return self.monthly_fee
+        field = self.billing_field
+        return monthly_revenue(field, getattr(self, field), seats=self.seats)
 
     @property
     def is_unlimited(self) -> bool:
@@ -207,3 +213,21 @@ class Tier(ProductPart):
         # Tier's other constraints are CheckConstraints, which PlannerModel leaves to the database:
         # super() would only query the same three unique rules again, for a field-less message.
         raise_errors(errors)
+
+
+#: The fields a tier may bill by (``Tier.billing_field``).
+BILLING_FIELDS = ("monthly_fee", "seat_fee", "annual_price")
+
+
+def monthly_revenue(field: str, amount: Decimal, *, seats: int | None = None) -> Decimal:
+    """Monthly revenue per subscriber of a tier billing ``amount`` in ``field``: an annual price
+    / 12 (to 6 decimals), a seat fee x ``seats``, or the monthly fee itself."""
+    if field == "annual_price":
+        return (amount / 12).quantize(Decimal("0.000001"))
+    if field == "seat_fee":
+        if seats is None:
+            raise ValueError("a seat fee needs seats")
+        return amount * seats
+    if field == "monthly_fee":
+        return amount
+    raise ValueError(f"unknown billing field {field!r}")

@@ -19,6 +19,7 @@ from planner.core.models import (
     unique_constraint,
 )
 from planner.products.models.products import Product
+from planner.products.models.segments import Segment
 from planner.products.models.tiers import Tier
 from planner.products.models.workloads import Workload
 
@@ -42,6 +43,9 @@ class UsageDistribution(PlannerModel):
 
     ``overdispersion`` is the shape k of a monthly gamma shock with mean 1 (negative-binomial
     counts); null gives plain Poisson counts.
+
+    ``segment`` null: the distribution of the whole tier; else of one of the tier's segments
+    (one per tier, segment and workload).
     """
 
     class Kind(models.TextChoices):
@@ -54,6 +58,14 @@ class UsageDistribution(PlannerModel):
 
     tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="usage")
     workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="usage")
+    segment = models.ForeignKey(
+        Segment,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="usage",
+        help_text="The segment of the tier's users this is the usage of; empty = the whole tier.",
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.LOGNORMAL)
     median = _usage_parameter("Lognormal: median requests per month.")
     p90 = _usage_parameter("Lognormal: 90th percentile of requests per month.")
@@ -73,7 +85,10 @@ class UsageDistribution(PlannerModel):
     class Meta:
         ordering = ["tier", "workload"]
         constraints = [
-            unique_constraint("usage", ["tier", "workload"], "pair"),
+            unique_constraint("usage", ["tier", "workload"], "pair", condition=Q(segment__isnull=True)),
+            unique_constraint(
+                "usage", ["segment", "workload"], "segment_pair", condition=Q(segment__isnull=False)
+            ),
             *(
                 between_constraint(
                     "usagedistribution", name, 0.0, MAX_ALPHA if name == "alpha" else MAX_REQUESTS_PER_MONTH
@@ -108,6 +123,8 @@ class UsageDistribution(PlannerModel):
         errors: dict[str, str] = {}
         if self.tier_id and self.workload_id and self.tier.product_id != self.workload.product_id:
             errors["workload"] = "The workload belongs to another product than the tier."
+        if self.segment is not None and self.tier_id and self.segment.tier_id != self.tier_id:
+            errors["segment"] = "The segment belongs to another tier."
         kind = self.kind
         if kind == self.Kind.LOGNORMAL:
             self._clean_lognormal(errors)

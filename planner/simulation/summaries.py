@@ -1,0 +1,235 @@
+"""Plain-language summaries of a results document, and the rows of the results page's tables
+(levers by tier, segments). Everything reads the stored document; nothing is recomputed.
+
+Sentences never contradict the figures beside them: who is underwater and which workload drives
+their cost is said whenever the underwater share is above 0, and "never turns negative" is said
+only when nobody is underwater. Break-even is stated in COGS, which needs no assumption about a
+user's workload mix (``break_even_cogs``); break-even in credits is a figure at the tier's
+average mix, so it is given as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: Words for the assumptions the horizon figures rest on (``total.horizon.assumptions``).
+ASSUMPTION_WORDS = {
+    "price_trend": "token prices",
+    "usage_growth": "usage",
+    "churn": "churn",
+}
+
+
+def money_short(value: float, currency: str) -> str:
+    """``$41k``-style amounts for sentences (the currency symbol when common, else the code)."""
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}.get(currency, f"{currency} ")
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 1e6:
+        text = f"{value / 1e6:.1f}M"
+    elif value >= 1e4:
+        text = f"{value / 1e3:.0f}k"
+    elif value >= 1e3:
+        text = f"{value / 1e3:.1f}k"
+    elif value >= 10:
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:,.2f}"
+    return f"{sign}{symbol}{text}"
+
+
+def _signed(value: float, currency: str) -> str:
+    return ("+" if value >= 0 else "") + money_short(value, currency)
+
+
+def break_even_cogs_words(data: Mapping[str, Any] | None, currency: str) -> str | None:
+    """ "a user turns negative above $X of COGS a month" (with the overage line when there is one)."""
+    if not data or data["kind"] == "free":
+        return None
+    text = f"a user turns negative above {money_short(data['cogs'], currency)} of COGS a month"
+    if data["kind"] == "line":
+        text += f" up to the {data['at_quota']['credits']:,.0f}-credit quota"
+        if data.get("at_cap"):
+            text += (
+                f", rising to {money_short(data['at_cap']['cogs'], currency)} at the "
+                f"{data['at_cap']['credits']:,.0f}-credit cap as overage is billed"
+            )
+        else:
+            text += ", rising as overage is billed"
+    return text
+
+
+def _credits_words(data: Mapping[str, Any], share: float) -> str | None:
+    """Break-even in credits at the tier's average mix; "never" only when nobody is underwater."""
+    kind = data["kind"]
+    if kind == "from":
+        return f"at the tier's average workload mix that is {data['credits']:,.0f} credits/month"
+    if kind == "range":
+        return (
+            f"at the tier's average workload mix margin is negative between {data['credits']:,.0f} "
+            f"and {data['until']:,.0f} credits/month"
+        )
+    if kind == "none" and share == 0:
+        return "at the tier's average workload mix margin never turns negative with usage"
+    return None
+
+
+def _who_words(tier: Mapping[str, Any]) -> str | None:
+    """Who is underwater and what drives their cost: the segment with the most underwater users
+    (when the tier has segments) and its driving workload, else the tier's driver."""
+    segments = [s for s in tier.get("segments") or [] if s["underwater"]["users"] > 0]
+    under = tier["underwater"]
+    if segments:
+        worst = max(segments, key=lambda s: s["underwater"]["users"])
+        share = worst["underwater"]["share"] * 100
+        text = f"most are \u201c{worst['key']}\u201d users ({share:.1f}% of that segment is underwater)"
+        driver, shares = worst.get("driver"), worst.get("underwater_cogs_by_workload") or {}
+    else:
+        text = ""
+        driver, shares = under.get("driver"), under.get("cogs_by_workload") or {}
+    if driver:
+        cost = f"their cost comes mostly from {driver} ({shares.get(driver, 0) * 100:.0f}% of it)"
+        text = f"{text}, and {cost}" if text else cost
+    return text or None
+
+
+def tier_sentence(tier: Mapping[str, Any], currency: str) -> str:
+    """One sentence on a tier (see the module docstring for what it always and never says)."""
+    if not tier["paying"]:
+        cost = tier["cogs_per_user"]["mean"]["value"] * tier["subscribers"]
+        each = money_short(tier["cogs_per_user"]["mean"]["value"], currency)
+        return (
+            f"{tier['key']} is free: its {tier['subscribers']:,} users cost "
+            f"{money_short(cost, currency)}/month ({each} each)."
+        )
+    under = tier["underwater"]
+    share = under["share"]
+    low, high = under["interval"]
+    parts = [
+        f"{share * 100:.1f}% of {tier['key']} users are underwater "
+        f"(95% simulation interval {low * 100:.1f}–{high * 100:.1f}%)"
+    ]
+    if share > 0:
+        parts.append(f"they cost {money_short(under['monthly_loss']['value'], currency)}/month")
+        who = _who_words(tier)
+        if who:
+            parts.append(who)
+    for words in (
+        break_even_cogs_words(tier.get("break_even_cogs"), currency),
+        _credits_words(tier["break_even"], share),
+    ):
+        if words:
+            parts.append(words)
+    return "; ".join(parts) + "."
+
+
+def assumptions_sentence(results: Mapping[str, Any], currency: str) -> str | None:
+    """Every non-neutral assumption behind the horizon total and what it adds to it; ``None`` for
+    documents made before assumptions were reported."""
+    data = results["total"]["horizon"].get("assumptions")
+    months = results["horizon_months"]
+    if data is None:
+        return None
+    if not data["effects"]:
+        return f"The {months}-month figures assume flat token prices, no usage growth and no churn."
+    parts = []
+    for effect in data["effects"]:
+        change = _signed(effect["effect"]["value"], currency)
+        setting = effect["setting"]
+        if effect["name"] == "price_trend":
+            verb = "fall" if setting < 0 else "rise"
+            parts.append(f"token prices {verb} {abs(setting) * 100:.0f}% a year ({change})")
+        elif effect["name"] == "usage_growth":
+            verb = "grows" if setting > 0 else "shrinks"
+            parts.append(f"usage {verb} {abs(setting) * 100:.1f}% a month ({change})")
+        else:
+            rates = ", ".join(f"{key} {rate * 100:.1f}%" for key, rate in setting.items())
+            parts.append(f"subscribers churn each month ({rates}; {change})")
+    neutral = money_short(data["neutral_total_margin"]["value"], currency)
+    return (
+        f"The {months}-month total assumes that "
+        + "; ".join(parts)
+        + f". Without these assumptions it would be {neutral}."
+    )
+
+
+def summary_sentences(results: Mapping[str, Any], *, currency: str) -> list[str]:
+    """One plain-language sentence per tier, one for the total, one for the assumptions and one
+    for the strongest lever, with the simulation error where it changes the reading."""
+    sentences = [tier_sentence(tier, currency) for tier in results["tiers"]]
+    total = results["total"]
+    sentences.append(
+        f"Overall gross margin is {total['gross_margin_pct']:.1f}% on "
+        f"{money_short(total['revenue'], currency)}/month of revenue; over "
+        f"{results['horizon_months']} months the margin adds up to "
+        f"{money_short(total['horizon']['total_margin'], currency)}."
+    )
+    assumptions = assumptions_sentence(results, currency)
+    if assumptions:
+        sentences.append(assumptions)
+    best = max(total["levers"], key=lambda lever: lever["monthly_margin_change"], default=None)
+    if best is not None and best["monthly_margin_change"] > 0:
+        sentences.append(
+            f"The strongest lever, {best['label']}, adds "
+            f"{money_short(best['monthly_margin_change'], currency)}/month of margin."
+        )
+    return sentences
+
+
+# --- Tables ------------------------------------------------------------------------------------
+
+PLAN_WORDS = {
+    "fee_scale": lambda v: f"fee ×{v:g}",
+    "fee": lambda v: f"fee set to {v:,.2f}",
+    "monthly_price": lambda v: f"fee {v:,.2f}/month",
+    "included_credits": lambda v: f"{v:,.0f} credits included",
+    "overage_price": lambda v: f"overage {v:g}/credit",
+    "hard_cap": lambda v: f"cap {v:,.0f} credits",
+}
+
+
+def plan_words(plan: Mapping[str, float] | None) -> str:
+    """What a lever changes on a tier's plan, in words ("" when nothing)."""
+    if not plan:
+        return ""
+    return ", ".join(PLAN_WORDS[name](value) for name, value in plan.items() if name in PLAN_WORDS)
+
+
+def lever_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per tier and lever for the results page's lever table: gross margin, underwater
+    share with its interval, loss and the capped share under the lever, each change against the
+    baseline with its paired error. Figures a document made before plan levers lacks are None."""
+    rows = []
+    for tier in results["tiers"]:
+        for lever in tier["levers"]:
+            capped = lever.get("capped_share") or {}
+            rows.append(
+                {
+                    "tier": tier["key"],
+                    "paying": tier["paying"],
+                    "lever": lever["label"],
+                    "plan": plan_words(lever.get("plan")),
+                    "gross_margin_pct": lever["gross_margin_pct"],
+                    "gross_margin_pct_change": lever.get("gross_margin_pct_change"),
+                    "underwater_share": lever["underwater_share"],
+                    "underwater_interval": lever.get("underwater_interval"),
+                    "underwater_change": lever["underwater_share_change"],
+                    "underwater_change_error": lever.get("underwater_share_change_error"),
+                    "monthly_loss": (lever.get("monthly_loss") or {}).get("value"),
+                    "capped_share": capped.get("share"),
+                    "capped_interval": capped.get("interval"),
+                    "margin_change": lever["margin_change_per_user"],
+                }
+            )
+    return rows
+
+
+def segment_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per tier segment: share, underwater share with interval, loss, driving workload
+    and break-even at the segment's own mix."""
+    return [
+        {"tier": tier["key"], "paying": tier["paying"], **segment}
+        for tier in results["tiers"]
+        for segment in tier.get("segments") or []
+    ]
