@@ -15,6 +15,7 @@ from planner.web.views import (
     products,
     runs,
     scenarios,
+    segments,
     workloads,
 )
 
@@ -76,6 +77,14 @@ scenarios_urlpatterns: Patterns = [
         name="workload_override",
     ),
     path("<int:pk>/usage/<int:tier_pk>/<int:workload_pk>/", scenarios.usage_edit, name="usage_edit"),
+    path("<int:pk>/segments/", segments.segment_add, name="segment_add"),
+    path("<int:pk>/segments/<int:segment_pk>/", segments.segment_edit, name="segment_edit"),
+    path("<int:pk>/segments/<int:segment_pk>/delete/", segments.segment_remove, name="segment_delete"),
+    path(
+        "<int:pk>/segments/<int:segment_pk>/usage/<int:workload_pk>/",
+        segments.segment_usage_edit,
+        name="segment_usage_edit",
+    ),
     path("<int:pk>/correlation/", scenarios.correlation_edit, name="correlation"),
     path("<int:pk>/levers/", scenarios.lever_add, name="lever_add"),
     path("<int:pk>/levers/<str:key>/delete/", scenarios.lever_remove, name="lever_delete"),

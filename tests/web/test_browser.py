@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,13 @@ from planner.devtools.demo import (
     demo_seed,
 )
 from planner.devtools.worker_processes import celery_worker_process
-from planner.products.models import UsageDistribution
+from planner.products.models import Segment, UsageDistribution
+from planner.products.segments import segment_create
+from planner.products.services import tier_update
 from planner.simulation.document import scenario_document_export
 from planner.simulation.models import Scenario, SimulationRun
 from planner.simulation.runs import run_create, run_execute
-from planner.simulation.scenarios import scenario_update
+from planner.simulation.scenarios import scenario_duplicate, scenario_update
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "data" / "test-artifacts" / "web"
@@ -358,3 +361,83 @@ def test_keyboard_reaches_the_run_button_from_the_skip_link(page: Any, scenario:
             break
     else:
         pytest.fail("the Run button is not reachable with the keyboard")
+
+
+def test_plan_lever_table_segment_summary_and_a_significant_change_in_compare(
+    page: Any, scenario: Scenario
+) -> None:
+    """Pro capped at 600 credits, its users 85% "Chatters" and 15% "Agentic" (heavy agent
+    use): a plan lever added in the editor gets one row per tier in the results' lever table,
+    with intervals; the summary names the underwater segment and the workload behind their
+    cost; compare against a variant with Pro at $29 marks a change significant."""
+    pro = scenario.tiers.get(name="Pro")
+    tier_update(tier=pro, data={"included_credits": 600.0, "hard_cap_credits": 600.0})
+    segment_create(tier=pro, name="Chatters", share=0.85)
+    sign_in(page)
+
+    # The second segment and its own agent usage are added in the editor.
+    page.goto(f"{page.base}/scenarios/{scenario.pk}/#segments")
+    usage = page.locator("#usage")
+    usage.get_by_text("Add a segment").click()
+    usage.get_by_label("Tier", exact=True).select_option(label="Pro")
+    usage.get_by_label("Name", exact=True).fill("Agentic")
+    usage.get_by_label("Share of the tier's users (fraction)").fill("0.15")
+    usage.get_by_role("button", name="Add segment").click()
+    page.get_by_text("Segment “Agentic” added to Pro.").wait_for()
+    page.get_by_label("Usage of Pro · Agentic for Agent").click()
+    assert "uses the tier's" in page.locator("#segment-usage-note").inner_text()
+    page.get_by_label("Median").fill("40")
+    page.get_by_label("P90").fill("150")
+    page.get_by_role("button", name="Save usage").click()
+    page.get_by_text("Usage of Pro · Agentic × Agent saved.").wait_for()
+    agentic = Segment.objects.get(tier=pro, name="Agentic")
+    assert (agentic.share, agentic.usage.get().median) == (0.15, 40.0)
+    shot(page, "15b-editor-segments")
+
+    page.goto(f"{page.base}/scenarios/{scenario.pk}/#levers")
+    levers = page.locator("#levers")
+    levers.get_by_text("Add a lever").click()
+    levers.get_by_label("Label").fill("Pro at $25, cap 400")
+    levers.get_by_label("Pro", exact=True).check()
+    levers.get_by_label("New fee").fill("25")
+    levers.get_by_label("Hard cap (credits)").fill("400")
+    levers.get_by_role("button", name="Add lever").click()
+    page.get_by_text("fee set to 25.00, cap 400 credits on Pro").wait_for()
+    scenario.refresh_from_db()
+    assert scenario.levers[-1]["tiers"] == [pro.pk]
+
+    run = run_execute(run=run_create(scenario=scenario))
+    page.goto(f"{page.base}/runs/{run.pk}/")
+    rows = page.evaluate(
+        "[...document.querySelectorAll('#lever-table tbody tr')]"
+        ".map(r => [...r.children].map(c => c.textContent.trim()))"
+    )
+    lever_labels = [lever["label"] for lever in scenario.levers]
+    expected = [(tier, label) for tier in ("Free", "Pro") for label in lever_labels]
+    assert [
+        (row[0], row[1][: len(label)]) for row, (_, label) in zip(rows, expected, strict=True)
+    ] == expected
+    pro_plan = rows[-1]
+    assert pro_plan[1].endswith("fee 25.00/month, cap 400 credits")  # the plan as the engine ran it
+    assert rows[len(lever_labels) - 1][1] == "Pro at $25, cap 400"  # Free's plan is untouched
+    assert "–" in pro_plan[3] and "–" in pro_plan[5]  # underwater and capped shares with intervals
+    pro_result = next(t for t in (run.results or {})["tiers"] if t["key"] == "Pro")
+    assert pro_result["underwater"]["share"] > 0
+    summary = page.locator(".summary").inner_text()
+    pro_sentence = next(line for line in summary.splitlines() if "of Pro users are underwater" in line)
+    assert "\u201cAgentic\u201d users" in pro_sentence and "mostly from Agent" in pro_sentence
+    assert "never turns negative" not in pro_sentence
+    segments = page.locator("section", has_text="Segments: who is underwater")
+    assert segments.get_by_role("row", name="Agentic").count() == 1
+    shot(page, "16-results-levers-and-segments")
+
+    variant = scenario_duplicate(scenario=scenario, name="Pro at $29")
+    tier_update(tier=variant.tiers.get(name="Pro"), data={"monthly_fee": Decimal("29")})
+    run_execute(run=run_create(scenario=variant))
+    page.goto(f"{page.base}/runs/compare/?scenario={scenario.pk}&scenario={variant.pk}")
+    significant = page.locator("#compare-tiers .delta.significant")
+    assert significant.count() >= 1
+    assert "significant" in significant.first.inner_text()
+    margin = page.locator("#compare-tiers tbody tr", has_text="Gross margin").filter(has_text="Pro")
+    assert margin.locator(".delta.significant").count() == 1
+    shot(page, "17-compare-significant")

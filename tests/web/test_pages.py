@@ -19,9 +19,13 @@ from django.utils import timezone
 
 from planner.accounts.api_keys import api_key_verify
 from planner.accounts.models import ApiKey, Membership, Organization
-from planner.products.models import UsageDistribution
+from planner.products.models import Segment, UsageDistribution
+from planner.products.segments import segment_create
+from planner.products.services import tier_update, usage_distribution_set
+from planner.simulation.levers import scenario_lever_add
 from planner.simulation.models import Scenario, SimulationRun
 from planner.simulation.results import histogram_rebinned
+from planner.simulation.runs import run_create, run_execute
 from tests.factories import MembershipFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -215,6 +219,74 @@ def test_levers_are_added_and_removed(signed_in: Client, scenario: Scenario) -> 
     assert [lever["key"] for lever in scenario.levers] == ["cache"]
 
 
+def test_a_plan_lever_is_added_from_the_editor_for_chosen_tiers(
+    signed_in: Client, scenario: Scenario
+) -> None:
+    url = reverse("scenarios:lever_add", args=[scenario.pk])
+    pro = scenario.tiers.get(name="Pro")
+    both = signed_in.post(url, {"label": "Both fees", "tiers": [pro.pk], "fee": 25, "fee_scale": 1.2})
+    assert both.status_code == 400 and both.context["lever_form"].errors["fee_scale"]
+    stranger = signed_in.post(url, {"label": "Cap", "tiers": [pro.pk + 10_000], "hard_cap": 400})
+    assert stranger.status_code == 400 and stranger.context["lever_form"].errors["tiers"]
+    response = signed_in.post(url, {"label": "Pro at $25", "tiers": [pro.pk], "fee": 25, "hard_cap": 400})
+    assert response.status_code == 302
+    scenario.refresh_from_db()
+    assert scenario.levers[-1] == {
+        "key": "pro-at-25",
+        "label": "Pro at $25",
+        "tiers": [pro.pk],
+        "fee": 25.0,
+        "hard_cap": 400.0,
+    }
+    editor = signed_in.get(reverse("scenarios:editor", args=[scenario.pk])).content.decode()
+    assert "Pro at $25" in editor and "fee set to 25.00, cap 400 credits" in editor
+
+
+def test_segments_are_added_edited_given_usage_and_removed_from_the_editor(
+    signed_in: Client, scenario: Scenario, other_client: Client
+) -> None:
+    pro = scenario.tiers.get(name="Pro")
+    agent = scenario.product.workloads.get(name="Agent")
+    add = reverse("scenarios:segment_add", args=[scenario.pk])
+    bad = signed_in.post(add, {"tier": pro.pk, "name": "Agentic", "share": 1.5})
+    assert bad.status_code == 400 and bad.context["form"].errors["share"]
+    assert signed_in.post(add, {"tier": pro.pk, "name": "Chat", "share": 0.85}).status_code == 302
+    assert signed_in.post(add, {"tier": pro.pk, "name": "Agentic", "share": 0.1}).status_code == 302
+    taken = signed_in.post(add, {"tier": pro.pk, "name": "Chat", "share": 0.05})
+    assert taken.status_code == 400 and taken.context["form"].errors["name"]
+    agentic = Segment.objects.get(tier=pro, name="Agentic")
+    editor = signed_in.get(reverse("scenarios:editor", args=[scenario.pk])).content.decode()
+    assert "segment shares sum to 0.95, not 1" in editor  # said before a run refuses it
+    assert "Pro · Agentic" in editor and "the tier's" in editor
+
+    edit = reverse("scenarios:segment_edit", args=[scenario.pk, agentic.pk])
+    assert signed_in.post(edit, {"name": "Agentic", "share": 0.15}).status_code == 302
+    agentic.refresh_from_db()
+    assert agentic.share == 0.15
+    editor = signed_in.get(reverse("scenarios:editor", args=[scenario.pk])).content.decode()
+    assert "not 1" not in editor
+
+    usage = reverse("scenarios:segment_usage_edit", args=[scenario.pk, agentic.pk, agent.pk])
+    page = signed_in.get(usage).content.decode()
+    assert "uses the tier's" in page
+    saved = signed_in.post(usage, {"kind": "lognormal", "median": 40, "p90": 150})
+    assert saved.status_code == 302
+    own = UsageDistribution.objects.get(segment=agentic, workload=agent)
+    assert (own.tier_id, own.median, own.p90) == (pro.pk, 40.0, 150.0)
+    assert UsageDistribution.objects.get(tier=pro, workload=agent, segment__isnull=True).median == 1.0
+    assert other_client.get(usage).status_code == 404  # another organisation's segment
+    live_pro = pro.live_tier
+    assert live_pro is not None
+    live_segment = Segment.objects.create(tier=live_pro, name="Live", share=1.0)
+    foreign = reverse("scenarios:segment_edit", args=[scenario.pk, live_segment.pk])
+    assert signed_in.get(foreign).status_code == 404  # not this scenario's plan
+    assert signed_in.post(usage, {"use_tier": "1"}).status_code == 302
+    assert not UsageDistribution.objects.filter(segment=agentic).exists()
+
+    signed_in.post(reverse("scenarios:segment_delete", args=[scenario.pk, agentic.pk]))
+    assert list(Segment.objects.filter(tier=pro).values_list("name", flat=True)) == ["Chat"]
+
+
 def test_cost_estimate_prices_the_medians_with_the_calculator(signed_in: Client, scenario: Scenario) -> None:
     query: dict[str, Any] = {
         "price_date": "2026-11-01",
@@ -254,6 +326,42 @@ def test_results_page_has_summary_cards_and_chart_data(
     assert sum(pro["histogram"]["share"]) == pytest.approx(1.0)
     assert [lever["label"] for lever in pro["levers"]] == ["Baseline", "Response cache 30%"]
     assert 'id="chart-data"' in html and "vendor/plotly/plotly.min.js" in html
+
+
+def test_results_page_has_a_lever_table_per_tier_and_a_segment_table(
+    signed_in: Client, scenario: Scenario
+) -> None:
+    pro = scenario.tiers.get(name="Pro")
+    tier_update(tier=pro, data={"included_credits": 600.0, "hard_cap_credits": 600.0})
+    segment_create(tier=pro, name="Chatters", share=0.85)
+    agentic = segment_create(tier=pro, name="Agentic", share=0.15)
+    agent = scenario.product.workloads.get(name="Agent")
+    usage_distribution_set(
+        tier=pro, workload=agent, segment=agentic, kind="lognormal", median=40.0, p90=150.0
+    )
+    scenario_lever_add(
+        scenario=scenario, label="Pro capped at 400", tiers=[pro.pk], changes={"hard_cap": 400.0}
+    )
+    run = run_execute(run=run_create(scenario=scenario))
+    response = signed_in.get(reverse("runs:detail", args=[run.pk]))
+    html = response.content.decode()
+    rows = response.context["lever_rows"]
+    assert [(row["tier"], row["lever"]) for row in rows] == [
+        (tier, lever) for tier in ("Free", "Pro") for lever in ("Response cache 30%", "Pro capped at 400")
+    ]
+    assert 'id="lever-table"' in html and "cap 400 credits" in html
+    assert html.count(
+        "<tr", html.index('id="lever-table"'), html.index("</table>", html.index('id="lever-table"'))
+    ) == 1 + len(rows)
+    assert "Segments: who is underwater" in html and "Agentic" in html and "Chatters" in html
+    assert "“Agentic” users" in html  # the Pro sentence names the underwater segment
+    table = html[html.index('id="segments"') : html.index("</table>", html.index('id="segments"'))]
+    for segment in response.context["segment_rows"]:
+        row = table[table.index(f"<td>{segment['key']}</td>") :].split("</tr>")[0]
+        if segment["underwater"]["share"] > 0:
+            assert ">never<" not in row, row  # never "never" beside underwater users
+    chatters = next(s for s in response.context["segment_rows"] if s["key"] == "Chatters")
+    assert chatters["underwater"]["share"] > 0 and chatters["break_even"]["kind"] == "none"  # the case above
 
 
 def test_exports_give_csv_and_json(signed_in: Client, finished_run: SimulationRun) -> None:

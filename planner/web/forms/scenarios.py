@@ -3,11 +3,13 @@ domain rules and their errors are put back on the field at fault (``form_errors_
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from planner.core.validators import LEVER_PLAN_FIELDS, LEVER_PLAN_LIMITS
 from planner.products.models import Tier, UsageDistribution, Workload
 from planner.products.services import TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation.models import Scenario
@@ -230,6 +232,38 @@ class LeverForm(forms.Form):
         required=False, min_value=0, max_value=1, label="Distillation (input removed)"
     )
     batch_share = forms.FloatField(required=False, min_value=0, max_value=1)
+    tiers = forms.TypedMultipleChoiceField(
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tiers whose plan the price, quota and cap fields change. None ticked: every tier.",
+    )
+    fee_scale = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=LEVER_PLAN_LIMITS["fee_scale"],
+        label="Fee multiplier",
+        help_text="Scales what the tier bills: 1.2 = +20 %.",
+    )
+    fee = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=LEVER_PLAN_LIMITS["fee"],
+        label="New fee",
+        help_text="Sets the field each tier bills by: its monthly fee, seat fee or annual price.",
+    )
+    included_credits = forms.FloatField(
+        required=False, min_value=0, max_value=LEVER_PLAN_LIMITS["included_credits"], label="Included credits"
+    )
+    overage_price = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=LEVER_PLAN_LIMITS["overage_price"],
+        label="Overage price per credit",
+    )
+    hard_cap = forms.FloatField(
+        required=False, min_value=0, max_value=LEVER_PLAN_LIMITS["hard_cap"], label="Hard cap (credits)"
+    )
 
     FRACTIONS = (
         "routing_share",
@@ -238,13 +272,25 @@ class LeverForm(forms.Form):
         "distillation",
         "batch_share",
     )
+    PLAN = LEVER_PLAN_FIELDS
 
-    def __init__(self, *args: Any, workloads: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, workloads: Any = None, tiers: Iterable[Tier] = (), **kwargs: Any) -> None:
+        """``workloads``: the product's (a queryset); ``tiers``: the scenario's plan (already
+        loaded, so the form adds no query)."""
         super().__init__(*args, **kwargs)
         if workloads is not None:
             field = self.fields["workloads"]
             assert isinstance(field, forms.ModelMultipleChoiceField)
             field.queryset = workloads
+        tier_field = self.fields["tiers"]
+        assert isinstance(tier_field, forms.TypedMultipleChoiceField)
+        tier_field.choices = [(tier.pk, tier.name) for tier in tiers]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("fee") is not None and data.get("fee_scale") is not None:
+            self.add_error("fee_scale", "Set a new fee or a multiplier, not both.")
+        return data
 
 
 class CorrelationForm(forms.Form):

@@ -65,7 +65,9 @@ def _page_context(product: Product, membership: Membership) -> dict[str, Any]:
     tiers = list(live_tiers(product))
     usage = {
         (d.tier_id, d.workload_id): d
-        for d in UsageDistribution.objects.filter(tier__product=product, tier__scenario__isnull=True)
+        for d in UsageDistribution.objects.filter(
+            tier__product=product, tier__scenario__isnull=True, segment__isnull=True
+        )
     }
     scenarios = list(product.scenarios.order_by("name", "id"))
     return {
@@ -159,7 +161,9 @@ def usage_edit(request: HttpRequest, pk: int, tier_pk: int, workload_pk: int) ->
     product, _ = _product(request, pk, write=True)
     tier = _live_tier(product, tier_pk)
     workload = get_object_or_404(Workload, pk=workload_pk, product=product)
-    distribution = UsageDistribution.objects.filter(tier=tier, workload=workload).first()
+    distribution = UsageDistribution.objects.filter(
+        tier=tier, workload=workload, segment__isnull=True
+    ).first()
     form = UsageForm(request.POST or None, instance=distribution)
     saved = form_save(
         request, form, lambda: usage_distribution_set(tier=tier, workload=workload, **form.parameters())

@@ -7,7 +7,6 @@ results are read from the stored document, never recomputed.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,20 +16,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from planner.accounts.selectors import organizations_for_user
-from planner.simulation.compare import inputs_diff, tier_figures
 from planner.simulation.models import SimulationRun
-from planner.simulation.results import (
-    chart_data,
-    headline,
-    results_csv,
-    runs_by_id,
-    scenarios_with_latest_runs,
-    snapshots_by_run_id,
-    summary_sentences,
-    worst_tier_index,
-)
+from planner.simulation.results import chart_data, headline, results_csv, worst_tier_index
 from planner.simulation.runs import run_cancel
-from planner.simulation.selectors import run_progress
+from planner.simulation.selectors import run_progress, runs_compared
+from planner.simulation.summaries import lever_rows, segment_rows, summary_sentences
 from planner.web.views.common import WRITE_ROLES, current_membership, membership_in, require_writer
 
 
@@ -77,6 +67,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             results=run.results,
             headline=headline(run.results),
             summary=summary_sentences(run.results, currency=organization.currency),
+            lever_rows=lever_rows(run.results),
+            segment_rows=segment_rows(run.results),
             charts=chart_data(run.results, run.snapshot),
             default_tier=worst_tier_index(run.results),
         )
@@ -115,43 +107,12 @@ def run_export(request: HttpRequest, pk: int, format: str) -> HttpResponse:
 
 @login_required
 def compare(request: HttpRequest) -> HttpResponse:
-    """Two or more scenarios side by side: their latest successful runs' figures and charts."""
+    """Two or more scenarios side by side: their latest successful runs' figures and charts, what
+    differs in their inputs, and each tier's changes marked where significant."""
     organization = current_membership(request).organization
-    scenarios: list[Any] = list(scenarios_with_latest_runs(organization=organization))  # annotated rows
     chosen_ids = {int(x) for x in request.GET.getlist("scenario") if x.isdigit()}
-    chosen = [s for s in scenarios if s.pk in chosen_ids]
-    runs = runs_by_id(s.latest_result_run_id for s in chosen)
-    columns: list[dict[str, Any]] = []
-    for scenario in chosen:
-        run = runs.get(scenario.latest_result_run_id) if scenario.latest_result_run_id else None
-        if run is None or not run.results:
-            columns.append({"scenario": scenario, "run": None})
-            continue
-        columns.append(
-            {
-                "scenario": scenario,
-                "run": run,
-                "headline": headline(run.results),
-                "tiers": run.results["tiers"],
-                "charts": chart_data(run.results, None),
-            }
-        )
-    series = [
-        {"name": f"{c['scenario'].product.name} · {c['scenario'].name}", "charts": c["charts"]}
-        for c in columns
-        if c["run"] is not None
-    ]
-    ran = [c for c in columns if c["run"] is not None]
-    snapshots = snapshots_by_run_id(c["run"].pk for c in ran)
-    inputs = [snapshots[c["run"].pk] for c in ran]
     context = {
         "organization": organization,
-        "scenarios": scenarios,
-        "chosen_ids": chosen_ids,
-        "columns": columns,
-        "series": series,
-        "ran": ran,
-        "input_changes": inputs_diff(inputs) if len(ran) > 1 else [],
-        "tier_figures": tier_figures(inputs, [c["run"].results for c in ran]) if len(ran) > 1 else [],
+        **runs_compared(organization=organization, scenario_ids=chosen_ids),
     }
     return render(request, "runs/compare.html", context)

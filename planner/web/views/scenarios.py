@@ -18,14 +18,22 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
 from planner.accounts.models import Membership
 from planner.accounts.selectors import organizations_for_user
+from planner.core.validators import LEVER_FRACTION_FIELDS, LEVER_PLAN_FIELDS
 from planner.products.correlations import correlations_set
 from planner.products.estimates import cost_per_request_estimate, mix_source_for_key, mix_source_key
-from planner.products.models import Tier, UsageDistribution, Workload, WorkloadCorrelation, WorkloadModel
+from planner.products.models import (
+    Segment,
+    Tier,
+    UsageDistribution,
+    Workload,
+    WorkloadCorrelation,
+    WorkloadModel,
+    segment_shares_problem,
+)
 from planner.products.services import (
     product_create,
     product_delete,
@@ -35,12 +43,14 @@ from planner.products.services import (
     usage_distribution_set,
 )
 from planner.simulation.adapter import SimulationInputError
+from planner.simulation.levers import scenario_lever_add, scenario_lever_remove
 from planner.simulation.models import Scenario
 from planner.simulation.plans import scenario_tiers
 from planner.simulation.preview import usage_preview
 from planner.simulation.runs import run_start
 from planner.simulation.scenarios import scenario_create, scenario_delete, scenario_duplicate, scenario_update
 from planner.simulation.selectors import DeletionSummary, product_deletion_summary, scenario_deletion_summary
+from planner.simulation.summaries import plan_words
 from planner.web.forms.scenarios import (
     CorrelationForm,
     LeverForm,
@@ -49,6 +59,7 @@ from planner.web.forms.scenarios import (
     TierForm,
     UsageForm,
 )
+from planner.web.forms.segments import SegmentForm
 from planner.web.views.common import (
     current_membership,
     form_errors_add,
@@ -84,7 +95,16 @@ def _editor_context(scenario: Scenario, membership: Membership) -> dict[str, Any
         product.workloads.order_by("position", "id").prefetch_related(Prefetch("model_mix", queryset=mix))
     )
     tiers = list(scenario_tiers(scenario).select_related("live_tier"))
-    usage = {(d.tier_id, d.workload_id): d for d in UsageDistribution.objects.filter(tier__scenario=scenario)}
+    usage: dict[tuple[int, int], UsageDistribution] = {}
+    segment_usage: dict[tuple[int, int], UsageDistribution] = {}
+    for d in UsageDistribution.objects.filter(tier__scenario=scenario):
+        if d.segment_id is None:
+            usage[(d.tier_id, d.workload_id)] = d
+        else:
+            segment_usage[(d.segment_id, d.workload_id)] = d
+    segments: dict[int, list[Segment]] = {tier.pk: [] for tier in tiers}
+    for segment in Segment.objects.filter(tier__scenario=scenario).order_by("position", "id"):
+        segments[segment.tier_id].append(segment)
     rhos = {
         (c.workload_a_id, c.workload_b_id): c.rho for c in WorkloadCorrelation.objects.filter(product=product)
     }
@@ -93,6 +113,7 @@ def _editor_context(scenario: Scenario, membership: Membership) -> dict[str, Any
     ]
     pairs = [(a, b, rhos.get((a.pk, b.pk))) for a, b in ordered_pairs]
     names = {w.pk: w.name for w in workloads}
+    tier_names = {t.pk: t.name for t in tiers}
     model_ids = [lever.get("routing_model") for lever in scenario.levers if lever.get("routing_model")]
     models = {m.pk: m for m in AIModel.objects.select_related("provider").filter(pk__in=model_ids)}
     levers = [
@@ -100,6 +121,11 @@ def _editor_context(scenario: Scenario, membership: Membership) -> dict[str, Any
             **lever,
             "workload_names": [names.get(w, f"#{w}") for w in lever.get("workloads", [])]
             or ["all workloads"],
+            "tier_names": [tier_names.get(t, f"#{t}") for t in lever.get("tiers", [])] or ["every tier"],
+            "changes_costs": any(lever.get(name) is not None for name in LEVER_FRACTION_FIELDS),
+            "plan_words": plan_words(
+                {name: lever[name] for name in LEVER_PLAN_FIELDS if lever.get(name) is not None}
+            ),
             "routing_key": mix_source_key(models[lever["routing_model"]])
             if lever.get("routing_model") in models
             else None,
@@ -113,17 +139,36 @@ def _editor_context(scenario: Scenario, membership: Membership) -> dict[str, Any
         "can_edit": membership.role in ("owner", "editor"),
         "tiers": tiers,
         "workloads": workloads,
-        "usage_rows": [(t, [(w, usage.get((t.pk, w.pk))) for w in workloads]) for t in tiers],
+        "usage_rows": [
+            (
+                t,
+                [(w, usage.get((t.pk, w.pk))) for w in workloads],
+                _segment_cells(segments[t.pk], workloads, segment_usage),
+            )
+            for t in tiers
+        ],
+        "segments": [
+            (t, segments[t.pk], segment_shares_problem([x.share for x in segments[t.pk]])) for t in tiers
+        ],
+        "segment_form": SegmentForm(tiers=tiers),
         "levers": levers,
         "overridden": set(scenario.workload_overrides.values_list("workload_id", flat=True)),
         "scenario_form": ScenarioForm(instance=scenario),
-        "lever_form": LeverForm(workloads=product.workloads.all()),
+        "lever_form": LeverForm(workloads=product.workloads.all(), tiers=tiers),
         "correlation_form": CorrelationForm(
             initial={"default_correlation": product.default_correlation}, pairs=pairs
         ),
         "siblings": product.scenarios.exclude(pk=scenario.pk).order_by("name"),
         "latest_run": scenario.runs.defer("snapshot", "results").order_by("-created_at", "-id").first(),
     }
+
+
+def _segment_cells(
+    segments: list[Segment], workloads: list[Workload], usage: dict[tuple[int, int], UsageDistribution]
+) -> list[tuple[Segment, list[tuple[Workload, UsageDistribution | None]]]]:
+    """Each segment's cells of the usage grid: its own distribution per workload, or None (it
+    uses the tier's)."""
+    return [(segment, [(w, usage.get((segment.pk, w.pk))) for w in workloads]) for segment in segments]
 
 
 @login_required
@@ -270,7 +315,9 @@ def usage_edit(request: HttpRequest, pk: int, tier_pk: int, workload_pk: int) ->
     scenario, _ = editor_scenario(request, pk, write=True)
     tier = get_object_or_404(Tier, pk=tier_pk, scenario=scenario)
     workload = get_object_or_404(Workload, pk=workload_pk, product=scenario.product)
-    distribution = UsageDistribution.objects.filter(tier=tier, workload=workload).first()
+    distribution = UsageDistribution.objects.filter(
+        tier=tier, workload=workload, segment__isnull=True
+    ).first()
     form = UsageForm(request.POST or None, instance=distribution)
     saved = form_save(
         request, form, lambda: usage_distribution_set(tier=tier, workload=workload, **form.parameters())
@@ -308,21 +355,10 @@ def correlation_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def lever_add(request: HttpRequest, pk: int) -> HttpResponse:
     scenario, membership = editor_scenario(request, pk, write=True)
-    form = LeverForm(request.POST, workloads=scenario.product.workloads.all())
+    form = LeverForm(request.POST, workloads=scenario.product.workloads.all(), tiers=scenario_tiers(scenario))
     if form.is_valid():
         data = form.cleaned_data
-        lever: dict[str, Any] = {"label": data["label"]}
-        taken = {existing.get("key") for existing in scenario.levers}
-        key, n = slugify(data["label"])[:40] or "lever", 1
-        while key in taken:
-            n += 1
-            key = f"{slugify(data['label'])[:36] or 'lever'}-{n}"
-        lever["key"] = key
-        if data["workloads"]:
-            lever["workloads"] = [w.pk for w in data["workloads"]]
-        for name in LeverForm.FRACTIONS:
-            if data.get(name) is not None:
-                lever[name] = data[name]
+        routing_model = None
         if data["routing_model"]:
             model = mix_source_for_key(
                 organization=scenario.product.organization, key=data["routing_model"], on=scenario.price_date
@@ -330,12 +366,19 @@ def lever_add(request: HttpRequest, pk: int) -> HttpResponse:
             if not isinstance(model, AIModel):
                 form.add_error("routing_model", "Routing needs a catalog model, written provider/model.")
             else:
-                lever["routing_model"] = model.pk
+                routing_model = model.pk
                 if data.get("routing_share") is None:
                     form.add_error("routing_share", "Say which share of requests goes to the routed model.")
         if not form.errors:
             try:
-                scenario_update(scenario=scenario, data={"levers": [*scenario.levers, lever]})
+                lever = scenario_lever_add(
+                    scenario=scenario,
+                    label=data["label"],
+                    workloads=[w.pk for w in data["workloads"]],
+                    tiers=data["tiers"],
+                    routing_model=routing_model,
+                    changes={name: data.get(name) for name in (*LeverForm.FRACTIONS, *LeverForm.PLAN)},
+                )
             except ValidationError as error:
                 form_errors_add(form, error)
             else:
@@ -350,8 +393,7 @@ def lever_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def lever_remove(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     scenario, _ = editor_scenario(request, pk, write=True)
-    levers = [lever for lever in scenario.levers if lever.get("key") != key]
-    scenario_update(scenario=scenario, data={"levers": levers})
+    scenario_lever_remove(scenario=scenario, key=key)
     messages.success(request, "Lever removed.")
     return redirect(f"{scenario_url(scenario)}#levers")
 
