@@ -1,5 +1,6 @@
-"""Reports on actual usage: margins per customer and per tier for a month, and usage
-distributions fitted from the records. All read from one organisation's data.
+"""Reports on actual usage: margins per customer and per tier for a month, usage distributions
+fitted from the records and user segments proposed from them. All read from one organisation's
+data.
 
 Margin of a customer in a month (docs/ACTUALS.md):
 
@@ -31,6 +32,7 @@ from django.db.models import Max, OuterRef, QuerySet, Subquery, Sum
 from planner.accounts.models import Organization
 from planner.actuals.fitting import GammaPoissonFit, gamma_poisson_fit
 from planner.actuals.models import Customer, CustomerMonth, CustomerTierPeriod, UsageRecord
+from planner.actuals.segments import SegmentProposal, segments_proposed
 from planner.products.models import Tier, Workload
 
 MONEY = Decimal("0.000001")
@@ -282,16 +284,19 @@ class FittedUsage:
     fit: GammaPoissonFit
 
 
-def usage_distributions_fitted(
-    *, organization: Organization, period_range: tuple[date, date]
-) -> list[FittedUsage]:
-    """Gamma-Poisson fits of monthly requests per customer, for each tier x workload.
+@dataclass(frozen=True)
+class _TierMonths:
+    """A tier's customer-months in a range: one row per customer-month, one request count per
+    workload of the tier's product (``workloads``, in display order)."""
 
-    Observations are customer-months in the inclusive month range with any usage (a rollup
-    row), grouped by the end-of-month tier; each workload of that tier's product contributes the
-    customer's requests of that workload that month (0 when none). Records that name only a model
-    belong to no workload and are not counted. Pairs with fewer than 2 observations are skipped.
-    """
+    tier: Tier
+    workloads: list[Workload]
+    rows: list[list[int]]
+
+
+def _tier_months(*, organization: Organization, period_range: tuple[date, date]) -> list[_TierMonths]:
+    """The observations of ``usage_distributions_fitted`` and ``usage_segments_proposed``, per
+    tier reached (by position, then id). Raises ValueError when the range ends before it starts."""
     first, last = (month_start(day) for day in period_range)
     if last < first:
         raise ValueError("The range ends before it starts.")
@@ -310,7 +315,7 @@ def usage_distributions_fitted(
     workloads: dict[int, list[Workload]] = {}
     for workload in Workload.objects.filter(product__organization=organization).order_by("position", "pk"):
         workloads.setdefault(workload.product_id, []).append(workload)
-    samples: dict[tuple[int, int], list[int]] = {}
+    months: dict[int, _TierMonths] = {}
     for customer_id, period in CustomerMonth.objects.filter(
         organization=organization, period__gte=first, period__lt=end
     ).values_list("customer_id", "period"):
@@ -318,26 +323,81 @@ def usage_distributions_fitted(
         if not starts:
             continue
         tier = tiers[starts[-1][1]]
-        for workload in workloads.get(tier.product_id, []):
-            samples.setdefault((tier.pk, workload.pk), []).append(
-                counts.get((customer_id, workload.pk, period), 0)
-            )
-    names = {w.pk: w.name for group in workloads.values() for w in group}
+        if tier.pk not in months:
+            months[tier.pk] = _TierMonths(tier, workloads.get(tier.product_id, []), [])
+        group = months[tier.pk]
+        group.rows.append([counts.get((customer_id, w.pk, period), 0) for w in group.workloads])
+    return sorted(months.values(), key=lambda group: (group.tier.position, group.tier.pk))
+
+
+def usage_distributions_fitted(
+    *, organization: Organization, period_range: tuple[date, date]
+) -> list[FittedUsage]:
+    """Gamma-Poisson fits of monthly requests per customer, for each tier x workload (by tier
+    position, tier id, workload id).
+
+    Observations are customer-months in the inclusive month range with any usage (a rollup
+    row), grouped by the end-of-month tier; each workload of that tier's product contributes the
+    customer's requests of that workload that month (0 when none). Records that name only a model
+    belong to no workload and are not counted. Pairs with fewer than 2 observations are skipped.
+    """
     result = []
-    for (tier_id, workload_id), sample in sorted(
-        samples.items(), key=lambda item: (tiers[item[0][0]].position, item[0][0], item[0][1])
-    ):
-        if len(sample) < 2:
+    for group in _tier_months(organization=organization, period_range=period_range):
+        if len(group.rows) < 2:
             continue
-        result.append(
-            FittedUsage(
-                tier_id=tier_id,
-                tier_name=tiers[tier_id].name,
-                workload_id=workload_id,
-                workload_name=names[workload_id],
-                fit=gamma_poisson_fit(sample),
+        for column, workload in sorted(enumerate(group.workloads), key=lambda item: item[1].pk):
+            result.append(
+                FittedUsage(
+                    tier_id=group.tier.pk,
+                    tier_name=group.tier.name,
+                    workload_id=workload.pk,
+                    workload_name=workload.name,
+                    fit=gamma_poisson_fit([row[column] for row in group.rows]),
+                )
             )
-        )
+    return result
+
+
+#: Fewer customer-months than this in a tier: no segments are proposed for it.
+MIN_SEGMENT_OBSERVATIONS = 20
+
+
+@dataclass(frozen=True)
+class ProposedSegments:
+    """Two user segments proposed for a tier; the fits' means and shapes follow ``workload_ids``."""
+
+    tier_id: int
+    tier_name: str
+    workload_ids: tuple[int, ...]
+    workload_names: tuple[str, ...]
+    proposal: SegmentProposal
+
+
+def usage_segments_proposed(
+    *, organization: Organization, period_range: tuple[date, date]
+) -> list[ProposedSegments]:
+    """Tiers (by position, then id) for which a joint latent-class fit over the tier's workloads
+    proposes two segments: ``segments_proposed`` accepts the two-class fit when it lowers the BIC
+    of the one-class fit by at least 10. Observations are those of ``usage_distributions_fitted``
+    (customer-months by end-of-month tier, one request count per workload of the tier's product,
+    in display order); tiers without a workload or with fewer than ``MIN_SEGMENT_OBSERVATIONS``
+    (20) customer-months are skipped.
+    """
+    result = []
+    for group in _tier_months(organization=organization, period_range=period_range):
+        if not group.workloads or len(group.rows) < MIN_SEGMENT_OBSERVATIONS:
+            continue
+        proposal = segments_proposed(group.rows)
+        if proposal is not None:
+            result.append(
+                ProposedSegments(
+                    tier_id=group.tier.pk,
+                    tier_name=group.tier.name,
+                    workload_ids=tuple(w.pk for w in group.workloads),
+                    workload_names=tuple(w.name for w in group.workloads),
+                    proposal=proposal,
+                )
+            )
     return result
 
 
