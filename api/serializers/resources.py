@@ -278,9 +278,13 @@ class LeverSerializer(serializers.Serializer[Any]):
         """Every field of a stored lever (a JSON object holding the fields it sets), absent ones
         as their defaults: ``[]`` for ``workloads`` and ``tiers``, null otherwise. DRF would
         drop a missing field with a default from a partial update's response."""
-        lists = {"workloads": [], "tiers": []}
-        full = {name: lists.get(name) for name in self.fields} | dict(instance)
+        lists: dict[str, list[int]] = {"workloads": [], "tiers": []}
+        full = {name: lists.get(name) for name in LEVER_FIELDS} | dict(instance)
         return super().to_representation(full)
+
+
+#: Every field of a lever, in the API's order.
+LEVER_FIELDS = tuple(LeverSerializer().get_fields())
 
 
 class ScenarioSerializer(StrictModelSerializer):

@@ -354,19 +354,26 @@ def tier_delete(*, tier: Tier) -> None:
     scenarios stay, standing for no live tier). A scenario tier is dropped from its scenario's
     levers; a lever that named only this tier goes (an empty list would widen it to every tier)."""
     with transaction.atomic():
-        scenario = tier.scenario
-        if scenario is not None:
-            levers = []
-            for lever in scenario.levers:
-                named = lever.get("tiers") or []
-                if tier.pk not in named:
-                    levers.append(lever)
-                elif len(named) > 1:
-                    levers.append({**lever, "tiers": [t for t in named if t != tier.pk]})
-            if levers != scenario.levers:
-                scenario.levers = levers
-                scenario.save(update_fields=["levers", "updated_at"])
+        if tier.scenario is not None:
+            _levers_without(tier.scenario, "tiers", tier.pk)
         tier.delete()
+
+
+def _levers_without(scenario: Any, field: str, pk: int) -> None:
+    """Drop ``pk`` from the ``field`` list ("tiers", "workloads") of ``scenario``'s levers and
+    save them when that changed anything. A lever that named only ``pk`` goes: an empty list
+    would widen it to every tier or workload. ``scenario`` is a Scenario, reached through a
+    reverse relation (scenarios sit above products)."""
+    levers = []
+    for lever in scenario.levers:
+        named = lever.get(field) or []
+        if pk not in named:
+            levers.append(lever)
+        elif len(named) > 1:
+            levers.append({**lever, field: [x for x in named if x != pk]})
+    if levers != scenario.levers:
+        scenario.levers = levers
+        scenario.save(update_fields=["levers", "updated_at"])
 
 
 def workload_dependents(*, workload: Workload) -> list[str]:
@@ -407,16 +414,7 @@ def workload_delete(*, workload: Workload, confirm: bool = False) -> None:
         )
     with transaction.atomic():
         for scenario in workload.product.scenarios.all():
-            levers = []
-            for lever in scenario.levers:
-                named = lever.get("workloads") or []
-                if workload.pk not in named:
-                    levers.append(lever)
-                elif len(named) > 1:
-                    levers.append({**lever, "workloads": [w for w in named if w != workload.pk]})
-            if levers != scenario.levers:
-                scenario.levers = levers
-                scenario.save(update_fields=["levers", "updated_at"])
+            _levers_without(scenario, "workloads", workload.pk)
         workload.delete()
 
 

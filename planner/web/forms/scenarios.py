@@ -207,6 +207,13 @@ class UsageForm(forms.ModelForm):
         return data
 
 
+def _plan_field(name: str, label: str, help_text: str = "") -> forms.FloatField:
+    """An optional plan field of a lever, within ``LEVER_PLAN_LIMITS``."""
+    return forms.FloatField(
+        required=False, min_value=0, max_value=LEVER_PLAN_LIMITS[name], label=label, help_text=help_text
+    )
+
+
 class LeverForm(forms.Form):
     label = forms.CharField(
         max_length=100, help_text="How the lever reads in results, e.g. 'Route 50% to mini'."
@@ -238,32 +245,13 @@ class LeverForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Tiers whose plan the price, quota and cap fields change. None ticked: every tier.",
     )
-    fee_scale = forms.FloatField(
-        required=False,
-        min_value=0,
-        max_value=LEVER_PLAN_LIMITS["fee_scale"],
-        label="Fee multiplier",
-        help_text="Scales what the tier bills: 1.2 = +20 %.",
+    fee_scale = _plan_field("fee_scale", "Fee multiplier", "Scales what the tier bills: 1.2 = +20 %.")
+    fee = _plan_field(
+        "fee", "New fee", "Sets the field each tier bills by: its monthly fee, seat fee or annual price."
     )
-    fee = forms.FloatField(
-        required=False,
-        min_value=0,
-        max_value=LEVER_PLAN_LIMITS["fee"],
-        label="New fee",
-        help_text="Sets the field each tier bills by: its monthly fee, seat fee or annual price.",
-    )
-    included_credits = forms.FloatField(
-        required=False, min_value=0, max_value=LEVER_PLAN_LIMITS["included_credits"], label="Included credits"
-    )
-    overage_price = forms.FloatField(
-        required=False,
-        min_value=0,
-        max_value=LEVER_PLAN_LIMITS["overage_price"],
-        label="Overage price per credit",
-    )
-    hard_cap = forms.FloatField(
-        required=False, min_value=0, max_value=LEVER_PLAN_LIMITS["hard_cap"], label="Hard cap (credits)"
-    )
+    included_credits = _plan_field("included_credits", "Included credits")
+    overage_price = _plan_field("overage_price", "Overage price per credit")
+    hard_cap = _plan_field("hard_cap", "Hard cap (credits)")
 
     FRACTIONS = (
         "routing_share",
