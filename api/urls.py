@@ -41,6 +41,11 @@ actuals_urlpatterns: list[URLPattern | URLResolver] = [
         actuals.FittedUsageView.as_view(),
         name="usage-distribution-fitted",
     ),
+    re_path(
+        r"^usage-distributions/segments-proposed/$",
+        actuals.ProposedSegmentsView.as_view(),
+        name="usage-distribution-segments-proposed",
+    ),
     *actuals_router.urls,
 ]
 

@@ -1,4 +1,5 @@
-"""Serializers for usage ingestion, customers, margins and fitted usage distributions.
+"""Serializers for usage ingestion, customers, margins, fitted usage distributions and proposed
+segments.
 
 The ingestion body is *not* validated here: one serializer per record would cost more than the
 whole fast path, so ``planner.actuals.ingest`` validates the parsed JSON and reports errors per
@@ -16,7 +17,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from planner.actuals.models import USAGE_TOKEN_FIELDS, Customer, UsageRecord
-from planner.actuals.selectors import ORDERINGS
+from planner.actuals.segment_use import proposed_segments_named
+from planner.actuals.selectors import ORDERINGS, ProposedSegments
 
 
 def _money(help_text: str = "") -> serializers.DecimalField:
@@ -237,3 +239,38 @@ class FittedUsageSerializer(serializers.Serializer[Any]):
     @extend_schema_field({"type": "string", "enum": ["gamma"]})
     def get_kind(self, fitted: Any) -> str:
         return "gamma"
+
+
+class ProposedUsageSerializer(serializers.Serializer[Any]):
+    workload = serializers.IntegerField(source="workload_id")
+    workload_name = serializers.CharField()
+    kind = serializers.SerializerMethodField(help_text="Always “gamma”.")
+    mean = serializers.FloatField(help_text="Gamma mean of the segment's requests per month.")
+    shape = serializers.FloatField(help_text="Gamma shape (10^6: no more spread than Poisson noise).")
+
+    # A plain string: a second component with the enum ["gamma"] (the fitted usage has one) is a
+    # "kind" enum collision drf-spectacular warns about, which `check --deploy` refuses.
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_kind(self, usage: Any) -> str:
+        return "gamma"
+
+
+class ProposedSegmentSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(
+        help_text="“Light users”, then “Heavy users”: the segment with the larger sum of mean requests."
+    )
+    share = serializers.FloatField(help_text="Share of the tier's users; the two sum to 1.")
+    usage = ProposedUsageSerializer(many=True)
+
+
+class ProposedSegmentsSerializer(serializers.Serializer[Any]):
+    tier = serializers.IntegerField(source="tier_id")
+    tier_name = serializers.CharField()
+    bic_gain = serializers.FloatField(
+        source="proposal.bic_gain", help_text="BIC of one segment minus BIC of two (at least 10)."
+    )
+    segments = serializers.SerializerMethodField()
+
+    @extend_schema_field(ProposedSegmentSerializer(many=True))
+    def get_segments(self, proposed: ProposedSegments) -> Any:
+        return ProposedSegmentSerializer(proposed_segments_named(proposed), many=True).data

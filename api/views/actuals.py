@@ -1,4 +1,5 @@
-"""Usage ingestion, customers, margins and fitted usage distributions (thin views).
+"""Usage ingestion, customers, margins, fitted usage distributions and proposed segments (thin
+views).
 
 ``POST /usage-records/`` takes one record object or a list of up to 10,000 and needs the
 ``ingest`` scope. A list answers 201 with the counts (conflicts listed per item); a single
@@ -31,6 +32,7 @@ from api.serializers.actuals import (
     IngestResultSerializer,
     MarginQuerySerializer,
     PeriodQuerySerializer,
+    ProposedSegmentsSerializer,
     TierChangeSerializer,
     TierMarginSerializer,
     TierPeriodSerializer,
@@ -48,6 +50,7 @@ from planner.actuals.selectors import (
     tier_margins_for_period,
     usage_distributions_fitted,
     usage_records_for_organization,
+    usage_segments_proposed,
 )
 from planner.actuals.services import customer_tier_change
 from planner.products.selectors import live_tier_for_organization
@@ -218,3 +221,18 @@ class FittedUsageView(APIView):
             organization=request_organization(request), period_range=(query["from"], query["to"])
         )
         return Response(FittedUsageSerializer(fitted, many=True).data)
+
+
+class ProposedSegmentsView(APIView):
+    """Two user segments proposed per tier from a month's actual usage (a joint latent-class fit
+    over the tier's workloads; only tiers where two segments lower the BIC by at least 10)."""
+
+    @_report_schema(
+        "User segments proposed from a month's usage", PeriodQuerySerializer, ProposedSegmentsSerializer
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(PeriodQuerySerializer, request)
+        proposed = usage_segments_proposed(
+            organization=request_organization(request), period_range=(query["period"], query["period"])
+        )
+        return Response(ProposedSegmentsSerializer(proposed, many=True).data)

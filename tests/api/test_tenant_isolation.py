@@ -44,6 +44,7 @@ def test_routes_are_found() -> None:
         "self-hosted-deployment-detail",
         "segment-list",
         "segment-detail",
+        "usage-distribution-segments-proposed",
     } <= names
 
 

@@ -1,9 +1,11 @@
 """Web pages for actual usage: upload a usage CSV, customers by margin (underwater highlighted),
-per-tier summary and fitted usage distributions that can seed a scenario."""
+per-tier summary, fitted usage distributions and proposed user segments, each of which can be
+written into one plan (the live plan or one scenario's)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,12 +14,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from planner.accounts.models import Organization
+from planner.actuals.segment_use import proposed_segments_named, proposed_segments_use
 from planner.actuals.selectors import (
-    FittedUsage,
     customer_margins_for_period,
     tier_margins_for_period,
     usage_distributions_fitted,
     usage_periods,
+    usage_segments_proposed,
 )
 from planner.actuals.services import usage_distribution_from_fit
 from planner.actuals.usage_csv import CsvRowError, UsageCsvInvalid, usage_csv_ingest
@@ -68,15 +72,18 @@ def _page(
     }
     if period is not None:
         customers = customer_margins_for_period(organization=organization, period=period)
+        fit_range = _fit_range(period)
+        fits = usage_distributions_fitted(organization=organization, period_range=fit_range)
+        proposals = usage_segments_proposed(organization=organization, period_range=fit_range)
+        targets = _plan_targets({f.tier_id for f in fits} | {p.tier_id for p in proposals})
         context.update(
             tiers=tier_margins_for_period(organization=organization, period=period),
             customers=customers[:CUSTOMERS_SHOWN],
             customer_count=len(customers),
             underwater_count=sum(1 for c in customers if c.underwater),
-            fit_range=_fit_range(period),
-            fits=_fit_rows(
-                usage_distributions_fitted(organization=organization, period_range=_fit_range(period))
-            ),
+            fit_range=fit_range,
+            fits=[(fit, targets[fit.tier_id]) for fit in fits],
+            proposals=[(p, proposed_segments_named(p), targets[p.tier_id]) for p in proposals],
         )
     return render(request, "actuals/index.html", context, status=status)
 
@@ -84,17 +91,50 @@ def _page(
 LIVE_TARGET = "live"
 
 
-def _fit_rows(fits: list[FittedUsage]) -> list[tuple[FittedUsage, list[tuple[str, str]]]]:
-    """Each fit with the plans it can be written to (value, label): the live plan, then each
-    scenario of the tier's product that has a tier standing for the fit's live tier."""
-    tier_ids = {f.tier_id for f in fits}
+def _plan_targets(tier_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+    """For each live tier, the plans a fit or a proposal for it can be written to (value,
+    label): the live plan, then each scenario that has a tier standing for it (one query)."""
     targets: dict[int, list[tuple[str, str]]] = {
         pk: [(LIVE_TARGET, "Live plan (template of new scenarios)")] for pk in tier_ids
     }
-    for tier in stand_ins(tier_ids):
+    for tier in stand_ins(targets.keys()):
         assert tier.scenario is not None and tier.live_tier_id is not None  # a stand-in is a scenario's
         targets[tier.live_tier_id].append((str(tier.scenario_id), f"Scenario “{tier.scenario.name}”"))
-    return [(fit, targets[fit.tier_id]) for fit in fits]
+    return targets
+
+
+def _posted_live_tier(request: HttpRequest, organization: Organization) -> Tier:
+    """The live tier of ``organization`` named by the POST's ``tier``; 404 for anything else."""
+    pk = request.POST.get("tier", "")
+    if not pk.isdigit():
+        raise Http404("No such tier.")
+    return get_object_or_404(Tier, pk=int(pk), product__organization=organization, scenario__isnull=True)
+
+
+def _posted_period(request: HttpRequest) -> dt.date:
+    try:
+        return dt.date.fromisoformat(request.POST.get("period", ""))
+    except ValueError as exc:
+        raise Http404 from exc
+
+
+def _target_plan(request: HttpRequest, live: Tier) -> tuple[Tier, str] | None:
+    """The tier to write in the plan the POST's ``target`` chooses, with the plan's name: the
+    live tier itself (``live``) or the tier of scenario ``<id>`` standing for it (404 when that
+    scenario has none). None when no plan was chosen: nothing is ever written to several."""
+    target = request.POST.get("target", "")
+    if target == LIVE_TARGET:
+        return live, "the live plan"
+    if not target.isdigit():
+        return None
+    found = Tier.objects.filter(live_tier=live, scenario_id=int(target)).select_related("scenario").first()
+    if found is None or found.scenario is None:
+        raise Http404("That scenario has no tier standing for this live tier.")
+    return found, f"scenario “{found.scenario.name}”"
+
+
+def _back(period: dt.date) -> HttpResponse:
+    return redirect(f"{reverse('actuals:index')}?period={period:%Y-%m}")
 
 
 @login_required
@@ -133,28 +173,14 @@ def fit_use(request: HttpRequest) -> HttpResponse:
     membership = current_membership(request)
     require_writer(membership)
     organization = membership.organization
-    live = get_object_or_404(
-        Tier, pk=request.POST.get("tier"), product__organization=organization, scenario__isnull=True
-    )
+    live = _posted_live_tier(request, organization)
     workload = get_object_or_404(Workload, pk=request.POST.get("workload"), product=live.product)
-    try:
-        period = dt.date.fromisoformat(request.POST.get("period", ""))
-    except ValueError as exc:
-        raise Http404 from exc
-    back = redirect(f"{reverse('actuals:index')}?period={period:%Y-%m}")
-    target = request.POST.get("target", "")
-    if target == LIVE_TARGET:
-        tier, plan = live, "the live plan"
-    elif target.isdigit():
-        found = (
-            Tier.objects.filter(live_tier=live, scenario_id=int(target)).select_related("scenario").first()
-        )
-        if found is None or found.scenario is None:
-            raise Http404("That scenario has no tier standing for this live tier.")
-        tier, plan = found, f"scenario “{found.scenario.name}”"
-    else:
+    period = _posted_period(request)
+    chosen = _target_plan(request, live)
+    if chosen is None:
         messages.error(request, "Choose the plan the fit is for: the live plan or one scenario.")
-        return back
+        return _back(period)
+    tier, plan = chosen
     fits = usage_distributions_fitted(organization=organization, period_range=_fit_range(period))
     fit = next((f.fit for f in fits if (f.tier_id, f.workload_id) == (live.pk, workload.pk)), None)
     if fit is None:
@@ -167,4 +193,33 @@ def fit_use(request: HttpRequest) -> HttpResponse:
     flash_outcome(
         request, lambda: usage_distribution_from_fit(tier=tier, workload=workload, fit=fit), success=done
     )
-    return back
+    return _back(period)
+
+
+@login_required
+@require_POST
+def segments_use(request: HttpRequest) -> HttpResponse:
+    """Replace a live tier's segments in one plan with the two proposed from actual usage (the
+    months of the fits): the live plan (``target=live``) or one scenario's (``target=<scenario
+    id>``: its tier standing for the live tier). Never several at once."""
+    membership = current_membership(request)
+    require_writer(membership)
+    organization = membership.organization
+    live = _posted_live_tier(request, organization)
+    period = _posted_period(request)
+    chosen = _target_plan(request, live)
+    if chosen is None:
+        messages.error(request, "Choose the plan the segments are for: the live plan or one scenario.")
+        return _back(period)
+    tier, plan = chosen
+    proposals = usage_segments_proposed(organization=organization, period_range=_fit_range(period))
+    proposal = next((p for p in proposals if p.tier_id == live.pk), None)
+    if proposal is None:
+        raise Http404("No segments are proposed for this tier.")
+    shares = ", ".join(f"{s.name} {s.share:.1%}" for s in proposed_segments_named(proposal))
+    done = (
+        f"{live.product.name}: {tier.name} in {plan} now has the proposed segments ({shares}), each "
+        "with a gamma usage per workload. Run a scenario to see the effect."
+    )
+    flash_outcome(request, lambda: proposed_segments_use(tier=tier, proposal=proposal), success=done)
+    return _back(period)
