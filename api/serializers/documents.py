@@ -18,8 +18,8 @@ from api.fields import (
     StrictIntegerField,
 )
 from api.serializers.base import StrictModelSerializer
-from api.serializers.resources import LeverSerializer
-from planner.core.validators import LEVER_FRACTION_FIELDS, LEVER_PLAN_FIELDS
+from api.serializers.resources import LeverSerializer, ModelCostSerializer
+from planner.core.validators import LEVER_FRACTION_FIELDS, LEVER_PLAN_FIELDS, MAX_MODEL_COSTS
 from planner.products.models import Product, Segment, Tier, UsageDistribution, Workload
 from planner.products.services import PRODUCT_FIELDS, TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
 from planner.simulation import document as documents
@@ -180,6 +180,10 @@ class DocumentPlanTierSerializer(DocumentTierSerializer):
 
 
 class DocumentSettingsSerializer(StrictModelSerializer):
+    model_costs = serializers.ListSerializer[Any](
+        child=ModelCostSerializer(), required=False, max_length=MAX_MODEL_COSTS
+    )
+
     class Meta:
         model = Scenario
         fields = list(documents.SCENARIO_COPIED_FIELDS)

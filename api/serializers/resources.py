@@ -23,7 +23,7 @@ from api.fields import (
 from api.representation import represent_many
 from api.serializers.base import StrictModelSerializer, fixed_on_update
 from api.tenancy import request_organization
-from planner.core.validators import LEVER_PLAN_LIMITS
+from planner.core.validators import LEVER_PLAN_LIMITS, MAX_MODEL_COST, MAX_MODEL_COSTS
 from planner.products import services as product_services
 from planner.products.models import Product, Segment, Tier, UsageDistribution, Workload
 from planner.products.segments import SEGMENT_FIELDS, segment_create, segment_update
@@ -287,9 +287,35 @@ class LeverSerializer(serializers.Serializer[Any]):
 LEVER_FIELDS = tuple(LeverSerializer().get_fields())
 
 
+class ModelCostSerializer(serializers.Serializer[Any]):
+    """A model cost of a scenario: training, fine-tuning, evaluation or a retrain."""
+
+    label = StrictCharField(max_length=100)  # type: ignore[assignment]  # DRF's Field.label
+    month = StrictIntegerField(min_value=1, max_value=600, help_text="1 = the horizon's first month.")
+    amount = StrictFloatField(min_value=0.0, max_value=MAX_MODEL_COST, help_text="A JSON number, in money.")
+    every_months = StrictIntegerField(
+        min_value=1,
+        max_value=600,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Repeated every this many months from ``month`` (a retrain); null: once.",
+    )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        """``every_months`` always present (null when the cost is paid once)."""
+        return super().to_representation({"every_months": None} | dict(instance))
+
+
 class ScenarioSerializer(StrictModelSerializer):
     product = OrganizationRelatedField(selector=products_for_organization)
     levers = serializers.ListSerializer[Any](child=LeverSerializer(), required=False, max_length=50)
+    model_costs = serializers.ListSerializer[Any](
+        child=ModelCostSerializer(),
+        required=False,
+        max_length=MAX_MODEL_COSTS,
+        help_text="Model costs for the lifetime figures (docs/ENGINE.md, Lifetime). Default: none.",
+    )
 
     class Meta:
         model = Scenario

@@ -11,6 +11,7 @@ import math
 import zoneinfo
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import TypeGuard
 
 from django.core.exceptions import ValidationError
 
@@ -186,3 +187,51 @@ def levers_validate_structure(value: object) -> None:
             )
     if errors:
         raise ValidationError(errors, code="invalid_levers")
+
+
+#: Fields of one model cost in ``Scenario.model_costs`` (``planner.engine.types.ModelCost``).
+MODEL_COST_FIELDS = ("label", "month", "amount", "every_months")
+#: At most this many model costs per scenario; months and repeats within 600 (the longest horizon).
+MAX_MODEL_COSTS = 50
+MAX_MODEL_COST = 1e12
+
+
+def model_costs_validate_structure(value: object) -> None:
+    """Validate a scenario's ``model_costs`` JSON: a list of at most ``MAX_MODEL_COSTS`` objects
+    ``{"label": non-empty str (<= 100), "month": int 1..600, "amount": number 0..1e12,
+    "every_months": int 1..600 or null}`` (a one-off cost in ``month``, or a retrain repeated
+    every ``every_months`` months from it)."""
+    if not isinstance(value, list):
+        raise ValidationError("Model costs must be a list of objects.", code="invalid_model_costs")
+    if len(value) > MAX_MODEL_COSTS:
+        raise ValidationError(f"At most {MAX_MODEL_COSTS} model costs.", code="invalid_model_costs")
+    errors: list[str] = []
+    for index, cost in enumerate(value, start=1):
+        where = f"Model cost {index}"
+        if not isinstance(cost, dict):
+            errors.append(f"{where}: must be an object.")
+            continue
+        unknown = sorted(set(cost) - set(MODEL_COST_FIELDS))
+        if unknown:
+            errors.append(f"{where}: unknown field(s) {', '.join(unknown)}.")
+        label = cost.get("label")
+        if not isinstance(label, str) or not label.strip() or len(label) > 100:
+            errors.append(f"{where}: 'label' must be a non-empty text of at most 100 characters.")
+        if not _whole(cost.get("month"), 1, 600):
+            errors.append(f"{where}: 'month' must be a whole number from 1 to 600.")
+        amount = cost.get("amount")
+        if not (_number(amount) and 0 <= amount <= MAX_MODEL_COST):
+            errors.append(f"{where}: 'amount' must be a number from 0 to {MAX_MODEL_COST:g}.")
+        every = cost.get("every_months")
+        if every is not None and not _whole(every, 1, 600):
+            errors.append(f"{where}: 'every_months' must be a whole number from 1 to 600, or null.")
+    if errors:
+        raise ValidationError(errors, code="invalid_model_costs")
+
+
+def _whole(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _number(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

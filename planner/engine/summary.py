@@ -28,13 +28,15 @@ from planner.engine.figures import mean as _mean
 from planner.engine.figures import survival as _survival
 from planner.engine.figures import value as _value
 from planner.engine.lever_results import lever_result
+from planner.engine.lifetime import tier_lifetime, total_lifetime
 from planner.engine.prepare import PreparedRun
 from planner.engine.segment_results import cost_shares, driver, mixture_cost_per_credit, segment_results
 from planner.engine.types import Tier
 
 #: 2: plan levers, segments, capped shares, break-even in COGS, assumption effects (#13).
-#: Every figure of version 1 keeps its key and value.
-ENGINE_VERSION = "2"
+#: 3: lifetime economics (``tiers[i].lifetime``, ``total.lifetime``; #18).
+#: Every figure of an earlier version keeps its key and value.
+ENGINE_VERSION = "3"
 
 
 def summarize(prepared: PreparedRun, agg: BlockAggregate) -> dict[str, Any]:
@@ -128,6 +130,7 @@ def _tier_result(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier)
         else None,
         "margin_histogram": _margin_histogram(agg.margin_hist[t]),
         "horizon": _horizon(prepared, agg, t, tier),
+        "lifetime": tier_lifetime(prepared, agg, t, tier),
         "levers": [
             lever_result(prepared, agg, t, tier, v, mixture_cost_per_credit(prepared, tier, v))
             for v in range(1, len(prepared.variants))
@@ -252,4 +255,5 @@ def _total_result(prepared: PreparedRun, agg: BlockAggregate, tiers: list[dict[s
             "assumptions": assumption_effects(prepared, agg),
         },
         "levers": levers,
+        "lifetime": total_lifetime(prepared, agg, [t["lifetime"] for t in tiers]),
     }

@@ -185,6 +185,11 @@ class Tier:
     usage: tuple[UsageDist, ...]
     churn_monthly: float = 0.0
     segments: tuple[Segment, ...] = ()
+    #: New subscribers joining at the start of month 2 (month 1's are ``subscribers``), growing
+    #: by ``new_subscribers_growth_monthly`` each month after; each costs ``cac`` to acquire.
+    new_subscribers_monthly: float = 0.0
+    new_subscribers_growth_monthly: float = 0.0
+    cac: float = 0.0
 
     @property
     def mixture(self) -> tuple[Segment, ...]:
@@ -260,9 +265,33 @@ class Lever:
 
 
 @dataclass(frozen=True)
+class ModelCost:
+    """A model cost (training, fine-tuning, evaluation): ``amount`` paid in ``month`` (1 = the
+    first month of the horizon), and again every ``every_months`` months after it when set (a
+    retrain). Months beyond the horizon are not in its figures."""
+
+    label: str
+    month: int
+    amount: float
+    every_months: int | None = None
+
+    def amounts(self, months: int) -> FloatArray:
+        """What this cost adds to each month of a ``months``-long horizon."""
+        paid = np.zeros(months)
+        month = self.month
+        while month <= months:
+            paid[month - 1] += self.amount
+            if self.every_months is None:
+                break
+            month += self.every_months
+        return paid
+
+
+@dataclass(frozen=True)
 class EngineInput:
     """Everything one simulation needs. ``correlation`` is the workloads' Gaussian-copula
-    correlation matrix (positive semi-definite, unit diagonal)."""
+    correlation matrix (positive semi-definite, unit diagonal). ``model_costs`` and
+    ``fixed_costs_monthly`` enter the lifetime figures only (``planner.engine.lifetime``)."""
 
     tiers: tuple[Tier, ...]
     workloads: tuple[Workload, ...]
@@ -273,3 +302,5 @@ class EngineInput:
     discount_rate_yearly: float = 0.10
     target_margin: float = 0.5
     levers: tuple[Lever, ...] = field(default=())
+    model_costs: tuple[ModelCost, ...] = field(default=())
+    fixed_costs_monthly: float = 0.0

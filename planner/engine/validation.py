@@ -8,8 +8,9 @@ model shares summing to 1, workload fractions in [0, 1], token and call distribu
 0 <= median <= p90, one valid usage distribution per tier and workload, and a correlation
 matrix with one row per workload that is symmetric, positive semi-definite and has a unit
 diagonal; segments with shares summing to 1 and one valid usage distribution per workload each;
-levers whose plan changes name existing tiers (at most once) with finite values >= 0. It never
-changes its input.
+levers whose plan changes name existing tiers (at most once) with finite values >= 0; new
+subscribers, their growth (above -100%), acquisition, model and fixed costs finite and >= 0,
+model costs in month 1 or later repeating every month or more. It never changes its input.
 """
 
 from __future__ import annotations
@@ -46,12 +47,28 @@ def validate_inputs(inputs: EngineInput) -> None:
         _validate_workload(workload)
     for tier in inputs.tiers:
         _validate_tier(tier, len(inputs.workloads))
+    _validate_costs(inputs)
     keys = {tier.key for tier in inputs.tiers}
     for lever in inputs.levers:
         _validate_plan_changes(lever, keys)
     copula_factor(np.asarray(inputs.correlation, dtype=np.float64))
     if len(inputs.correlation) != len(inputs.workloads):
         raise ValueError("the correlation matrix must have one row per workload")
+
+
+def _validate_costs(inputs: EngineInput) -> None:
+    """Model costs: a month >= 1, an amount finite and >= 0, a repeat of >= 1 month; fixed
+    monthly costs finite and >= 0."""
+    if not np.isfinite(inputs.fixed_costs_monthly) or inputs.fixed_costs_monthly < 0:
+        raise ValueError("fixed monthly costs must be finite and >= 0")
+    for cost in inputs.model_costs:
+        where = f"model cost {cost.label!r}"
+        if cost.month < 1:
+            raise ValueError(f"{where}: the month must be 1 or later")
+        if not np.isfinite(cost.amount) or cost.amount < 0:
+            raise ValueError(f"{where}: the amount must be finite and >= 0")
+        if cost.every_months is not None and cost.every_months < 1:
+            raise ValueError(f"{where}: a repeat must be every 1 month or more")
 
 
 def _validate_workload(w: Workload) -> None:
@@ -91,6 +108,11 @@ def _validate_tier(tier: Tier, workloads: int) -> None:
         raise ValueError(f"{where}: payment fee % must be below 100% and churn at most 100%")
     if tier.subscribers < 0:
         raise ValueError(f"{where}: subscribers must be >= 0")
+    acquisition = [tier.new_subscribers_monthly, tier.new_subscribers_growth_monthly, tier.cac]
+    if not all(np.isfinite(acquisition)) or tier.new_subscribers_monthly < 0 or tier.cac < 0:
+        raise ValueError(f"{where}: new subscribers and acquisition cost must be finite and >= 0")
+    if tier.new_subscribers_growth_monthly <= -1:
+        raise ValueError(f"{where}: the growth of new subscribers must be above -100%")
     if len(tier.usage) != workloads:
         raise ValueError(f"{where}: needs one usage distribution per workload")
     for index, dist in enumerate(tier.usage):

@@ -52,6 +52,9 @@ TIER_FIELDS = (
     "payment_fee_fixed",
     "subscribers",
     "churn_monthly",
+    "new_subscribers_monthly",
+    "new_subscribers_growth_monthly",
+    "cac",
 )
 WORKLOAD_FIELDS = (
     "name",

@@ -5,7 +5,8 @@ run snapshot into ``planner.engine`` dataclasses goes through this module.
 - ``usage_dist``: that JSON (or a row, via ``usage_json``) as the engine's ``UsageDist``;
 - ``engine_input_from_snapshot``: a run snapshot as the engine's ``EngineInput`` (pure, no
   database access), so a run can be reproduced from its snapshot after any later edit;
-  snapshots of every schema (1-3) read: older ones have no segments and no plan levers.
+  snapshots of every schema (1-4) read: older ones have no segments and no plan levers
+  (before 3) and no acquisition, model or fixed costs (before 4).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from planner.engine.types import (
     EngineInput,
     Lever,
     LogNormalSpec,
+    ModelCost,
     ModelOption,
     Segment,
     Tier,
@@ -163,6 +165,7 @@ def engine_input_from_snapshot(snapshot: Mapping[str, Any]) -> EngineInput:
                 Segment(key=s["key"], share=float(s["share"]), usage=tuple(usage_dist(u) for u in s["usage"]))
                 for s in t.get("segments") or ()
             ),
+            **_acquisition(t.get("acquisition")),
         )
         for t in snapshot["tiers"]
     )
@@ -195,4 +198,25 @@ def engine_input_from_snapshot(snapshot: Mapping[str, Any]) -> EngineInput:
         discount_rate_yearly=float(scenario["discount_rate_yearly"]),
         target_margin=float(scenario["target_margin"]),
         levers=levers,
+        model_costs=tuple(
+            ModelCost(
+                label=str(cost["label"]),
+                month=int(cost["month"]),
+                amount=float(cost["amount"]),
+                every_months=None if cost.get("every_months") is None else int(cost["every_months"]),
+            )
+            for cost in scenario.get("model_costs") or ()
+        ),
+        fixed_costs_monthly=float(scenario.get("fixed_costs_monthly") or 0),
     )
+
+
+def _acquisition(data: Mapping[str, Any] | None) -> dict[str, float]:
+    """A snapshot tier's acquisition inputs as engine ``Tier`` fields (none before schema 4)."""
+    if not data:
+        return {}
+    return {
+        "new_subscribers_monthly": float(data["new_subscribers_monthly"]),
+        "new_subscribers_growth_monthly": float(data["new_subscribers_growth_monthly"]),
+        "cac": float(data["cac"]),
+    }

@@ -55,6 +55,13 @@ SETTINGS = {
     "usage_growth_monthly": "Usage growth per month",
     "discount_rate_yearly": "Discount rate per year",
     "target_margin": "Target margin",
+    "fixed_costs_monthly": "Fixed costs per month",
+}
+#: A tier's acquisition inputs (snapshot schema 4, ``tier["acquisition"]``): key -> label.
+ACQUISITION_INPUTS = {
+    "new_subscribers_monthly": "New subscribers per month",
+    "new_subscribers_growth_monthly": "Growth of new subscribers",
+    "cac": "Acquisition cost (CAC)",
 }
 #: A tier's plan inputs: snapshot key -> label.
 TIER_INPUTS = {
@@ -233,6 +240,19 @@ class TierFigure:
         ]
 
 
+def _model_costs_text(snapshot: Snapshot) -> str:
+    """A snapshot's model costs in words ("none" before snapshot schema 4 or without any)."""
+    costs = snapshot.get("scenario", {}).get("model_costs") or []
+    return (
+        "; ".join(
+            f"{c['label']} {c['amount']:g} in month {c['month']}"
+            + (f", every {c['every_months']} months" if c.get("every_months") else "")
+            for c in costs
+        )
+        or "none"
+    )
+
+
 def tier_slots(snapshots: Sequence[Snapshot]) -> list[tuple[int | None, ...]]:
     """Tiers matched across snapshots: each slot holds the tier's index in each snapshot (None
     where the snapshot has no such tier). A tier matches another that stands for the same live
@@ -316,6 +336,7 @@ def inputs_diff(snapshots: Sequence[Snapshot]) -> list[InputChange]:
         "Levers",
         [", ".join(lever["label"] for lever in s.get("levers", [])) or "none" for s in snapshots],
     )
+    changes += _changed("Scenario", "Model costs", [_model_costs_text(s) for s in snapshots])
     for slot in tier_slots(snapshots):
         tiers = [None if i is None else s["tiers"][i] for s, i in zip(snapshots, slot, strict=True)]
         names = list(dict.fromkeys(t["key"] for t in tiers if t is not None))
@@ -326,6 +347,9 @@ def inputs_diff(snapshots: Sequence[Snapshot]) -> list[InputChange]:
             )
         for key, label in TIER_INPUTS.items():
             changes += _changed(where, label, [ABSENT if t is None else _text(t.get(key)) for t in tiers])
+        for key, label in ACQUISITION_INPUTS.items():
+            values = [ABSENT if t is None else _text((t.get("acquisition") or {}).get(key, 0)) for t in tiers]
+            changes += _changed(where, label, values)
         if len(names) > 1:
             changes.append(
                 InputChange(where, "Name", tuple(ABSENT if t is None else t["key"] for t in tiers))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Collection
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -16,6 +17,7 @@ from django.utils import timezone
 from planner.accounts.models import Organization
 from planner.core.models import (
     MAX_CALLS_PER_REQUEST,
+    MAX_FEE,
     MAX_HORIZON_MONTHS,
     MAX_SEED,
     MAX_SIMULATED_USERS,
@@ -26,13 +28,14 @@ from planner.core.models import (
     between_constraint,
     both_or_neither_constraint,
     float_field,
+    money_field,
     one_of_constraint,
     p90_check,
     p90_constraint,
     raise_errors,
     unique_constraint,
 )
-from planner.core.validators import levers_validate_structure
+from planner.core.validators import levers_validate_structure, model_costs_validate_structure
 from planner.products.models import Product
 from pricing.models import AIModel
 
@@ -86,6 +89,16 @@ class Scenario(TimestampedModel):
     price_date = models.DateField(
         default=timezone.localdate, help_text="Catalog prices in force on this date."
     )
+    model_costs = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[model_costs_validate_structure],
+        help_text="Model costs (training, fine-tuning, evaluation): one-off in a month, or repeated "
+        "every N months (a retrain). See planner.core.validators.model_costs_validate_structure.",
+    )
+    fixed_costs_monthly = money_field(
+        "Fixed costs per month (team, hosting), for lifetime cash flows.", default=Decimal(0)
+    )
 
     class Meta:
         ordering = ["product", "name"]
@@ -99,6 +112,7 @@ class Scenario(TimestampedModel):
             between_constraint("scenario", "usage_growth_monthly", -0.5, 1.0),
             between_constraint("scenario", "discount_rate_yearly", 0.0, 1.0),
             between_constraint("scenario", "target_margin", -1.0, 1.0),
+            between_constraint("scenario", "fixed_costs_monthly", 0, MAX_FEE),
         ]
 
     def __str__(self) -> str:

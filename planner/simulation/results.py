@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from planner.accounts.models import Organization
+from planner.engine.stats import Z95
 from planner.simulation.models import Scenario, SimulationRun
 
 #: Bars of the per-user margin histogram on the page. The engine's bins are signed-log (fine
@@ -221,7 +222,28 @@ def chart_data(results: Mapping[str, Any], snapshot: Mapping[str, Any] | None) -
             "months": list(range(1, len(total["horizon"]["margin_by_month"]) + 1)),
             "margin_by_month": total["horizon"]["margin_by_month"],
             "levers": total["levers"],
+            "lifetime": _lifetime_chart(total.get("lifetime")),
         },
+    }
+
+
+def _lifetime_chart(lifetime: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The cash curve: costs per month by kind and cumulative cash with its 95% band (None for
+    documents made before lifetime figures)."""
+    if not lifetime:
+        return None
+    months = lifetime["months"]
+    cumulative = [m["cumulative_cash"]["value"] for m in months]
+    errors = [Z95 * m["cumulative_cash"]["mc_error"] for m in months]
+    return {
+        "months": [m["month"] for m in months],
+        "inference_cogs": [m["inference_cogs"]["value"] for m in months],
+        "model_costs": [m["model_costs"] for m in months],
+        "acquisition": [m["acquisition"] for m in months],
+        "fixed_costs": [m["fixed_costs"] for m in months],
+        "cumulative_cash": cumulative,
+        "cumulative_low": [c - e for c, e in zip(cumulative, errors, strict=True)],
+        "cumulative_high": [c + e for c, e in zip(cumulative, errors, strict=True)],
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -29,6 +30,8 @@ SCENARIO_FIELDS = (
     "discount_rate_yearly",
     "target_margin",
     "price_date",
+    "model_costs",
+    "fixed_costs_monthly",
 )
 
 
@@ -45,6 +48,8 @@ def scenario_create(
     usage_growth_monthly: float = 0.0,
     discount_rate_yearly: float = 0.10,
     target_margin: float = 0.5,
+    model_costs: Sequence[Mapping[str, Any]] = (),
+    fixed_costs_monthly: Decimal = Decimal(0),
     plan_from: Scenario | None = None,
 ) -> Scenario:
     """Create a scenario of ``product`` with its own plan: a copy of the product's live plan,
@@ -56,6 +61,8 @@ def scenario_create(
     tiers a lever names are tiers of the plan the scenario starts from (live tiers, or
     ``plan_from``'s), and are stored as the ids of their copies in the new plan.
     New scenarios assume flat token prices and no usage growth unless told otherwise.
+    ``model_costs`` (``planner.core.validators.model_costs_validate_structure``) and
+    ``fixed_costs_monthly`` enter the lifetime figures only.
     """
     if plan_from is not None and plan_from.product_id != product.pk:
         raise ValidationError({"plan_from": "Start from a scenario of the same product."})
@@ -70,6 +77,8 @@ def scenario_create(
         usage_growth_monthly=usage_growth_monthly,
         discount_rate_yearly=discount_rate_yearly,
         target_margin=target_margin,
+        model_costs=[dict(cost) for cost in model_costs],
+        fixed_costs_monthly=fixed_costs_monthly,
     )
     if seed is not None:
         scenario.seed = seed
@@ -120,6 +129,8 @@ def scenario_duplicate(*, scenario: Scenario, name: str | None = None) -> Scenar
         usage_growth_monthly=scenario.usage_growth_monthly,
         discount_rate_yearly=scenario.discount_rate_yearly,
         target_margin=scenario.target_margin,
+        model_costs=scenario.model_costs,
+        fixed_costs_monthly=scenario.fixed_costs_monthly,
         plan_from=scenario,
     )
 

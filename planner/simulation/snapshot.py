@@ -44,7 +44,10 @@ from pricing.selectors import PriceNotFound
 #: ``segments`` (``{"id", "key", "share", "usage"}``, usage per workload with the tier's own where
 #: a segment has none); levers name tiers (``tiers``: names) and may change their plans
 #: (``LEVER_PLAN_FIELDS``). Versions 1 and 2 read as having no segments and cost levers only.
-SNAPSHOT_SCHEMA = 3
+#: 4: tiers carry ``acquisition`` (``{"new_subscribers_monthly", "new_subscribers_growth_monthly",
+#: "cac"}``) and the scenario ``model_costs`` and ``fixed_costs_monthly``, for the lifetime
+#: figures. Earlier versions read as having none.
+SNAPSHOT_SCHEMA = 4
 BATCH_VARIANT = "processing=batch"
 _PACKAGES = ("numpy", "scipy", "genai-prices", "numpy-financial", "Django")
 
@@ -242,6 +245,8 @@ def scenario_snapshot(*, scenario: Scenario, tiers: Iterable[Tier] | None = None
             "usage_growth_monthly": scenario.usage_growth_monthly,
             "discount_rate_yearly": scenario.discount_rate_yearly,
             "target_margin": scenario.target_margin,
+            "model_costs": scenario.model_costs,
+            "fixed_costs_monthly": str(scenario.fixed_costs_monthly),
         },
         "price_date": scenario.price_date.isoformat(),
         "tiers": [
@@ -262,6 +267,11 @@ def scenario_snapshot(*, scenario: Scenario, tiers: Iterable[Tier] | None = None
                 "subscribers": tier.subscribers,
                 "churn_monthly": tier.churn_monthly,
                 "billing": billing_json(tier),
+                "acquisition": {
+                    "new_subscribers_monthly": tier.new_subscribers_monthly,
+                    "new_subscribers_growth_monthly": tier.new_subscribers_growth_monthly,
+                    "cac": str(tier.cac),
+                },
                 "usage": [
                     usage_json(usage.get((tier.pk, None, w.pk)), f"Tier {tier.name}, workload {w.name}")
                     for w in workloads

@@ -190,10 +190,13 @@ PLAN_WORDS = {
 
 
 def plan_words(plan: Mapping[str, float] | None) -> str:
-    """What a lever changes on a tier's plan, in words ("" when nothing)."""
+    """What a lever changes on a tier's plan, in words, always in the same order (fee, quota,
+    overage, cap; "" when nothing)."""
     if not plan:
         return ""
-    return ", ".join(PLAN_WORDS[name](value) for name, value in plan.items() if name in PLAN_WORDS)
+    # In PLAN_WORDS' order: a results document read back from PostgreSQL's jsonb has its keys
+    # in jsonb's order, not the order they were written in.
+    return ", ".join(words(plan[name]) for name, words in PLAN_WORDS.items() if plan.get(name) is not None)
 
 
 def lever_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -233,3 +236,18 @@ def segment_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
         for tier in results["tiers"]
         for segment in tier.get("segments") or []
     ]
+
+
+def lifetime_view(results: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The results page's lifetime card: the total's figures and one row per tier (None for
+    documents made before lifetime figures)."""
+    total = results["total"].get("lifetime")
+    if total is None:
+        return None
+    return {
+        **total,
+        "horizon_months": results["horizon_months"],
+        "tiers": [
+            {"key": tier["key"], "paying": tier["paying"], **tier["lifetime"]} for tier in results["tiers"]
+        ],
+    }

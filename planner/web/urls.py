@@ -86,6 +86,8 @@ scenarios_urlpatterns: Patterns = [
         name="segment_usage_edit",
     ),
     path("<int:pk>/correlation/", scenarios.correlation_edit, name="correlation"),
+    path("<int:pk>/model-costs/", scenarios.model_cost_add, name="model_cost_add"),
+    path("<int:pk>/model-costs/<int:index>/delete/", scenarios.model_cost_remove, name="model_cost_delete"),
     path("<int:pk>/levers/", scenarios.lever_add, name="lever_add"),
     path("<int:pk>/levers/<str:key>/delete/", scenarios.lever_remove, name="lever_delete"),
 ]
@@ -102,6 +104,7 @@ actuals_urlpatterns: Patterns = [
     path("", actuals.actuals, name="index"),
     path("upload/", actuals.actuals_upload, name="upload"),
     path("fits/use/", actuals.fit_use, name="fit_use"),
+    path("segments/use/", actuals.segments_use, name="segments_use"),
 ]
 
 account_urlpatterns: Patterns = [

@@ -131,6 +131,32 @@
     );
   }
 
+  function drawLifetime() {
+    const l = data.total.lifetime;
+    const el = document.getElementById("chart-cash");
+    if (!l || !el) return;
+    function costs(name, values, color) {
+      return { type: "bar", name: name, x: l.months, y: values.map(function (v) { return -v; }), marker: { color: color },
+               hovertemplate: name + ", month %{x}: " + sym + "%{customdata:,.0f}<extra></extra>", customdata: values };
+    }
+    MP.plot(
+      el,
+      [
+        costs("Inference COGS", l.inference_cogs, "rgba(47,91,211,.55)"),
+        costs("Model costs", l.model_costs, "rgba(180,35,24,.6)"),
+        costs("Acquisition", l.acquisition, "rgba(217,119,6,.55)"),
+        costs("Fixed costs", l.fixed_costs, "rgba(107,114,128,.5)"),
+        { type: "scatter", mode: "lines", name: "95% simulation band", x: l.months.concat(l.months.slice().reverse()),
+          y: l.cumulative_high.concat(l.cumulative_low.slice().reverse()), fill: "toself", fillcolor: "rgba(15,118,110,.15)",
+          line: { width: 0 }, hoverinfo: "skip" },
+        { type: "scatter", mode: "lines+markers", name: "Cumulative cash", x: l.months, y: l.cumulative_cash,
+          line: { color: "#0f766e", width: 3 }, hovertemplate: "Month %{x}: " + sym + "%{y:,.0f}<extra></extra>" }
+      ],
+      { barmode: "relative", xaxis: { title: { text: "Month" }, dtick: l.months.length > 24 ? 6 : 1 },
+        yaxis: moneyAxis("Costs (down) · cash"), legend: { orientation: "h", y: 1.15 } }
+    );
+  }
+
   function selected() {
     return data.tiers[Number(picker.value)] || data.tiers[0];
   }
@@ -141,4 +167,5 @@
   drawTier(selected());
   document.querySelectorAll("[data-tier-name]").forEach(function (el) { el.textContent = selected().key; });
   drawTotal();
+  drawLifetime();
 })();

@@ -22,7 +22,7 @@ from planner.simulation.levers import lever_key, scenario_lever_add, scenario_le
 from planner.simulation.models import Scenario
 from planner.simulation.scenarios import scenario_duplicate
 from planner.simulation.snapshot import scenario_snapshot
-from planner.simulation.summaries import lever_rows, segment_rows, summary_sentences
+from planner.simulation.summaries import lever_rows, plan_words, segment_rows, summary_sentences
 
 pytestmark = pytest.mark.django_db
 
@@ -217,3 +217,11 @@ def test_the_summary_names_who_is_underwater_and_what_drives_their_cost(scenario
         ("Pro", "Chatters"),
         ("Pro", "Agentic"),
     ]
+
+
+def test_plan_words_keep_one_order_whatever_the_document_s_key_order() -> None:
+    """A results document read back from PostgreSQL's jsonb has its keys in jsonb's order."""
+    expected = "fee 25.00/month, cap 400 credits"
+    assert plan_words({"monthly_price": 25.0, "hard_cap": 400.0}) == expected
+    assert plan_words({"hard_cap": 400.0, "monthly_price": 25.0}) == expected
+    assert plan_words({}) == plan_words(None) == ""

@@ -39,6 +39,7 @@ from planner.products.models import Segment, UsageDistribution
 from planner.products.segments import segment_create
 from planner.products.services import tier_update
 from planner.simulation.document import scenario_document_export
+from planner.simulation.model_costs import scenario_model_cost_add
 from planner.simulation.models import Scenario, SimulationRun
 from planner.simulation.runs import run_create, run_execute
 from planner.simulation.scenarios import scenario_duplicate, scenario_update
@@ -441,3 +442,33 @@ def test_plan_lever_table_segment_summary_and_a_significant_change_in_compare(
     margin = page.locator("#compare-tiers tbody tr", has_text="Gross margin").filter(has_text="Pro")
     assert margin.locator(".delta.significant").count() == 1
     shot(page, "17-compare-significant")
+
+
+def test_results_show_the_lifetime_inference_share_and_the_payback_month(
+    page: Any, scenario: Scenario
+) -> None:
+    """A fine-tune of $8,000 in month 1, 40 new Pro subscribers a month at $60 each: the results
+    page states the inference share of lifetime cost and the month cash pays back, as computed,
+    and draws the cash curve."""
+    scenario_update(scenario=scenario, data={"horizon_months": 6})
+    tier_update(
+        tier=scenario.tiers.get(name="Pro"), data={"new_subscribers_monthly": 40.0, "cac": Decimal("60")}
+    )
+    scenario_model_cost_add(scenario=scenario, label="Fine-tune", month=1, amount=8_000.0)
+    run = run_execute(run=run_create(scenario=scenario))
+    lifetime = (run.results or {})["total"]["lifetime"]
+    assert lifetime["cash_payback"]["month"] is not None, lifetime["cash_payback"]
+    sign_in(page)
+    page.goto(f"{page.base}/runs/{run.pk}/#lifetime")
+    share = page.locator("#lifetime-inference-share").inner_text()
+    assert share == f"{lifetime['inference_share']['value'] * 100:.1f}%"
+    assert page.locator("#lifetime-cash-payback").inner_text() == f"month {lifetime['cash_payback']['month']}"
+    page.wait_for_function("() => document.getElementById('chart-cash').data !== undefined")
+    names = page.evaluate("document.getElementById('chart-cash').data.map(t => t.name)")
+    assert "Cumulative cash" in names and "Model costs" in names
+    drawn = page.evaluate(
+        "document.getElementById('chart-cash').data.find(t => t.name === 'Cumulative cash').y"
+    )
+    assert drawn == pytest.approx([m["cumulative_cash"]["value"] for m in lifetime["months"]])
+    page.locator("#lifetime").scroll_into_view_if_needed()
+    shot(page, "18-results-lifetime")

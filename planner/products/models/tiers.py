@@ -19,12 +19,16 @@ from planner.core.models import (
     decimal_field,
     exact_fraction_field,
     finite_number,
+    float_field,
     fraction_field,
     money_field,
     raise_errors,
     unique_constraint,
 )
 from planner.products.models.products import Product, ProductPart
+
+#: New subscribers a tier may gain in a month.
+MAX_NEW_SUBSCRIBERS = 1e9
 
 
 class Tier(ProductPart):
@@ -89,6 +93,19 @@ class Tier(ProductPart):
     payment_fee_fixed = money_field("Fixed payment fee per subscriber and month.", default=Decimal(0))
     subscribers = models.PositiveIntegerField(default=0)
     churn_monthly = fraction_field("Share of subscribers leaving each month (0..1).")
+    new_subscribers_monthly = float_field(
+        "New subscribers joining each month from month 2 (month 1's are the subscribers).",
+        low=0.0,
+        high=MAX_NEW_SUBSCRIBERS,
+        default=0.0,
+    )
+    new_subscribers_growth_monthly = float_field(
+        "Monthly growth of the new subscribers (0.05 = 5 % more each month).",
+        low=-0.99,
+        high=10.0,
+        default=0.0,
+    )
+    cac = money_field("Cost to acquire one new subscriber (CAC).", default=Decimal(0))
 
     class Meta(ProductPart.Meta):
         constraints = [
@@ -115,6 +132,9 @@ class Tier(ProductPart):
             between_constraint("tier", "payment_fee_fixed", 0, MAX_FEE),
             between_constraint("tier", "subscribers", 0, 2**31 - 1),
             between_constraint("tier", "churn_monthly", 0.0, 1.0),
+            between_constraint("tier", "new_subscribers_monthly", 0.0, MAX_NEW_SUBSCRIBERS),
+            between_constraint("tier", "new_subscribers_growth_monthly", -0.99, 10.0),
+            between_constraint("tier", "cac", 0, MAX_FEE),
         ]
 
     def __str__(self) -> str:

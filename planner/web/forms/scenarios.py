@@ -4,6 +4,7 @@ domain rules and their errors are put back on the field at fault (``form_errors_
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -26,7 +27,7 @@ class ScenarioForm(forms.ModelForm):
 
     class Meta:
         model = Scenario
-        fields = [name for name in SCENARIO_FIELDS if name not in ("seed", "levers")]
+        fields = [name for name in SCENARIO_FIELDS if name not in ("seed", "levers", "model_costs")]
         widgets = {"price_date": forms.DateInput(attrs={"type": "date"})}
         labels = {
             "horizon_months": "Horizon (months)",
@@ -34,13 +35,39 @@ class ScenarioForm(forms.ModelForm):
             "usage_growth_monthly": "Usage growth per month",
             "discount_rate_yearly": "Discount rate per year (NPV)",
             "target_margin": "Target gross margin",
+            "fixed_costs_monthly": "Fixed costs per month",
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["fixed_costs_monthly"].required = False
+
+    def clean_fixed_costs_monthly(self) -> Decimal:
+        """Empty means no fixed costs."""
+        value = self.cleaned_data.get("fixed_costs_monthly")
+        return Decimal(0) if value is None else value
 
     def validate_unique(self) -> None:
         """The service validates (and reports) uniqueness."""
 
     def _post_clean(self) -> None:
         """Skip the model's full_clean: the service runs it and its errors come back per field."""
+
+
+class ModelCostForm(forms.Form):
+    """One model cost of a scenario (``planner.simulation.model_costs``)."""
+
+    label = forms.CharField(max_length=100, help_text="E.g. 'Fine-tune v1', 'Retrain', 'Eval suite'.")
+    month = forms.IntegerField(min_value=1, max_value=600, initial=1, help_text="1 = the first month.")
+    amount = forms.FloatField(min_value=0, max_value=1e12)
+    every_months = forms.IntegerField(
+        min_value=1, max_value=600, required=False, label="Repeat every (months)", help_text="Empty: once."
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Field ids of their own (``id_cost_*``): the editor's lever form has a label too."""
+        kwargs.setdefault("auto_id", "id_cost_%s")
+        super().__init__(*args, **kwargs)
 
 
 class ProductScenarioForm(forms.Form):

@@ -20,7 +20,7 @@ from planner.simulation.models import SimulationRun
 from planner.simulation.results import chart_data, headline, results_csv, worst_tier_index
 from planner.simulation.runs import run_cancel
 from planner.simulation.selectors import run_progress, runs_compared
-from planner.simulation.summaries import lever_rows, segment_rows, summary_sentences
+from planner.simulation.summaries import lever_rows, lifetime_view, segment_rows, summary_sentences
 from planner.web.views.common import WRITE_ROLES, current_membership, membership_in, require_writer
 
 
@@ -69,6 +69,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             summary=summary_sentences(run.results, currency=organization.currency),
             lever_rows=lever_rows(run.results),
             segment_rows=segment_rows(run.results),
+            lifetime=lifetime_view(run.results),
             charts=chart_data(run.results, run.snapshot),
             default_tier=worst_tier_index(run.results),
         )

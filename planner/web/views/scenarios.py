@@ -44,6 +44,7 @@ from planner.products.services import (
 )
 from planner.simulation.adapter import SimulationInputError
 from planner.simulation.levers import scenario_lever_add, scenario_lever_remove
+from planner.simulation.model_costs import scenario_model_cost_add, scenario_model_cost_remove
 from planner.simulation.models import Scenario
 from planner.simulation.plans import scenario_tiers
 from planner.simulation.preview import usage_preview
@@ -54,6 +55,7 @@ from planner.simulation.summaries import plan_words
 from planner.web.forms.scenarios import (
     CorrelationForm,
     LeverForm,
+    ModelCostForm,
     ProductScenarioForm,
     ScenarioForm,
     TierForm,
@@ -155,6 +157,7 @@ def _editor_context(scenario: Scenario, membership: Membership) -> dict[str, Any
         "overridden": set(scenario.workload_overrides.values_list("workload_id", flat=True)),
         "scenario_form": ScenarioForm(instance=scenario),
         "lever_form": LeverForm(workloads=product.workloads.all(), tiers=tiers),
+        "model_cost_form": ModelCostForm(),
         "correlation_form": CorrelationForm(
             initial={"default_correlation": product.default_correlation}, pairs=pairs
         ),
@@ -387,6 +390,30 @@ def lever_add(request: HttpRequest, pk: int) -> HttpResponse:
     context = _editor_context(scenario, membership)
     context["lever_form"] = form
     return render(request, "scenarios/editor.html", context, status=400)
+
+
+@login_required
+@require_POST
+def model_cost_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a model cost (training, fine-tuning, a retrain) to the scenario."""
+    scenario, membership = editor_scenario(request, pk, write=True)
+    form = ModelCostForm(request.POST)
+    saved = form_save(request, form, lambda: scenario_model_cost_add(scenario=scenario, **form.cleaned_data))
+    if saved is not None:
+        messages.success(request, f"Model cost “{saved['label']}” added.")
+        return redirect(f"{scenario_url(scenario)}#lifetime")
+    context = _editor_context(scenario, membership)
+    context["model_cost_form"] = form
+    return render(request, "scenarios/editor.html", context, status=400)
+
+
+@login_required
+@require_POST
+def model_cost_remove(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+    scenario, _ = editor_scenario(request, pk, write=True)
+    scenario_model_cost_remove(scenario=scenario, index=index)
+    messages.success(request, "Model cost removed.")
+    return redirect(f"{scenario_url(scenario)}#lifetime")
 
 
 @login_required
