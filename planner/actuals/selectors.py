@@ -22,7 +22,7 @@ reported (the rollup has a row): a customer without records is not known to be s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -341,8 +341,12 @@ def usage_distributions_fitted(
     customer's requests of that workload that month (0 when none). Records that name only a model
     belong to no workload and are not counted. Pairs with fewer than 2 observations are skipped.
     """
+    return _fits(_tier_months(organization=organization, period_range=period_range))
+
+
+def _fits(groups: Iterable[_TierMonths]) -> list[FittedUsage]:
     result = []
-    for group in _tier_months(organization=organization, period_range=period_range):
+    for group in groups:
         if len(group.rows) < 2:
             continue
         for column, workload in sorted(enumerate(group.workloads), key=lambda item: item[1].pk):
@@ -383,8 +387,12 @@ def usage_segments_proposed(
     in display order); tiers without a workload or with fewer than ``MIN_SEGMENT_OBSERVATIONS``
     (20) customer-months are skipped.
     """
+    return _proposals(_tier_months(organization=organization, period_range=period_range))
+
+
+def _proposals(groups: Iterable[_TierMonths]) -> list[ProposedSegments]:
     result = []
-    for group in _tier_months(organization=organization, period_range=period_range):
+    for group in groups:
         if not group.workloads or len(group.rows) < MIN_SEGMENT_OBSERVATIONS:
             continue
         proposal = segments_proposed(group.rows)
@@ -399,6 +407,15 @@ def usage_segments_proposed(
                 )
             )
     return result
+
+
+def usage_fits_and_proposals(
+    *, organization: Organization, period_range: tuple[date, date]
+) -> tuple[list[FittedUsage], list[ProposedSegments]]:
+    """``usage_distributions_fitted`` and ``usage_segments_proposed`` from one read of the
+    customer-months (the actuals page shows both)."""
+    groups = list(_tier_months(organization=organization, period_range=period_range))
+    return _fits(groups), _proposals(groups)
 
 
 def usage_periods(*, organization: Organization) -> list[date]:

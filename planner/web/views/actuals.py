@@ -20,6 +20,7 @@ from planner.actuals.selectors import (
     customer_margins_for_period,
     tier_margins_for_period,
     usage_distributions_fitted,
+    usage_fits_and_proposals,
     usage_periods,
     usage_segments_proposed,
 )
@@ -73,8 +74,7 @@ def _page(
     if period is not None:
         customers = customer_margins_for_period(organization=organization, period=period)
         fit_range = _fit_range(period)
-        fits = usage_distributions_fitted(organization=organization, period_range=fit_range)
-        proposals = usage_segments_proposed(organization=organization, period_range=fit_range)
+        fits, proposals = usage_fits_and_proposals(organization=organization, period_range=fit_range)
         targets = _plan_targets({f.tier_id for f in fits} | {p.tier_id for p in proposals})
         context.update(
             tiers=tier_margins_for_period(organization=organization, period=period),
