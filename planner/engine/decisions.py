@@ -1,0 +1,338 @@
+"""Goal seek: the least change of one plan setting of one tier that meets constraints with
+confidence (issue #14, engine part).
+
+A **setting** of a tier's plan (``fee``: the monthly revenue per subscriber, ``included_credits``,
+``overage_price``, ``hard_cap``) varies over a lattice ``minimum + k x step``. **Constraints**
+are on the tier's month-1 figures: ``gross_margin`` (percent) at least, ``underwater_share``
+at most, ``underwater_loss`` (the tier's monthly loss on underwater users, money) at most,
+``cap_hit_share`` at most. Each holds at the stated confidence: its one-sided bound (the point
+estimate plus or minus ``z x`` its standard error, z the normal quantile of the confidence;
+Wilson bounds for the shares), never the point estimate.
+
+Candidates are plan-only levers of one simulation (``planner.engine.types.TierChange``), so
+every candidate is evaluated on the same simulated users as the baseline (common random
+numbers) and only re-reads caps, revenue and table lookups; a month-1 goal seek runs with a
+one-month horizon. At most ``MAX_PASSES`` passes: a grid over the range, then refinements of the
+bracket between the chosen feasible candidate and its infeasible neighbour, each pass with
+``points_per_pass`` candidates so that three passes reach the lattice's resolution. Every pass
+draws the same users (same seed), so candidates of different passes are comparable.
+
+Objectives: ``least_change`` picks the feasible value closest to the tier's current one (the
+current value itself when it is feasible; for a hard cap on an uncapped tier, the largest
+feasible cap), ``max_margin`` the feasible value with the largest margin per user. The answer
+holds the value, its figures and bounds, the adjacent lattice value on the other side of the
+bracket with its figures (which violates a constraint), or, when nothing is feasible, the
+candidate closest to feasibility.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from scipy import stats as sps
+
+from planner.engine import stats
+from planner.engine.simulate import simulate
+from planner.engine.types import EngineInput, Lever, Tier, TierChange
+
+MAX_PASSES = 3
+SETTINGS = ("fee", "included_credits", "overage_price", "hard_cap")
+METRICS = ("gross_margin", "underwater_share", "underwater_loss", "cap_hit_share")
+Objective = Literal["least_change", "max_margin"]
+
+
+@dataclass(frozen=True)
+class Vary:
+    """The setting to vary over ``minimum + k x step`` up to ``maximum``."""
+
+    setting: str
+    minimum: float
+    maximum: float
+    step: float
+
+    def lattice_size(self) -> int:
+        return int(math.floor((self.maximum - self.minimum) / self.step + 1e-9)) + 1
+
+    def value(self, k: int) -> float:
+        return round(self.minimum + k * self.step, 10)
+
+    def index(self, value: float) -> float:
+        """Position of ``value`` on the lattice (fractional between points)."""
+        return (value - self.minimum) / self.step
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``metric`` at most ``maximum`` or at least ``minimum`` (exactly one is set)."""
+
+    metric: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+def validate_request(inputs: EngineInput, tier: str, vary: Vary, constraints: Sequence[Constraint]) -> Tier:
+    """The tier to vary; ``ValueError`` naming the field for anything a goal seek cannot do."""
+    found = next((t for t in inputs.tiers if t.key == tier), None)
+    if found is None:
+        raise ValueError(f"tier: no tier named {tier!r}")
+    if vary.setting not in SETTINGS:
+        raise ValueError(f"vary.setting: must be one of {', '.join(SETTINGS)}")
+    numbers = (vary.minimum, vary.maximum, vary.step)
+    if not all(math.isfinite(x) for x in numbers) or vary.minimum < 0 or vary.step <= 0:
+        raise ValueError("vary: min and step must be finite, min >= 0 and step > 0")
+    if vary.maximum < vary.minimum:
+        raise ValueError("vary.max: must be at least min")
+    if vary.setting == "overage_price" and found.included_credits is None:
+        raise ValueError("vary.setting: the tier has no included credits, so no overage to price")
+    if not constraints:
+        raise ValueError("constraints: give at least one")
+    for i, c in enumerate(constraints):
+        if c.metric not in METRICS:
+            raise ValueError(f"constraints[{i}].metric: must be one of {', '.join(METRICS)}")
+        if (c.minimum is None) == (c.maximum is None):
+            raise ValueError(f"constraints[{i}]: give exactly one of min and max")
+        bound = c.minimum if c.maximum is None else c.maximum
+        assert bound is not None
+        if not math.isfinite(bound):
+            raise ValueError(f"constraints[{i}]: the bound must be finite")
+        if c.metric in ("underwater_share", "cap_hit_share") and not 0 <= bound <= 1:
+            raise ValueError(f"constraints[{i}]: a share is a fraction in [0, 1]")
+    return found
+
+
+def current_value(tier: Tier, setting: str) -> float | None:
+    """The tier's current value of ``setting`` (None: unlimited / not set)."""
+    return {
+        "fee": tier.monthly_price,
+        "included_credits": tier.included_credits,
+        "overage_price": tier.overage_price,
+        "hard_cap": tier.hard_cap,
+    }[setting]
+
+
+def _change(tier: str, setting: str, value: float) -> TierChange:
+    field = {"fee": "monthly_price"}.get(setting, setting)
+    return TierChange(tier, **{field: value})
+
+
+def bounds(figures: dict[str, Any], n: int, confidence: float) -> dict[str, float]:
+    """Each metric's one-sided bound at ``confidence`` in the direction a constraint needs:
+    the upper bound of the shares and the loss, the lower bound of the gross margin."""
+    z = float(sps.norm.ppf(confidence))
+    under = figures["underwater_share"] * n
+    capped = figures["capped_share"]["share"] * n
+    loss = figures["monthly_loss"]
+    return {
+        "gross_margin": figures["gross_margin_pct"] - z * figures["gross_margin_pct_error"],
+        "gross_margin_upper": figures["gross_margin_pct"] + z * figures["gross_margin_pct_error"],
+        "underwater_share": stats.wilson_interval(under, n, z)[1],
+        "underwater_share_lower": stats.wilson_interval(under, n, z)[0],
+        "underwater_loss": loss["value"] + z * loss["mc_error"],
+        "cap_hit_share": stats.wilson_interval(capped, n, z)[1],
+    }
+
+
+def violation(bound: dict[str, float], constraints: Sequence[Constraint]) -> float:
+    """How far the bounds are from meeting every constraint, relative to each target (0: met)."""
+    worst = 0.0
+    for c in constraints:
+        value = bound[c.metric]
+        if c.maximum is not None:
+            gap = value - c.maximum
+            scale = max(abs(c.maximum), 1e-9)
+        else:
+            assert c.minimum is not None
+            gap = c.minimum - value
+            scale = max(abs(c.minimum), 1e-9)
+        worst = max(worst, gap / scale)
+    return worst
+
+
+@dataclass
+class _Candidate:
+    k: int
+    value: float
+    figures: dict[str, Any]
+    bounds: dict[str, float]
+    violation: float
+
+    @property
+    def feasible(self) -> bool:
+        return self.violation <= 0
+
+
+def _evaluate(
+    inputs: EngineInput,
+    tier: str,
+    vary: Vary,
+    ks: Sequence[int],
+    constraints: Sequence[Constraint],
+    confidence: float,
+    *,
+    users: int,
+    seed: int,
+) -> list[_Candidate]:
+    """One pass: every lattice point ``ks`` as a plan lever of one simulation."""
+    levers = tuple(
+        Lever(
+            key=f"k{k}",
+            label=f"{vary.setting}={vary.value(k):g}",
+            plan=(_change(tier, vary.setting, vary.value(k)),),
+        )
+        for k in ks
+    )
+    month_one = dataclasses.replace(inputs, horizon_months=1, levers=levers)
+    result = simulate(month_one, users=users, seed=seed)
+    tier_result = next(t for t in result["tiers"] if t["key"] == tier)
+    n = int(tier_result["simulated_users"])
+    candidates = []
+    for k, figures in zip(ks, tier_result["levers"], strict=True):
+        b = bounds(figures, n, confidence)
+        candidates.append(_Candidate(k, vary.value(k), figures, b, violation(b, constraints)))
+    return candidates
+
+
+def _spread(low: int, high: int, count: int) -> list[int]:
+    """Up to ``count`` lattice indices evenly spread over [low, high], both ends included."""
+    if high - low + 1 <= count:
+        return list(range(low, high + 1))
+    step = (high - low) / (count - 1)
+    return sorted({low + round(i * step) for i in range(count)})
+
+
+def points_per_pass(lattice: int) -> int:
+    """Candidates per pass so that ``MAX_PASSES`` passes reach every lattice point: the cube
+    root of the lattice size (at least 10)."""
+    return max(10, math.ceil(lattice ** (1 / MAX_PASSES)) + 2)
+
+
+def goal_seek(
+    inputs: EngineInput,
+    *,
+    tier: str,
+    vary: Vary,
+    constraints: Sequence[Constraint],
+    confidence: float = 0.95,
+    objective: Objective = "least_change",
+    users: int,
+    seed: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Find the setting's value (see the module docstring). Raises ``ValueError`` naming the
+    field for a request it cannot answer."""
+    if not 0.5 <= confidence < 1:
+        raise ValueError("confidence: must be in [0.5, 1)")
+    if objective not in ("least_change", "max_margin"):
+        raise ValueError("objective: must be least_change or max_margin")
+    found = validate_request(inputs, tier, vary, constraints)
+    current = current_value(found, vary.setting)
+    target = vary.index(current) if current is not None else float(vary.lattice_size() - 1)
+    lattice = vary.lattice_size()
+    per_pass = points_per_pass(lattice)
+    seen: dict[int, _Candidate] = {}
+    low, high = 0, lattice - 1
+    passes = 0
+    for passes in range(1, MAX_PASSES + 1):
+        ks = [k for k in _spread(low, high, per_pass) if k not in seen]
+        if progress:
+            progress(passes - 1, MAX_PASSES)
+        for candidate in _evaluate(inputs, tier, vary, ks, constraints, confidence, users=users, seed=seed):
+            seen[candidate.k] = candidate
+        chosen = _choose(seen, target, objective)
+        if chosen is None:
+            break
+        low, high = _bracket(seen, chosen, target, objective, lattice)
+        if all(k in seen for k in range(low, high + 1)):
+            break
+    if progress:
+        progress(MAX_PASSES, MAX_PASSES)
+    chosen = _choose(seen, target, objective)
+    answer: dict[str, Any] = {
+        "tier": tier,
+        "setting": vary.setting,
+        "current": current,
+        "confidence": confidence,
+        "objective": objective,
+        "passes": passes,
+        "candidates": len(seen),
+        "users": users,
+        "seed": seed,
+    }
+    if chosen is None:
+        closest = min(seen.values(), key=lambda c: c.violation)
+        return answer | {"feasible": False, "value": None, "closest": _json(closest), "adjacent": None}
+    adjacent = _adjacent(seen, chosen, target, objective)
+    return answer | {
+        "feasible": True,
+        "value": chosen.value,
+        "figures": _json(chosen),
+        "adjacent": None if adjacent is None else _json(adjacent),
+    }
+
+
+def _choose(seen: dict[int, _Candidate], target: float, objective: Objective) -> _Candidate | None:
+    feasible = [c for c in seen.values() if c.feasible]
+    if not feasible:
+        return None
+    if objective == "max_margin":
+        return max(feasible, key=lambda c: (c.figures["margin_per_user"]["value"], -abs(c.k - target)))
+    return min(feasible, key=lambda c: (abs(c.k - target), c.k))
+
+
+def _adjacent(
+    seen: dict[int, _Candidate], chosen: _Candidate, target: float, objective: Objective
+) -> _Candidate | None:
+    """The evaluated lattice neighbour of ``chosen`` on the side of the current value (for
+    least change) that violates a constraint: one step beyond the answer."""
+    side = 1 if target > chosen.k else -1
+    for k in (chosen.k + side, chosen.k - side):
+        neighbour = seen.get(k)
+        if neighbour is not None and not neighbour.feasible:
+            return neighbour
+    return None
+
+
+def _bracket(
+    seen: dict[int, _Candidate], chosen: _Candidate, target: float, objective: Objective, lattice: int
+) -> tuple[int, int]:
+    """The lattice range to refine next: between ``chosen`` and the nearest evaluated point on
+    the side of the current value (least change), or around ``chosen`` (max margin)."""
+    evaluated = sorted(seen)
+    i = evaluated.index(chosen.k)
+    if objective == "least_change":
+        if target > chosen.k and i + 1 < len(evaluated):
+            return chosen.k, evaluated[i + 1]
+        if target < chosen.k and i > 0:
+            return evaluated[i - 1], chosen.k
+        return chosen.k, chosen.k
+    low = evaluated[i - 1] if i > 0 else chosen.k
+    high = evaluated[i + 1] if i + 1 < len(evaluated) else chosen.k
+    return low, min(high, lattice - 1)
+
+
+def _json(candidate: _Candidate) -> dict[str, Any]:
+    figures = candidate.figures
+    return {
+        "value": candidate.value,
+        "feasible": candidate.feasible,
+        "bounds": {k: v for k, v in candidate.bounds.items() if not k.endswith(("_upper", "_lower"))},
+        "gross_margin_pct": {
+            "value": figures["gross_margin_pct"],
+            "mc_error": figures["gross_margin_pct_error"],
+        },
+        "underwater_share": {
+            "value": figures["underwater_share"],
+            "interval": figures["underwater_interval"],
+        },
+        "underwater_loss": figures["monthly_loss"],
+        "cap_hit_share": {
+            "value": figures["capped_share"]["share"],
+            "interval": figures["capped_share"]["interval"],
+        },
+        "margin_per_user": figures["margin_per_user"],
+        "revenue_per_user": figures["revenue_per_user"],
+    }

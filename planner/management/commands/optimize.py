@@ -1,0 +1,80 @@
+"""``manage.py optimize --scenario ID [--tier NAME] --vary SETTING[:MIN:MAX:STEP] [--target-margin 0.6]
+[--target-underwater 0.05] [--max-loss 500] [--max-cap-hit 0.02] [--objective least_change|max_margin]
+[--confidence 0.95] [--users N] [--seed S] --json``: a goal seek in this process (one setting)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from planner.management.commands.simulate import _find_scenario, _positive_int
+from planner.simulation.adapter import SimulationInputError
+from planner.simulation.optimize import Targets, scenario_goal_seek
+
+
+class Command(BaseCommand):
+    help = "Find the least change of one plan setting that meets month-1 targets with confidence."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--scenario", required=True, help="Scenario id or exact name.")
+        parser.add_argument("--tier", help="Tier name (required for now: the total is not yet supported).")
+        parser.add_argument("--vary", action="append", required=True, help="SETTING[:MIN:MAX:STEP]; once.")
+        parser.add_argument("--lever", help="A cost lever's key (cost-lever shares: not yet supported).")
+        parser.add_argument("--target-margin", type=float, help="Gross margin at least (fraction).")
+        parser.add_argument("--target-underwater", type=float, help="Underwater share at most (fraction).")
+        parser.add_argument(
+            "--max-loss", type=float, help="Monthly loss on underwater users at most (money)."
+        )
+        parser.add_argument("--max-cap-hit", type=float, help="Share of users hitting the cap at most.")
+        parser.add_argument("--objective", choices=["least_change", "max_margin"], default="least_change")
+        parser.add_argument("--confidence", type=float, default=0.95)
+        parser.add_argument("--users", type=_positive_int, help="Simulated users (default: the scenario's).")
+        parser.add_argument("--seed", type=int, help="Random seed (default: the scenario's).")
+        parser.add_argument("--json", action="store_true", help="Print the answer as one JSON object.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if len(options["vary"]) != 1:
+            raise CommandError("--vary: one setting for now; two settings (the frontier) are not built yet.")
+        if options["lever"]:
+            raise CommandError("--lever: cost-lever shares are not built yet; vary a plan setting.")
+        if not options["tier"]:
+            raise CommandError("--tier: name the tier (the all-paying-tiers total is not built yet).")
+        targets = Targets(
+            gross_margin=options["target_margin"],
+            underwater_share=options["target_underwater"],
+            underwater_loss=options["max_loss"],
+            cap_hit_share=options["max_cap_hit"],
+        )
+        scenario = _find_scenario(options["scenario"])
+
+        def progress(done: int, total: int) -> None:
+            if sys.stderr.isatty():
+                sys.stderr.write(f"\rpass {done}/{total}")
+
+        try:
+            answer = scenario_goal_seek(
+                scenario=scenario,
+                tier=options["tier"],
+                vary=options["vary"][0],
+                targets=targets,
+                objective=options["objective"],
+                confidence=options["confidence"],
+                users=options["users"],
+                seed=options["seed"],
+                progress=progress,
+            )
+        except (ValueError, SimulationInputError) as error:
+            raise CommandError(str(error)) from error
+        if options["json"]:
+            self.stdout.write(json.dumps(answer, indent=2))
+        elif answer["feasible"]:
+            self.stdout.write(
+                f"{answer['setting']} = {next(iter(answer['value'].values())):g}: {answer['figures']}"
+            )
+        else:
+            self.stdout.write(
+                f"No {answer['setting']} in range meets the targets; closest: {answer['closest']}"
+            )

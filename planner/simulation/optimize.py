@@ -1,0 +1,128 @@
+"""Goal seek for a scenario (issue #14, first step): the least change of one plan setting of one
+tier that meets month-1 constraints with confidence, computed in this process from the
+scenario's frozen snapshot (``planner.engine.decisions``).
+
+Units as in the rest of the API: shares and the target gross margin are fractions (0.6 = 60 %),
+money in the organisation's currency. ``fee`` is the tier's monthly revenue per subscriber
+(the monthly fee; a seat-priced tier's seat fee x seats; an annual price / 12).
+
+Not yet here (see the issue's notes): two settings and the frontier, cost-lever shares,
+horizon constraints, the all-paying-tiers total, jobs with progress and cancel, API and web.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from planner.engine.decisions import Constraint, Objective, Vary, current_value, goal_seek
+from planner.simulation.adapter import engine_input_from_snapshot
+from planner.simulation.models import Scenario
+from planner.simulation.snapshot import scenario_snapshot
+
+#: The request's setting names (``cap`` as in the API body) -> the engine's.
+SETTING_NAMES = {
+    "fee": "fee",
+    "cap": "hard_cap",
+    "hard_cap": "hard_cap",
+    "included_credits": "included_credits",
+}
+SETTING_NAMES["overage_price"] = "overage_price"
+#: Lattice step per setting: $0.01 for fees, 1 credit for quotas and caps, $0.0001 per credit
+#: for overage prices (per-credit prices are often fractions of a cent).
+STEPS = {"fee": 0.01, "hard_cap": 1.0, "included_credits": 1.0, "overage_price": 0.0001}
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Month-1 constraints, each optional: gross margin at least (a fraction), underwater share
+    at most, monthly loss on underwater users at most (money), share hitting the cap at most."""
+
+    gross_margin: float | None = None
+    underwater_share: float | None = None
+    underwater_loss: float | None = None
+    cap_hit_share: float | None = None
+
+    def constraints(self) -> list[Constraint]:
+        result = []
+        if self.gross_margin is not None:
+            result.append(Constraint("gross_margin", minimum=100.0 * self.gross_margin))
+        if self.underwater_share is not None:
+            result.append(Constraint("underwater_share", maximum=self.underwater_share))
+        if self.underwater_loss is not None:
+            result.append(Constraint("underwater_loss", maximum=self.underwater_loss))
+        if self.cap_hit_share is not None:
+            result.append(Constraint("cap_hit_share", maximum=self.cap_hit_share))
+        return result
+
+
+def parse_vary(text: str, *, current: float | None) -> Vary:
+    """``SETTING[:MIN:MAX:STEP]`` (MIN, MAX, STEP each optional) as a :class:`Vary`. Defaults:
+    fees from 0 to 10x the current fee (at least 100), quotas and caps from 0 to 100,000
+    credits, overage prices from 0 to 1 per credit. Raises ValueError naming the part."""
+    name, *parts = text.split(":")
+    setting = SETTING_NAMES.get(name)
+    if setting is None:
+        raise ValueError(f"vary: unknown setting {name!r}; use one of {', '.join(sorted(SETTING_NAMES))}")
+    if len(parts) > 3:
+        raise ValueError("vary: write SETTING[:MIN:MAX:STEP]")
+    defaults = {
+        "fee": (0.0, max(10.0 * (current or 0.0), 100.0)),
+        "hard_cap": (0.0, 100_000.0),
+        "included_credits": (0.0, 100_000.0),
+        "overage_price": (0.0, 1.0),
+    }[setting]
+    values: list[float] = [defaults[0], defaults[1], STEPS[setting]]
+    for i, part in enumerate(parts):
+        if part:
+            try:
+                values[i] = float(part)
+            except ValueError as error:
+                raise ValueError(f"vary: {('min', 'max', 'step')[i]} {part!r} is not a number") from error
+    return Vary(setting, *values)
+
+
+def scenario_goal_seek(
+    *,
+    scenario: Scenario,
+    tier: str,
+    vary: str,
+    targets: Targets,
+    objective: Objective = "least_change",
+    confidence: float = 0.95,
+    users: int | None = None,
+    seed: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Goal seek on ``scenario``'s plan (its frozen snapshot) for ``tier`` (a tier name).
+    ``vary`` is ``SETTING[:MIN:MAX:STEP]``. Returns the engine's answer with ``value`` keyed by
+    setting (``{"fee": 24.5}``, or None when infeasible). Raises ``SimulationInputError`` when
+    the plan cannot be simulated and ``ValueError`` naming the field for a bad request."""
+    inputs = engine_input_from_snapshot(scenario_snapshot(scenario=scenario))
+    found = next((t for t in inputs.tiers if t.key == tier), None)
+    if found is None:
+        raise ValueError(f"tier: the scenario's plan has no tier named {tier!r}")
+    setting = SETTING_NAMES.get(vary.split(":")[0])
+    parsed = parse_vary(vary, current=current_value(found, setting) if setting else None)
+    answer = goal_seek(
+        inputs,
+        tier=tier,
+        vary=parsed,
+        constraints=targets.constraints(),
+        confidence=confidence,
+        objective=objective,
+        users=scenario.simulated_users if users is None else users,
+        seed=scenario.seed if seed is None else seed,
+        progress=progress,
+    )
+    return answer | {
+        "scenario": scenario.pk,
+        "value": None if answer["value"] is None else {parsed.setting: answer["value"]},
+        "vary": {
+            "setting": parsed.setting,
+            "min": parsed.minimum,
+            "max": parsed.maximum,
+            "step": parsed.step,
+        },
+    }

@@ -1,0 +1,70 @@
+"""``manage.py optimize``: a goal seek on a stored scenario's plan, its JSON answer, and the
+errors that name what is wrong (the engine's analytic checks are in tests/engine/test_goal_seek.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from planner.simulation.models import Scenario
+from planner.simulation.optimize import parse_vary
+
+pytestmark = pytest.mark.django_db
+
+
+def optimize(*args: str) -> dict:
+    out = io.StringIO()
+    call_command("optimize", *args, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_the_cli_finds_the_largest_cap_for_a_target_margin_of_95_percent(scenario: Scenario) -> None:
+    answer = optimize(
+        "--scenario", str(scenario.pk), "--tier", "Pro", "--vary", "cap:0:2000:1",
+        "--target-margin", "0.95", "--users", "8000",
+    )  # fmt: skip
+    assert answer["feasible"] and set(answer["value"]) == {"hard_cap"}
+    cap = answer["value"]["hard_cap"]
+    assert answer["figures"]["bounds"]["gross_margin"] >= 95.0
+    assert answer["adjacent"]["value"] == cap + 1 and answer["adjacent"]["bounds"]["gross_margin"] < 95.0
+    assert answer["vary"] == {"setting": "hard_cap", "min": 0.0, "max": 2000.0, "step": 1.0}
+    assert (answer["users"], answer["seed"], answer["scenario"]) == (8000, scenario.seed, scenario.pk)
+
+
+def test_an_infeasible_target_says_so(scenario: Scenario) -> None:
+    answer = optimize(
+        "--scenario", str(scenario.pk), "--tier", "Pro", "--vary", "fee:20:21:0.01",
+        "--target-underwater", "0", "--target-margin", "0.999", "--users", "4000",
+    )  # fmt: skip
+    assert not answer["feasible"] and answer["value"] is None and answer["closest"]["value"] <= 21
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tier", "Max", "--vary", "fee"], "no tier named 'Max'"),
+        (["--tier", "Pro", "--vary", "seats"], "unknown setting 'seats'"),
+        (["--tier", "Pro", "--vary", "fee:a"], "min 'a' is not a number"),
+        (["--tier", "Pro", "--vary", "fee", "--target-underwater", "1.5"], "a share is a fraction"),
+        (["--tier", "Pro", "--vary", "cap:-1:10:1", "--target-margin", "0.5"], "min and step"),
+        (
+            ["--tier", "Pro", "--vary", "fee", "--vary", "cap", "--target-margin", "0.5"],
+            "one setting for now",
+        ),
+        (["--vary", "fee", "--target-margin", "0.5"], "--tier"),
+        (["--tier", "Pro", "--vary", "fee"], "constraints: give at least one"),
+    ],
+)
+def test_bad_requests_are_errors_naming_the_field(scenario: Scenario, args: list[str], message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        optimize("--scenario", str(scenario.pk), "--users", "1000", *args)
+
+
+def test_default_ranges_and_steps() -> None:
+    fee = parse_vary("fee", current=20.0)
+    assert (fee.setting, fee.minimum, fee.maximum, fee.step) == ("fee", 0.0, 200.0, 0.01)
+    cap = parse_vary("cap::5000", current=None)
+    assert (cap.setting, cap.minimum, cap.maximum, cap.step) == ("hard_cap", 0.0, 5000.0, 1.0)
