@@ -95,8 +95,8 @@ def test_cohorts_equal_an_explicit_sum_over_cohorts() -> None:
             new = dict(cohorts[1:]).get(m, 0.0)
             assert month["new_subscribers"] == pytest.approx(new, rel=1e-12)
             assert month["acquisition"] == pytest.approx(30.0 * new, rel=1e-12)
-    active, new = subscribers_by_month(inputs.tiers[0], 6)
-    assert new[0] == 0.0 and active[0] == inputs.tiers[0].subscribers
+    actives, arrivals = subscribers_by_month(inputs.tiers[0], 6)
+    assert arrivals[0] == 0.0 and actives[0] == inputs.tiers[0].subscribers
 
 
 def _lifetime_figures(result: dict[str, Any]) -> dict[str, tuple[float, float]]:
