@@ -114,9 +114,9 @@ def current_value(tier: Tier, setting: str) -> float | None:
     }[setting]
 
 
-def _change(tier: str, setting: str, value: float) -> TierChange:
-    field = {"fee": "monthly_price"}.get(setting, setting)
-    return TierChange(tier, **{field: value})
+def _change(tier: str, *settings: tuple[str, float]) -> TierChange:
+    """A plan change of ``tier`` setting each (setting, value) (``fee`` is ``monthly_price``)."""
+    return TierChange(tier, **{{"fee": "monthly_price"}.get(name, name): value for name, value in settings})
 
 
 def bounds(figures: dict[str, Any], n: int, confidence: float) -> dict[str, float]:
@@ -181,7 +181,7 @@ def _evaluate(
         Lever(
             key=f"k{k}",
             label=f"{vary.setting}={vary.value(k):g}",
-            plan=(_change(tier, vary.setting, vary.value(k)),),
+            plan=(_change(tier, (vary.setting, vary.value(k))),),
         )
         for k in ks
     )
@@ -336,3 +336,76 @@ def _json(candidate: _Candidate) -> dict[str, Any]:
         "margin_per_user": figures["margin_per_user"],
         "revenue_per_user": figures["revenue_per_user"],
     }
+
+
+#: At most this many candidates per setting on a two-setting grid (one pass).
+GRID_POINTS = 15
+
+
+def grid_search(
+    inputs: EngineInput,
+    *,
+    tier: str,
+    vary: tuple[Vary, Vary],
+    constraints: Sequence[Constraint],
+    confidence: float = 0.95,
+    users: int,
+    seed: int,
+    points: int = GRID_POINTS,
+) -> dict[str, Any]:
+    """Two settings on a grid of at most ``points x points`` lattice values, in one pass (every
+    combination a plan lever on the baseline's users): each point's figures, bounds and
+    feasibility, and the **Pareto frontier** of the feasible points: those no other feasible
+    point beats on margin per user (higher), underwater share and cap-hit share (both lower)
+    at once."""
+    if not 0.5 <= confidence < 1:
+        raise ValueError("confidence: must be in [0.5, 1)")
+    first, second = vary
+    if first.setting == second.setting:
+        raise ValueError("vary[1].setting: vary two different settings")
+    validate_request(inputs, tier, first, constraints)
+    validate_request(inputs, tier, second, constraints)
+    a_ks = _spread(0, first.lattice_size() - 1, points)
+    b_ks = _spread(0, second.lattice_size() - 1, points)
+    pairs = [(a, b) for a in a_ks for b in b_ks]
+    levers = tuple(
+        Lever(
+            key=f"g{i}",
+            label=f"{first.setting}={first.value(a):g}, {second.setting}={second.value(b):g}",
+            plan=(_change(tier, (first.setting, first.value(a)), (second.setting, second.value(b))),),
+        )
+        for i, (a, b) in enumerate(pairs)
+    )
+    result = simulate(dataclasses.replace(inputs, horizon_months=1, levers=levers), users=users, seed=seed)
+    tier_result = next(t for t in result["tiers"] if t["key"] == tier)
+    n = int(tier_result["simulated_users"])
+    grid = []
+    for (a, b), figures in zip(pairs, tier_result["levers"], strict=True):
+        b_bounds = bounds(figures, n, confidence)
+        candidate = _Candidate(0, 0.0, figures, b_bounds, violation(b_bounds, constraints))
+        grid.append({first.setting: first.value(a), second.setting: second.value(b)} | _json(candidate))
+    feasible = [point for point in grid if point["feasible"]]
+    return {
+        "tier": tier,
+        "settings": [first.setting, second.setting],
+        "confidence": confidence,
+        "users": users,
+        "seed": seed,
+        "grid": grid,
+        "frontier": pareto_frontier(feasible),
+    }
+
+
+def pareto_frontier(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points no other point dominates: at least as good on margin per user (higher),
+    underwater share and cap-hit share (lower), and better on one. In margin order, best first."""
+
+    def score(p: dict[str, Any]) -> tuple[float, float, float]:
+        return (p["margin_per_user"]["value"], -p["underwater_share"]["value"], -p["cap_hit_share"]["value"])
+
+    def dominates(x: tuple[float, ...], y: tuple[float, ...]) -> bool:
+        return all(a >= b for a, b in zip(x, y, strict=True)) and x != y
+
+    scores = [score(p) for p in points]
+    front = [p for p, s in zip(points, scores, strict=True) if not any(dominates(o, s) for o in scores)]
+    return sorted(front, key=lambda p: -p["margin_per_user"]["value"])

@@ -6,8 +6,10 @@ Units as in the rest of the API: shares and the target gross margin are fraction
 money in the organisation's currency. ``fee`` is the tier's monthly revenue per subscriber
 (the monthly fee; a seat-priced tier's seat fee x seats; an annual price / 12).
 
-Not yet here (see the issue's notes): two settings and the frontier, cost-lever shares,
-horizon constraints, the all-paying-tiers total, jobs with progress and cancel, API and web.
+Two settings are searched on a grid in one pass, with the Pareto frontier of the feasible
+points (``scenario_grid_search``). Not yet here (see the issue's notes): cost-lever shares,
+horizon constraints, the all-paying-tiers total, sensitivity, jobs with progress and cancel,
+API and web.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from planner.engine.decisions import Constraint, Objective, Vary, current_value, goal_seek
+from planner.engine.decisions import Constraint, Objective, Vary, current_value, goal_seek, grid_search
 from planner.simulation.adapter import engine_input_from_snapshot
 from planner.simulation.models import Scenario
 from planner.simulation.snapshot import scenario_snapshot
@@ -125,4 +127,45 @@ def scenario_goal_seek(
             "max": parsed.maximum,
             "step": parsed.step,
         },
+    }
+
+
+def scenario_grid_search(
+    *,
+    scenario: Scenario,
+    tier: str,
+    vary: tuple[str, str],
+    targets: Targets,
+    confidence: float = 0.95,
+    users: int | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Two settings of ``tier`` on a grid (``planner.engine.decisions.grid_search``): every
+    point's figures and bounds, the Pareto frontier of the feasible ones and, as ``value``, the
+    frontier's point with the largest margin per user (None when no point is feasible)."""
+    inputs = engine_input_from_snapshot(scenario_snapshot(scenario=scenario))
+    found = next((t for t in inputs.tiers if t.key == tier), None)
+    if found is None:
+        raise ValueError(f"tier: the scenario's plan has no tier named {tier!r}")
+    parsed = []
+    for text in vary:
+        setting = SETTING_NAMES.get(text.split(":")[0])
+        parsed.append(parse_vary(text, current=current_value(found, setting) if setting else None))
+    answer = grid_search(
+        inputs,
+        tier=tier,
+        vary=(parsed[0], parsed[1]),
+        constraints=targets.constraints(),
+        confidence=confidence,
+        users=scenario.simulated_users if users is None else users,
+        seed=scenario.seed if seed is None else seed,
+    )
+    best = answer["frontier"][0] if answer["frontier"] else None
+    names = [v.setting for v in parsed]
+    return answer | {
+        "scenario": scenario.pk,
+        "feasible": best is not None,
+        "value": None if best is None else {name: best[name] for name in names},
+        "figures": best,
+        "adjacent": None,
     }

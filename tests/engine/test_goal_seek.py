@@ -24,7 +24,7 @@ from scipy import integrate
 from scipy import stats as sps
 
 from planner.engine import simulate
-from planner.engine.decisions import Constraint, Vary, goal_seek
+from planner.engine.decisions import Constraint, Vary, goal_seek, grid_search, pareto_frontier
 from planner.engine.reference import LinearPricer
 from planner.engine.types import EngineInput, LogNormalSpec, ModelOption, Tier, UsageDist, Workload
 
@@ -161,3 +161,43 @@ def test_bad_requests_name_the_field(vary: Vary, constraints: list[Constraint], 
         goal_seek(analytic_inputs(), tier="pro", vary=vary, constraints=constraints, users=1_000, seed=1)
     with pytest.raises(ValueError, match="tier: no tier named"):
         goal_seek(analytic_inputs(), tier="max", vary=vary, constraints=constraints, users=1_000, seed=1)
+
+
+def test_a_grid_point_equals_a_plain_run_of_its_plan_and_the_frontier_is_not_dominated() -> None:
+    answer = grid_search(
+        analytic_inputs(),
+        tier="pro",
+        vary=(Vary("fee", 20.0, 60.0, 0.01), Vary("hard_cap", 200.0, 1_200.0, 1.0)),
+        constraints=[Constraint("underwater_share", maximum=0.1)],
+        users=4_000,
+        seed=SEED,
+        points=4,
+    )
+    assert len(answer["grid"]) == 16
+    point = answer["grid"][5]
+    tier = dataclasses.replace(
+        analytic_inputs().tiers[0], monthly_price=point["fee"], hard_cap=point["hard_cap"]
+    )
+    plain = simulate(dataclasses.replace(analytic_inputs(), tiers=(tier,)), users=4_000, seed=SEED)
+    figures = plain["tiers"][0]
+    assert point["underwater_share"]["value"] == pytest.approx(
+        figures["underwater"]["share"], rel=1e-12, abs=1e-15
+    )
+    assert point["gross_margin_pct"]["value"] == pytest.approx(
+        figures["gross_margin_pct"]["value"], rel=1e-12
+    )
+    feasible = [p for p in answer["grid"] if p["feasible"]]
+    assert answer["frontier"] == pareto_frontier(feasible) and answer["frontier"]
+
+
+def test_pareto_frontier_keeps_only_undominated_points() -> None:
+    def point(margin: float, under: float, capped: float) -> dict[str, Any]:
+        return {
+            "margin_per_user": {"value": margin},
+            "underwater_share": {"value": under},
+            "cap_hit_share": {"value": capped},
+        }
+
+    a, b, c, d = point(5, 0.1, 0.0), point(4, 0.05, 0.0), point(4, 0.1, 0.0), point(6, 0.2, 0.3)
+    assert pareto_frontier([a, b, c, d]) == [d, a, b]  # c is beaten by a; by margin, best first
+    assert pareto_frontier([a, a]) == [a, a]  # equal points do not dominate each other

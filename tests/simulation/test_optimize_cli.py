@@ -51,8 +51,23 @@ def test_an_infeasible_target_says_so(scenario: Scenario) -> None:
         (["--tier", "Pro", "--vary", "fee", "--target-underwater", "1.5"], "a share is a fraction"),
         (["--tier", "Pro", "--vary", "cap:-1:10:1", "--target-margin", "0.5"], "min and step"),
         (
-            ["--tier", "Pro", "--vary", "fee", "--vary", "cap", "--target-margin", "0.5"],
-            "one setting for now",
+            [
+                "--tier",
+                "Pro",
+                "--vary",
+                "fee",
+                "--vary",
+                "cap",
+                "--vary",
+                "included_credits",
+                "--target-margin",
+                "0.5",
+            ],
+            "one setting",
+        ),
+        (
+            ["--tier", "Pro", "--vary", "cap", "--vary", "cap", "--target-margin", "0.5"],
+            "two different settings",
         ),
         (["--vary", "fee", "--target-margin", "0.5"], "--tier"),
         (["--tier", "Pro", "--vary", "fee"], "constraints: give at least one"),
@@ -68,3 +83,24 @@ def test_default_ranges_and_steps() -> None:
     assert (fee.setting, fee.minimum, fee.maximum, fee.step) == ("fee", 0.0, 200.0, 0.01)
     cap = parse_vary("cap::5000", current=None)
     assert (cap.setting, cap.minimum, cap.maximum, cap.step) == ("hard_cap", 0.0, 5000.0, 1.0)
+
+
+def test_two_settings_give_the_grid_and_its_frontier(scenario: Scenario) -> None:
+    answer = optimize(
+        "--scenario", str(scenario.pk), "--tier", "Pro", "--vary", "fee:15:35:5", "--vary", "cap:100:900:200",
+        "--target-margin", "0.85", "--users", "4000",
+    )  # fmt: skip
+    assert answer["settings"] == ["fee", "hard_cap"] and len(answer["grid"]) == 5 * 5
+    frontier = answer["frontier"]
+    assert frontier and all(point["feasible"] for point in frontier)
+    assert answer["value"] == {"fee": frontier[0]["fee"], "hard_cap": frontier[0]["hard_cap"]}
+    margins = [p["margin_per_user"]["value"] for p in frontier]
+    assert margins == sorted(margins, reverse=True)
+    # No grid point that meets the targets beats a frontier point on every count.
+    for point in frontier:
+        for other in (p for p in answer["grid"] if p["feasible"]):
+            assert not (
+                other["margin_per_user"]["value"] > point["margin_per_user"]["value"]
+                and other["underwater_share"]["value"] <= point["underwater_share"]["value"]
+                and other["cap_hit_share"]["value"] <= point["cap_hit_share"]["value"]
+            )

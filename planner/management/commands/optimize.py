@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from planner.management.commands.simulate import _find_scenario, _positive_int
 from planner.simulation.adapter import SimulationInputError
-from planner.simulation.optimize import Targets, scenario_goal_seek
+from planner.simulation.optimize import Targets, scenario_goal_seek, scenario_grid_search
 
 
 class Command(BaseCommand):
@@ -36,8 +36,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the answer as one JSON object.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if len(options["vary"]) != 1:
-            raise CommandError("--vary: one setting for now; two settings (the frontier) are not built yet.")
+        if len(options["vary"]) > 2:
+            raise CommandError("--vary: one setting (goal seek) or two (grid and frontier), not more.")
         if options["lever"]:
             raise CommandError("--lever: cost-lever shares are not built yet; vary a plan setting.")
         if not options["tier"]:
@@ -54,6 +54,21 @@ class Command(BaseCommand):
             if sys.stderr.isatty():
                 sys.stderr.write(f"\rpass {done}/{total}")
 
+        if len(options["vary"]) == 2:
+            try:
+                answer = scenario_grid_search(
+                    scenario=scenario,
+                    tier=options["tier"],
+                    vary=(options["vary"][0], options["vary"][1]),
+                    targets=targets,
+                    confidence=options["confidence"],
+                    users=options["users"],
+                    seed=options["seed"],
+                )
+            except (ValueError, SimulationInputError) as error:
+                raise CommandError(str(error)) from error
+            self.stdout.write(json.dumps(answer, indent=2) if options["json"] else _frontier_text(answer))
+            return
         try:
             answer = scenario_goal_seek(
                 scenario=scenario,
@@ -78,3 +93,17 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"No {answer['setting']} in range meets the targets; closest: {answer['closest']}"
             )
+
+
+def _frontier_text(answer: dict[str, Any]) -> str:
+    """The frontier, one line per point (best margin first)."""
+    names = answer["settings"]
+    lines = [f"Frontier of {' x '.join(names)} ({len(answer['frontier'])} of {len(answer['grid'])} points):"]
+    for point in answer["frontier"]:
+        setting = ", ".join(f"{name} {point[name]:g}" for name in names)
+        lines.append(
+            f"  {setting}: margin/user {point['margin_per_user']['value']:.2f}, "
+            f"underwater {point['underwater_share']['value']:.2%}, "
+            f"cap hit {point['cap_hit_share']['value']:.2%}"
+        )
+    return "\n".join(lines)
