@@ -221,9 +221,11 @@ def goal_seek(
     users: int,
     seed: int,
     progress: Callable[[int, int], None] | None = None,
+    points: int | None = None,
 ) -> dict[str, Any]:
-    """Find the setting's value (see the module docstring). Raises ``ValueError`` naming the
-    field for a request it cannot answer."""
+    """Find the setting's value (see the module docstring); ``points``: candidates per pass
+    (default :func:`points_per_pass`). Raises ``ValueError`` naming the field for a request it
+    cannot answer."""
     if not 0.5 <= confidence < 1:
         raise ValueError("confidence: must be in [0.5, 1)")
     if objective not in ("least_change", "max_margin"):
@@ -232,7 +234,7 @@ def goal_seek(
     current = current_value(found, vary.setting)
     target = vary.index(current) if current is not None else float(vary.lattice_size() - 1)
     lattice = vary.lattice_size()
-    per_pass = points_per_pass(lattice)
+    per_pass = points_per_pass(lattice) if points is None else max(2, points)
     seen: dict[int, _Candidate] = {}
     low, high = 0, lattice - 1
     passes = 0
