@@ -169,7 +169,7 @@ def test_pairing_needs_the_same_users_and_plan_shape(baseline: Run, pro_plus_5: 
 
 
 #: Seed pairs of the "no real difference" check.
-NULL_PAIRS = 40
+NULL_PAIRS = 24
 #: The largest rate at which a true null is marked significant that the errors allow: 5% for an
 #: exact standard error; batch means over 16 batches make ``delta / error`` a t with 15 degrees
 #: of freedom (30 when two runs' errors add), and P(|t_15| > 1.96) = 0.069.
@@ -203,10 +203,10 @@ def test_same_inputs_with_different_seeds_are_marked_at_about_the_nominal_rate(s
         assert tested[figure] >= 2 * NULL_PAIRS, figure
         assert marked[figure] <= null_bound(tested[figure]), (figure, marked[figure], tested[figure])
     # ...and the errors are not so wide that nothing is ever marked: with 5% over all tests,
-    # seeing at most 3 marks has a chance below 1e-5 at these counts.
+    # seeing at most one mark has a chance below 1e-4 at these counts.
     total = sum(tested.values())
-    assert sps.binom.cdf(3, total, 0.05) < 1e-5
-    assert sum(marked.values()) > 3, (marked, tested)
+    assert sps.binom.cdf(1, total, 0.05) < 1e-4
+    assert sum(marked.values()) > 1, (marked, tested)
 
 
 # --- Stored runs and the compare page ------------------------------------------------------
