@@ -40,19 +40,30 @@ from planner.engine.simulate import simulate
 from planner.engine.types import EngineInput, Lever, Tier, TierChange
 
 MAX_PASSES = 3
-SETTINGS = ("fee", "included_credits", "overage_price", "hard_cap")
+PLAN_SETTINGS = ("fee", "included_credits", "overage_price", "hard_cap")
+#: A cost lever's share, varied on the lever the request names (``Vary.lever``).
+LEVER_SETTINGS = (
+    "routing_share",
+    "response_cache_hit_rate",
+    "prompt_cache_share",
+    "distillation",
+    "batch_share",
+)
+SETTINGS = PLAN_SETTINGS + LEVER_SETTINGS
 METRICS = ("gross_margin", "underwater_share", "underwater_loss", "cap_hit_share")
 Objective = Literal["least_change", "max_margin"]
 
 
 @dataclass(frozen=True)
 class Vary:
-    """The setting to vary over ``minimum + k x step`` up to ``maximum``."""
+    """The setting to vary over ``minimum + k x step`` up to ``maximum``; for a cost lever's
+    share (``LEVER_SETTINGS``), ``lever`` is the key of the scenario's lever to vary."""
 
     setting: str
     minimum: float
     maximum: float
     step: float
+    lever: str | None = None
 
     def lattice_size(self) -> int:
         return int(math.floor((self.maximum - self.minimum) / self.step + 1e-9)) + 1
@@ -86,6 +97,17 @@ def validate_request(inputs: EngineInput, tier: str, vary: Vary, constraints: Se
         raise ValueError("vary: min and step must be finite, min >= 0 and step > 0")
     if vary.maximum < vary.minimum:
         raise ValueError("vary.max: must be at least min")
+    if vary.setting in LEVER_SETTINGS:
+        if not any(lever.key == vary.lever for lever in inputs.levers):
+            raise ValueError(
+                f"vary.lever: the scenario has no lever {vary.lever!r} to vary {vary.setting} on"
+            )
+        if vary.maximum > 1:
+            raise ValueError("vary.max: a share is a fraction in [0, 1]")
+        if vary.setting == "routing_share":
+            lever = next(lever for lever in inputs.levers if lever.key == vary.lever)
+            if lever.routing_model is None:
+                raise ValueError("vary.lever: the lever routes to no model, so it has no routing share")
     if vary.setting == "overage_price" and found.included_credits is None:
         raise ValueError("vary.setting: the tier has no included credits, so no overage to price")
     if not constraints:
@@ -105,7 +127,10 @@ def validate_request(inputs: EngineInput, tier: str, vary: Vary, constraints: Se
 
 
 def current_value(tier: Tier, setting: str) -> float | None:
-    """The tier's current value of ``setting`` (None: unlimited / not set)."""
+    """The tier's current value of ``setting`` (None: unlimited / not set); a cost lever's
+    share is 0 today (the baseline runs without the lever)."""
+    if setting in LEVER_SETTINGS:
+        return 0.0
     return {
         "fee": tier.monthly_price,
         "included_credits": tier.included_credits,
@@ -177,14 +202,7 @@ def _evaluate(
     seed: int,
 ) -> list[_Candidate]:
     """One pass: every lattice point ``ks`` as a plan lever of one simulation."""
-    levers = tuple(
-        Lever(
-            key=f"k{k}",
-            label=f"{vary.setting}={vary.value(k):g}",
-            plan=(_change(tier, (vary.setting, vary.value(k))),),
-        )
-        for k in ks
-    )
+    levers = tuple(_candidate_lever(inputs, tier, vary, k) for k in ks)
     month_one = dataclasses.replace(inputs, horizon_months=1, levers=levers)
     result = simulate(month_one, users=users, seed=seed)
     tier_result = next(t for t in result["tiers"] if t["key"] == tier)
@@ -194,6 +212,17 @@ def _evaluate(
         b = bounds(figures, n, confidence)
         candidates.append(_Candidate(k, vary.value(k), figures, b, violation(b, constraints)))
     return candidates
+
+
+def _candidate_lever(inputs: EngineInput, tier: str, vary: Vary, k: int) -> Lever:
+    """Lattice point ``k`` as a lever: a plan change of ``tier``, or the named cost lever with
+    its share set to the point's value."""
+    key, label = f"k{k}", f"{vary.setting}={vary.value(k):g}"
+    if vary.setting in LEVER_SETTINGS:
+        named = next(lever for lever in inputs.levers if lever.key == vary.lever)
+        shares: dict[str, Any] = {vary.setting: vary.value(k)}
+        return dataclasses.replace(named, key=key, label=label, **shares)
+    return Lever(key=key, label=label, plan=(_change(tier, (vary.setting, vary.value(k))),))
 
 
 def _spread(low: int, high: int, count: int) -> list[int]:
@@ -365,6 +394,10 @@ def grid_search(
     first, second = vary
     if first.setting == second.setting:
         raise ValueError("vary[1].setting: vary two different settings")
+    if {first.setting, second.setting} & set(LEVER_SETTINGS):
+        raise ValueError(
+            "vary: a grid varies two plan settings (a cost lever's share: one setting at a time)"
+        )
     validate_request(inputs, tier, first, constraints)
     validate_request(inputs, tier, second, constraints)
     a_ks = _spread(0, first.lattice_size() - 1, points)

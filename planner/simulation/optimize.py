@@ -7,9 +7,9 @@ money in the organisation's currency. ``fee`` is the tier's monthly revenue per 
 (the monthly fee; a seat-priced tier's seat fee x seats; an annual price / 12).
 
 Two settings are searched on a grid in one pass, with the Pareto frontier of the feasible
-points (``scenario_grid_search``). Not yet here (see the issue's notes): cost-lever shares,
-horizon constraints, the all-paying-tiers total, sensitivity, jobs with progress and cancel,
-API and web.
+points (``scenario_grid_search``); a cost lever's share is varied on a lever of the scenario
+named by its key. Not yet here (see the issue's notes): horizon constraints, the
+all-paying-tiers total, sensitivity, jobs with progress and cancel, API and web.
 """
 
 from __future__ import annotations
@@ -18,7 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from planner.engine.decisions import Constraint, Objective, Vary, current_value, goal_seek, grid_search
+from planner.engine.decisions import (
+    LEVER_SETTINGS,
+    Constraint,
+    Objective,
+    Vary,
+    current_value,
+    goal_seek,
+    grid_search,
+)
 from planner.simulation.adapter import engine_input_from_snapshot
 from planner.simulation.models import Scenario
 from planner.simulation.snapshot import scenario_snapshot
@@ -29,11 +37,19 @@ SETTING_NAMES = {
     "cap": "hard_cap",
     "hard_cap": "hard_cap",
     "included_credits": "included_credits",
+    "overage_price": "overage_price",
+    "routing_share": "routing_share",
+    "response_cache_hit_rate": "response_cache_hit_rate",
+    "cache_hit_rate": "response_cache_hit_rate",
+    "prompt_cache_share": "prompt_cache_share",
+    "distillation": "distillation",
+    "batch_share": "batch_share",
 }
-SETTING_NAMES["overage_price"] = "overage_price"
 #: Lattice step per setting: $0.01 for fees, 1 credit for quotas and caps, $0.0001 per credit
-#: for overage prices (per-credit prices are often fractions of a cent).
-STEPS = {"fee": 0.01, "hard_cap": 1.0, "included_credits": 1.0, "overage_price": 0.0001}
+#: for overage prices (per-credit prices are often fractions of a cent), 0.005 for shares.
+STEPS = {"fee": 0.01, "hard_cap": 1.0, "included_credits": 1.0, "overage_price": 0.0001} | {
+    name: 0.005 for name in LEVER_SETTINGS
+}
 
 
 @dataclass(frozen=True)
@@ -59,7 +75,7 @@ class Targets:
         return result
 
 
-def parse_vary(text: str, *, current: float | None) -> Vary:
+def parse_vary(text: str, *, current: float | None, lever: str | None = None) -> Vary:
     """``SETTING[:MIN:MAX:STEP]`` (MIN, MAX, STEP each optional) as a :class:`Vary`. Defaults:
     fees from 0 to 10x the current fee (at least 100), quotas and caps from 0 to 100,000
     credits, overage prices from 0 to 1 per credit. Raises ValueError naming the part."""
@@ -74,7 +90,7 @@ def parse_vary(text: str, *, current: float | None) -> Vary:
         "hard_cap": (0.0, 100_000.0),
         "included_credits": (0.0, 100_000.0),
         "overage_price": (0.0, 1.0),
-    }[setting]
+    }.get(setting, (0.0, 1.0))
     values: list[float] = [defaults[0], defaults[1], STEPS[setting]]
     for i, part in enumerate(parts):
         if part:
@@ -82,7 +98,8 @@ def parse_vary(text: str, *, current: float | None) -> Vary:
                 values[i] = float(part)
             except ValueError as error:
                 raise ValueError(f"vary: {('min', 'max', 'step')[i]} {part!r} is not a number") from error
-    return Vary(setting, *values)
+    minimum, maximum, step = values
+    return Vary(setting, minimum, maximum, step, lever=lever)
 
 
 def scenario_goal_seek(
@@ -91,6 +108,7 @@ def scenario_goal_seek(
     tier: str,
     vary: str,
     targets: Targets,
+    lever: str | None = None,
     objective: Objective = "least_change",
     confidence: float = 0.95,
     users: int | None = None,
@@ -98,15 +116,17 @@ def scenario_goal_seek(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Goal seek on ``scenario``'s plan (its frozen snapshot) for ``tier`` (a tier name).
-    ``vary`` is ``SETTING[:MIN:MAX:STEP]``. Returns the engine's answer with ``value`` keyed by
-    setting (``{"fee": 24.5}``, or None when infeasible). Raises ``SimulationInputError`` when
-    the plan cannot be simulated and ``ValueError`` naming the field for a bad request."""
+    ``vary`` is ``SETTING[:MIN:MAX:STEP]``; a cost lever's share (``routing_share``,
+    ``cache_hit_rate``...) is varied on the scenario's lever with key ``lever``. Returns the
+    engine's answer with ``value`` keyed by setting (``{"fee": 24.5}``, or None when
+    infeasible). Raises ``SimulationInputError`` when the plan cannot be simulated and
+    ``ValueError`` naming the field for a bad request."""
     inputs = engine_input_from_snapshot(scenario_snapshot(scenario=scenario))
     found = next((t for t in inputs.tiers if t.key == tier), None)
     if found is None:
         raise ValueError(f"tier: the scenario's plan has no tier named {tier!r}")
     setting = SETTING_NAMES.get(vary.split(":")[0])
-    parsed = parse_vary(vary, current=current_value(found, setting) if setting else None)
+    parsed = parse_vary(vary, current=current_value(found, setting) if setting else None, lever=lever)
     answer = goal_seek(
         inputs,
         tier=tier,

@@ -26,7 +26,7 @@ from scipy import stats as sps
 from planner.engine import simulate
 from planner.engine.decisions import Constraint, Vary, goal_seek, grid_search, pareto_frontier
 from planner.engine.reference import LinearPricer
-from planner.engine.types import EngineInput, LogNormalSpec, ModelOption, Tier, UsageDist, Workload
+from planner.engine.types import EngineInput, Lever, LogNormalSpec, ModelOption, Tier, UsageDist, Workload
 
 COST = 0.025  # 1,000 input tokens at $10/M + 500 output tokens at $30/M
 FEE = 20.0
@@ -201,3 +201,43 @@ def test_pareto_frontier_keeps_only_undominated_points() -> None:
     a, b, c, d = point(5, 0.1, 0.0), point(4, 0.05, 0.0), point(4, 0.1, 0.0), point(6, 0.2, 0.3)
     assert pareto_frontier([a, b, c, d]) == [d, a, b]  # c is beaten by a; by margin, best first
     assert pareto_frontier([a, a]) == [a, a]  # equal points do not dominate each other
+
+
+def test_the_least_response_cache_hit_rate_for_a_target_margin() -> None:
+    """Cache hits use quota but cost nothing, so without a cap the exact gross margin is
+    ``1 - (1 - h) x COST x E[N] / fee`` with ``E[N] = median x exp(sigma^2 / 2)``."""
+    g = 60.0
+    cache = Lever(key="cache", label="Response cache", response_cache_hit_rate=0.3)
+    inputs = dataclasses.replace(analytic_inputs(), levers=(cache,))
+    answer = goal_seek(
+        inputs,
+        tier="pro",
+        vary=Vary("response_cache_hit_rate", 0.0, 1.0, 0.005, lever="cache"),
+        constraints=[Constraint("gross_margin", minimum=g)],
+        users=USERS,
+        seed=SEED,
+    )
+    assert answer["feasible"] and answer["current"] == 0.0
+    value, adjacent = answer["value"], answer["adjacent"]
+    assert answer["figures"]["bounds"]["gross_margin"] >= g
+    assert adjacent is not None and adjacent["value"] == pytest.approx(value - 0.005)
+    assert adjacent["bounds"]["gross_margin"] < g
+    mean_requests = MEDIAN * math.exp(SIGMA**2 / 2)
+
+    def exact(h: float) -> float:
+        return 100.0 * (1.0 - (1.0 - h) * COST * mean_requests / FEE)
+
+    se = answer["figures"]["gross_margin_pct"]["mc_error"]
+    print(f"cache hit rate {value:.3f}: exact {exact(value):.3f}%, estimate ± {se:.3f}")
+    # Not over-conservative: within 3 standard errors plus one lattice step's change (0.55
+    # points here, coarser than the error) of the target.
+    assert g <= exact(value) <= g + 3 * se + (exact(value) - exact(value - 0.005))
+    with pytest.raises(ValueError, match="vary.lever: the scenario has no lever 'nope'"):
+        goal_seek(
+            inputs,
+            tier="pro",
+            vary=Vary("response_cache_hit_rate", 0.0, 1.0, 0.005, lever="nope"),
+            constraints=[Constraint("gross_margin", minimum=g)],
+            users=1_000,
+            seed=1,
+        )

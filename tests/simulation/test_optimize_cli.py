@@ -104,3 +104,19 @@ def test_two_settings_give_the_grid_and_its_frontier(scenario: Scenario) -> None
                 and other["underwater_share"]["value"] <= point["underwater_share"]["value"]
                 and other["cap_hit_share"]["value"] <= point["cap_hit_share"]["value"]
             )
+
+
+def test_a_cost_lever_s_share_is_varied_on_the_named_lever(scenario: Scenario) -> None:
+    """The fixture's scenario has a lever "cache" (a 30% response cache)."""
+    answer = optimize(
+        "--scenario", str(scenario.pk), "--tier", "Pro", "--vary", "cache_hit_rate", "--lever", "cache",
+        "--target-margin", "0.92", "--users", "4000",
+    )  # fmt: skip
+    assert answer["vary"]["setting"] == "response_cache_hit_rate" and answer["vary"]["step"] == 0.005
+    assert answer["feasible"] and set(answer["value"]) == {"response_cache_hit_rate"}
+    assert answer["figures"]["bounds"]["gross_margin"] >= 92.0
+    with pytest.raises(CommandError, match="no lever 'nope'"):
+        optimize(
+            "--scenario", str(scenario.pk), "--tier", "Pro", "--vary", "cache_hit_rate", "--lever", "nope",
+            "--target-margin", "0.92", "--users", "1000",
+        )  # fmt: skip

@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--scenario", required=True, help="Scenario id or exact name.")
         parser.add_argument("--tier", help="Tier name (required for now: the total is not yet supported).")
         parser.add_argument("--vary", action="append", required=True, help="SETTING[:MIN:MAX:STEP]; once.")
-        parser.add_argument("--lever", help="A cost lever's key (cost-lever shares: not yet supported).")
+        parser.add_argument("--lever", help="The key of the scenario's cost lever whose share --vary sets.")
         parser.add_argument("--target-margin", type=float, help="Gross margin at least (fraction).")
         parser.add_argument("--target-underwater", type=float, help="Underwater share at most (fraction).")
         parser.add_argument(
@@ -38,8 +38,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if len(options["vary"]) > 2:
             raise CommandError("--vary: one setting (goal seek) or two (grid and frontier), not more.")
-        if options["lever"]:
-            raise CommandError("--lever: cost-lever shares are not built yet; vary a plan setting.")
         if not options["tier"]:
             raise CommandError("--tier: name the tier (the all-paying-tiers total is not built yet).")
         targets = Targets(
@@ -74,6 +72,7 @@ class Command(BaseCommand):
                 scenario=scenario,
                 tier=options["tier"],
                 vary=options["vary"][0],
+                lever=options["lever"],
                 targets=targets,
                 objective=options["objective"],
                 confidence=options["confidence"],
