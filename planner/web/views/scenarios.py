@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django import forms as forms_module
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -172,6 +173,14 @@ def _segment_cells(
     """Each segment's cells of the usage grid: its own distribution per workload, or None (it
     uses the tier's)."""
     return [(segment, [(w, usage.get((segment.pk, w.pk))) for w in workloads]) for segment in segments]
+
+
+def _editor_refused(
+    request: HttpRequest, scenario: Scenario, membership: Membership, **forms: forms_module.Form
+) -> HttpResponse:
+    """The editor again (400) with the refused ``forms`` in place of the blank ones, their
+    errors next to their fields."""
+    return render(request, "scenarios/editor.html", _editor_context(scenario, membership) | forms, status=400)
 
 
 @login_required
@@ -387,9 +396,7 @@ def lever_add(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, f"Lever “{lever['label']}” added.")
                 return redirect(f"{scenario_url(scenario)}#levers")
-    context = _editor_context(scenario, membership)
-    context["lever_form"] = form
-    return render(request, "scenarios/editor.html", context, status=400)
+    return _editor_refused(request, scenario, membership, lever_form=form)
 
 
 @login_required
@@ -402,9 +409,7 @@ def model_cost_add(request: HttpRequest, pk: int) -> HttpResponse:
     if saved is not None:
         messages.success(request, f"Model cost “{saved['label']}” added.")
         return redirect(f"{scenario_url(scenario)}#lifetime")
-    context = _editor_context(scenario, membership)
-    context["model_cost_form"] = form
-    return render(request, "scenarios/editor.html", context, status=400)
+    return _editor_refused(request, scenario, membership, model_cost_form=form)
 
 
 @login_required
