@@ -15,12 +15,14 @@ as serializer errors, under the field they name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -69,6 +71,19 @@ def error_body(detail: Any) -> dict[str, list[dict[str, Any]]]:
     return {"errors": list(_flatten(detail))}
 
 
+def _still_referred_to(objects: Iterable[Model]) -> exceptions.ValidationError:
+    """The 400 for a delete that ``objects`` (rows with a protecting foreign key) refuse."""
+    counts = Counter(obj._meta for obj in objects)
+    referrers = ", ".join(
+        f"{count} {meta.verbose_name if count == 1 else meta.verbose_name_plural}"
+        for meta, count in sorted(counts.items(), key=lambda item: item[0].label)
+    )
+    message = f"It cannot be deleted while other records refer to it ({referrers})."
+    return exceptions.ValidationError(
+        {api_settings.NON_FIELD_ERRORS_KEY: [exceptions.ErrorDetail(message, code="protected")]}
+    )
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, with service ValidationErrors as 400s and every body in one shape."""
     # Imported here, not at the top: rest_framework.views loads the parser classes as it is
@@ -82,6 +97,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, ProtectedError):
+        exc = _still_referred_to(exc.protected_objects)
+    elif isinstance(exc, RestrictedError):
+        exc = _still_referred_to(exc.restricted_objects)
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response

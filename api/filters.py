@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
 
 from planner.products.models import Segment, UsageDistribution
@@ -18,7 +19,8 @@ from planner.simulation.models import SimulationRun
 
 
 class FilterBackend(filters.DjangoFilterBackend):
-    """django-filter's backend, skipped when the request names none of the view's filters.
+    """django-filter's backend, skipped when the request names none of the view's filters; a
+    filter named with an empty value (``?status=``) is a 400 on it.
 
     The result is the same (a filterset without data filters nothing), but building the
     filterset and its form is most of the cost of a short list. A parameter counts when it
@@ -32,6 +34,16 @@ class FilterBackend(filters.DjangoFilterBackend):
         names = tuple(filterset_class.base_filters)
         if not any(parameter.startswith(names) for parameter in request.query_params):
             return queryset
+        # django-filter reads ``?status=`` as no filter, but the list still counts the parameter
+        # as named (``?scenario=`` listed every plan's segments): an empty value is refused.
+        empty = [name for name in names if "" in request.query_params.getlist(name)]
+        if empty:
+            raise ValidationError(
+                {
+                    name: [ErrorDetail("Enter a value, or leave the filter out.", code="invalid")]
+                    for name in empty
+                }
+            )
         return super().filter_queryset(request, queryset, view)
 
 

@@ -1,7 +1,8 @@
 """Pagination: page numbers for resources (``?page=2&page_size=100``), a cursor for lists that
 grow without bound (runs: ``?cursor=...``), stable under inserts.
 
-Query parameters are checked like any input: a ``page`` that is not a whole number from 1, a
+Query parameters are checked like any input: a ``page`` that is not a whole number from 1 (an
+empty one is the first page, and the schema says so with ``allowEmptyValue``), a
 ``page_size`` outside 1..``max_page_size`` and a ``cursor`` this API did not write (or whose
 position is not a value of the ordering column) answer 400 on that parameter. A page number past
 the last page is a 404, as in DRF. The schema states the bounds.
@@ -9,6 +10,7 @@ the last page is a 404, as in DRF. The schema states the bounds.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import sys
 from collections.abc import Sequence
@@ -88,6 +90,7 @@ class PageNumberPagination(StrictPageSizeMixin, pagination.PageNumberPagination)
         for parameter in parameters:
             if parameter["name"] == self.page_query_param:
                 parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["allowEmptyValue"] = True  # read as the first page
         return parameters
 
 
@@ -105,12 +108,16 @@ class CursorPagination(StrictPageSizeMixin, pagination.CursorPagination):
         return super().paginate_queryset(queryset, request, view)
 
     def decode_cursor(self, request: Request) -> pagination.Cursor | None:
-        """DRF's cursor, with a 400 on ``cursor`` (not a 404) for one that does not decode, and
-        for a position the ordering column cannot hold (``p=abc`` for an id, a NUL character, an
-        id beyond 64 bits): those reached the database and answered 500."""
+        """DRF's cursor, with a 400 on ``cursor`` (not a 404) for one that is not strictly base64
+        or does not decode, and for a position the ordering column cannot hold (``p=abc`` for an
+        id, a NUL character, an id beyond 64 bits): those reached the database and answered 500."""
+        encoded = request.query_params.get(self.cursor_query_param)
         try:
+            if encoded is not None:
+                # DRF's decoder skips characters outside base64 (``%%%`` read as no cursor at all).
+                base64.b64decode(encoded.encode("ascii"), validate=True)
             cursor = super().decode_cursor(request)
-        except exceptions.NotFound:
+        except (exceptions.NotFound, ValueError):  # binascii.Error and UnicodeError are ValueErrors
             raise _invalid(self.cursor_query_param, self.invalid_cursor_message) from None
         if cursor is None or cursor.position is None or self._position_field is None:
             return cursor

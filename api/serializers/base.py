@@ -1,10 +1,12 @@
-"""A ModelSerializer whose fields take strict JSON types (see ``api.fields``)."""
+"""A ModelSerializer whose fields take strict JSON types (see ``api.fields``) and integer bounds
+that do not depend on the database."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import models
+from django.db.backends.base.operations import BaseDatabaseOperations
 from rest_framework import serializers
 
 from api.fields import MoneyField, StrictBooleanField, StrictCharField, StrictFloatField, StrictIntegerField
@@ -29,6 +31,22 @@ class StrictModelSerializer(serializers.ModelSerializer[Any]):
         models.BooleanField: StrictBooleanField,
         **dict.fromkeys(_INTEGERS, StrictIntegerField),
     }
+
+    def build_standard_field(
+        self, field_name: str, model_field: models.Field[Any, Any]
+    ) -> tuple[type, dict[str, Any]]:
+        """An integer column's range as PostgreSQL holds it (``PositiveIntegerField``: 0 to
+        2**31 - 1), whatever the database. Django takes the bounds from the connection, and
+        SQLite's are 64 bits: on the embedded default a tier's ``subscribers`` of 2**31 passed
+        validation and broke the column's range constraint (a 500), and the schema changed with
+        the database."""
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        portable = BaseDatabaseOperations.integer_field_ranges.get(model_field.get_internal_type())
+        if isinstance(model_field, _INTEGERS) and portable is not None and not kwargs.get("read_only"):
+            low, high = portable
+            kwargs["min_value"] = max(kwargs.get("min_value", low), low)
+            kwargs["max_value"] = min(kwargs.get("max_value", high), high)
+        return field_class, kwargs
 
 
 def fixed_on_update(instance: Any, validated_data: dict[str, Any], *names: str) -> None:
