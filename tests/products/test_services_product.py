@@ -19,6 +19,7 @@ from planner.products.services import (
     product_create,
     product_update,
     tier_create,
+    tier_update,
     usage_distribution_set,
     workload_create,
     workload_models_set,
@@ -224,3 +225,20 @@ def test_correlation_matrix_accepts_boundary_matrices(
     assert np.all(matrix == 1.0)
     empty = product_create(organization=organization, name="Empty")
     assert correlation_matrix(product=empty)[0] == []
+
+
+def test_integer_and_usage_bounds_are_field_errors_on_every_database(product: Product) -> None:
+    """2**31 subscribers or seats broke PostgreSQL's integer range as a database error on
+    SQLite (a 500 from the web form); empirical values had no upper bound."""
+    pro = live_tiers(product).get(name="Pro")
+    with pytest.raises(ValidationError) as caught:
+        tier_update(tier=pro, data={"subscribers": 2**31})
+    assert "subscribers" in caught.value.message_dict
+    with pytest.raises(ValidationError) as caught:
+        tier_update(tier=pro, data={"monthly_fee": Decimal(0), "seat_fee": Decimal(5), "seats": 2**31})
+    assert "seats" in caught.value.message_dict
+    chat = product.workloads.get(name="Chat")
+    with pytest.raises(ValidationError) as caught:
+        usage_distribution_set(tier=pro, workload=chat, kind="empirical", values=[1e308, 1.0])
+    assert "at most 1,000,000,000" in caught.value.message_dict["values"][0]
+    assert live_tiers(product).get(name="Pro").subscribers == 300

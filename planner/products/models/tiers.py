@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -27,6 +27,9 @@ from planner.core.models import (
 )
 from planner.products.models.products import Product, ProductPart
 
+#: The largest value of the integer columns (PostgreSQL's ``integer``, which the range
+#: constraints below also state): a model validator, so SQLite refuses it as a field error too.
+MAX_INT32 = 2**31 - 1
 #: New subscribers a tier may gain in a month.
 MAX_NEW_SUBSCRIBERS = 1e9
 
@@ -73,7 +76,10 @@ class Tier(ProductPart):
     monthly_fee = money_field("Flat monthly fee per subscriber (0 for a free tier).", default=Decimal(0))
     seat_fee = money_field("Monthly fee per seat (instead of a flat fee).", null=True)
     seats = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Seats per subscriber."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_INT32)],
+        help_text="Seats per subscriber.",
     )
     annual_price = money_field("Yearly price when sold annually; counts as 1/12 per month.", null=True)
     included_credits = credits_field("Credits included per month; empty = unlimited.")
@@ -91,7 +97,7 @@ class Tier(ProductPart):
         default=Decimal(0),
     )
     payment_fee_fixed = money_field("Fixed payment fee per subscriber and month.", default=Decimal(0))
-    subscribers = models.PositiveIntegerField(default=0)
+    subscribers = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_INT32)])
     churn_monthly = fraction_field("Share of subscribers leaving each month (0..1).")
     new_subscribers_monthly = float_field(
         "New subscribers joining each month from month 2 (month 1's are the subscribers).",
@@ -122,7 +128,7 @@ class Tier(ProductPart):
             ),
             between_constraint("tier", "monthly_fee", 0, MAX_FEE),
             between_constraint("tier", "seat_fee", 0, MAX_FEE),
-            between_constraint("tier", "seats", 1, 2**31 - 1),
+            between_constraint("tier", "seats", 1, MAX_INT32),
             both_or_neither_constraint("tier", "seat_fee", "seats"),
             between_constraint("tier", "annual_price", 0, MAX_FEE),
             between_constraint("tier", "included_credits", 0.0, MAX_CREDITS),
@@ -130,7 +136,7 @@ class Tier(ProductPart):
             between_constraint("tier", "hard_cap_credits", 0.0, MAX_CREDITS),
             between_constraint("tier", "payment_fee_pct", 0, 1),
             between_constraint("tier", "payment_fee_fixed", 0, MAX_FEE),
-            between_constraint("tier", "subscribers", 0, 2**31 - 1),
+            between_constraint("tier", "subscribers", 0, MAX_INT32),
             between_constraint("tier", "churn_monthly", 0.0, 1.0),
             between_constraint("tier", "new_subscribers_monthly", 0.0, MAX_NEW_SUBSCRIBERS),
             between_constraint("tier", "new_subscribers_growth_monthly", -0.99, 10.0),

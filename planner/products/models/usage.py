@@ -173,6 +173,11 @@ class UsageDistribution(PlannerModel):
             for v in values
         ):
             errors["values"] = "Values must be finite numbers of at least 0."
+        elif max(values) > MAX_REQUESTS_PER_MONTH:
+            errors["values"] = (
+                f"Values are requests per user and month: at most {MAX_REQUESTS_PER_MONTH:,.0f}, "
+                "as for the other usage parameters."
+            )
 
 
 class WorkloadCorrelation(PlannerModel):
