@@ -296,7 +296,7 @@ def goal_seek(
     if chosen is None:
         closest = min(seen.values(), key=lambda c: c.violation)
         return answer | {"feasible": False, "value": None, "closest": _json(closest), "adjacent": None}
-    adjacent = _adjacent(seen, chosen, target, objective)
+    adjacent = _adjacent(seen, chosen, target)
     return answer | {
         "feasible": True,
         "value": chosen.value,
@@ -314,9 +314,7 @@ def _choose(seen: dict[int, _Candidate], target: float, objective: Objective) ->
     return min(feasible, key=lambda c: (abs(c.k - target), c.k))
 
 
-def _adjacent(
-    seen: dict[int, _Candidate], chosen: _Candidate, target: float, objective: Objective
-) -> _Candidate | None:
+def _adjacent(seen: dict[int, _Candidate], chosen: _Candidate, target: float) -> _Candidate | None:
     """The evaluated lattice neighbour of ``chosen`` on the side of the current value (for
     least change) that violates a constraint: one step beyond the answer."""
     side = 1 if target > chosen.k else -1

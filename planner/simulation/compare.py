@@ -57,6 +57,9 @@ SETTINGS = {
     "target_margin": "Target margin",
     "fixed_costs_monthly": "Fixed costs per month",
 }
+#: What a setting was before snapshots carried it (schema 4 added fixed costs), so an older
+#: run and a newer one without fixed costs do not differ.
+SETTING_DEFAULTS = {"fixed_costs_monthly": "0"}
 #: A tier's acquisition inputs (snapshot schema 4, ``tier["acquisition"]``): key -> label.
 ACQUISITION_INPUTS = {
     "new_subscribers_monthly": "New subscribers per month",
@@ -329,7 +332,9 @@ def inputs_diff(snapshots: Sequence[Snapshot]) -> list[InputChange]:
     levers, then tier by tier (plan fields and usage per workload), then workloads."""
     changes: list[InputChange] = []
     for key, label in SETTINGS.items():
-        changes += _changed("Scenario", label, [_text(s.get("scenario", {}).get(key)) for s in snapshots])
+        default = SETTING_DEFAULTS.get(key)  # a setting older snapshots lack
+        values = [_text(s.get("scenario", {}).get(key, default)) for s in snapshots]
+        changes += _changed("Scenario", label, values)
     changes += _changed("Scenario", "Price date", [_text(s.get("price_date")) for s in snapshots])
     changes += _changed(
         "Scenario",

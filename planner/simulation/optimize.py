@@ -27,6 +27,7 @@ from planner.engine.decisions import (
     goal_seek,
     grid_search,
 )
+from planner.engine.types import EngineInput, Tier
 from planner.simulation.adapter import engine_input_from_snapshot
 from planner.simulation.models import Scenario
 from planner.simulation.snapshot import scenario_snapshot
@@ -102,6 +103,22 @@ def parse_vary(text: str, *, current: float | None, lever: str | None = None) ->
     return Vary(setting, minimum, maximum, step, lever=lever)
 
 
+def _plan_tier(scenario: Scenario, tier: str) -> tuple[EngineInput, Tier]:
+    """The engine inputs of ``scenario``'s frozen plan and its tier named ``tier``."""
+    inputs = engine_input_from_snapshot(scenario_snapshot(scenario=scenario))
+    found = next((t for t in inputs.tiers if t.key == tier), None)
+    if found is None:
+        raise ValueError(f"tier: the scenario's plan has no tier named {tier!r}")
+    return inputs, found
+
+
+def _vary_of(tier: Tier, text: str, lever: str | None = None) -> Vary:
+    """``text`` (``SETTING[:MIN:MAX:STEP]``) parsed with ``tier``'s current value of the setting
+    for the default range."""
+    setting = SETTING_NAMES.get(text.split(":")[0])
+    return parse_vary(text, current=current_value(tier, setting) if setting else None, lever=lever)
+
+
 def scenario_goal_seek(
     *,
     scenario: Scenario,
@@ -121,12 +138,8 @@ def scenario_goal_seek(
     engine's answer with ``value`` keyed by setting (``{"fee": 24.5}``, or None when
     infeasible). Raises ``SimulationInputError`` when the plan cannot be simulated and
     ``ValueError`` naming the field for a bad request."""
-    inputs = engine_input_from_snapshot(scenario_snapshot(scenario=scenario))
-    found = next((t for t in inputs.tiers if t.key == tier), None)
-    if found is None:
-        raise ValueError(f"tier: the scenario's plan has no tier named {tier!r}")
-    setting = SETTING_NAMES.get(vary.split(":")[0])
-    parsed = parse_vary(vary, current=current_value(found, setting) if setting else None, lever=lever)
+    inputs, found = _plan_tier(scenario, tier)
+    parsed = _vary_of(found, vary, lever)
     answer = goal_seek(
         inputs,
         tier=tier,
@@ -163,14 +176,8 @@ def scenario_grid_search(
     """Two settings of ``tier`` on a grid (``planner.engine.decisions.grid_search``): every
     point's figures and bounds, the Pareto frontier of the feasible ones and, as ``value``, the
     frontier's point with the largest margin per user (None when no point is feasible)."""
-    inputs = engine_input_from_snapshot(scenario_snapshot(scenario=scenario))
-    found = next((t for t in inputs.tiers if t.key == tier), None)
-    if found is None:
-        raise ValueError(f"tier: the scenario's plan has no tier named {tier!r}")
-    parsed = []
-    for text in vary:
-        setting = SETTING_NAMES.get(text.split(":")[0])
-        parsed.append(parse_vary(text, current=current_value(found, setting) if setting else None))
+    inputs, found = _plan_tier(scenario, tier)
+    parsed = [_vary_of(found, text) for text in vary]
     answer = grid_search(
         inputs,
         tier=tier,

@@ -28,7 +28,7 @@ from planner.products.segments import segment_create
 from planner.products.selectors import live_tiers
 from planner.products.services import usage_distribution_set
 from planner.simulation.models import Scenario
-from tests.actuals.test_segments_fit import POWER_SHARE, two_segments
+from tests.actuals.test_segments_fit import POWER_SHARE, two_segments, usage_records
 
 MONTH = date(2025, 6, 1)
 CUSTOMERS = 1_000
@@ -45,22 +45,7 @@ def mixture_ingest(
     mixture of ``tests.actuals.test_segments_fit`` (its chat and agent columns, in the order of
     ``workloads``); returns the counts (customers x workloads)."""
     counts = two_segments(seed, CUSTOMERS)[:, : len(workloads)]
-    records: list[dict[str, Any]] = [
-        {
-            "event_id": f"{tier.pk}-{customer}-{workload.pk}",
-            "customer": f"{tier.name}-{customer}",
-            "tier": tier.pk,
-            "timestamp": "2025-06-10T00:00:00Z",
-            "model": "openai/gpt-4o",
-            "workload": workload.pk,
-            "requests": int(requests),
-            "input_tokens": 1_000,
-            "output_tokens": 100,
-        }
-        for customer, row in enumerate(counts)
-        for workload, requests in zip(workloads, row, strict=True)
-        if requests  # no record: 0 requests of that workload that month
-    ]
+    records = usage_records(tier=tier, workloads=workloads, counts=counts)
     usage_records_ingest(organization=organization, records=records, now=datetime(2025, 7, 1, tzinfo=UTC))
     return counts
 

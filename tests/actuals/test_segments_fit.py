@@ -6,6 +6,7 @@ reads its observations from usage records."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from planner.actuals.fitting import MAX_SHAPE, gamma_poisson_fit
 from planner.actuals.ingest import usage_records_ingest
 from planner.actuals.segments import latent_class_fit, segments_proposed
 from planner.actuals.selectors import usage_segments_proposed
-from planner.products.models import Product
+from planner.products.models import Product, Tier, Workload
 from planner.products.selectors import live_tiers
 from pricing.models import AIModel
 
@@ -37,6 +38,27 @@ def gamma_poisson(
     size: int,
 ) -> npt.NDArray[np.int64]:
     return rng.poisson(rng.gamma(shape, np.divide(mean, shape), size=size))
+
+
+def usage_records(tier: Tier, workloads: Sequence[Workload], counts: Any) -> list[dict[str, Any]]:
+    """June 2025 usage records of ``tier``'s customers (``counts``: customers x workloads; no
+    record for 0 requests of a workload that month)."""
+    return [
+        {
+            "event_id": f"{tier.pk}-{customer}-{workload.pk}",
+            "customer": f"{tier.name}-{customer}",
+            "tier": tier.pk,
+            "timestamp": "2025-06-10T00:00:00Z",
+            "model": "openai/gpt-4o",
+            "workload": workload.pk,
+            "requests": int(requests),
+            "input_tokens": 1_000,
+            "output_tokens": 100,
+        }
+        for customer, row in enumerate(counts)
+        for workload, requests in zip(workloads, row, strict=True)
+        if requests
+    ]
 
 
 def two_segments(seed: int, customers: int = CUSTOMERS) -> npt.NDArray[np.int64]:
@@ -144,24 +166,10 @@ def test_a_tier_of_two_segments_is_proposed_and_a_tier_of_one_is_not(
         axis=1,
     )
     free_counts = np.stack([gamma_poisson(rng, 10.0, 1.5, 100), gamma_poisson(rng, 1.0, 1.0, 100)], axis=1)
-    records: list[dict[str, Any]] = []
-    for tier, counts in ((pro, pro_counts), (free, free_counts)):
-        for customer, row in enumerate(counts):
-            for workload, requests in zip((chat, agent), row, strict=True):
-                if requests:  # no record: 0 requests of that workload that month
-                    records.append(
-                        {
-                            "event_id": f"{tier.name}-{customer}-{workload.name}",
-                            "customer": f"{tier.name}-{customer}",
-                            "tier": tier.pk,
-                            "timestamp": "2025-06-10T00:00:00Z",
-                            "model": "openai/gpt-4o",
-                            "workload": workload.pk,
-                            "requests": int(requests),
-                            "input_tokens": 1_000,
-                            "output_tokens": 100,
-                        }
-                    )
+    records = [
+        *usage_records(tier=pro, workloads=(chat, agent), counts=pro_counts),
+        *usage_records(tier=free, workloads=(chat, agent), counts=free_counts),
+    ]
     usage_records_ingest(organization=organization, records=records, now=datetime(2025, 7, 1, tzinfo=UTC))
 
     (proposed,) = usage_segments_proposed(

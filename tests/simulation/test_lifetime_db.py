@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from planner.engine.types import ModelCost
 from planner.products.services import tier_update
 from planner.simulation.adapter import engine_input_from_snapshot
+from planner.simulation.compare import inputs_diff
 from planner.simulation.model_costs import scenario_model_cost_add, scenario_model_cost_remove
 from planner.simulation.models import Scenario
 from planner.simulation.scenarios import scenario_duplicate, scenario_update
@@ -102,3 +103,13 @@ def test_model_costs_are_added_removed_and_duplicated(scenario: Scenario) -> Non
     assert copy.tiers.get(name="Pro").cac == Decimal("60")
     scenario_model_cost_remove(scenario=scenario, index=0)
     assert [c["label"] for c in Scenario.objects.get(pk=scenario.pk).model_costs] == ["Retrain"]
+
+
+def test_compare_sees_no_fixed_cost_change_between_an_older_run_and_a_newer_one(scenario: Scenario) -> None:
+    """Snapshots before schema 4 carry no fixed costs: they had none, as a new one without any."""
+    newer = scenario_snapshot(scenario=scenario)
+    older = {**newer, "scenario": {k: v for k, v in newer["scenario"].items() if k != "fixed_costs_monthly"}}
+    assert [c.input for c in inputs_diff([older, newer])] == []
+    scenario_update(scenario=scenario, data={"fixed_costs_monthly": Decimal("500")})
+    changed = inputs_diff([older, scenario_snapshot(scenario=scenario)])
+    assert [(c.input, c.values) for c in changed] == [("Fixed costs per month", ("0", "500"))]
