@@ -30,7 +30,7 @@ run: venv
 	exec $(BIN)/honcho start -f Procfile
 
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 lint: venv
 	$(BIN)/ruff check .
