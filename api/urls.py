@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
 from api.exceptions import not_found
-from api.views import actuals, alerts, prices, products, simulation
+from api.views import actuals, alerts, decisions, prices, products, simulation
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -19,6 +19,7 @@ router.register("workloads", products.WorkloadViewSet, basename="workload")
 router.register("usage-distributions", products.UsageDistributionViewSet, basename="usage-distribution")
 router.register("scenarios", simulation.ScenarioViewSet, basename="scenario")
 router.register("runs", simulation.RunViewSet, basename="run")
+router.register("optimizations", decisions.OptimizationViewSet, basename="optimization")
 router.register("alert-rules", alerts.AlertRuleViewSet, basename="alert-rule")
 router.register("prices", prices.CatalogModelViewSet, basename="catalog-model")
 router.register("price-sheets", prices.PriceSheetViewSet, basename="price-sheet")

@@ -23,6 +23,11 @@ from api import filters
 from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENCY_RESPONSES, idempotent
 from api.pagination import CursorPagination
 from api.representation import finished_run_document, represent
+from api.serializers.decisions import (
+    OptimizationSerializer,
+    OptimizationStartSerializer,
+    SensitivityStartSerializer,
+)
 from api.serializers.documents import ScenarioDocumentSerializer, ScenarioDocumentV1Serializer
 from api.serializers.resources import (
     ScenarioDetailSerializer,
@@ -32,6 +37,7 @@ from api.serializers.resources import (
 from api.serializers.runs import RunListSerializer, RunSerializer, RunStartSerializer
 from api.tenancy import request_organization
 from api.views.base import OrganizationViewSetMixin
+from api.views.decisions import start_optimization, start_sensitivity
 from planner.simulation import scenarios as scenario_services
 from planner.simulation.adapter import SimulationInputError
 from planner.simulation.document import scenario_document_export
@@ -163,6 +169,40 @@ class ScenarioViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Scenario])
                 {"non_field_errors": [serializers.ErrorDetail(str(error), code="simulation_input")]}
             ) from error
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Start an optimization of the scenario's plan (goal seek, or a grid and frontier)",
+        request=OptimizationStartSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            202: OpenApiResponse(OptimizationSerializer, description="The job, queued."),
+            **IDEMPOTENCY_RESPONSES,
+        },
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    @idempotent
+    def optimizations(self, request: Request, pk: str | None = None) -> Response:
+        job = start_optimization(self.get_object(), request.data)
+        return Response(OptimizationSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Start a sensitivity analysis of the scenario's plan (a tornado per tier)",
+        request=SensitivityStartSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            202: OpenApiResponse(
+                OptimizationSerializer, description="The job, queued; read it under /optimizations/."
+            ),
+            **IDEMPOTENCY_RESPONSES,
+        },
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    @idempotent
+    def sensitivities(self, request: Request, pk: str | None = None) -> Response:
+        job = start_sensitivity(self.get_object(), request.data)
+        return Response(OptimizationSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RunViewSet(OrganizationViewSetMixin, viewsets.ReadOnlyModelViewSet[SimulationRun]):

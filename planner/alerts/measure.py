@@ -90,7 +90,8 @@ def _measure_actual(rule: AlertRule, period: date) -> tuple[Decimal | None, str,
 
 def _latest_run(scenario: Scenario) -> SimulationRun | None:
     return (
-        SimulationRun.objects.filter(scenario=scenario, status=SimulationRun.Status.SUCCEEDED)
+        SimulationRun.objects.simulations()
+        .filter(scenario=scenario, status=SimulationRun.Status.SUCCEEDED)
         .exclude(results__isnull=True)
         .order_by("-created_at", "-id")
         .first()

@@ -55,7 +55,7 @@ def _demo_run() -> SimulationRun:
     if scenario is None:
         demo_seed()
         scenario = Scenario.objects.get(name=DEMO_SCENARIO_NAME, product__organization__slug="demo-ai")
-    run = scenario.runs.filter(status=SimulationRun.Status.SUCCEEDED).first()
+    run = scenario.runs.simulations().filter(status=SimulationRun.Status.SUCCEEDED).first()
     if run is None:
         finished = run_execute(run=run_create(scenario=scenario))
         assert finished.status == SimulationRun.Status.SUCCEEDED, finished.error

@@ -40,6 +40,8 @@ from planner.engine.simulate import simulate
 from planner.engine.types import EngineInput, Lever, Tier, TierChange
 
 MAX_PASSES = 3
+#: Lattice points of one setting at most: 3 passes of 102 candidates reach each of them.
+MAX_LATTICE = 1_000_000
 PLAN_SETTINGS = ("fee", "included_credits", "overage_price", "hard_cap")
 #: A cost lever's share, varied on the lever the request names (``Vary.lever``).
 LEVER_SETTINGS = (
@@ -92,11 +94,20 @@ def validate_request(inputs: EngineInput, tier: str, vary: Vary, constraints: Se
         raise ValueError(f"tier: no tier named {tier!r}")
     if vary.setting not in SETTINGS:
         raise ValueError(f"vary.setting: must be one of {', '.join(SETTINGS)}")
-    numbers = (vary.minimum, vary.maximum, vary.step)
-    if not all(math.isfinite(x) for x in numbers) or vary.minimum < 0 or vary.step <= 0:
-        raise ValueError("vary: min and step must be finite, min >= 0 and step > 0")
+    for name, number in (("min", vary.minimum), ("max", vary.maximum), ("step", vary.step)):
+        if not math.isfinite(number):
+            raise ValueError(f"vary.{name}: must be a finite number")
+    if vary.minimum < 0:
+        raise ValueError("vary.min: must be at least 0")
+    if vary.step <= 0:
+        raise ValueError("vary.step: must be greater than 0")
     if vary.maximum < vary.minimum:
         raise ValueError("vary.max: must be at least min")
+    steps = (vary.maximum - vary.minimum) / vary.step
+    if not steps < MAX_LATTICE:  # also an overflow to infinity
+        raise ValueError(
+            f"vary.step: the range holds more than {MAX_LATTICE:,} steps (a larger step or a narrower range)"
+        )
     if vary.setting in LEVER_SETTINGS:
         if not any(lever.key == vary.lever for lever in inputs.levers):
             raise ValueError(
@@ -119,10 +130,11 @@ def validate_request(inputs: EngineInput, tier: str, vary: Vary, constraints: Se
             raise ValueError(f"constraints[{i}]: give exactly one of min and max")
         bound = c.minimum if c.maximum is None else c.maximum
         assert bound is not None
+        side = "max" if c.minimum is None else "min"
         if not math.isfinite(bound):
-            raise ValueError(f"constraints[{i}]: the bound must be finite")
+            raise ValueError(f"constraints[{i}].{side}: the bound must be finite")
         if c.metric in ("underwater_share", "cap_hit_share") and not 0 <= bound <= 1:
-            raise ValueError(f"constraints[{i}]: a share is a fraction in [0, 1]")
+            raise ValueError(f"constraints[{i}].{side}: a share is a fraction in [0, 1]")
     return found
 
 
@@ -189,23 +201,23 @@ class _Candidate:
     def feasible(self) -> bool:
         return self.violation <= 0
 
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
-def _evaluate(
-    inputs: EngineInput,
-    tier: str,
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> _Candidate:
+        return cls(**data)
+
+
+def _candidates(
+    tier_result: dict[str, Any],
     vary: Vary,
     ks: Sequence[int],
     constraints: Sequence[Constraint],
     confidence: float,
-    *,
-    users: int,
-    seed: int,
 ) -> list[_Candidate]:
-    """One pass: every lattice point ``ks`` as a plan lever of one simulation."""
-    levers = tuple(_candidate_lever(inputs, tier, vary, k) for k in ks)
-    month_one = dataclasses.replace(inputs, horizon_months=1, levers=levers)
-    result = simulate(month_one, users=users, seed=seed)
-    tier_result = next(t for t in result["tiers"] if t["key"] == tier)
+    """The candidates ``ks`` read from one pass's results of the varied tier (its levers, in
+    the order of ``ks``)."""
     n = int(tier_result["simulated_users"])
     candidates = []
     for k, figures in zip(ks, tier_result["levers"], strict=True):
@@ -239,6 +251,106 @@ def points_per_pass(lattice: int) -> int:
     return max(10, math.ceil(lattice ** (1 / MAX_PASSES)) + 2)
 
 
+# --- Goal seek as resumable passes --------------------------------------------------------
+# A job runs each pass's simulation in blocks on workers and keeps the state between passes in
+# the database, so the state is a JSON-ready dict: ``seek_begin`` validates the request and
+# plans pass 1, ``seek_pass_input`` is the simulation of the planned pass, ``seek_advance``
+# reads its results and plans the next pass (or finishes), ``seek_answer`` is the answer.
+
+
+def seek_begin(
+    inputs: EngineInput,
+    *,
+    tier: str,
+    vary: Vary,
+    constraints: Sequence[Constraint],
+    confidence: float = 0.95,
+    objective: Objective = "least_change",
+    points: int | None = None,
+) -> dict[str, Any]:
+    """The state of a goal seek before its first pass (``next`` holds the pass's lattice
+    indices). Raises ``ValueError`` naming the field for a request it cannot answer."""
+    if not 0.5 <= confidence < 1:
+        raise ValueError("confidence: must be in [0.5, 1)")
+    if objective not in ("least_change", "max_margin"):
+        raise ValueError("objective: must be least_change or max_margin")
+    found = validate_request(inputs, tier, vary, constraints)
+    current = current_value(found, vary.setting)
+    lattice = vary.lattice_size()
+    per_pass = points_per_pass(lattice) if points is None else max(2, points)
+    return {
+        "tier": tier,
+        "vary": dataclasses.asdict(vary),
+        "constraints": [dataclasses.asdict(c) for c in constraints],
+        "confidence": confidence,
+        "objective": objective,
+        "current": current,
+        "target": vary.index(current) if current is not None else float(lattice - 1),
+        "per_pass": per_pass,
+        "passes": 0,
+        "seen": [],
+        "next": _spread(0, lattice - 1, per_pass),
+    }
+
+
+def seek_pass_input(inputs: EngineInput, state: dict[str, Any]) -> EngineInput:
+    """The simulation of the state's next pass: the plan over one month with every planned
+    candidate as a lever (on the same users as the baseline)."""
+    vary = Vary(**state["vary"])
+    levers = tuple(_candidate_lever(inputs, state["tier"], vary, k) for k in state["next"])
+    return dataclasses.replace(inputs, horizon_months=1, levers=levers)
+
+
+def seek_advance(state: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """The state after the planned pass, given that pass's results document: the candidates
+    are recorded and the next pass planned (``next`` empty when the search is over)."""
+    vary = Vary(**state["vary"])
+    constraints = [Constraint(**c) for c in state["constraints"]]
+    tier_result = next(t for t in results["tiers"] if t["key"] == state["tier"])
+    seen = {c["k"]: _Candidate.from_json(c) for c in state["seen"]}
+    for candidate in _candidates(tier_result, vary, state["next"], constraints, state["confidence"]):
+        seen[candidate.k] = candidate
+    passes = state["passes"] + 1
+    planned: list[int] = []
+    chosen = _choose(seen, state["target"], state["objective"])
+    if chosen is not None and passes < MAX_PASSES:
+        low, high = _bracket(seen, chosen, state["target"], state["objective"], vary.lattice_size())
+        planned = [k for k in _spread(low, high, state["per_pass"]) if k not in seen]
+    return state | {
+        "passes": passes,
+        "seen": [seen[k].to_json() for k in sorted(seen)],
+        "next": planned,
+    }
+
+
+def seek_answer(state: dict[str, Any], *, users: int, seed: int) -> dict[str, Any]:
+    """The answer of a finished goal seek: the value, its figures and the adjacent step, or
+    infeasible with the candidate closest to feasibility."""
+    seen = {c["k"]: _Candidate.from_json(c) for c in state["seen"]}
+    chosen = _choose(seen, state["target"], state["objective"])
+    answer: dict[str, Any] = {
+        "tier": state["tier"],
+        "setting": state["vary"]["setting"],
+        "current": state["current"],
+        "confidence": state["confidence"],
+        "objective": state["objective"],
+        "passes": state["passes"],
+        "candidates": len(seen),
+        "users": users,
+        "seed": seed,
+    }
+    if chosen is None:
+        closest = min(seen.values(), key=lambda c: c.violation)
+        return answer | {"feasible": False, "value": None, "closest": _json(closest), "adjacent": None}
+    adjacent = _adjacent(seen, chosen, state["target"])
+    return answer | {
+        "feasible": True,
+        "value": chosen.value,
+        "figures": _json(chosen),
+        "adjacent": None if adjacent is None else _json(adjacent),
+    }
+
+
 def goal_seek(
     inputs: EngineInput,
     *,
@@ -252,57 +364,26 @@ def goal_seek(
     progress: Callable[[int, int], None] | None = None,
     points: int | None = None,
 ) -> dict[str, Any]:
-    """Find the setting's value (see the module docstring); ``points``: candidates per pass
-    (default :func:`points_per_pass`). Raises ``ValueError`` naming the field for a request it
-    cannot answer."""
-    if not 0.5 <= confidence < 1:
-        raise ValueError("confidence: must be in [0.5, 1)")
-    if objective not in ("least_change", "max_margin"):
-        raise ValueError("objective: must be least_change or max_margin")
-    found = validate_request(inputs, tier, vary, constraints)
-    current = current_value(found, vary.setting)
-    target = vary.index(current) if current is not None else float(vary.lattice_size() - 1)
-    lattice = vary.lattice_size()
-    per_pass = points_per_pass(lattice) if points is None else max(2, points)
-    seen: dict[int, _Candidate] = {}
-    low, high = 0, lattice - 1
-    passes = 0
-    for passes in range(1, MAX_PASSES + 1):
-        ks = [k for k in _spread(low, high, per_pass) if k not in seen]
+    """Find the setting's value in this process (see the module docstring); ``points``:
+    candidates per pass (default :func:`points_per_pass`). Raises ``ValueError`` naming the
+    field for a request it cannot answer."""
+    state = seek_begin(
+        inputs,
+        tier=tier,
+        vary=vary,
+        constraints=constraints,
+        confidence=confidence,
+        objective=objective,
+        points=points,
+    )
+    while state["next"]:
         if progress:
-            progress(passes - 1, MAX_PASSES)
-        for candidate in _evaluate(inputs, tier, vary, ks, constraints, confidence, users=users, seed=seed):
-            seen[candidate.k] = candidate
-        chosen = _choose(seen, target, objective)
-        if chosen is None:
-            break
-        low, high = _bracket(seen, chosen, target, objective, lattice)
-        if all(k in seen for k in range(low, high + 1)):
-            break
+            progress(state["passes"], MAX_PASSES)
+        results = simulate(seek_pass_input(inputs, state), users=users, seed=seed)
+        state = seek_advance(state, results)
     if progress:
         progress(MAX_PASSES, MAX_PASSES)
-    chosen = _choose(seen, target, objective)
-    answer: dict[str, Any] = {
-        "tier": tier,
-        "setting": vary.setting,
-        "current": current,
-        "confidence": confidence,
-        "objective": objective,
-        "passes": passes,
-        "candidates": len(seen),
-        "users": users,
-        "seed": seed,
-    }
-    if chosen is None:
-        closest = min(seen.values(), key=lambda c: c.violation)
-        return answer | {"feasible": False, "value": None, "closest": _json(closest), "adjacent": None}
-    adjacent = _adjacent(seen, chosen, target)
-    return answer | {
-        "feasible": True,
-        "value": chosen.value,
-        "figures": _json(chosen),
-        "adjacent": None if adjacent is None else _json(adjacent),
-    }
+    return seek_answer(state, users=users, seed=seed)
 
 
 def _choose(seen: dict[int, _Candidate], target: float, objective: Objective) -> _Candidate | None:
@@ -371,6 +452,85 @@ def _json(candidate: _Candidate) -> dict[str, Any]:
 GRID_POINTS = 15
 
 
+def grid_begin(
+    inputs: EngineInput,
+    *,
+    tier: str,
+    vary: tuple[Vary, Vary],
+    constraints: Sequence[Constraint],
+    confidence: float = 0.95,
+    points: int = GRID_POINTS,
+) -> dict[str, Any]:
+    """The state of a two-setting grid before its one pass (``next``: the (a, b) lattice index
+    pairs). Raises ``ValueError`` naming the field for a request it cannot answer."""
+    if not 0.5 <= confidence < 1:
+        raise ValueError("confidence: must be in [0.5, 1)")
+    first, second = vary
+    if first.setting == second.setting:
+        raise ValueError("vary[1].setting: vary two different settings")
+    if {first.setting, second.setting} & set(LEVER_SETTINGS):
+        raise ValueError(
+            "vary: a grid varies two plan settings (a cost lever's share: one setting at a time)"
+        )
+    validate_request(inputs, tier, first, constraints)
+    validate_request(inputs, tier, second, constraints)
+    a_ks = _spread(0, first.lattice_size() - 1, points)
+    b_ks = _spread(0, second.lattice_size() - 1, points)
+    return {
+        "tier": tier,
+        "vary": [dataclasses.asdict(first), dataclasses.asdict(second)],
+        "constraints": [dataclasses.asdict(c) for c in constraints],
+        "confidence": confidence,
+        "passes": 0,
+        "next": [[a, b] for a in a_ks for b in b_ks],
+        "grid": [],
+    }
+
+
+def grid_pass_input(inputs: EngineInput, state: dict[str, Any]) -> EngineInput:
+    """The grid's one simulation: every (a, b) point a plan lever over one month."""
+    first, second = (Vary(**v) for v in state["vary"])
+    levers = tuple(
+        Lever(
+            key=f"g{i}",
+            label=f"{first.setting}={first.value(a):g}, {second.setting}={second.value(b):g}",
+            plan=(
+                _change(state["tier"], (first.setting, first.value(a)), (second.setting, second.value(b))),
+            ),
+        )
+        for i, (a, b) in enumerate(state["next"])
+    )
+    return dataclasses.replace(inputs, horizon_months=1, levers=levers)
+
+
+def grid_advance(state: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """The state after the grid's pass: every point's figures, bounds and feasibility."""
+    first, second = (Vary(**v) for v in state["vary"])
+    constraints = [Constraint(**c) for c in state["constraints"]]
+    tier_result = next(t for t in results["tiers"] if t["key"] == state["tier"])
+    n = int(tier_result["simulated_users"])
+    grid = []
+    for (a, b), figures in zip(state["next"], tier_result["levers"], strict=True):
+        b_bounds = bounds(figures, n, state["confidence"])
+        candidate = _Candidate(0, 0.0, figures, b_bounds, violation(b_bounds, constraints))
+        grid.append({first.setting: first.value(a), second.setting: second.value(b)} | _json(candidate))
+    return state | {"passes": state["passes"] + 1, "next": [], "grid": grid}
+
+
+def grid_answer(state: dict[str, Any], *, users: int, seed: int) -> dict[str, Any]:
+    """Every point of the finished grid and the Pareto frontier of the feasible ones."""
+    feasible = [point for point in state["grid"] if point["feasible"]]
+    return {
+        "tier": state["tier"],
+        "settings": [v["setting"] for v in state["vary"]],
+        "confidence": state["confidence"],
+        "users": users,
+        "seed": seed,
+        "grid": state["grid"],
+        "frontier": pareto_frontier(feasible),
+    }
+
+
 def grid_search(
     inputs: EngineInput,
     *,
@@ -387,46 +547,11 @@ def grid_search(
     feasibility, and the **Pareto frontier** of the feasible points: those no other feasible
     point beats on margin per user (higher), underwater share and cap-hit share (both lower)
     at once."""
-    if not 0.5 <= confidence < 1:
-        raise ValueError("confidence: must be in [0.5, 1)")
-    first, second = vary
-    if first.setting == second.setting:
-        raise ValueError("vary[1].setting: vary two different settings")
-    if {first.setting, second.setting} & set(LEVER_SETTINGS):
-        raise ValueError(
-            "vary: a grid varies two plan settings (a cost lever's share: one setting at a time)"
-        )
-    validate_request(inputs, tier, first, constraints)
-    validate_request(inputs, tier, second, constraints)
-    a_ks = _spread(0, first.lattice_size() - 1, points)
-    b_ks = _spread(0, second.lattice_size() - 1, points)
-    pairs = [(a, b) for a in a_ks for b in b_ks]
-    levers = tuple(
-        Lever(
-            key=f"g{i}",
-            label=f"{first.setting}={first.value(a):g}, {second.setting}={second.value(b):g}",
-            plan=(_change(tier, (first.setting, first.value(a)), (second.setting, second.value(b))),),
-        )
-        for i, (a, b) in enumerate(pairs)
+    state = grid_begin(
+        inputs, tier=tier, vary=vary, constraints=constraints, confidence=confidence, points=points
     )
-    result = simulate(dataclasses.replace(inputs, horizon_months=1, levers=levers), users=users, seed=seed)
-    tier_result = next(t for t in result["tiers"] if t["key"] == tier)
-    n = int(tier_result["simulated_users"])
-    grid = []
-    for (a, b), figures in zip(pairs, tier_result["levers"], strict=True):
-        b_bounds = bounds(figures, n, confidence)
-        candidate = _Candidate(0, 0.0, figures, b_bounds, violation(b_bounds, constraints))
-        grid.append({first.setting: first.value(a), second.setting: second.value(b)} | _json(candidate))
-    feasible = [point for point in grid if point["feasible"]]
-    return {
-        "tier": tier,
-        "settings": [first.setting, second.setting],
-        "confidence": confidence,
-        "users": users,
-        "seed": seed,
-        "grid": grid,
-        "frontier": pareto_frontier(feasible),
-    }
+    results = simulate(grid_pass_input(inputs, state), users=users, seed=seed)
+    return grid_answer(grid_advance(state, results), users=users, seed=seed)
 
 
 def pareto_frontier(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

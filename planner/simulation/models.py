@@ -225,6 +225,13 @@ class WorkloadOverride(PlannerModel):
         )
 
 
+class SimulationRunQuerySet(models.QuerySet["SimulationRun"]):
+    def simulations(self) -> SimulationRunQuerySet:
+        """Runs of scenarios (what run lists, results, compare and alerts read), not decision
+        jobs."""
+        return self.filter(kind=SimulationRun.Kind.RUN)
+
+
 class SimulationRun(PlannerModel):
     """One Monte Carlo run of a scenario, reproducible from its frozen ``snapshot``.
 
@@ -241,9 +248,23 @@ class SimulationRun(PlannerModel):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
+    class Kind(models.TextChoices):
+        """What the job computes: a run of the scenario, or a decision over its plan whose passes
+        are simulations run the same way (docs/JOBS.md, "Decision jobs")."""
+
+        RUN = "run"
+        OPTIMIZATION = "optimization"
+        SENSITIVITY = "sensitivity"
+
     FINISHED_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 
     scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.RUN)
+    spec = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="A decision job's request and its state between passes (empty for a run).",
+    )
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="runs")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     seed = models.BigIntegerField(validators=[MinValueValidator(0), MaxValueValidator(MAX_SEED)])
@@ -274,15 +295,19 @@ class SimulationRun(PlannerModel):
     results = models.JSONField(null=True, blank=True)
     package_versions = models.JSONField(default=dict, blank=True)
 
+    objects = SimulationRunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["organization", "status"], name="planner_run_org_status"),
             models.Index(fields=["scenario", "-created_at"], name="planner_run_scenario_recent"),
+            models.Index(fields=["organization", "kind", "-created_at"], name="planner_run_org_kind_recent"),
             models.Index(fields=["status", "heartbeat_at"], name="planner_run_status_heartbeat"),
         ]
         constraints = [
             one_of_constraint("run", "status", ["queued", "running", "succeeded", "failed", "cancelled"]),
+            one_of_constraint("run", "kind", ["run", "optimization", "sensitivity"]),
             models.CheckConstraint(
                 condition=Q(blocks_done__lte=F("blocks_total")), name="planner_run_blocks_done_lte_total"
             ),
@@ -311,8 +336,13 @@ class SimulationRun(PlannerModel):
 
     @property
     def progress(self) -> float:
-        """Share of blocks done, 0..1."""
-        return self.blocks_done / self.blocks_total if self.blocks_total else 0.0
+        """Share of blocks done, 0..1. A decision job adds its passes' blocks as it plans them,
+        so its share is of the blocks its passes may need at most (``spec["blocks_expected"]``);
+        a finished job is 1."""
+        if self.kind != self.Kind.RUN and self.status == self.Status.SUCCEEDED:
+            return 1.0
+        expected = int((self.spec or {}).get("blocks_expected") or self.blocks_total)
+        return min(self.blocks_done / expected, 1.0) if expected else 0.0
 
     @property
     def is_finished(self) -> bool:

@@ -27,6 +27,7 @@ from planner.engine.decisions import (
     goal_seek,
     grid_search,
 )
+from planner.engine.decisions import METRICS as METRICS  # the API's constraint metrics
 from planner.engine.types import EngineInput, Tier
 from planner.simulation.adapter import engine_input_from_snapshot
 from planner.simulation.models import Scenario
@@ -76,31 +77,58 @@ class Targets:
         return result
 
 
-def parse_vary(text: str, *, current: float | None, lever: str | None = None) -> Vary:
-    """``SETTING[:MIN:MAX:STEP]`` (MIN, MAX, STEP each optional) as a :class:`Vary`. Defaults:
-    fees from 0 to 10x the current fee (at least 100), quotas and caps from 0 to 100,000
-    credits, overage prices from 0 to 1 per credit. Raises ValueError naming the part."""
-    name, *parts = text.split(":")
+def make_vary(
+    name: str,
+    *,
+    current: float | None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    step: float | None = None,
+    lever: str | None = None,
+) -> Vary:
+    """The :class:`Vary` of setting ``name`` (a request's name: ``cap``, ``fee``...), with the
+    defaults for what is not given: fees from 0 to 10x the current fee (at least 100), quotas
+    and caps from 0 to 100,000 credits, overage prices from 0 to 1 per credit, shares 0 to 1;
+    the step of :data:`STEPS`. Raises ValueError naming the field for an unknown setting."""
     setting = SETTING_NAMES.get(name)
     if setting is None:
-        raise ValueError(f"vary: unknown setting {name!r}; use one of {', '.join(sorted(SETTING_NAMES))}")
-    if len(parts) > 3:
-        raise ValueError("vary: write SETTING[:MIN:MAX:STEP]")
+        raise ValueError(
+            f"vary.setting: unknown setting {name!r}; use one of {', '.join(sorted(SETTING_NAMES))}"
+        )
     defaults = {
         "fee": (0.0, max(10.0 * (current or 0.0), 100.0)),
         "hard_cap": (0.0, 100_000.0),
         "included_credits": (0.0, 100_000.0),
         "overage_price": (0.0, 1.0),
     }.get(setting, (0.0, 1.0))
-    values: list[float] = [defaults[0], defaults[1], STEPS[setting]]
+    return Vary(
+        setting,
+        defaults[0] if minimum is None else minimum,
+        defaults[1] if maximum is None else maximum,
+        STEPS[setting] if step is None else step,
+        lever=lever,
+    )
+
+
+def parse_vary(text: str, *, current: float | None, lever: str | None = None) -> Vary:
+    """``SETTING[:MIN:MAX:STEP]`` (MIN, MAX, STEP each optional) as a :class:`Vary` (defaults
+    of :func:`make_vary`). Raises ValueError naming the part."""
+    name, *parts = text.split(":")
+    if len(parts) > 3:
+        raise ValueError("vary: write SETTING[:MIN:MAX:STEP]")
+    values: list[float | None] = [None, None, None]
     for i, part in enumerate(parts):
         if part:
             try:
                 values[i] = float(part)
             except ValueError as error:
                 raise ValueError(f"vary: {('min', 'max', 'step')[i]} {part!r} is not a number") from error
-    minimum, maximum, step = values
-    return Vary(setting, minimum, maximum, step, lever=lever)
+    try:
+        return make_vary(
+            name, current=current, minimum=values[0], maximum=values[1], step=values[2], lever=lever
+        )
+    except ValueError as error:
+        raise ValueError(str(error).replace("vary.setting:", "vary:", 1)) from error
 
 
 def _plan_tier(scenario: Scenario, tier: str) -> tuple[EngineInput, Tier]:

@@ -57,7 +57,7 @@ def headline(results: Mapping[str, Any]) -> Headline:
 def scenarios_with_latest_runs(*, organization: Organization) -> QuerySet[Scenario]:
     """The organisation's scenarios with ``latest_run_id`` (any status) and
     ``latest_result_run_id`` (latest succeeded) annotated, products joined: one query."""
-    runs = SimulationRun.objects.filter(scenario=OuterRef("pk")).order_by("-created_at", "-id")
+    runs = SimulationRun.objects.simulations().filter(scenario=OuterRef("pk")).order_by("-created_at", "-id")
     return (
         Scenario.objects.filter(product__organization=organization)
         .select_related("product")
@@ -77,14 +77,17 @@ def runs_by_id(ids: Iterable[int | None]) -> dict[int, SimulationRun]:
     wanted = [i for i in ids if i is not None]
     return {
         run.pk: run
-        for run in SimulationRun.objects.filter(pk__in=wanted).defer("snapshot").select_related("scenario")
+        for run in SimulationRun.objects.simulations()
+        .filter(pk__in=wanted)
+        .defer("snapshot")
+        .select_related("scenario")
     }
 
 
 def snapshots_by_run_id(ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
     """The frozen inputs of runs by id: one query (compare reads them, not the scenarios')."""
     wanted = [i for i in ids if i is not None]
-    return dict(SimulationRun.objects.filter(pk__in=wanted).values_list("pk", "snapshot"))
+    return dict(SimulationRun.objects.simulations().filter(pk__in=wanted).values_list("pk", "snapshot"))
 
 
 # --- Chart series ----------------------------------------------------------------------------

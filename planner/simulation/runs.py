@@ -40,6 +40,8 @@ from django.utils import timezone
 
 from planner import engine
 from planner.core.enqueue import BROKER_ERRORS, RUN_CHUNK, RUN_MERGE, enqueue
+from planner.engine.types import EngineInput
+from planner.simulation import passes
 from planner.simulation.adapter import SimulationInputError, engine_input_from_snapshot
 from planner.simulation.heartbeats import ChunkHeartbeat
 from planner.simulation.models import RunBlock, Scenario, SimulationRun
@@ -70,11 +72,23 @@ def chunk_groups(blocks: Sequence[int], chunk_blocks: int) -> list[list[int]]:
     return [ordered[i : i + chunk_blocks] for i in range(0, len(ordered), chunk_blocks)]
 
 
-def run_start(*, scenario: Scenario, users: int | None = None, seed: int | None = None) -> SimulationRun:
-    """Create a queued run of ``scenario`` and enqueue its chunks after commit.
+SpecFor = Callable[[EngineInput], dict[str, Any]]
+
+
+def run_start(
+    *,
+    scenario: Scenario,
+    users: int | None = None,
+    seed: int | None = None,
+    kind: str = passes.RUN,
+    spec_for: SpecFor | None = None,
+) -> SimulationRun:
+    """Create a queued run of ``scenario`` and enqueue its chunks after commit. A decision job
+    (``kind``) gets its ``spec`` from ``spec_for(frozen inputs)`` (``planner.simulation.passes``).
 
     Raises :class:`SimulationInputError` with a readable message for invalid inputs, too many
-    users or too many active runs in the organisation.
+    users or too many active runs in the organisation, and ``ValueError`` naming the field for
+    a decision request ``spec_for`` refuses.
     """
     organization = scenario.product.organization
     limit = settings.PLANNER_MAX_CONCURRENT_RUNS
@@ -85,7 +99,7 @@ def run_start(*, scenario: Scenario, users: int | None = None, seed: int | None 
                 f"{organization.name} already has {active} runs queued or running (the limit is {limit}); "
                 "wait for one to finish or cancel one."
             )
-        run = run_create(scenario=scenario, users=users, seed=seed)
+        run = run_create(scenario=scenario, users=users, seed=seed, kind=kind, spec_for=spec_for)
         run.chunk_blocks = settings.PLANNER_CHUNK_BLOCKS
         run.save(update_fields=["chunk_blocks"])
         run_id = run.pk
@@ -120,11 +134,24 @@ def run_dispatch(*, run_id: int, enqueue: Enqueue = _enqueue_chunk) -> int:
     return len(groups)
 
 
-@lru_cache(maxsize=2)
-def _prepared(run_id: int) -> engine.PreparedRun:
-    """The engine's per-run setup, cached per process: a run's snapshot never changes."""
-    run = SimulationRun.objects.only("snapshot", "users", "seed").get(pk=run_id)
-    return engine.prepare(engine_input_from_snapshot(run.snapshot), users=run.users, seed=run.seed)
+class StalePass(Exception):
+    """A block of a decision job's pass that is no longer the current one (already merged)."""
+
+
+@lru_cache(maxsize=4)
+def _prepared(run_id: int, pass_index: int = 0) -> engine.PreparedRun:
+    """The engine's setup of one pass of a job, cached per process: a run's snapshot never
+    changes, nor does a pass once planned (``planner.simulation.passes``)."""
+    run = SimulationRun.objects.only("snapshot", "users", "seed", "kind", "spec").get(pk=run_id)
+    if run.kind != passes.RUN and passes.current_pass(run.spec) != pass_index:
+        raise StalePass(f"run {run_id} is past pass {pass_index}")
+    inputs = passes.pass_input(kind=run.kind, snapshot=run.snapshot, spec=run.spec)
+    return engine.prepare(inputs, users=run.users, seed=run.seed)
+
+
+@lru_cache(maxsize=16)
+def _users(run_id: int) -> int:
+    return int(SimulationRun.objects.values_list("users", flat=True).get(pk=run_id))
 
 
 def aggregate_to_bytes(aggregate: engine.BlockAggregate) -> bytes:
@@ -236,9 +263,12 @@ def _chunk_blocks(*, run_id: int, blocks: Sequence[int], worker: str, heartbeat:
             return computed
         started = time.perf_counter()
         heartbeat.block = block
+        pass_index, local = passes.pass_of_block(block, _users(run_id))
         try:
-            prepared = _prepared(run_id)
-            aggregate = engine.simulate_block(prepared, block)
+            prepared = _prepared(run_id, pass_index)
+            aggregate = engine.simulate_block(prepared, local)
+        except StalePass:
+            continue
         except ValueError as error:
             _fail(run_id, f"The scenario cannot be simulated: {error}")
             return computed
@@ -256,6 +286,8 @@ def run_merge(*, run_id: int) -> SimulationRun | None:
     run = SimulationRun.objects.filter(pk=run_id).first()
     if run is None or run.is_finished:
         return run
+    if run.kind != passes.RUN:
+        return _merge_pass(run)
     rows = list(RunBlock.objects.filter(run_id=run_id, state=RunBlock.State.DONE).order_by("block"))
     if len(rows) != run.blocks_total:
         logger.warning("merge early run_id=%s done=%s total=%s", run_id, len(rows), run.blocks_total)
@@ -271,6 +303,48 @@ def run_merge(*, run_id: int) -> SimulationRun | None:
     logger.info("run succeeded run_id=%s organization_id=%s", run_id, run.organization_id)
     run.refresh_from_db()
     return run
+
+
+def _merge_pass(run: SimulationRun) -> SimulationRun:
+    """Merge the current pass of a decision job: record its results in the job's state, then
+    dispatch the next pass's blocks, or store the answer and mark the job succeeded. A second
+    merge of the same pass (the reaper's, a redelivered task) changes nothing."""
+    pass_index = passes.current_pass(run.spec)
+    per_pass = passes.blocks_per_pass(run.users)
+    first = pass_index * per_pass
+    rows = list(
+        RunBlock.objects.filter(
+            run=run, state=RunBlock.State.DONE, block__gte=first, block__lt=first + per_pass
+        ).order_by("block")
+    )
+    if len(rows) != per_pass:
+        logger.warning("merge early run_id=%s pass=%s done=%s", run.pk, pass_index, len(rows))
+        return run
+    prepared = _prepared(run.pk, pass_index)
+    aggregates = [aggregate_from_bytes(row.aggregate) for row in rows if row.aggregate is not None]
+    spec = passes.pass_advance(spec=run.spec, prepared=prepared, merged=engine.merge(prepared, aggregates))
+    with transaction.atomic():
+        locked = SimulationRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status != SimulationRun.Status.RUNNING or passes.current_pass(locked.spec) != pass_index:
+            return locked
+        locked.spec = spec
+        if passes.has_next_pass(spec):
+            locked.blocks_total = (pass_index + 2) * per_pass
+            locked.merge_enqueued_at = None
+            locked.save(update_fields=["spec", "blocks_total", "merge_enqueued_at"])
+            transaction.on_commit(lambda: run_dispatch(run_id=run.pk))
+            logger.info("job pass merged run_id=%s pass=%s", run.pk, pass_index)
+        else:
+            locked.results = passes.job_answer(
+                spec=spec, snapshot=run.snapshot, users=run.users, seed=run.seed
+            )
+            started = locked.started_at or locked.created_at
+            locked.results["seconds"] = round((timezone.now() - started).total_seconds(), 3)
+            locked.status = SimulationRun.Status.SUCCEEDED
+            locked.finished_at = timezone.now()
+            locked.save(update_fields=["spec", "results", "status", "finished_at"])
+            logger.info("job succeeded run_id=%s kind=%s passes=%s", run.pk, run.kind, pass_index + 1)
+    return locked
 
 
 def run_cancel(*, run: SimulationRun) -> SimulationRun:
@@ -362,25 +436,41 @@ def runs_reap(
     return ReapReport(requeued_runs=requeued, requeued_chunks=chunks, failed_runs=failed, merges=merges)
 
 
-def run_create(*, scenario: Scenario, users: int | None = None, seed: int | None = None) -> SimulationRun:
-    """Create a queued run of ``scenario`` with its frozen snapshot (does not execute it)."""
+def run_create(
+    *,
+    scenario: Scenario,
+    users: int | None = None,
+    seed: int | None = None,
+    kind: str = passes.RUN,
+    spec_for: SpecFor | None = None,
+) -> SimulationRun:
+    """Create a queued run of ``scenario`` with its frozen snapshot (does not execute it); a
+    decision job's spec comes from ``spec_for`` (see :func:`run_start`)."""
     users = scenario.simulated_users if users is None else users
     seed = scenario.seed if seed is None else seed
     snapshot = scenario_snapshot(scenario=scenario)
     limit = settings.PLANNER_MAX_SIMULATED_USERS
     if not 1 <= users <= limit:
         raise SimulationInputError(f"users must be between 1 and {limit:,} (got {users:,}).")
+    inputs = engine_input_from_snapshot(snapshot)
     try:
-        engine.validate_inputs(engine_input_from_snapshot(snapshot))
+        engine.validate_inputs(inputs)
     except ValueError as error:
         raise SimulationInputError(str(error)) from error
+    per_pass = passes.blocks_per_pass(users)
+    spec: dict[str, Any] = {}
+    if spec_for is not None:
+        spec = spec_for(inputs)
+        spec |= {"blocks_per_pass": per_pass, "blocks_expected": per_pass * spec.get("max_passes", 1)}
     run = SimulationRun(
         scenario=scenario,
         organization=scenario.product.organization,
+        kind=kind,
+        spec=spec,
         seed=seed,
         users=users,
         snapshot=snapshot,
-        blocks_total=engine.block_count(users),
+        blocks_total=per_pass,
         package_versions=snapshot["package_versions"],
     )
     run.full_clean()

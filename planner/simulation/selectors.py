@@ -54,7 +54,13 @@ def scenarios_with_inputs_for_organization(*, organization: Organization) -> Que
 
 
 def runs_for_organization(*, organization: Organization) -> QuerySet[SimulationRun]:
-    return SimulationRun.objects.filter(organization=organization)
+    return SimulationRun.objects.simulations().filter(organization=organization)
+
+
+def optimizations_for_organization(*, organization: Organization) -> QuerySet[SimulationRun]:
+    """The organisation's decision jobs: optimizations and sensitivity analyses
+    (``planner.simulation.optimizations``), served together under ``/optimizations/``."""
+    return SimulationRun.objects.filter(organization=organization).exclude(kind=SimulationRun.Kind.RUN)
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,11 @@ def run_progress(*, run: SimulationRun, now: dt.datetime | None = None) -> RunPr
     to the blocks left (blocks are equal but for a smaller last one)."""
     now = now or timezone.now()
     done, total = run.blocks_done, run.blocks_total
+    if run.kind != SimulationRun.Kind.RUN:
+        # A decision job plans its passes as it goes: progress is of the blocks they may need.
+        total = int(run.spec.get("blocks_expected") or total)
+        if run.status == SimulationRun.Status.SUCCEEDED:
+            done = total
     if run.status == SimulationRun.Status.SUCCEEDED:
         users = run.users  # also for runs executed in-process (manage.py simulate), without blocks
     else:

@@ -1,6 +1,6 @@
 """The web UI's URLs: the dashboard, sign-in, and one namespace per page family (``prices:``,
-``products:``, ``scenarios:``, ``runs:``, ``actuals:``, ``account:``, ``alerts:``) whose names the
-templates and tests reverse. Mounted at the site root by ``planner.urls``.
+``products:``, ``scenarios:``, ``runs:``, ``decisions:``, ``actuals:``, ``account:``,
+``alerts:``) whose names the templates and tests reverse. Mounted at the site root by ``planner.urls``.
 """
 
 from django.contrib.auth import views as auth_views
@@ -11,6 +11,7 @@ from planner.web.views import (
     actuals,
     alerts,
     dashboard,
+    decisions,
     prices,
     products,
     runs,
@@ -61,6 +62,8 @@ scenarios_urlpatterns: Patterns = [
     path("<int:pk>/delete/", scenarios.scenario_delete_view, name="delete"),
     path("<int:pk>/product/delete/", scenarios.product_delete_view, name="product_delete"),
     path("<int:pk>/run/", scenarios.scenario_run, name="run"),
+    path("<int:pk>/optimize/", decisions.optimize_start_view, name="optimize"),
+    path("<int:pk>/sensitivity/", decisions.sensitivity_start_view, name="sensitivity"),
     path("<int:pk>/tiers/new/", scenarios.tier_edit, name="tier_new"),
     path("<int:pk>/tiers/<int:tier_pk>/", scenarios.tier_edit, name="tier_edit"),
     path("<int:pk>/tiers/<int:tier_pk>/delete/", scenarios.tier_remove, name="tier_delete"),
@@ -90,6 +93,13 @@ scenarios_urlpatterns: Patterns = [
     path("<int:pk>/model-costs/<int:index>/delete/", scenarios.model_cost_remove, name="model_cost_delete"),
     path("<int:pk>/levers/", scenarios.lever_add, name="lever_add"),
     path("<int:pk>/levers/<str:key>/delete/", scenarios.lever_remove, name="lever_delete"),
+]
+
+decisions_urlpatterns: Patterns = [
+    path("<int:pk>/", decisions.decision_detail, name="detail"),
+    path("<int:pk>/progress.json", decisions.decision_progress_json, name="progress"),
+    path("<int:pk>/cancel/", decisions.decision_cancel_view, name="cancel"),
+    path("<int:pk>/apply/", decisions.decision_apply_view, name="apply"),
 ]
 
 runs_urlpatterns: Patterns = [
@@ -132,6 +142,7 @@ urlpatterns: Patterns = [
     path("products/", include((products_urlpatterns, "products"))),
     path("scenarios/", include((scenarios_urlpatterns, "scenarios"))),
     path("runs/", include((runs_urlpatterns, "runs"))),
+    path("decisions/", include((decisions_urlpatterns, "decisions"))),
     path("actuals/", include((actuals_urlpatterns, "actuals"))),
     path("account/", include((account_urlpatterns, "account"))),
     path("alerts/", include((alerts_urlpatterns, "alerts"))),

@@ -21,6 +21,7 @@ from planner.prices.sheets import price_sheet_create, price_sheet_entry_add
 from planner.products.models import Product
 from planner.products.segments import segment_create
 from planner.simulation.models import Scenario, SimulationRun
+from planner.simulation.optimizations import ConstraintRequest, VaryRequest, optimization_start
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 ALL_SCOPES = list(ApiKey.SCOPES)
@@ -96,7 +97,15 @@ def seeded(product: Product, scenario: Scenario) -> dict[str, Any]:  # noqa: F81
         },
     )
     segment = segment_create(tier=scenario.tiers.get(name="Pro"), name="Seeded segment", share=1.0)
+    optimization = optimization_start(
+        scenario=scenario,
+        tier="Pro",
+        vary=[VaryRequest("cap", 0, 1000, 1)],
+        constraints=[ConstraintRequest("underwater_share", max=0.05)],
+        users=1_000,
+    )
     return {
+        "optimization": optimization,
         "product": product,
         "scenario": scenario,
         "segment": segment,

@@ -15,10 +15,8 @@ test over one seeded organisation; each input a subtest in a savepoint rolled ba
 from __future__ import annotations
 
 import base64
-import json
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -33,75 +31,9 @@ from planner.actuals.services import customer_tier_change
 from planner.products.selectors import live_tiers
 from planner.simulation.plans import scenario_tiers
 from tests.api.conftest import KeyClient
+from tests.api.hostile import JSON, Hostile, Raw, Sent, World, cron, dumps, path_id, raw, set_field
 
-JSON = "application/json"
 API = "/api/v1"
-World = Mapping[str, Any]
-
-# --- Requests and inputs -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Raw:
-    """A number written as is into the JSON text (``1e400``, ``NaN``): ``json.dumps`` cannot."""
-
-    text: str
-
-
-def dumps(value: Any) -> bytes:
-    """JSON as a client sends it (``ensure_ascii``: a lone surrogate goes as ``\\ud800``); a
-    ``Raw`` number is written as is."""
-    text = json.dumps(value, default=lambda raw: f"@@{raw.text}@@")
-    return re.sub(r'"@@(.*?)@@"', r"\1", text).encode()
-
-
-def with_path(document: Any, path: str, value: Any) -> Any:
-    """A copy of ``document`` with ``value`` at ``path`` (``plan.tiers[0].monthly_fee``)."""
-    document = json.loads(json.dumps(document))
-    keys: list[str | int] = [int(k) if k.isdigit() else k for k in re.findall(r"[^.\[\]]+", path)]
-    target = document
-    for key in keys[:-1]:
-        target = target[key]
-    target[keys[-1]] = value
-    return document
-
-
-@dataclass(frozen=True)
-class Sent:
-    """A request's body, content type, extra WSGI environ, query and an id for the URL's last."""
-
-    body: bytes | None
-    content_type: str = JSON
-    environ: Mapping[str, str] = field(default_factory=dict)
-    query: str = ""
-    last_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Hostile:
-    label: str
-    build: Callable[[World, Any], Sent]  # (world, the endpoint's valid body) -> request
-    refused: bool = True
-
-
-def raw(label: str, body: bytes, content_type: str = JSON, *, refused: bool = True) -> Hostile:
-    return Hostile(label, lambda w, base: Sent(body, content_type), refused)
-
-
-def set_field(path: str, value: Any, label: str | None = None, *, refused: bool = True) -> Hostile:
-    text = label or (value.text if isinstance(value, Raw) else repr(value))
-    return Hostile(f"{path}={text[:40]}", lambda w, base: Sent(dumps(with_path(base, path, value))), refused)
-
-
-def cron(expression: str) -> Hostile:
-    """A ``cron`` with the schedule that reads it (another schedule ignores the field)."""
-    body = {"schedule": "cron", "cron": expression}
-    return Hostile(f"cron={expression!r}", lambda w, base: Sent(dumps({**base, **body})))
-
-
-def path_id(value: str) -> Hostile:
-    return Hostile(f"id {value}", lambda w, base: Sent(None, last_id=value))
-
 
 LIMIT = settings.API_MAX_BODY_BYTES
 OVERSIZED = b"[" + b"0," * (LIMIT // 2 + 1) + b"0]"
@@ -137,6 +69,18 @@ VALUES: dict[str, tuple[Any, ...]] = {
     "text": ("a\x00b", "a\ud800b", ["x"], 12, "x" * 100_000),
     "date": ("9999-12-31T23:59:59-14:00", "2025-02-30", "NaN", 20250101, "0001-01-01", "9999-12-31"),
 }
+
+
+#: A request the optimizations endpoint accepts: Pro's cap and fee on a small grid.
+OPTIMIZATION = {
+    "tier": "Pro",
+    "vary": [{"setting": "cap", "min": 0, "max": 1000, "step": 250}, {"setting": "fee", "max": "40.00"}],
+    "constraints": [{"metric": "underwater_share", "max": 0.05}],
+}
+
+
+#: A request the sensitivities endpoint accepts.
+SENSITIVITY = {"tier": "Pro", "users": 1000, "ranges": {"usage_median": [-0.25, 0.25]}}
 
 
 def vary(path: str, kind: str, count: int | None = None, *, lenient: int = 0) -> Inputs:
@@ -345,6 +289,38 @@ ENDPOINTS: list[Endpoint] = [
         BODY + vary("users", "int") + vary("seed", "int", 4) + (set_field("seed", -1),), "/scenarios/{id}/",
     ),
     Endpoint("POST", "/runs/{id}/cancel/", by_id("run"), None, BODILESS, "/runs/{id}/"),
+    Endpoint(
+        "POST", "/scenarios/{id}/optimizations/", by_id("scenario"), lambda w: OPTIMIZATION,
+        BODY + vary("vary[0].min", "float") + vary("vary[1].max", "money")
+        + vary("constraints[0].max", "float") + vary("users", "int", 3)
+        + (
+            set_field("tier", None), set_field("tier", "No such tier"), set_field("vary", []),
+            set_field("vary[0].setting", "seats"), set_field("vary[0].lever", "x" * 100),
+            set_field("vary[0].step", 1e-9), set_field("vary[0].step", 0), set_field("vary[1].max", 12),
+            set_field("vary[0].max", "100"), set_field("constraints", []),
+            set_field("constraints[0].metric", "profit"),
+            set_field("constraints[0]", {"metric": "gross_margin"}),
+            set_field("constraints[0]", {"metric": "gross_margin", "min": 60}),
+            set_field("constraints[0]", {"metric": "underwater_loss", "max": 500}),
+            set_field("confidence", 1.5), set_field("month", "horizon"), set_field("month", 2),
+            set_field("month", True), set_field("objective", "cheapest"),
+        ),
+        "/scenarios/{id}/",
+    ),
+    Endpoint(
+        "POST", "/scenarios/{id}/sensitivities/", by_id("scenario"), lambda w: SENSITIVITY,
+        BODY + vary("ranges.usage_median[0]", "float") + vary("users", "int", 3)
+        + (
+            set_field("tier", "No such tier"), set_field("tier", 12), set_field("metric", "profit"),
+            set_field("ranges", {"weather": [0, 1]}), set_field("ranges", [1, 2]),
+            set_field("ranges", {"usage_median": [1]}), set_field("ranges", {"usage_median": [0.5, -0.5]}),
+            set_field("ranges", {"model_mix": [-2, 2]}), set_field("ranges", {"usage_median": [-1, 0]}),
+        ),
+        "/scenarios/{id}/",
+    ),
+    Endpoint(
+        "POST", "/optimizations/{id}/cancel/", by_id("optimization"), None, BODILESS, "/optimizations/{id}/"
+    ),
     *resource(
         "alert-rules",
         "alert_rule",
@@ -489,6 +465,7 @@ def world(seeded: dict[str, Any], key_client: KeyClient) -> World:
         "scenario": scenario.pk,
         "segment": seeded["segment"].pk,
         "run": seeded["run"].pk,
+        "optimization": seeded["optimization"].pk,
         "customer": seeded["customer"].pk,
         "alert_rule": seeded["alert_rule"].pk,
         "price_sheet": seeded["price_sheet"].pk,

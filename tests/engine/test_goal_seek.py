@@ -147,8 +147,12 @@ def test_an_infeasible_target_reports_the_closest_candidate_checked_by_a_plain_r
 @pytest.mark.parametrize(
     ("vary", "constraints", "message"),
     [
-        (Vary("fee", 0, 100, 1), [Constraint("underwater_share", maximum=1.5)], r"constraints\[0\]: a share"),
-        (Vary("hard_cap", -5, 100, 1), [Constraint("gross_margin", minimum=50)], "vary: min and step"),
+        (
+            Vary("fee", 0, 100, 1),
+            [Constraint("underwater_share", maximum=1.5)],
+            r"constraints\[0\]\.max: a share",
+        ),
+        (Vary("hard_cap", -5, 100, 1), [Constraint("gross_margin", minimum=50)], "vary.min: must be at"),
         (Vary("overage_price", 0, 1, 0.01), [Constraint("gross_margin", minimum=50)], "no overage"),
         (Vary("seats", 0, 1, 1), [Constraint("gross_margin", minimum=50)], "vary.setting"),
         (Vary("fee", 0, 100, 1), [Constraint("churn", maximum=0.1)], r"constraints\[0\].metric"),

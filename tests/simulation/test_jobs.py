@@ -27,6 +27,8 @@ from planner.devtools.worker_processes import WorkerProcess, celery_worker_proce
 from planner.simulation import runs
 from planner.simulation.adapter import SimulationInputError, engine_input_from_snapshot
 from planner.simulation.models import RunBlock, Scenario, SimulationRun
+from planner.simulation.optimizations import ConstraintRequest, VaryRequest, optimization_start
+from planner.simulation.optimize import Targets, scenario_goal_seek
 from planner.simulation.scenarios import scenario_update
 from planner.simulation.selectors import run_progress
 
@@ -234,3 +236,28 @@ def test_reaper_requeues_a_dead_chunk_while_other_chunks_keep_the_run_alive(scen
     # A second reaper right after finds nothing left to claim.
     again = runs.runs_reap(enqueue=lambda run_id, blocks: queued.append((run_id, blocks)))
     assert again.requeued_runs == [] and len(queued) == 1
+
+
+def test_an_optimization_runs_its_passes_through_the_broker_and_matches_the_search_in_process(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """Each pass's blocks are dispatched after the previous pass's merge commits, by the worker
+    that merged it; the answer is the in-process search's."""
+    users = 2 * engine.BLOCK_SIZE + 100  # three blocks per pass
+    with celery_worker(tmp_path, concurrency=2):
+        job = optimization_start(
+            scenario=scenario,
+            tier="Pro",
+            vary=[VaryRequest("cap", 0, 3000, 1)],
+            constraints=[ConstraintRequest("gross_margin", min=0.95)],
+            users=users,
+        )
+        final = wait_for(lambda: finished(job.pk), timeout=240, what="the optimization to finish")
+    assert final.status == SimulationRun.Status.SUCCEEDED, final.error
+    in_process = scenario_goal_seek(
+        scenario=scenario, tier="Pro", vary="cap:0:3000:1", targets=Targets(gross_margin=0.95), users=users
+    )
+    answer = comparable(final.results)
+    assert answer["passes"] == in_process["passes"] > 1
+    assert (answer["value"], answer["figures"]) == (in_process["value"], in_process["figures"])
+    assert final.blocks_total == final.blocks_done == 3 * answer["passes"]

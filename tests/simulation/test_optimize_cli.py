@@ -49,7 +49,7 @@ def test_an_infeasible_target_says_so(scenario: Scenario) -> None:
         (["--tier", "Pro", "--vary", "seats"], "unknown setting 'seats'"),
         (["--tier", "Pro", "--vary", "fee:a"], "min 'a' is not a number"),
         (["--tier", "Pro", "--vary", "fee", "--target-underwater", "1.5"], "a share is a fraction"),
-        (["--tier", "Pro", "--vary", "cap:-1:10:1", "--target-margin", "0.5"], "min and step"),
+        (["--tier", "Pro", "--vary", "cap:-1:10:1", "--target-margin", "0.5"], "vary.min: must be"),
         (
             [
                 "--tier",

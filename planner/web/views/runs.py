@@ -21,12 +21,15 @@ from planner.simulation.results import chart_data, headline, results_csv, worst_
 from planner.simulation.runs import run_cancel
 from planner.simulation.selectors import run_progress, runs_compared
 from planner.simulation.summaries import lever_rows, lifetime_view, segment_rows, summary_sentences
+from planner.web.forms.decisions import FixItForm, fix_it_form
 from planner.web.views.common import WRITE_ROLES, current_membership, membership_in, require_writer
 
 
 def _run(request: HttpRequest, pk: int, *, snapshot: bool = False) -> SimulationRun:
-    runs = SimulationRun.objects.select_related("scenario__product", "organization").filter(
-        organization__in=organizations_for_user(user=request.user)
+    runs = (
+        SimulationRun.objects.simulations()
+        .select_related("scenario__product", "organization")
+        .filter(organization__in=organizations_for_user(user=request.user))
     )
     if not snapshot:
         runs = runs.defer("snapshot")
@@ -53,7 +56,13 @@ def _progress_payload(run: SimulationRun) -> dict[str, object]:
 @login_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Progress while the run is active; results with charts once it succeeded."""
-    run = _run(request, pk, snapshot=True)
+    return run_detail_page(request, _run(request, pk, snapshot=True))
+
+
+def run_detail_page(
+    request: HttpRequest, run: SimulationRun, *, fix_form: FixItForm | None = None, status: int = 200
+) -> HttpResponse:
+    """The run's page (``fix_form``: the "Fix it" form as sent, with its errors)."""
     organization = run.organization
     context: dict[str, object] = {
         "run": run,
@@ -62,6 +71,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "progress": _progress_payload(run),
         "can_edit": membership_in(request, run.organization_id).role in WRITE_ROLES,
     }
+    if context["can_edit"] and run.status == SimulationRun.Status.SUCCEEDED and run.results:
+        context["fix_form"] = fix_form or fix_it_form(run.scenario, run.results.get("tiers", []))
     if run.status == SimulationRun.Status.SUCCEEDED and run.results:
         context.update(
             results=run.results,
@@ -73,7 +84,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             charts=chart_data(run.results, run.snapshot),
             default_tier=worst_tier_index(run.results),
         )
-    return render(request, "runs/detail.html", context)
+    return render(request, "runs/detail.html", context, status=status)
 
 
 @login_required

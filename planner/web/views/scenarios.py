@@ -163,7 +163,10 @@ def _editor_context(scenario: Scenario, membership: Membership) -> dict[str, Any
             initial={"default_correlation": product.default_correlation}, pairs=pairs
         ),
         "siblings": product.scenarios.exclude(pk=scenario.pk).order_by("name"),
-        "latest_run": scenario.runs.defer("snapshot", "results").order_by("-created_at", "-id").first(),
+        "latest_run": scenario.runs.simulations()
+        .defer("snapshot", "results")
+        .order_by("-created_at", "-id")
+        .first(),
     }
 
 

@@ -1,0 +1,162 @@
+"""What a decision job's page shows, from its stored request and answer (no recomputation):
+the answer in words, the figures at the value and one step beyond, the frontier of a grid, the
+tornado of a sensitivity analysis, and the chart series for both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Settings in words, with how to show a value (``money``, ``credits``, ``share``).
+SETTING_WORDS = {
+    "fee": ("monthly fee", "money"),
+    "hard_cap": ("hard cap", "credits"),
+    "included_credits": ("included credits", "credits"),
+    "overage_price": ("overage price per credit", "money"),
+    "routing_share": ("routing share", "share"),
+    "response_cache_hit_rate": ("response-cache hit rate", "share"),
+    "prompt_cache_share": ("prompt-cache share", "share"),
+    "distillation": ("distillation share", "share"),
+    "batch_share": ("batch share", "share"),
+}
+METRIC_WORDS = {
+    "gross_margin": "gross margin at least",
+    "underwater_share": "underwater users at most",
+    "underwater_loss": "monthly loss on underwater users at most",
+    "cap_hit_share": "users hitting the cap at most",
+}
+
+
+def setting_words(setting: str) -> str:
+    return SETTING_WORDS.get(setting, (setting.replace("_", " "), "number"))[0]
+
+
+def setting_unit(setting: str) -> str:
+    return SETTING_WORDS.get(setting, ("", "number"))[1]
+
+
+def _targets(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each constraint of the request as words, a value and its unit (percent for fractions)."""
+    found = []
+    for c in request.get("constraints", []):
+        bound = c["min"] if c.get("min") is not None else c["max"]
+        unit = "money" if c["metric"] == "underwater_loss" else "percent"
+        found.append(
+            {"words": METRIC_WORDS[c["metric"]], "value": bound, "unit": unit, "metric": c["metric"]}
+        )
+    return found
+
+
+def _figure_row(label: str, point: dict[str, Any] | None) -> dict[str, Any] | None:
+    if point is None:
+        return None
+    return {
+        "label": label,
+        "value": point["value"],
+        "feasible": point["feasible"],
+        "gross_margin": point["gross_margin_pct"],
+        "underwater": point["underwater_share"],
+        "loss": point["underwater_loss"],
+        "cap_hit": point["cap_hit_share"],
+        "margin_per_user": point["margin_per_user"],
+        "bounds": point["bounds"],
+    }
+
+
+def _optimization_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "kind": "optimization",
+        "tier": request.get("tier"),
+        "targets": _targets(request),
+        "confidence": answer.get("confidence", request.get("confidence")),
+        "feasible": answer["feasible"],
+    }
+    if "grid" in answer:
+        settings = answer["settings"]
+        view |= {
+            "mode": "grid",
+            "settings": [{"key": s, "words": setting_words(s), "unit": setting_unit(s)} for s in settings],
+            "frontier": answer["frontier"],
+            "chart": {
+                "settings": settings,
+                "points": [
+                    {
+                        "label": ", ".join(f"{setting_words(s)} {p[s]:g}" for s in settings),
+                        "underwater": p["underwater_share"]["value"],
+                        "margin_per_user": p["margin_per_user"]["value"],
+                        "cap_hit": p["cap_hit_share"]["value"],
+                        "feasible": p["feasible"],
+                        "frontier": any(p is f or p == f for f in answer["frontier"]),
+                    }
+                    for p in answer["grid"]
+                ],
+            },
+        }
+        return view
+    setting = answer["setting"]
+    view |= {
+        "mode": "seek",
+        "chart": None,
+        "setting": {"key": setting, "words": setting_words(setting), "unit": setting_unit(setting)},
+        "current": answer.get("current"),
+        "value": None if answer["value"] is None else answer["value"][setting],
+        "rows": [
+            row
+            for row in (
+                _figure_row("At the answer", answer.get("figures")),
+                _figure_row("One step beyond", answer.get("adjacent")),
+                _figure_row("Closest to the targets", answer.get("closest")),
+            )
+            if row is not None
+        ],
+        "candidates": answer.get("candidates"),
+        "passes": answer.get("passes"),
+    }
+    return view
+
+
+def _sensitivity_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    metric = answer["metric"]
+    tiers = []
+    for tier in answer["tiers"]:
+        bars = [
+            {
+                "label": bar["label"],
+                "low_label": bar["low"]["label"],
+                "high_label": bar["high"]["label"],
+                "low": bar["low"]["figures"][metric],
+                "high": bar["high"]["figures"][metric],
+                "swing": bar["swing"],
+                "swing_interval": bar["swing_interval"],
+                "within_noise": bar["within_noise"],
+            }
+            for bar in tier["bars"]
+        ]
+        moved = any(not bar["within_noise"] for bar in bars)
+        top = max((bar["swing"] for bar in bars), default=0.0)
+        tiers.append(
+            {
+                "key": tier["key"],
+                "baseline": tier["baseline"][metric],
+                "bars": bars,
+                "moved": moved,
+                "top": top,
+            }
+        )
+    # The tier whose figure moves most first (a free tier's gross margin does not move at all).
+    tiers.sort(key=lambda t: (not t["moved"], -t["top"]))
+    return {
+        "kind": "sensitivity",
+        "metric": {"key": metric, **answer["metrics"][metric]},
+        "tiers": tiers,
+        "skipped": answer.get("skipped", []),
+        "chart": {"metric": metric, "unit": answer["metrics"][metric]["unit"], "tiers": tiers},
+    }
+
+
+def decision_view(kind: str, request: dict[str, Any], answer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The page's view of a finished job's ``answer`` (None while it has none)."""
+    if not answer:
+        return None
+    if kind == "sensitivity":
+        return _sensitivity_view(request, answer)
+    return _optimization_view(request, answer)

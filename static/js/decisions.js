@@ -1,0 +1,76 @@
+/* Decision pages: the frontier of a two-setting grid and the sensitivity tornado, drawn from
+ * the page's JSON (``decision-data``, from planner.simulation.decision_views). */
+(function () {
+  "use strict";
+  const MP = window.MP;
+  const source = document.getElementById("decision-data");
+  if (!source) return;
+  const data = JSON.parse(source.textContent);
+  if (!data) return;
+  const currency = (document.getElementById("answer") || document.body).dataset.currency || "USD";
+
+  function frontier(el) {
+    const feasible = data.points.filter(function (p) { return p.feasible; });
+    const other = data.points.filter(function (p) { return !p.feasible; });
+    const front = data.points.filter(function (p) { return p.frontier; })
+      .sort(function (a, b) { return a.underwater - b.underwater; });
+    function trace(points, name, extra) {
+      return Object.assign({
+        name: name, type: "scatter", mode: "markers",
+        x: points.map(function (p) { return p.underwater * 100; }),
+        y: points.map(function (p) { return p.margin_per_user; }),
+        text: points.map(function (p) { return p.label; }),
+        hovertemplate: "%{text}<br>underwater %{x:.2f}%<br>margin/user %{y:.2f}<extra></extra>",
+      }, extra);
+    }
+    MP.plot(el, [
+      trace(other, "Misses a target", { marker: { color: "#b8bfcc", size: 7, symbol: "circle-open" } }),
+      trace(feasible, "Meets every target", { marker: { color: MP.colors[0], size: 8 } }),
+      trace(front, "Frontier", { mode: "lines+markers", line: { color: MP.colors[1], width: 2 }, marker: { color: MP.colors[1], size: 10 } }),
+    ], {
+      xaxis: { title: { text: "Underwater users (%)" }, ticksuffix: "%", rangemode: "tozero" },
+      yaxis: { title: { text: "Margin per user" }, tickprefix: MP.currencySymbol(currency) },
+    });
+  }
+
+  function tornado(el, tier) {
+    const bars = tier.bars.slice().reverse();  // largest swing on top
+    const labels = bars.map(function (b) { return b.label; });
+    function end(side, color) {
+      return {
+        name: side === "low" ? "Low end" : "High end",
+        type: "bar", orientation: "h", y: labels,
+        x: bars.map(function (b) { return b[side].delta; }),
+        base: 0,
+        text: bars.map(function (b) { return b[side + "_label"]; }),
+        textposition: "none",
+        hovertemplate: "%{text}: change %{x:.3g}<extra></extra>",
+        marker: { color: bars.map(function (b) { return b.within_noise ? "#c9ced8" : color; }) },
+        error_x: {
+          type: "data", symmetric: false, color: "#444",
+          array: bars.map(function (b) { return b[side].delta_interval[1] - b[side].delta; }),
+          arrayminus: bars.map(function (b) { return b[side].delta - b[side].delta_interval[0]; }),
+        },
+      };
+    }
+    const unit = data.unit === "percent" ? " pts" : "";
+    const height = Math.max(320, 44 * bars.length + 120);
+    el.style.height = height + "px";  // a style set from script: the CSP refuses style attributes
+    MP.plot(el, [end("low", MP.colors[0]), end("high", MP.colors[1])], {
+      barmode: "overlay",
+      margin: { l: 220, r: 16, t: 36, b: 52 },
+      xaxis: { title: { text: "Change against the plan" + (unit ? " (percentage points)" : "") }, zeroline: true },
+      yaxis: { automargin: true },
+      height: height,
+    });
+  }
+
+  const frontierEl = document.getElementById("chart-frontier");
+  if (frontierEl && data.points) frontier(frontierEl);
+  const tornadoEl = document.getElementById("chart-tornado");
+  if (tornadoEl && data.tiers) {
+    const picker = document.getElementById("tier-picker");
+    tornado(tornadoEl, data.tiers[0]);
+    if (picker) picker.addEventListener("change", function () { tornado(tornadoEl, data.tiers[Number(picker.value)]); });
+  }
+})();
