@@ -144,11 +144,17 @@ class FigureReading:
     value: Callable[[Mapping[str, Any]], float]
     error: Callable[[Mapping[str, Any]], float]
     influence: Callable[[TierBatches, float], FloatArray] | None
+    #: The figure's own 95% interval in a results tier, where the results hold one.
+    interval: Callable[[Mapping[str, Any]], Sequence[float]] | None = None
 
 
 def _share_error(tier: Mapping[str, Any]) -> float:
     p, n = tier["underwater"]["share"], tier["simulated_users"]
     return math.sqrt(max(p * (1 - p), 0.0) / n) if n else 0.0
+
+
+def _pair(interval: Sequence[float]) -> tuple[float, float]:
+    return float(interval[0]), float(interval[1])
 
 
 def _interval_error(interval: Sequence[float]) -> float:
@@ -169,6 +175,7 @@ TIER_FIGURES: dict[str, FigureReading] = {
         lambda t: t["underwater"]["share"],
         _share_error,
         lambda b, _: stats.ratio_influence(b["underwater"], b["users"]),
+        lambda t: t["underwater"]["interval"],
     ),
     "Monthly loss on them": FigureReading(
         "money",
@@ -205,6 +212,7 @@ class DeltaCell:
     error: float | None
     paired: bool | None
     significant: bool
+    interval: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,8 @@ class TierFigure:
     deltas: tuple[float | None, ...]
     errors: tuple[float | None, ...]
     paired: tuple[bool | None, ...]
+    #: Each run's 95% interval of the figure (None where the results hold none).
+    intervals: tuple[tuple[float, float] | None, ...] = ()
 
     @property
     def significant(self) -> tuple[bool, ...]:
@@ -237,9 +247,12 @@ class TierFigure:
     @property
     def cells_marked(self) -> list[DeltaCell]:
         """Each run's value, change, error, pairing and significance, for a template."""
+        intervals = self.intervals or (None,) * len(self.values)
         return [
             DeltaCell(*cell)
-            for cell in zip(self.values, self.deltas, self.errors, self.paired, self.significant, strict=True)
+            for cell in zip(
+                self.values, self.deltas, self.errors, self.paired, self.significant, intervals, strict=True
+            )
         ]
 
 
@@ -419,7 +432,12 @@ def tier_figures(
                 errors.append(error)
                 paired.append(is_paired)
             name = " / ".join(dict.fromkeys(names))
-            rows.append(TierFigure(name, label, reading.unit, values, deltas, tuple(errors), tuple(paired)))
+            intervals = tuple(
+                None if t is None or reading.interval is None else _pair(reading.interval(t)) for t in tiers
+            )
+            rows.append(
+                TierFigure(name, label, reading.unit, values, deltas, tuple(errors), tuple(paired), intervals)
+            )
     return rows
 
 
