@@ -13,12 +13,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import StrictCharField, StrictFloatField, StrictIntegerField, _is_number
-from api.serializers.runs import RunProgressSerializer
+from api.serializers.runs import JOB_FIELDS, JobSerializer
 from planner.core.models import MAX_SEED, MAX_SIMULATED_USERS, MIN_SIMULATED_USERS
 from planner.simulation.models import SimulationRun
 from planner.simulation.optimizations import SENSITIVITY_METRICS
 from planner.simulation.optimize import METRICS, SETTING_NAMES
-from planner.simulation.selectors import run_progress
 
 #: Settings and metrics measured in money: sent as decimal strings.
 MONEY_SETTINGS = frozenset({"fee", "overage_price"})
@@ -142,33 +141,13 @@ class SensitivityStartSerializer(serializers.Serializer[Any]):
     seed = StrictIntegerField(min_value=0, max_value=MAX_SEED, required=False)
 
 
-class OptimizationSerializer(serializers.ModelSerializer[SimulationRun]):
-    progress = serializers.SerializerMethodField()
+class OptimizationSerializer(JobSerializer):
     request = serializers.SerializerMethodField()
     result = serializers.SerializerMethodField()
 
-    class Meta:
-        model = SimulationRun
-        fields = [
-            "id",
-            "kind",
-            "scenario",
-            "status",
-            "users",
-            "seed",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "error",
-            "progress",
-            "request",
-            "result",
-        ]
+    class Meta(JobSerializer.Meta):
+        fields = ["id", "kind", *JOB_FIELDS[1:], "progress", "request", "result"]
         read_only_fields = fields
-
-    @extend_schema_field(RunProgressSerializer)
-    def get_progress(self, job: SimulationRun) -> dict[str, Any]:
-        return RunProgressSerializer(run_progress(run=job)).data
 
     @extend_schema_field({"type": "object", "additionalProperties": True})
     def get_request(self, job: SimulationRun) -> dict[str, Any]:

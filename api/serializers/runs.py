@@ -37,30 +37,31 @@ class RunProgressSerializer(serializers.Serializer[Any]):
     )
 
 
-class RunSerializer(serializers.ModelSerializer[SimulationRun]):
+#: What a run and a decision job have in common (``api.serializers.decisions``).
+JOB_FIELDS = ["id", "scenario", "status", "users", "seed", "created_at", "started_at", "finished_at", "error"]
+
+
+class JobSerializer(serializers.ModelSerializer[SimulationRun]):
+    """A job's common fields and its ``progress`` (subclasses add what they hold)."""
+
     progress = serializers.SerializerMethodField()
-    results = RunResultsSerializer(read_only=True, allow_null=True, help_text="Set once the run succeeded.")
 
     class Meta:
         model = SimulationRun
-        fields = [
-            "id",
-            "scenario",
-            "status",
-            "users",
-            "seed",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "error",
-            "progress",
-            "results",
-        ]
+        fields = [*JOB_FIELDS, "progress"]
         read_only_fields = fields
 
     @extend_schema_field(RunProgressSerializer)
     def get_progress(self, run: SimulationRun) -> dict[str, Any]:
         return RunProgressSerializer(run_progress(run=run)).data
+
+
+class RunSerializer(JobSerializer):
+    results = RunResultsSerializer(read_only=True, allow_null=True, help_text="Set once the run succeeded.")
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JOB_FIELDS, "progress", "results"]
+        read_only_fields = fields
 
 
 class RunListSerializer(RunSerializer):

@@ -42,18 +42,23 @@ def field_error(error: ValueError) -> serializers.ValidationError:
     return serializers.ValidationError({field: [message]})
 
 
+def start_error(error: ValueError) -> serializers.ValidationError:
+    """The 400 of a job that could not start: the plan cannot be simulated (about the request
+    as a whole, code ``simulation_input``) or a field of the request is wrong."""
+    if isinstance(error, SimulationInputError):
+        detail = serializers.ErrorDetail(str(error), code="simulation_input")
+        return serializers.ValidationError({"non_field_errors": [detail]})
+    return field_error(error)
+
+
 def start_sensitivity(scenario: Scenario, data: Any) -> SimulationRun:
     """Validate the request body and start a sensitivity job; 400s name the field."""
     start = SensitivityStartSerializer(data=data)
     start.is_valid(raise_exception=True)
     try:
         return sensitivity_start(scenario=scenario, **start.validated_data)
-    except SimulationInputError as error:
-        raise serializers.ValidationError(
-            {"non_field_errors": [serializers.ErrorDetail(str(error), code="simulation_input")]}
-        ) from error
     except ValueError as error:
-        raise field_error(error) from error
+        raise start_error(error) from error
 
 
 def start_optimization(scenario: Scenario, data: Any) -> SimulationRun:
@@ -73,12 +78,8 @@ def start_optimization(scenario: Scenario, data: Any) -> SimulationRun:
             users=body.get("users"),
             seed=body.get("seed"),
         )
-    except SimulationInputError as error:
-        raise serializers.ValidationError(
-            {"non_field_errors": [serializers.ErrorDetail(str(error), code="simulation_input")]}
-        ) from error
     except ValueError as error:
-        raise field_error(error) from error
+        raise start_error(error) from error
 
 
 class OptimizationViewSet(OrganizationViewSetMixin, viewsets.ReadOnlyModelViewSet[SimulationRun]):

@@ -37,7 +37,7 @@ from api.serializers.resources import (
 from api.serializers.runs import RunListSerializer, RunSerializer, RunStartSerializer
 from api.tenancy import request_organization
 from api.views.base import OrganizationViewSetMixin
-from api.views.decisions import start_optimization, start_sensitivity
+from api.views.decisions import start_error, start_optimization, start_sensitivity
 from planner.simulation import scenarios as scenario_services
 from planner.simulation.adapter import SimulationInputError
 from planner.simulation.document import scenario_document_export
@@ -165,9 +165,7 @@ class ScenarioViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Scenario])
         try:
             run = run_start(scenario=scenario, **start.validated_data)
         except SimulationInputError as error:
-            raise serializers.ValidationError(
-                {"non_field_errors": [serializers.ErrorDetail(str(error), code="simulation_input")]}
-            ) from error
+            raise start_error(error) from error
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

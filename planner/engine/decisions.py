@@ -36,6 +36,7 @@ from typing import Any, Literal
 from scipy import stats as sps
 
 from planner.engine import stats
+from planner.engine.decision_totals import LeverReading, lever_readings, paying_tiers
 from planner.engine.simulate import simulate
 from planner.engine.types import EngineInput, Lever, Tier, TierChange
 
@@ -87,11 +88,23 @@ class Constraint:
     maximum: float | None = None
 
 
-def validate_request(inputs: EngineInput, tier: str, vary: Vary, constraints: Sequence[Constraint]) -> Tier:
-    """The tier to vary; ``ValueError`` naming the field for anything a goal seek cannot do."""
-    found = next((t for t in inputs.tiers if t.key == tier), None)
-    if found is None:
-        raise ValueError(f"tier: no tier named {tier!r}")
+def validate_request(
+    inputs: EngineInput, tier: str | None, vary: Vary, constraints: Sequence[Constraint]
+) -> list[Tier]:
+    """The tiers the setting changes (``tier``, or every paying tier for the total: ``tier``
+    None); ``ValueError`` naming the field for anything a goal seek cannot do."""
+    if tier is None:
+        changed = paying_tiers(inputs)
+        if not changed:
+            raise ValueError("tier: the plan has no paying tier to total")
+        if vary.setting == "fee":
+            raise ValueError(
+                "vary.setting: a fee is a tier's; for the total of all paying tiers vary a cap or a quota"
+            )
+    else:
+        changed = [t for t in inputs.tiers if t.key == tier]
+        if not changed:
+            raise ValueError(f"tier: no tier named {tier!r}")
     if vary.setting not in SETTINGS:
         raise ValueError(f"vary.setting: must be one of {', '.join(SETTINGS)}")
     for name, number in (("min", vary.minimum), ("max", vary.maximum), ("step", vary.step)):
@@ -119,7 +132,7 @@ def validate_request(inputs: EngineInput, tier: str, vary: Vary, constraints: Se
             lever = next(lever for lever in inputs.levers if lever.key == vary.lever)
             if lever.routing_model is None:
                 raise ValueError("vary.lever: the lever routes to no model, so it has no routing share")
-    if vary.setting == "overage_price" and found.included_credits is None:
+    if vary.setting == "overage_price" and any(t.included_credits is None for t in changed):
         raise ValueError("vary.setting: the tier has no included credits, so no overage to price")
     if not constraints:
         raise ValueError("constraints: give at least one")
@@ -135,20 +148,26 @@ def validate_request(inputs: EngineInput, tier: str, vary: Vary, constraints: Se
             raise ValueError(f"constraints[{i}].{side}: the bound must be finite")
         if c.metric in ("underwater_share", "cap_hit_share") and not 0 <= bound <= 1:
             raise ValueError(f"constraints[{i}].{side}: a share is a fraction in [0, 1]")
-    return found
+    return changed
 
 
-def current_value(tier: Tier, setting: str) -> float | None:
-    """The tier's current value of ``setting`` (None: unlimited / not set); a cost lever's
-    share is 0 today (the baseline runs without the lever)."""
+def current_value(tier: Tier | Sequence[Tier], setting: str) -> float | None:
+    """The tier's current value of ``setting`` (None: unlimited / not set); of several tiers,
+    their common value (None when they differ); a cost lever's share is 0 today (the baseline
+    runs without the lever)."""
     if setting in LEVER_SETTINGS:
         return 0.0
-    return {
-        "fee": tier.monthly_price,
-        "included_credits": tier.included_credits,
-        "overage_price": tier.overage_price,
-        "hard_cap": tier.hard_cap,
-    }[setting]
+    tiers = [tier] if isinstance(tier, Tier) else list(tier)
+    values = {
+        {
+            "fee": t.monthly_price,
+            "included_credits": t.included_credits,
+            "overage_price": t.overage_price,
+            "hard_cap": t.hard_cap,
+        }[setting]
+        for t in tiers
+    }
+    return values.pop() if len(values) == 1 else None
 
 
 def _change(tier: str, *settings: tuple[str, float]) -> TierChange:
@@ -156,12 +175,24 @@ def _change(tier: str, *settings: tuple[str, float]) -> TierChange:
     return TierChange(tier, **{{"fee": "monthly_price"}.get(name, name): value for name, value in settings})
 
 
-def bounds(figures: dict[str, Any], n: int, confidence: float) -> dict[str, float]:
+def plan_changes(
+    inputs: EngineInput, tier: str | None, *settings: tuple[str, float]
+) -> tuple[TierChange, ...]:
+    """The plan changes of ``tier``, or of every paying tier for the total (``tier`` None)."""
+    keys = [tier] if tier is not None else [t.key for t in paying_tiers(inputs)]
+    return tuple(_change(key, *settings) for key in keys)
+
+
+def bounds(
+    figures: dict[str, Any], n: float, confidence: float, n_capped: float | None = None
+) -> dict[str, float]:
     """Each metric's one-sided bound at ``confidence`` in the direction a constraint needs:
-    the upper bound of the shares and the loss, the lower bound of the gross margin."""
+    the upper bound of the shares and the loss, the lower bound of the gross margin. ``n``:
+    the simulated users the shares rest on (``n_capped`` for the cap-hit share, if other)."""
     z = float(sps.norm.ppf(confidence))
+    n_capped = n if n_capped is None else n_capped
     under = figures["underwater_share"] * n
-    capped = figures["capped_share"]["share"] * n
+    capped = figures["capped_share"]["share"] * n_capped
     loss = figures["monthly_loss"]
     return {
         "gross_margin": figures["gross_margin_pct"] - z * figures["gross_margin_pct_error"],
@@ -169,7 +200,7 @@ def bounds(figures: dict[str, Any], n: int, confidence: float) -> dict[str, floa
         "underwater_share": stats.wilson_interval(under, n, z)[1],
         "underwater_share_lower": stats.wilson_interval(under, n, z)[0],
         "underwater_loss": loss["value"] + z * loss["mc_error"],
-        "cap_hit_share": stats.wilson_interval(capped, n, z)[1],
+        "cap_hit_share": stats.wilson_interval(capped, n_capped, z)[1],
     }
 
 
@@ -190,7 +221,7 @@ def violation(bound: dict[str, float], constraints: Sequence[Constraint]) -> flo
 
 
 @dataclass
-class _Candidate:
+class Candidate:
     k: int
     value: float
     figures: dict[str, Any]
@@ -205,28 +236,27 @@ class _Candidate:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> _Candidate:
+    def from_json(cls, data: dict[str, Any]) -> Candidate:
         return cls(**data)
 
 
 def _candidates(
-    tier_result: dict[str, Any],
+    readings: Sequence[LeverReading],
     vary: Vary,
     ks: Sequence[int],
     constraints: Sequence[Constraint],
     confidence: float,
-) -> list[_Candidate]:
-    """The candidates ``ks`` read from one pass's results of the varied tier (its levers, in
-    the order of ``ks``)."""
-    n = int(tier_result["simulated_users"])
+) -> list[Candidate]:
+    """The candidates ``ks`` read from one pass's lever figures of the varied tier or total
+    (in the order of ``ks``)."""
     candidates = []
-    for k, figures in zip(ks, tier_result["levers"], strict=True):
-        b = bounds(figures, n, confidence)
-        candidates.append(_Candidate(k, vary.value(k), figures, b, violation(b, constraints)))
+    for k, (figures, n_under, n_capped) in zip(ks, readings, strict=True):
+        b = bounds(figures, n_under, confidence, n_capped)
+        candidates.append(Candidate(k, vary.value(k), figures, b, violation(b, constraints)))
     return candidates
 
 
-def _candidate_lever(inputs: EngineInput, tier: str, vary: Vary, k: int) -> Lever:
+def _candidate_lever(inputs: EngineInput, tier: str | None, vary: Vary, k: int) -> Lever:
     """Lattice point ``k`` as a lever: a plan change of ``tier``, or the named cost lever with
     its share set to the point's value."""
     key, label = f"k{k}", f"{vary.setting}={vary.value(k):g}"
@@ -234,10 +264,10 @@ def _candidate_lever(inputs: EngineInput, tier: str, vary: Vary, k: int) -> Leve
         named = next(lever for lever in inputs.levers if lever.key == vary.lever)
         shares: dict[str, Any] = {vary.setting: vary.value(k)}
         return dataclasses.replace(named, key=key, label=label, **shares)
-    return Lever(key=key, label=label, plan=(_change(tier, (vary.setting, vary.value(k))),))
+    return Lever(key=key, label=label, plan=plan_changes(inputs, tier, (vary.setting, vary.value(k))))
 
 
-def _spread(low: int, high: int, count: int) -> list[int]:
+def spread(low: int, high: int, count: int) -> list[int]:
     """Up to ``count`` lattice indices evenly spread over [low, high], both ends included."""
     if high - low + 1 <= count:
         return list(range(low, high + 1))
@@ -261,7 +291,7 @@ def points_per_pass(lattice: int) -> int:
 def seek_begin(
     inputs: EngineInput,
     *,
-    tier: str,
+    tier: str | None,
     vary: Vary,
     constraints: Sequence[Constraint],
     confidence: float = 0.95,
@@ -274,12 +304,13 @@ def seek_begin(
         raise ValueError("confidence: must be in [0.5, 1)")
     if objective not in ("least_change", "max_margin"):
         raise ValueError("objective: must be least_change or max_margin")
-    found = validate_request(inputs, tier, vary, constraints)
-    current = current_value(found, vary.setting)
+    changed = validate_request(inputs, tier, vary, constraints)
+    current = current_value(changed, vary.setting)
     lattice = vary.lattice_size()
     per_pass = points_per_pass(lattice) if points is None else max(2, points)
     return {
         "tier": tier,
+        "paying": [t.key for t in paying_tiers(inputs)],
         "vary": dataclasses.asdict(vary),
         "constraints": [dataclasses.asdict(c) for c in constraints],
         "confidence": confidence,
@@ -289,7 +320,7 @@ def seek_begin(
         "per_pass": per_pass,
         "passes": 0,
         "seen": [],
-        "next": _spread(0, lattice - 1, per_pass),
+        "next": spread(0, lattice - 1, per_pass),
     }
 
 
@@ -306,16 +337,16 @@ def seek_advance(state: dict[str, Any], results: dict[str, Any]) -> dict[str, An
     are recorded and the next pass planned (``next`` empty when the search is over)."""
     vary = Vary(**state["vary"])
     constraints = [Constraint(**c) for c in state["constraints"]]
-    tier_result = next(t for t in results["tiers"] if t["key"] == state["tier"])
-    seen = {c["k"]: _Candidate.from_json(c) for c in state["seen"]}
-    for candidate in _candidates(tier_result, vary, state["next"], constraints, state["confidence"]):
+    readings = lever_readings(results, state["tier"], state.get("paying", ()))
+    seen = {c["k"]: Candidate.from_json(c) for c in state["seen"]}
+    for candidate in _candidates(readings, vary, state["next"], constraints, state["confidence"]):
         seen[candidate.k] = candidate
     passes = state["passes"] + 1
     planned: list[int] = []
     chosen = _choose(seen, state["target"], state["objective"])
     if chosen is not None and passes < MAX_PASSES:
         low, high = _bracket(seen, chosen, state["target"], state["objective"], vary.lattice_size())
-        planned = [k for k in _spread(low, high, state["per_pass"]) if k not in seen]
+        planned = [k for k in spread(low, high, state["per_pass"]) if k not in seen]
     return state | {
         "passes": passes,
         "seen": [seen[k].to_json() for k in sorted(seen)],
@@ -326,7 +357,7 @@ def seek_advance(state: dict[str, Any], results: dict[str, Any]) -> dict[str, An
 def seek_answer(state: dict[str, Any], *, users: int, seed: int) -> dict[str, Any]:
     """The answer of a finished goal seek: the value, its figures and the adjacent step, or
     infeasible with the candidate closest to feasibility."""
-    seen = {c["k"]: _Candidate.from_json(c) for c in state["seen"]}
+    seen = {c["k"]: Candidate.from_json(c) for c in state["seen"]}
     chosen = _choose(seen, state["target"], state["objective"])
     answer: dict[str, Any] = {
         "tier": state["tier"],
@@ -341,20 +372,25 @@ def seek_answer(state: dict[str, Any], *, users: int, seed: int) -> dict[str, An
     }
     if chosen is None:
         closest = min(seen.values(), key=lambda c: c.violation)
-        return answer | {"feasible": False, "value": None, "closest": _json(closest), "adjacent": None}
+        return answer | {
+            "feasible": False,
+            "value": None,
+            "closest": candidate_json(closest),
+            "adjacent": None,
+        }
     adjacent = _adjacent(seen, chosen, state["target"])
     return answer | {
         "feasible": True,
         "value": chosen.value,
-        "figures": _json(chosen),
-        "adjacent": None if adjacent is None else _json(adjacent),
+        "figures": candidate_json(chosen),
+        "adjacent": None if adjacent is None else candidate_json(adjacent),
     }
 
 
 def goal_seek(
     inputs: EngineInput,
     *,
-    tier: str,
+    tier: str | None,
     vary: Vary,
     constraints: Sequence[Constraint],
     confidence: float = 0.95,
@@ -386,7 +422,7 @@ def goal_seek(
     return seek_answer(state, users=users, seed=seed)
 
 
-def _choose(seen: dict[int, _Candidate], target: float, objective: Objective) -> _Candidate | None:
+def _choose(seen: dict[int, Candidate], target: float, objective: Objective) -> Candidate | None:
     feasible = [c for c in seen.values() if c.feasible]
     if not feasible:
         return None
@@ -395,7 +431,7 @@ def _choose(seen: dict[int, _Candidate], target: float, objective: Objective) ->
     return min(feasible, key=lambda c: (abs(c.k - target), c.k))
 
 
-def _adjacent(seen: dict[int, _Candidate], chosen: _Candidate, target: float) -> _Candidate | None:
+def _adjacent(seen: dict[int, Candidate], chosen: Candidate, target: float) -> Candidate | None:
     """The evaluated lattice neighbour of ``chosen`` on the side of the current value (for
     least change) that violates a constraint: one step beyond the answer."""
     side = 1 if target > chosen.k else -1
@@ -407,7 +443,7 @@ def _adjacent(seen: dict[int, _Candidate], chosen: _Candidate, target: float) ->
 
 
 def _bracket(
-    seen: dict[int, _Candidate], chosen: _Candidate, target: float, objective: Objective, lattice: int
+    seen: dict[int, Candidate], chosen: Candidate, target: float, objective: Objective, lattice: int
 ) -> tuple[int, int]:
     """The lattice range to refine next: between ``chosen`` and the nearest evaluated point on
     the side of the current value (least change), or around ``chosen`` (max margin)."""
@@ -424,7 +460,7 @@ def _bracket(
     return low, min(high, lattice - 1)
 
 
-def _json(candidate: _Candidate) -> dict[str, Any]:
+def candidate_json(candidate: Candidate) -> dict[str, Any]:
     figures = candidate.figures
     return {
         "value": candidate.value,
@@ -446,124 +482,3 @@ def _json(candidate: _Candidate) -> dict[str, Any]:
         "margin_per_user": figures["margin_per_user"],
         "revenue_per_user": figures["revenue_per_user"],
     }
-
-
-#: At most this many candidates per setting on a two-setting grid (one pass).
-GRID_POINTS = 15
-
-
-def grid_begin(
-    inputs: EngineInput,
-    *,
-    tier: str,
-    vary: tuple[Vary, Vary],
-    constraints: Sequence[Constraint],
-    confidence: float = 0.95,
-    points: int = GRID_POINTS,
-) -> dict[str, Any]:
-    """The state of a two-setting grid before its one pass (``next``: the (a, b) lattice index
-    pairs). Raises ``ValueError`` naming the field for a request it cannot answer."""
-    if not 0.5 <= confidence < 1:
-        raise ValueError("confidence: must be in [0.5, 1)")
-    first, second = vary
-    if first.setting == second.setting:
-        raise ValueError("vary[1].setting: vary two different settings")
-    if {first.setting, second.setting} & set(LEVER_SETTINGS):
-        raise ValueError(
-            "vary: a grid varies two plan settings (a cost lever's share: one setting at a time)"
-        )
-    validate_request(inputs, tier, first, constraints)
-    validate_request(inputs, tier, second, constraints)
-    a_ks = _spread(0, first.lattice_size() - 1, points)
-    b_ks = _spread(0, second.lattice_size() - 1, points)
-    return {
-        "tier": tier,
-        "vary": [dataclasses.asdict(first), dataclasses.asdict(second)],
-        "constraints": [dataclasses.asdict(c) for c in constraints],
-        "confidence": confidence,
-        "passes": 0,
-        "next": [[a, b] for a in a_ks for b in b_ks],
-        "grid": [],
-    }
-
-
-def grid_pass_input(inputs: EngineInput, state: dict[str, Any]) -> EngineInput:
-    """The grid's one simulation: every (a, b) point a plan lever over one month."""
-    first, second = (Vary(**v) for v in state["vary"])
-    levers = tuple(
-        Lever(
-            key=f"g{i}",
-            label=f"{first.setting}={first.value(a):g}, {second.setting}={second.value(b):g}",
-            plan=(
-                _change(state["tier"], (first.setting, first.value(a)), (second.setting, second.value(b))),
-            ),
-        )
-        for i, (a, b) in enumerate(state["next"])
-    )
-    return dataclasses.replace(inputs, horizon_months=1, levers=levers)
-
-
-def grid_advance(state: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
-    """The state after the grid's pass: every point's figures, bounds and feasibility."""
-    first, second = (Vary(**v) for v in state["vary"])
-    constraints = [Constraint(**c) for c in state["constraints"]]
-    tier_result = next(t for t in results["tiers"] if t["key"] == state["tier"])
-    n = int(tier_result["simulated_users"])
-    grid = []
-    for (a, b), figures in zip(state["next"], tier_result["levers"], strict=True):
-        b_bounds = bounds(figures, n, state["confidence"])
-        candidate = _Candidate(0, 0.0, figures, b_bounds, violation(b_bounds, constraints))
-        grid.append({first.setting: first.value(a), second.setting: second.value(b)} | _json(candidate))
-    return state | {"passes": state["passes"] + 1, "next": [], "grid": grid}
-
-
-def grid_answer(state: dict[str, Any], *, users: int, seed: int) -> dict[str, Any]:
-    """Every point of the finished grid and the Pareto frontier of the feasible ones."""
-    feasible = [point for point in state["grid"] if point["feasible"]]
-    return {
-        "tier": state["tier"],
-        "settings": [v["setting"] for v in state["vary"]],
-        "confidence": state["confidence"],
-        "users": users,
-        "seed": seed,
-        "grid": state["grid"],
-        "frontier": pareto_frontier(feasible),
-    }
-
-
-def grid_search(
-    inputs: EngineInput,
-    *,
-    tier: str,
-    vary: tuple[Vary, Vary],
-    constraints: Sequence[Constraint],
-    confidence: float = 0.95,
-    users: int,
-    seed: int,
-    points: int = GRID_POINTS,
-) -> dict[str, Any]:
-    """Two settings on a grid of at most ``points x points`` lattice values, in one pass (every
-    combination a plan lever on the baseline's users): each point's figures, bounds and
-    feasibility, and the **Pareto frontier** of the feasible points: those no other feasible
-    point beats on margin per user (higher), underwater share and cap-hit share (both lower)
-    at once."""
-    state = grid_begin(
-        inputs, tier=tier, vary=vary, constraints=constraints, confidence=confidence, points=points
-    )
-    results = simulate(grid_pass_input(inputs, state), users=users, seed=seed)
-    return grid_answer(grid_advance(state, results), users=users, seed=seed)
-
-
-def pareto_frontier(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The points no other point dominates: at least as good on margin per user (higher),
-    underwater share and cap-hit share (lower), and better on one. In margin order, best first."""
-
-    def score(p: dict[str, Any]) -> tuple[float, float, float]:
-        return (p["margin_per_user"]["value"], -p["underwater_share"]["value"], -p["cap_hit_share"]["value"])
-
-    def dominates(x: tuple[float, ...], y: tuple[float, ...]) -> bool:
-        return all(a >= b for a, b in zip(x, y, strict=True)) and x != y
-
-    scores = [score(p) for p in points]
-    front = [p for p, s in zip(points, scores, strict=True) if not any(dominates(o, s) for o in scores)]
-    return sorted(front, key=lambda p: -p["margin_per_user"]["value"])

@@ -451,6 +451,10 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "planner.simulation.models.SimulationRun.Status",
         "UsageKindEnum": "planner.products.models.UsageDistribution.Kind",
         "PriceSheetEntryKindEnum": "planner.prices.models.PriceSheetEntry.Kind",
+        "ConstraintMetricEnum": "planner.simulation.optimize.METRICS",
+        "SensitivityMetricEnum": "planner.simulation.optimizations.SENSITIVITY_METRICS",
+        "JobKindEnum": "planner.simulation.models.SimulationRun.Kind",
+        "MetricEnum": "planner.alerts.models.AlertRule.Metric",  # the alert rules' (named so before #14)
     },
     # Swagger UI and Redoc assets are served from the drf-spectacular-sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

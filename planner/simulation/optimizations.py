@@ -21,7 +21,7 @@ from typing import Any
 
 from django.db import transaction
 
-from planner.engine import decisions, sensitivity_figures
+from planner.engine import decisions, frontier, sensitivity_figures
 from planner.engine.types import EngineInput
 from planner.products.models import Tier
 from planner.products.services import tier_update
@@ -83,21 +83,29 @@ def optimization_spec(
     objective: decisions.Objective,
     month: int | str,
 ) -> dict[str, Any]:
-    """The job's spec for a request on the frozen plan ``inputs``; ``ValueError`` naming the
-    field (``vary[0].max: ...``) for a request it cannot answer."""
-    if tier is None:
-        raise ValueError("tier: name a tier; the all-paying-tiers total is not supported yet")
+    """The job's spec for a request on the frozen plan ``inputs`` (``tier`` None: the total of
+    all paying tiers, the setting applied to each); ``ValueError`` naming the field
+    (``vary[0].max: ...``) for a request it cannot answer."""
     if month != 1:
         raise ValueError("month: only month 1 is supported yet (horizon totals are not)")
     if not 1 <= len(vary) <= 2:
         raise ValueError("vary: one setting (goal seek) or two (grid and frontier)")
-    found = next((t for t in inputs.tiers if t.key == tier), None)
-    if found is None:
-        raise ValueError(f"tier: the scenario's plan has no tier named {tier!r}")
+    changed = (
+        [t for t in inputs.tiers if t.is_paying]
+        if tier is None
+        else [t for t in inputs.tiers if t.key == tier]
+    )
+    if not changed:
+        missing = (
+            "the scenario's plan has no paying tier"
+            if tier is None
+            else f"the scenario's plan has no tier named {tier!r}"
+        )
+        raise ValueError(f"tier: {missing}")
     parsed = []
     for i, item in enumerate(vary):
         setting = _setting(item.setting, i)
-        current = decisions.current_value(found, setting)
+        current = decisions.current_value(changed, setting)
         try:
             parsed.append(
                 make_vary(
@@ -135,7 +143,7 @@ def optimization_spec(
             objective=objective,
         )
         return {"request": request, "mode": "seek", "state": state, "max_passes": decisions.MAX_PASSES}
-    state = decisions.grid_begin(
+    state = frontier.grid_begin(
         inputs,
         tier=tier,
         vary=(parsed[0], parsed[1]),
@@ -275,21 +283,23 @@ def optimization_apply(
         new_name = f"{base[:190]} {n}"
     with transaction.atomic():
         new = scenario_duplicate(scenario=scenario, name=new_name)
-        tier = scenario_tiers(new).get(name=request["tier"])
-        data: dict[str, Any] = {}
+        names = [request["tier"]] if request["tier"] is not None else job.spec["state"]["paying"]
         levers = [dict(lever) for lever in new.levers]
+        for tier in scenario_tiers(new).filter(name__in=names):
+            data: dict[str, Any] = {}
+            for setting, value in values.items():
+                if setting == "fee":
+                    data |= _fee_in_billing_field(tier, value)
+                elif setting in TIER_FIELD_OF_SETTING:
+                    data[TIER_FIELD_OF_SETTING[setting]] = value
+            if data:
+                tier_update(tier=tier, data=data)
         for setting, value in values.items():
-            if setting == "fee":
-                data |= _fee_in_billing_field(tier, value)
-            elif setting in TIER_FIELD_OF_SETTING:
-                data[TIER_FIELD_OF_SETTING[setting]] = value
-            else:
+            if setting not in TIER_FIELD_OF_SETTING and setting != "fee":
                 key = next(v.get("lever") for v in request["vary"] if v.get("lever"))
                 for lever in levers:
                     if lever["key"] == key:
                         lever[setting] = value
-        if data:
-            tier_update(tier=tier, data=data)
         if levers != new.levers:
             scenario_update(scenario=new, data={"levers": levers})
     return new

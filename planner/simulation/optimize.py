@@ -25,9 +25,9 @@ from planner.engine.decisions import (
     Vary,
     current_value,
     goal_seek,
-    grid_search,
 )
 from planner.engine.decisions import METRICS as METRICS  # the API's constraint metrics
+from planner.engine.frontier import grid_search
 from planner.engine.types import EngineInput, Tier
 from planner.simulation.adapter import engine_input_from_snapshot
 from planner.simulation.models import Scenario
@@ -131,16 +131,18 @@ def parse_vary(text: str, *, current: float | None, lever: str | None = None) ->
         raise ValueError(str(error).replace("vary.setting:", "vary:", 1)) from error
 
 
-def _plan_tier(scenario: Scenario, tier: str) -> tuple[EngineInput, Tier]:
-    """The engine inputs of ``scenario``'s frozen plan and its tier named ``tier``."""
+def _plan_tier(scenario: Scenario, tier: str | None) -> tuple[EngineInput, list[Tier]]:
+    """The engine inputs of ``scenario``'s frozen plan and its tier named ``tier`` (every paying
+    tier for ``tier`` None: the total)."""
     inputs = engine_input_from_snapshot(scenario_snapshot(scenario=scenario))
-    found = next((t for t in inputs.tiers if t.key == tier), None)
-    if found is None:
-        raise ValueError(f"tier: the scenario's plan has no tier named {tier!r}")
+    found = [t for t in inputs.tiers if (t.is_paying if tier is None else t.key == tier)]
+    if not found:
+        missing = "no paying tier" if tier is None else f"no tier named {tier!r}"
+        raise ValueError(f"tier: the scenario's plan has {missing}")
     return inputs, found
 
 
-def _vary_of(tier: Tier, text: str, lever: str | None = None) -> Vary:
+def _vary_of(tier: list[Tier], text: str, lever: str | None = None) -> Vary:
     """``text`` (``SETTING[:MIN:MAX:STEP]``) parsed with ``tier``'s current value of the setting
     for the default range."""
     setting = SETTING_NAMES.get(text.split(":")[0])
@@ -150,7 +152,7 @@ def _vary_of(tier: Tier, text: str, lever: str | None = None) -> Vary:
 def scenario_goal_seek(
     *,
     scenario: Scenario,
-    tier: str,
+    tier: str | None,
     vary: str,
     targets: Targets,
     lever: str | None = None,
@@ -194,7 +196,7 @@ def scenario_goal_seek(
 def scenario_grid_search(
     *,
     scenario: Scenario,
-    tier: str,
+    tier: str | None,
     vary: tuple[str, str],
     targets: Targets,
     confidence: float = 0.95,

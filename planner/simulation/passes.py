@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from planner import engine
-from planner.engine import decisions, sensitivity
+from planner.engine import decisions, frontier, sensitivity
 from planner.engine.types import EngineInput
 from planner.simulation.adapter import engine_input_from_snapshot
 
@@ -53,7 +53,7 @@ def pass_input(*, kind: str, snapshot: dict[str, Any], spec: dict[str, Any]) -> 
     if mode == "seek":
         return decisions.seek_pass_input(inputs, state)
     if mode == "grid":
-        return decisions.grid_pass_input(inputs, state)
+        return frontier.grid_pass_input(inputs, state)
     return _sensitivity_passes(inputs, spec)[state["passes"]]
 
 
@@ -74,7 +74,7 @@ def pass_advance(
         return spec | {
             "state": state | {"passes": passes, "figures": figures, "next": passes < state["total"]}
         }
-    advance = decisions.seek_advance if mode == "seek" else decisions.grid_advance
+    advance = decisions.seek_advance if mode == "seek" else frontier.grid_advance
     return spec | {"state": advance(state, engine.summarize(prepared, merged))}
 
 
@@ -118,7 +118,7 @@ def job_answer(*, spec: dict[str, Any], snapshot: dict[str, Any], users: int, se
         answer = decisions.seek_answer(state, users=users, seed=seed)
         value = answer["value"]
         return answer | {"value": None if value is None else {answer["setting"]: value}}
-    answer = decisions.grid_answer(state, users=users, seed=seed)
+    answer = frontier.grid_answer(state, users=users, seed=seed)
     best = answer["frontier"][0] if answer["frontier"] else None
     names = answer["settings"]
     return answer | {

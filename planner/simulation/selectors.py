@@ -79,16 +79,18 @@ class RunProgress:
 
 def run_progress(*, run: SimulationRun, now: dt.datetime | None = None) -> RunProgress:
     """The progress of ``run`` at ``now``; the ETA extrapolates the elapsed time per block done
-    to the blocks left (blocks are equal but for a smaller last one)."""
+    to the blocks left (blocks are equal but for a smaller last one). A decision job plans its
+    passes as it goes: its progress is of the blocks its passes may need at most, and its users
+    count every pass's (``users_total`` = users x passes at most)."""
     now = now or timezone.now()
-    done, total = run.blocks_done, run.blocks_total
+    done, total, users_total = run.blocks_done, run.blocks_total, run.users
     if run.kind != SimulationRun.Kind.RUN:
-        # A decision job plans its passes as it goes: progress is of the blocks they may need.
         total = int(run.spec.get("blocks_expected") or total)
+        users_total = run.users * int(run.spec.get("max_passes") or 1)
         if run.status == SimulationRun.Status.SUCCEEDED:
             done = total
     if run.status == SimulationRun.Status.SUCCEEDED:
-        users = run.users  # also for runs executed in-process (manage.py simulate), without blocks
+        users = users_total  # also for runs executed in-process (manage.py simulate), without blocks
     else:
         done_blocks = RunBlock.objects.filter(run=run, state=RunBlock.State.DONE)
         users = done_blocks.aggregate(total=Sum("users"))["total"]
@@ -104,7 +106,7 @@ def run_progress(*, run: SimulationRun, now: dt.datetime | None = None) -> RunPr
         blocks_total=total,
         fraction=done / total if total else 0.0,
         users_simulated=int(users or 0),
-        users_total=run.users,
+        users_total=users_total,
         elapsed_seconds=round(elapsed, 3),
         eta_seconds=None if eta is None else round(eta, 1),
     )

@@ -294,7 +294,7 @@ ENDPOINTS: list[Endpoint] = [
         BODY + vary("vary[0].min", "float") + vary("vary[1].max", "money")
         + vary("constraints[0].max", "float") + vary("users", "int", 3)
         + (
-            set_field("tier", None), set_field("tier", "No such tier"), set_field("vary", []),
+            set_field("tier", 12), set_field("tier", "No such tier"), set_field("vary", []),
             set_field("vary[0].setting", "seats"), set_field("vary[0].lever", "x" * 100),
             set_field("vary[0].step", 1e-9), set_field("vary[0].step", 0), set_field("vary[1].max", 12),
             set_field("vary[0].max", "100"), set_field("constraints", []),

@@ -69,7 +69,7 @@ def test_cancel(seeded: dict[str, Any], key_client: KeyClient) -> None:
         ({"vary": [{"setting": "routing_share", "lever": "nope"}]}, "vary[0].lever", "no lever 'nope'"),
         ({"vary": [{"setting": "seats"}]}, "vary[0].setting", "valid choice"),
         ({"tier": "Max"}, "tier", "no tier named 'Max'"),
-        ({"tier": None}, "tier", "all-paying-tiers total"),
+        ({"tier": None, "vary": [{"setting": "fee"}]}, "vary[0].setting", "a fee is a tier's"),
         ({"month": "horizon"}, "month", "month 1"),
         ({"vary": [{"setting": "fee", "max": 40}]}, "vary[0].max", "decimal string"),
         (

@@ -24,7 +24,8 @@ from scipy import integrate
 from scipy import stats as sps
 
 from planner.engine import simulate
-from planner.engine.decisions import Constraint, Vary, goal_seek, grid_search, pareto_frontier
+from planner.engine.decisions import Constraint, Vary, goal_seek
+from planner.engine.frontier import grid_search, pareto_frontier
 from planner.engine.reference import LinearPricer
 from planner.engine.types import EngineInput, Lever, LogNormalSpec, ModelOption, Tier, UsageDist, Workload
 

@@ -27,10 +27,10 @@ from planner.devtools.worker_processes import WorkerProcess, celery_worker_proce
 from planner.simulation import runs
 from planner.simulation.adapter import SimulationInputError, engine_input_from_snapshot
 from planner.simulation.models import RunBlock, Scenario, SimulationRun
-from planner.simulation.optimizations import ConstraintRequest, VaryRequest, optimization_start
 from planner.simulation.optimize import Targets, scenario_goal_seek
 from planner.simulation.scenarios import scenario_update
 from planner.simulation.selectors import run_progress
+from tests.simulation.test_optimization_jobs import pro_cap_for_95_percent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -245,13 +245,7 @@ def test_an_optimization_runs_its_passes_through_the_broker_and_matches_the_sear
     that merged it; the answer is the in-process search's."""
     users = 2 * engine.BLOCK_SIZE + 100  # three blocks per pass
     with celery_worker(tmp_path, concurrency=2):
-        job = optimization_start(
-            scenario=scenario,
-            tier="Pro",
-            vary=[VaryRequest("cap", 0, 3000, 1)],
-            constraints=[ConstraintRequest("gross_margin", min=0.95)],
-            users=users,
-        )
+        job = pro_cap_for_95_percent(scenario, users=users)
         final = wait_for(lambda: finished(job.pk), timeout=240, what="the optimization to finish")
     assert final.status == SimulationRun.Status.SUCCEEDED, final.error
     in_process = scenario_goal_seek(

@@ -14,10 +14,12 @@ from planner.simulation.models import RunBlock, Scenario, SimulationRun
 from planner.simulation.optimizations import (
     ConstraintRequest,
     VaryRequest,
+    optimization_apply,
     optimization_start,
     sensitivity_start,
 )
 from planner.simulation.optimize import Targets, scenario_goal_seek, scenario_grid_search
+from planner.simulation.plans import scenario_tiers
 from planner.simulation.selectors import run_progress, runs_for_organization
 from planner.simulation.sensitivity import scenario_sensitivity
 
@@ -48,14 +50,19 @@ def execute_like_workers(job: SimulationRun, *, max_rounds: int = 5) -> tuple[Si
     return job, seen
 
 
-def test_a_goal_seek_job_answers_what_the_same_search_in_one_process_answers(scenario: Scenario) -> None:
-    job = optimization_start(
+def pro_cap_for_95_percent(scenario: Scenario, *, users: int) -> SimulationRun:
+    """A goal seek job of more than one pass: the largest cap on Pro for a 95% gross margin."""
+    return optimization_start(
         scenario=scenario,
         tier="Pro",
         vary=[VaryRequest("cap", 0, 3000, 1)],
         constraints=[ConstraintRequest("gross_margin", min=0.95)],
-        users=USERS,
+        users=users,
     )
+
+
+def test_a_goal_seek_job_answers_what_the_same_search_in_one_process_answers(scenario: Scenario) -> None:
+    job = pro_cap_for_95_percent(scenario, users=USERS)
     assert (job.kind, job.status, job.blocks_total) == ("optimization", "queued", 1)
     assert job.spec["request"]["vary"] == [
         {"setting": "cap", "min": 0, "max": 3000, "step": 1, "lever": None}
@@ -96,13 +103,7 @@ def test_a_grid_job_answers_what_the_grid_in_one_process_answers(scenario: Scena
 
 
 def test_a_second_merge_of_a_pass_changes_nothing(scenario: Scenario) -> None:
-    job = optimization_start(
-        scenario=scenario,
-        tier="Pro",
-        vary=[VaryRequest("cap", 0, 3000, 1)],
-        constraints=[ConstraintRequest("gross_margin", min=0.95)],
-        users=USERS,
-    )
+    job = pro_cap_for_95_percent(scenario, users=USERS)
     runs._prepared.cache_clear()
     runs._users.cache_clear()
     runs.chunk_execute(run_id=job.pk, blocks=[0], worker="test:1")
@@ -133,7 +134,7 @@ def test_optimizations_are_not_runs_of_the_scenario(scenario: Scenario) -> None:
 @pytest.mark.parametrize(
     ("tier", "vary", "constraints", "message"),
     [
-        (None, [VaryRequest("cap")], [ConstraintRequest("underwater_share", max=0.1)], "tier: "),
+        (None, [VaryRequest("fee")], [ConstraintRequest("underwater_share", max=0.1)], "vary[0].setting: "),
         ("Max", [VaryRequest("cap")], [ConstraintRequest("underwater_share", max=0.1)], "tier: "),
         ("Pro", [VaryRequest("cap", -1)], [ConstraintRequest("underwater_share", max=0.1)], "vary[0].min: "),
         (
@@ -192,3 +193,24 @@ def test_bad_sensitivity_requests_name_the_field(scenario: Scenario) -> None:
     with pytest.raises(ValueError, match="metric: "):
         sensitivity_start(scenario=scenario, metric="profit", users=2_000)
     assert not SimulationRun.objects.exists()
+
+
+def test_the_total_of_one_paying_tier_is_that_tier_and_applies_to_it(scenario: Scenario) -> None:
+    """The fixture's only paying tier is Pro (Free charges nothing): the all-paying-tiers total
+    answers exactly what a search on Pro does, and applying it caps Pro."""
+    total = optimization_start(
+        scenario=scenario,
+        tier=None,
+        vary=[VaryRequest("cap", 0, 3000, 1)],
+        constraints=[ConstraintRequest("gross_margin", min=0.95)],
+        users=USERS,
+    )
+    finished, _ = execute_like_workers(total)
+    pro, _ = execute_like_workers(pro_cap_for_95_percent(scenario, users=USERS))
+    assert finished.results is not None and pro.results is not None
+    assert finished.results["value"] == pro.results["value"]
+    assert finished.results["figures"]["bounds"] == pytest.approx(pro.results["figures"]["bounds"], rel=1e-12)
+    applied = optimization_apply(job=finished)
+    cap = finished.results["value"]["hard_cap"]
+    assert [float(t.hard_cap_credits or 0) for t in scenario_tiers(applied).filter(name="Pro")] == [cap]
+    assert scenario_tiers(applied).get(name="Free").hard_cap_credits == 30  # not a paying tier

@@ -20,7 +20,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--scenario", required=True, help="Scenario id or exact name.")
-        parser.add_argument("--tier", help="Tier name (required for now: the total is not yet supported).")
+        parser.add_argument(
+            "--tier", help="Tier name; without it, the total of all paying tiers (the setting on each)."
+        )
         parser.add_argument("--vary", action="append", required=True, help="SETTING[:MIN:MAX:STEP]; once.")
         parser.add_argument("--lever", help="The key of the scenario's cost lever whose share --vary sets.")
         parser.add_argument("--target-margin", type=float, help="Gross margin at least (fraction).")
@@ -38,8 +40,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if len(options["vary"]) > 2:
             raise CommandError("--vary: one setting (goal seek) or two (grid and frontier), not more.")
-        if not options["tier"]:
-            raise CommandError("--tier: name the tier (the all-paying-tiers total is not built yet).")
         targets = Targets(
             gross_margin=options["target_margin"],
             underwater_share=options["target_underwater"],

@@ -25,6 +25,8 @@ LEVER_SHARES = {
     "distillation": "distillation share",
     "batch_share": "batch share",
 }
+#: The tier choice of the all-paying-tiers total.
+TOTAL = "__total__"
 CONFIDENCE_CHOICES = [("0.9", "90%"), ("0.95", "95%"), ("0.99", "99%")]
 
 
@@ -71,7 +73,8 @@ class FixItForm(forms.Form):
         self.tier_results = list(tiers)
         super().__init__(*args, **kwargs)
         names = [t["key"] for t in self.tier_results]
-        self.fields["tier"].choices = [(name, name) for name in names]  # type: ignore[attr-defined]
+        total = [(TOTAL, "All paying tiers (total; the same setting on each)")] if len(names) > 1 else []
+        self.fields["tier"].choices = [(name, name) for name in names] + total  # type: ignore[attr-defined]
         self.fields["change"].choices = change_choices(levers)  # type: ignore[attr-defined]
         self.fields["also"].choices = [("", "—"), *PLAN_CHOICES]  # type: ignore[attr-defined]
 
@@ -85,6 +88,11 @@ class FixItForm(forms.Form):
         if data.get("also") and "@" in str(data.get("change")):
             self.add_error("also", "A grid varies two plan settings; a lever's share goes alone.")
         return data
+
+    def tier_name(self) -> str | None:
+        """The tier's name, or None for the total of all paying tiers."""
+        name = str(self.cleaned_data["tier"])
+        return None if name == TOTAL else name
 
     def vary(self) -> list[VaryRequest]:
         """The settings to vary: one with the service's default range (a goal seek refines it

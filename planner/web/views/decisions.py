@@ -20,10 +20,9 @@ from planner.simulation.decision_views import decision_view
 from planner.simulation.models import Scenario, SimulationRun
 from planner.simulation.optimizations import optimization_apply, optimization_start, sensitivity_start
 from planner.simulation.runs import run_cancel
-from planner.simulation.selectors import run_progress
 from planner.web.forms.decisions import fix_it_form
 from planner.web.views.common import WRITE_ROLES, membership_in, require_writer
-from planner.web.views.runs import run_detail_page
+from planner.web.views.runs import progress_payload, run_detail_page
 
 
 def _job(request: HttpRequest, pk: int) -> SimulationRun:
@@ -62,7 +61,7 @@ def optimize_start_view(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             job = optimization_start(
                 scenario=scenario,
-                tier=form.cleaned_data["tier"],
+                tier=form.tier_name(),
                 vary=form.vary(),
                 constraints=form.constraints(),
                 confidence=float(form.cleaned_data["confidence"]),
@@ -93,20 +92,6 @@ def _plain(error: Exception) -> str:
     return message[:1].upper() + message[1:] if sep and " " not in field else str(error)
 
 
-def _progress_payload(job: SimulationRun) -> dict[str, object]:
-    progress = run_progress(run=job)
-    return {
-        "status": job.status,
-        "finished": job.is_finished,
-        "fraction": progress.fraction,
-        "users_simulated": progress.users_simulated,
-        "users_total": progress.users_total,
-        "remaining_seconds": progress.eta_seconds,
-        "error": job.error,
-        "results_url": reverse("decisions:detail", kwargs={"pk": job.pk}),
-    }
-
-
 @login_required
 def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Progress while the job runs; then the answer (optimization) or the tornado (sensitivity)."""
@@ -115,7 +100,7 @@ def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "job": job,
         "scenario": job.scenario,
         "organization": job.organization,
-        "progress": _progress_payload(job),
+        "progress": progress_payload(job, reverse("decisions:detail", kwargs={"pk": job.pk})),
         "can_edit": membership_in(request, job.organization_id).role in WRITE_ROLES,
         "view": decision_view(job.kind, job.spec.get("request", {}), job.results)
         if job.status == SimulationRun.Status.SUCCEEDED
@@ -126,7 +111,8 @@ def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def decision_progress_json(request: HttpRequest, pk: int) -> JsonResponse:
-    return JsonResponse(_progress_payload(_job(request, pk)))
+    job = _job(request, pk)
+    return JsonResponse(progress_payload(job, reverse("decisions:detail", kwargs={"pk": job.pk})))
 
 
 @login_required

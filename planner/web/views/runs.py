@@ -36,7 +36,8 @@ def _run(request: HttpRequest, pk: int, *, snapshot: bool = False) -> Simulation
     return get_object_or_404(runs, pk=pk)
 
 
-def _progress_payload(run: SimulationRun) -> dict[str, object]:
+def progress_payload(run: SimulationRun, results_url: str) -> dict[str, object]:
+    """What a job's page polls: status, progress, time left, and where its results show."""
     progress = run_progress(run=run)
     return {
         "status": run.status,
@@ -49,7 +50,7 @@ def _progress_payload(run: SimulationRun) -> dict[str, object]:
         "elapsed_seconds": progress.elapsed_seconds,
         "remaining_seconds": progress.eta_seconds,
         "error": run.error,
-        "results_url": reverse("runs:detail", kwargs={"pk": run.pk}),
+        "results_url": results_url,
     }
 
 
@@ -68,7 +69,7 @@ def run_detail_page(
         "run": run,
         "scenario": run.scenario,
         "organization": organization,
-        "progress": _progress_payload(run),
+        "progress": progress_payload(run, reverse("runs:detail", kwargs={"pk": run.pk})),
         "can_edit": membership_in(request, run.organization_id).role in WRITE_ROLES,
     }
     if context["can_edit"] and run.status == SimulationRun.Status.SUCCEEDED and run.results:
@@ -89,7 +90,9 @@ def run_detail_page(
 
 @login_required
 def run_progress_json(request: HttpRequest, pk: int) -> JsonResponse:
-    return JsonResponse(_progress_payload(_run(request, pk)))
+    return JsonResponse(
+        progress_payload(run := _run(request, pk), reverse("runs:detail", kwargs={"pk": run.pk}))
+    )
 
 
 @login_required

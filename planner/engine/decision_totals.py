@@ -1,0 +1,99 @@
+"""The all-paying-tiers total of a decision (issue #14): a setting applied to every paying tier
+at once, and the candidates' month-1 figures summed over those tiers.
+
+Every tier is simulated on users of its own, so tiers are independent and their errors add in
+quadrature. With ``s`` a tier's subscribers, ``r``, ``m`` its revenue and margin per user:
+
+- revenue and margin per paying subscriber: ``sum(s r) / S``, ``sum(s m) / S``;
+- gross margin: ``sum(s m) / sum(s r)``, the revenue-weighted mean of the tiers' margins, with
+  error ``sqrt(sum((s r / R)^2 e^2))`` (exact when revenue per user does not vary: no overage);
+- the underwater and cap-hit shares: subscriber-weighted means, with the binomial variances of
+  the tiers weighted the same way; the Wilson bound uses the effective number of users
+  ``p (1 - p) / variance`` (all simulated users when no one is underwater);
+- the monthly loss: the sum of the tiers', errors in quadrature.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from planner.engine import stats
+from planner.engine.types import EngineInput, Tier
+
+#: What a figure reading needs next to the figures: the simulated users its shares rest on.
+LeverReading = tuple[dict[str, Any], float, float]
+
+
+def paying_tiers(inputs: EngineInput) -> list[Tier]:
+    """The plan's tiers that charge a subscription (a total is of those)."""
+    return [tier for tier in inputs.tiers if tier.is_paying]
+
+
+def _weighted_share(parts: Sequence[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """(share, effective users, variance) of a subscriber-weighted mean of shares, from
+    (weight, share, simulated users) per tier."""
+    share = sum(w * p for w, p, _ in parts)
+    variance = sum(w * w * p * (1 - p) / n for w, p, n in parts if n > 0)
+    users = sum(n for _, _, n in parts)
+    effective = share * (1 - share) / variance if variance > 0 else users
+    return share, effective, variance
+
+
+def total_figures(tier_results: Sequence[dict[str, Any]], j: int) -> LeverReading:
+    """Lever ``j``'s month-1 figures summed over ``tier_results`` (the paying tiers' results),
+    in the shape of one tier's lever figures, with the effective users of the underwater and
+    the cap-hit share."""
+    levers = [t["levers"][j] for t in tier_results]
+    weights = [float(t["subscribers"]) for t in tier_results]
+    total = sum(weights) or 1.0
+    revenue = sum(w * f["revenue_per_user"]["value"] for w, f in zip(weights, levers, strict=True))
+    margin = sum(w * f["margin_per_user"]["value"] for w, f in zip(weights, levers, strict=True))
+    shares = [w / total for w in weights]
+    revenue_weights = [
+        w * f["revenue_per_user"]["value"] / revenue if revenue else 0.0
+        for w, f in zip(weights, levers, strict=True)
+    ]
+    users = [float(t["simulated_users"]) for t in tier_results]
+    under, n_under, _ = _weighted_share(
+        [(w, f["underwater_share"], n) for w, f, n in zip(shares, levers, users, strict=True)]
+    )
+    capped, n_capped, _ = _weighted_share(
+        [(w, f["capped_share"]["share"], n) for w, f, n in zip(shares, levers, users, strict=True)]
+    )
+    figures = {
+        "revenue_per_user": {"value": revenue / total},
+        "margin_per_user": {
+            "value": margin / total,
+            "mc_error": math.sqrt(
+                sum((w * f["margin_per_user"]["mc_error"]) ** 2 for w, f in zip(shares, levers, strict=True))
+            ),
+        },
+        "gross_margin_pct": 100.0 * margin / revenue if revenue else 0.0,
+        "gross_margin_pct_error": math.sqrt(
+            sum((w * f["gross_margin_pct_error"]) ** 2 for w, f in zip(revenue_weights, levers, strict=True))
+        ),
+        "underwater_share": under,
+        "underwater_interval": list(stats.wilson_interval(under * n_under, n_under, stats.Z95)),
+        "monthly_loss": {
+            "value": sum(f["monthly_loss"]["value"] for f in levers),
+            "mc_error": math.sqrt(sum(f["monthly_loss"]["mc_error"] ** 2 for f in levers)),
+        },
+        "capped_share": {
+            "share": capped,
+            "interval": list(stats.wilson_interval(capped * n_capped, n_capped, stats.Z95)),
+        },
+    }
+    return figures, n_under, n_capped
+
+
+def lever_readings(results: dict[str, Any], tier: str | None, paying: Sequence[str]) -> list[LeverReading]:
+    """Every lever's month-1 figures of ``tier`` in a results document, or, for ``tier`` None,
+    summed over the ``paying`` tiers; each with the users its shares rest on."""
+    if tier is not None:
+        found = next(t for t in results["tiers"] if t["key"] == tier)
+        n = float(found["simulated_users"])
+        return [(figures, n, n) for figures in found["levers"]]
+    tiers = [t for t in results["tiers"] if t["key"] in paying]
+    return [total_figures(tiers, j) for j in range(len(tiers[0]["levers"]))]
