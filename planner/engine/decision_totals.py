@@ -88,12 +88,51 @@ def total_figures(tier_results: Sequence[dict[str, Any]], j: int) -> LeverReadin
     return figures, n_under, n_capped
 
 
-def lever_readings(results: dict[str, Any], tier: str | None, paying: Sequence[str]) -> list[LeverReading]:
-    """Every lever's month-1 figures of ``tier`` in a results document, or, for ``tier`` None,
-    summed over the ``paying`` tiers; each with the users its shares rest on."""
+def _effective_users(share: dict[str, float], fallback: float) -> float:
+    """The users a binomial share with ``share``'s value and error would rest on (for a Wilson
+    bound of a share whose error comes from batch means); ``fallback`` without an error."""
+    p, se = share["value"], share["mc_error"]
+    return p * (1 - p) / se**2 if se > 0 and 0 < p < 1 else fallback
+
+
+def horizon_reading(lever: dict[str, Any], subscribers: float, n: float) -> LeverReading:
+    """A lever's horizon totals (``lever_results.horizon_totals``) in the shape of its month-1
+    figures: per month-1 subscriber for revenue and margin, the loss over the horizon, shares of
+    subscriber-months; with the effective users of each share."""
+    h = lever["horizon_totals"]
+    per = subscribers or 1.0
+    figures = {
+        "revenue_per_user": {
+            "value": h["revenue"]["value"] / per,
+            "mc_error": h["revenue"]["mc_error"] / per,
+        },
+        "margin_per_user": {"value": h["margin"]["value"] / per, "mc_error": h["margin"]["mc_error"] / per},
+        "gross_margin_pct": h["gross_margin_pct"]["value"],
+        "gross_margin_pct_error": h["gross_margin_pct"]["mc_error"],
+        "underwater_share": h["underwater_share"]["value"],
+        "underwater_interval": _interval(h["underwater_share"]),
+        "monthly_loss": h["loss"],
+        "capped_share": {"share": h["capped_share"]["value"], "interval": _interval(h["capped_share"])},
+    }
+    return figures, _effective_users(h["underwater_share"], n), _effective_users(h["capped_share"], n)
+
+
+def _interval(share: dict[str, float]) -> list[float]:
+    low = share["value"] - stats.Z95 * share["mc_error"]
+    return [max(low, 0.0), min(share["value"] + stats.Z95 * share["mc_error"], 1.0)]
+
+
+def lever_readings(
+    results: dict[str, Any], tier: str | None, paying: Sequence[str], month: int | str = 1
+) -> list[LeverReading]:
+    """Every lever's month-1 figures of ``tier`` in a results document (horizon totals for
+    ``month`` "horizon"), or, for ``tier`` None, month 1 summed over the ``paying`` tiers; each
+    with the users its shares rest on."""
     if tier is not None:
         found = next(t for t in results["tiers"] if t["key"] == tier)
         n = float(found["simulated_users"])
+        if month == "horizon":
+            return [horizon_reading(figures, float(found["subscribers"]), n) for figures in found["levers"]]
         return [(figures, n, n) for figures in found["levers"]]
     tiers = [t for t in results["tiers"] if t["key"] in paying]
     return [total_figures(tiers, j) for j in range(len(tiers[0]["levers"]))]

@@ -175,6 +175,19 @@ def _change(tier: str, *settings: tuple[str, float]) -> TierChange:
     return TierChange(tier, **{{"fee": "monthly_price"}.get(name, name): value for name, value in settings})
 
 
+def check_month(month: int | str, tier: str | None) -> None:
+    """``month``: 1 (month-1 figures) or "horizon" (the horizon totals of one tier)."""
+    if month not in (1, "horizon"):
+        raise ValueError('month: 1 (month 1) or "horizon" (totals over the horizon)')
+    if month == "horizon" and tier is None:
+        raise ValueError("month: horizon totals are for one tier; name the tier")
+
+
+def months_of(inputs: EngineInput, state: dict[str, Any]) -> int:
+    """Months a pass simulates: one for month-1 constraints, the horizon for horizon totals."""
+    return inputs.horizon_months if state.get("month", 1) == "horizon" else 1
+
+
 def plan_changes(
     inputs: EngineInput, tier: str | None, *settings: tuple[str, float]
 ) -> tuple[TierChange, ...]:
@@ -297,6 +310,7 @@ def seek_begin(
     confidence: float = 0.95,
     objective: Objective = "least_change",
     points: int | None = None,
+    month: int | str = 1,
 ) -> dict[str, Any]:
     """The state of a goal seek before its first pass (``next`` holds the pass's lattice
     indices). Raises ``ValueError`` naming the field for a request it cannot answer."""
@@ -304,6 +318,7 @@ def seek_begin(
         raise ValueError("confidence: must be in [0.5, 1)")
     if objective not in ("least_change", "max_margin"):
         raise ValueError("objective: must be least_change or max_margin")
+    check_month(month, tier)
     changed = validate_request(inputs, tier, vary, constraints)
     current = current_value(changed, vary.setting)
     lattice = vary.lattice_size()
@@ -311,6 +326,7 @@ def seek_begin(
     return {
         "tier": tier,
         "paying": [t.key for t in paying_tiers(inputs)],
+        "month": month,
         "vary": dataclasses.asdict(vary),
         "constraints": [dataclasses.asdict(c) for c in constraints],
         "confidence": confidence,
@@ -329,7 +345,7 @@ def seek_pass_input(inputs: EngineInput, state: dict[str, Any]) -> EngineInput:
     candidate as a lever (on the same users as the baseline)."""
     vary = Vary(**state["vary"])
     levers = tuple(_candidate_lever(inputs, state["tier"], vary, k) for k in state["next"])
-    return dataclasses.replace(inputs, horizon_months=1, levers=levers)
+    return dataclasses.replace(inputs, horizon_months=months_of(inputs, state), levers=levers)
 
 
 def seek_advance(state: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
@@ -337,7 +353,7 @@ def seek_advance(state: dict[str, Any], results: dict[str, Any]) -> dict[str, An
     are recorded and the next pass planned (``next`` empty when the search is over)."""
     vary = Vary(**state["vary"])
     constraints = [Constraint(**c) for c in state["constraints"]]
-    readings = lever_readings(results, state["tier"], state.get("paying", ()))
+    readings = lever_readings(results, state["tier"], state.get("paying", ()), state.get("month", 1))
     seen = {c["k"]: Candidate.from_json(c) for c in state["seen"]}
     for candidate in _candidates(readings, vary, state["next"], constraints, state["confidence"]):
         seen[candidate.k] = candidate
@@ -399,6 +415,7 @@ def goal_seek(
     seed: int,
     progress: Callable[[int, int], None] | None = None,
     points: int | None = None,
+    month: int | str = 1,
 ) -> dict[str, Any]:
     """Find the setting's value in this process (see the module docstring); ``points``:
     candidates per pass (default :func:`points_per_pass`). Raises ``ValueError`` naming the
@@ -411,6 +428,7 @@ def goal_seek(
         confidence=confidence,
         objective=objective,
         points=points,
+        month=month,
     )
     while state["next"]:
         if progress:

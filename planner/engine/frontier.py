@@ -21,6 +21,8 @@ from planner.engine.decisions import (
     Vary,
     bounds,
     candidate_json,
+    check_month,
+    months_of,
     plan_changes,
     spread,
     validate_request,
@@ -41,9 +43,11 @@ def grid_begin(
     constraints: Sequence[Constraint],
     confidence: float = 0.95,
     points: int = GRID_POINTS,
+    month: int | str = 1,
 ) -> dict[str, Any]:
     """The state of a two-setting grid before its one pass (``next``: the (a, b) lattice index
     pairs). Raises ``ValueError`` naming the field for a request it cannot answer."""
+    check_month(month, tier)
     if not 0.5 <= confidence < 1:
         raise ValueError("confidence: must be in [0.5, 1)")
     first, second = vary
@@ -60,6 +64,7 @@ def grid_begin(
     return {
         "tier": tier,
         "paying": [t.key for t in paying_tiers(inputs)],
+        "month": month,
         "vary": [dataclasses.asdict(first), dataclasses.asdict(second)],
         "constraints": [dataclasses.asdict(c) for c in constraints],
         "confidence": confidence,
@@ -82,14 +87,14 @@ def grid_pass_input(inputs: EngineInput, state: dict[str, Any]) -> EngineInput:
         )
         for i, (a, b) in enumerate(state["next"])
     )
-    return dataclasses.replace(inputs, horizon_months=1, levers=levers)
+    return dataclasses.replace(inputs, horizon_months=months_of(inputs, state), levers=levers)
 
 
 def grid_advance(state: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
     """The state after the grid's pass: every point's figures, bounds and feasibility."""
     first, second = (Vary(**v) for v in state["vary"])
     constraints = [Constraint(**c) for c in state["constraints"]]
-    readings = lever_readings(results, state["tier"], state.get("paying", ()))
+    readings = lever_readings(results, state["tier"], state.get("paying", ()), state.get("month", 1))
     grid = []
     for (a, b), (figures, n_under, n_capped) in zip(state["next"], readings, strict=True):
         b_bounds = bounds(figures, n_under, state["confidence"], n_capped)

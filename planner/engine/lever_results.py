@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from planner.engine import stats
 from planner.engine.blocks import (
     CAPPED,
@@ -26,7 +28,7 @@ from planner.engine.blocks import (
     BlockAggregate,
 )
 from planner.engine.breakeven import break_even, break_even_cogs
-from planner.engine.figures import difference, finite, mean, ratio_difference, survival, value
+from planner.engine.figures import difference, finite, mean, ratio_difference, survival, users, value
 from planner.engine.prepare import PreparedRun
 from planner.engine.types import Tier, TierChange
 
@@ -59,6 +61,38 @@ def _share_change(
         return 0.0, 0.0  # the cap depends on the plan alone
     change = float((agg.moments[v, k, t, 0] - agg.moments[0, k, t, 0]).sum()) / n
     return change, stats.share_change_error(change, float(agg.moments[v, flips, t, 0].sum()), n)
+
+
+def horizon_totals(prepared: PreparedRun, agg: BlockAggregate, t: int, tier: Tier, v: int) -> dict[str, Any]:
+    """Variant ``v``'s totals of tier ``t`` over the horizon, for the subscribers of month 1 as
+    they churn (``survivors`` per month; new cohorts are not in them): revenue, margin and the
+    loss on underwater users (money), the gross margin (percent), and the shares of
+    subscriber-months underwater and at the cap, each with its batch-means error (the months
+    of a batch's users are summed before the batches are compared, so a user's months count
+    together)."""
+    months = prepared.inputs.horizon_months
+    survivors = tier.subscribers * survival(tier, months)
+
+    def weighted(k: int) -> np.ndarray:
+        return np.tensordot(survivors, agg.moments[v, k, t, :months], axes=1)
+
+    batch_users = users(agg, t)
+    revenue, revenue_se = stats.ratio_mean_and_error(weighted(REVENUE), batch_users)
+    margin, margin_se = stats.ratio_mean_and_error(weighted(MARGIN), batch_users)
+    loss, loss_se = stats.ratio_mean_and_error(weighted(LOSS), batch_users)
+    gm, gm_se = stats.ratio_mean_and_error(weighted(MARGIN), weighted(REVENUE)) if revenue > 0 else (0.0, 0.0)
+    months_of_users = float(survivors.sum()) * batch_users
+    under, under_se = stats.ratio_mean_and_error(weighted(UNDERWATER), months_of_users)
+    capped, capped_se = stats.ratio_mean_and_error(weighted(CAPPED), months_of_users)
+    return {
+        "months": months,
+        "revenue": value(revenue, revenue_se),
+        "margin": value(margin, margin_se),
+        "loss": value(loss, loss_se),
+        "gross_margin_pct": value(gm * 100, gm_se * 100),
+        "underwater_share": value(under, under_se),
+        "capped_share": value(capped, capped_se),
+    }
 
 
 def lever_result(
@@ -120,6 +154,7 @@ def lever_result(
             "change": value(*d_capped),
         },
         "horizon_margin_change": finite(horizon_delta),
+        "horizon_totals": horizon_totals(prepared, agg, t, tier, v),
         "break_even": break_even(plan, cost_per_credit).as_dict(),
         "break_even_cogs": break_even_cogs(plan),
     }

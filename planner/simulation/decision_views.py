@@ -66,6 +66,7 @@ def _optimization_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[
     view: dict[str, Any] = {
         "kind": "optimization",
         "tier": request.get("tier"),
+        "horizon": request.get("month", 1) == "horizon",
         "targets": _targets(request),
         "confidence": answer.get("confidence", request.get("confidence")),
         "feasible": answer["feasible"],

@@ -86,8 +86,7 @@ def optimization_spec(
     """The job's spec for a request on the frozen plan ``inputs`` (``tier`` None: the total of
     all paying tiers, the setting applied to each); ``ValueError`` naming the field
     (``vary[0].max: ...``) for a request it cannot answer."""
-    if month != 1:
-        raise ValueError("month: only month 1 is supported yet (horizon totals are not)")
+    decisions.check_month(month, tier)
     if not 1 <= len(vary) <= 2:
         raise ValueError("vary: one setting (goal seek) or two (grid and frontier)")
     changed = (
@@ -141,6 +140,7 @@ def optimization_spec(
             constraints=engine_constraints,
             confidence=confidence,
             objective=objective,
+            month=month,
         )
         return {"request": request, "mode": "seek", "state": state, "max_passes": decisions.MAX_PASSES}
     state = frontier.grid_begin(
@@ -149,6 +149,7 @@ def optimization_spec(
         vary=(parsed[0], parsed[1]),
         constraints=engine_constraints,
         confidence=confidence,
+        month=month,
     )
     return {"request": request, "mode": "grid", "state": state, "max_passes": 1}
 

@@ -302,7 +302,7 @@ ENDPOINTS: list[Endpoint] = [
             set_field("constraints[0]", {"metric": "gross_margin"}),
             set_field("constraints[0]", {"metric": "gross_margin", "min": 60}),
             set_field("constraints[0]", {"metric": "underwater_loss", "max": 500}),
-            set_field("confidence", 1.5), set_field("month", "horizon"), set_field("month", 2),
+            set_field("confidence", 1.5), set_field("month", "Horizon"), set_field("month", 2),
             set_field("month", True), set_field("objective", "cheapest"),
         ),
         "/scenarios/{id}/",

@@ -70,7 +70,7 @@ def test_cancel(seeded: dict[str, Any], key_client: KeyClient) -> None:
         ({"vary": [{"setting": "seats"}]}, "vary[0].setting", "valid choice"),
         ({"tier": "Max"}, "tier", "no tier named 'Max'"),
         ({"tier": None, "vary": [{"setting": "fee"}]}, "vary[0].setting", "a fee is a tier's"),
-        ({"month": "horizon"}, "month", "month 1"),
+        ({"month": "horizon", "tier": None}, "month", "horizon totals are for one tier"),
         ({"vary": [{"setting": "fee", "max": 40}]}, "vary[0].max", "decimal string"),
         (
             {"constraints": [{"metric": "underwater_loss", "max": 500}]},

@@ -1,6 +1,6 @@
-"""The all-paying-tiers total of a goal seek: one cap on every paying tier, constraints on the
-tiers' month-1 figures summed, checked against the exact total (a 1-D integral, as in
-tests/engine/test_goal_seek.py) and against a plain run of the plan with the cap on each tier."""
+"""The all-paying-tiers total of a goal seek (one cap on every paying tier, constraints on the
+tiers' month-1 figures summed) and constraints on horizon totals, checked against exact values
+(1-D integrals, as in tests/engine/test_goal_seek.py) and against plain runs."""
 
 from __future__ import annotations
 
@@ -15,8 +15,15 @@ from planner.engine.decision_totals import total_figures
 from planner.engine.decisions import Constraint, Vary, goal_seek
 from planner.engine.prepare import tier_with_change
 from planner.engine.simulate import simulate
-from planner.engine.types import EngineInput, TierChange
-from tests.engine.test_goal_seek import COST, SEED, USERS, _over_intensity, analytic_inputs
+from planner.engine.types import EngineInput, Lever, TierChange
+from tests.engine.test_goal_seek import (
+    COST,
+    SEED,
+    USERS,
+    _over_intensity,
+    analytic_inputs,
+    exact_gross_margin_pct,
+)
 
 PRO, MAX = (20.0, 1_000), (40.0, 500)  # fee, subscribers
 
@@ -104,4 +111,72 @@ def test_a_fee_is_refused_for_the_total() -> None:
             constraints=[Constraint("gross_margin", minimum=50)],
             users=1_000,
             seed=1,
+        )
+
+
+# --- Horizon totals ----------------------------------------------------------------------------
+
+
+def horizon_inputs() -> EngineInput:
+    """The analytic tier over three months with 10% monthly churn: every month's users have the
+    same usage distribution, so the horizon's gross margin has month 1's exact value."""
+    base = analytic_inputs()
+    tier = dataclasses.replace(base.tiers[0], churn_monthly=0.1)
+    return dataclasses.replace(base, tiers=(tier,), horizon_months=3)
+
+
+def test_a_lever_that_changes_nothing_has_the_tier_s_horizon_totals() -> None:
+    inputs = horizon_inputs()
+    same = Lever(
+        key="same", label="same fee", plan=(TierChange("pro", monthly_price=inputs.tiers[0].monthly_price),)
+    )
+    results = simulate(dataclasses.replace(inputs, levers=(same,)), users=USERS, seed=SEED)
+    tier = results["tiers"][0]
+    totals = tier["levers"][0]["horizon_totals"]
+    assert totals["revenue"]["value"] == pytest.approx(tier["horizon"]["total_revenue"], rel=1e-9)
+    assert totals["margin"]["value"] == pytest.approx(tier["horizon"]["total_margin"], rel=1e-9)
+    subscriber_months = tier["subscribers"] * sum(0.9**m for m in range(3))
+    underwater_months = sum(
+        month["underwater_share"] * tier["subscribers"] * 0.9**m
+        for m, month in enumerate(tier["horizon"]["months"])
+    )
+    assert totals["underwater_share"]["value"] == pytest.approx(
+        underwater_months / subscriber_months, rel=1e-9
+    )
+
+
+def test_the_largest_cap_for_a_60_percent_margin_over_the_horizon() -> None:
+    g = 60.0
+    answer = goal_seek(
+        horizon_inputs(),
+        tier="pro",
+        vary=Vary("hard_cap", 0, 3000, 1),
+        constraints=[Constraint("gross_margin", minimum=g)],
+        users=USERS,
+        seed=SEED,
+        month="horizon",
+    )
+    assert answer["feasible"]
+    cap, figures, adjacent = answer["value"], answer["figures"], answer["adjacent"]
+    assert figures["bounds"]["gross_margin"] >= g and adjacent["value"] == cap + 1
+    assert adjacent["bounds"]["gross_margin"] < g
+    se = figures["gross_margin_pct"]["mc_error"]
+    exact = exact_gross_margin_pct(cap)
+    step = exact - exact_gross_margin_pct(cap + 1)
+    print(
+        f"horizon cap {cap:.0f}: exact {exact:.3f}%, estimate {figures['gross_margin_pct']}, step {step:.3f}"
+    )
+    assert g - 3 * se <= exact <= g + (1.645 + 3) * se + step
+
+
+def test_horizon_totals_are_for_one_tier() -> None:
+    with pytest.raises(ValueError, match="month: horizon totals are for one tier"):
+        goal_seek(
+            two_tier_inputs(),
+            tier=None,
+            vary=Vary("hard_cap", 0, 100, 1),
+            constraints=[Constraint("gross_margin", minimum=50)],
+            users=1_000,
+            seed=1,
+            month="horizon",
         )

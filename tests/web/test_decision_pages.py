@@ -17,7 +17,14 @@ from tests.simulation.test_optimization_jobs import execute_like_workers
 
 pytestmark = pytest.mark.django_db
 
-FIX = {"tier": "Pro", "change": "cap", "also": "", "max_underwater_pct": "", "confidence": "0.95"}
+FIX = {
+    "tier": "Pro",
+    "change": "cap",
+    "also": "",
+    "max_underwater_pct": "",
+    "confidence": "0.95",
+    "month": "1",
+}
 
 
 def fix(client: Client, run: SimulationRun, **fields: str) -> Any:
@@ -117,3 +124,12 @@ def test_another_organisation_sees_no_decision(other_client: Client, finished_ru
         other_client.post(reverse("scenarios:sensitivity", args=[finished_run.scenario_id])).status_code
         == 404
     )
+
+
+def test_targets_over_the_horizon(signed_in: Client, finished_run: SimulationRun) -> None:
+    response = fix(signed_in, finished_run, min_margin_pct="95", month="horizon")
+    job = SimulationRun.objects.get(kind="optimization")
+    assert response.status_code == 302 and job.spec["request"]["month"] == "horizon"
+    execute_like_workers(job)
+    html = signed_in.get(reverse("decisions:detail", args=[job.pk])).content.decode()
+    assert "Figures Pro, over the horizon" in html and "Targets over the horizon for" in html

@@ -61,6 +61,11 @@ class FixItForm(forms.Form):
         label="Users hitting the cap at most (%)", required=False, min_value=0, max_value=100
     )
     confidence = forms.ChoiceField(label="Confidence", choices=CONFIDENCE_CHOICES, initial="0.95")
+    month = forms.ChoiceField(
+        label="Targets apply to",
+        choices=[("1", "Month 1"), ("horizon", "The whole horizon (one tier)")],
+        initial="1",
+    )
 
     def __init__(
         self,
@@ -88,6 +93,10 @@ class FixItForm(forms.Form):
         if data.get("also") and "@" in str(data.get("change")):
             self.add_error("also", "A grid varies two plan settings; a lever's share goes alone.")
         return data
+
+    def month_value(self) -> int | str:
+        """1 or "horizon", as the service takes it."""
+        return 1 if self.cleaned_data["month"] == "1" else "horizon"
 
     def tier_name(self) -> str | None:
         """The tier's name, or None for the total of all paying tiers."""

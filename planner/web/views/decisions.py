@@ -65,6 +65,7 @@ def optimize_start_view(request: HttpRequest, pk: int) -> HttpResponse:
                 vary=form.vary(),
                 constraints=form.constraints(),
                 confidence=float(form.cleaned_data["confidence"]),
+                month=form.month_value(),
             )
         except (ValueError, SimulationInputError) as error:
             form.add_error(None, _plain(error))
