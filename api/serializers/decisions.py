@@ -16,7 +16,7 @@ from api.fields import StrictCharField, StrictFloatField, StrictIntegerField, _i
 from api.serializers.runs import JOB_FIELDS, JobSerializer
 from planner.core.models import MAX_SEED, MAX_SIMULATED_USERS, MIN_SIMULATED_USERS
 from planner.simulation.models import SimulationRun
-from planner.simulation.optimizations import SENSITIVITY_METRICS
+from planner.simulation.optimizations import MAX_SWEEP_POINTS, SENSITIVITY_METRICS
 from planner.simulation.optimize import METRICS, SETTING_NAMES
 
 #: Settings and metrics measured in money: sent as decimal strings.
@@ -123,6 +123,11 @@ class OptimizationStartSerializer(serializers.Serializer[Any]):
     seed = StrictIntegerField(min_value=0, max_value=MAX_SEED, required=False)
 
 
+class SweepSerializer(serializers.Serializer[Any]):
+    input = StrictCharField(max_length=200, help_text="The input's key, as a tornado's bars name it.")
+    points = StrictIntegerField(min_value=2, max_value=MAX_SWEEP_POINTS, default=9)
+
+
 class SensitivityStartSerializer(serializers.Serializer[Any]):
     tier = StrictCharField(
         allow_null=True,
@@ -137,6 +142,9 @@ class SensitivityStartSerializer(serializers.Serializer[Any]):
         help_text="Input -> [low, high] overriding the default range (null leaves the input out); API.md.",
     )
     metric = serializers.ChoiceField(choices=list(SENSITIVITY_METRICS), default="gross_margin")
+    sweep = SweepSerializer(
+        required=False, help_text="One input at `points` values over its range instead of a tornado."
+    )
     users = StrictIntegerField(min_value=MIN_SIMULATED_USERS, max_value=MAX_SIMULATED_USERS, required=False)
     seed = StrictIntegerField(min_value=0, max_value=MAX_SEED, required=False)
 

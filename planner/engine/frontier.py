@@ -129,6 +129,7 @@ def grid_search(
     users: int,
     seed: int,
     points: int = GRID_POINTS,
+    month: int | str = 1,
 ) -> dict[str, Any]:
     """Two settings on a grid of at most ``points x points`` lattice values, in one pass (every
     combination a plan lever on the baseline's users): each point's figures, bounds and
@@ -136,7 +137,13 @@ def grid_search(
     point beats on margin per user (higher), underwater share and cap-hit share (both lower)
     at once."""
     state = grid_begin(
-        inputs, tier=tier, vary=vary, constraints=constraints, confidence=confidence, points=points
+        inputs,
+        tier=tier,
+        vary=vary,
+        constraints=constraints,
+        confidence=confidence,
+        points=points,
+        month=month,
     )
     results = simulate(grid_pass_input(inputs, state), users=users, seed=seed)
     return grid_answer(grid_advance(state, results), users=users, seed=seed)

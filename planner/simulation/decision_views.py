@@ -121,6 +121,7 @@ def _sensitivity_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[s
     for tier in answer["tiers"]:
         bars = [
             {
+                "input": bar["input"],
                 "label": bar["label"],
                 "low_label": bar["low"]["label"],
                 "high_label": bar["high"]["label"],
@@ -145,8 +146,13 @@ def _sensitivity_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[s
         )
     # The tier whose figure moves most first (a free tier's gross margin does not move at all).
     tiers.sort(key=lambda t: (not t["moved"], -t["top"]))
+    inputs: dict[str, str] = {}
+    for tier in tiers:
+        for bar in tier["bars"]:
+            inputs.setdefault(bar["input"], bar["label"])
     return {
         "kind": "sensitivity",
+        "inputs": list(inputs.items()),
         "metric": {"key": metric, **answer["metrics"][metric]},
         "tiers": tiers,
         "skipped": answer.get("skipped", []),
@@ -154,10 +160,56 @@ def _sensitivity_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[s
     }
 
 
+def _moved_by(label: str, name: str) -> str:
+    """A sweep point's label without the input's name ("Usage median −25%" -> "−25%")."""
+    return label[len(name) :].strip() or label if label.startswith(name) else label
+
+
+def _sweep_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    metric = request.get("metric", "gross_margin")
+    tiers = [
+        {
+            "key": tier["key"],
+            "baseline": tier["baseline"][metric],
+            "points": [
+                {"value": p["value"], "label": _moved_by(p["label"], answer["label"]), **p["figures"][metric]}
+                for p in tier["points"]
+            ],
+        }
+        for tier in answer["tiers"]
+    ]
+    # The tier whose figure moves most first (a free tier's gross margin never moves).
+    tiers.sort(key=lambda t: -(max(p["value"] for p in t["points"]) - min(p["value"] for p in t["points"])))
+    return {
+        "kind": "sweep",
+        "label": answer["label"],
+        "metric": {"key": metric, "label": METRIC_LABELS.get(metric, metric)},
+        "tiers": tiers,
+        "chart": {
+            "sweep": True,
+            "label": answer["label"],
+            "metric": METRIC_LABELS.get(metric, metric),
+            "percent": metric == "gross_margin",
+            "tiers": tiers,
+        },
+    }
+
+
+#: A tornado's or sweep's metrics in words.
+METRIC_LABELS = {
+    "gross_margin": "Gross margin",
+    "underwater_share": "Underwater share",
+    "underwater_loss": "Monthly loss on underwater users",
+    "horizon_margin": "Margin over the horizon",
+}
+
+
 def decision_view(kind: str, request: dict[str, Any], answer: dict[str, Any] | None) -> dict[str, Any] | None:
     """The page's view of a finished job's ``answer`` (None while it has none)."""
     if not answer:
         return None
+    if kind == "sensitivity" and answer.get("sweep"):
+        return _sweep_view(request, answer)
     if kind == "sensitivity":
         return _sensitivity_view(request, answer)
     return _optimization_view(request, answer)

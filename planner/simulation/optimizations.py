@@ -32,6 +32,8 @@ from planner.simulation.plans import scenario_tiers
 from planner.simulation.runs import run_start
 from planner.simulation.scenarios import scenario_duplicate, scenario_update
 
+#: Values of one input a sweep evaluates at most (one simulation each).
+MAX_SWEEP_POINTS = 21
 #: What a tornado can rank its bars by.
 SENSITIVITY_METRICS = tuple(sensitivity_figures.METRICS)
 
@@ -199,16 +201,32 @@ def optimization_start(
 
 
 def sensitivity_spec(
-    inputs: EngineInput, *, tier: str | None, ranges: dict[str, Any] | None, metric: str
+    inputs: EngineInput,
+    *,
+    tier: str | None,
+    ranges: dict[str, Any] | None,
+    metric: str,
+    sweep: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A sensitivity job's spec (``planner.simulation.passes``): every tier's tornado, or only
-    ``tier``'s; ``ValueError`` naming the field (``tier``, ``metric``, ``ranges.<input>``)."""
+    ``tier``'s; with ``sweep`` (``{"input": key, "points": n}``) one input at ``n`` values over
+    its range instead. ``ValueError`` naming the field (``tier``, ``metric``,
+    ``ranges.<input>``, ``sweep.input``, ``sweep.points``)."""
     if tier is not None and tier not in {t.key for t in inputs.tiers}:
         raise ValueError(f"tier: the scenario's plan has no tier named {tier!r}")
     if metric not in SENSITIVITY_METRICS:
         raise ValueError(f"metric: use one of {', '.join(SENSITIVITY_METRICS)}")
-    state = passes.sensitivity_begin(inputs, ranges=ranges)
-    request = {"tier": tier, "ranges": ranges, "metric": metric}
+    request: dict[str, Any] = {"tier": tier, "ranges": ranges, "metric": metric}
+    if sweep is not None:
+        if not 2 <= int(sweep.get("points", 0)) <= MAX_SWEEP_POINTS:
+            raise ValueError(f"sweep.points: from 2 to {MAX_SWEEP_POINTS}")
+        request["sweep"] = {"input": sweep["input"], "points": int(sweep["points"])}
+    try:
+        state = passes.sensitivity_begin(inputs, request=request)
+    except ValueError as error:
+        raise ValueError(
+            str(error).replace("input:", "sweep.input:", 1).replace("points:", "sweep.points:", 1)
+        ) from error
     return {"request": request, "mode": "sensitivity", "state": state, "max_passes": state["total"]}
 
 
@@ -218,6 +236,7 @@ def sensitivity_start(
     tier: str | None = None,
     ranges: dict[str, Any] | None = None,
     metric: str = "gross_margin",
+    sweep: dict[str, Any] | None = None,
     users: int | None = None,
     seed: int | None = None,
 ) -> SimulationRun:
@@ -226,7 +245,7 @@ def sensitivity_start(
     :func:`optimization_start` does."""
 
     def spec_for(inputs: EngineInput) -> dict[str, Any]:
-        return sensitivity_spec(inputs, tier=tier, ranges=ranges, metric=metric)
+        return sensitivity_spec(inputs, tier=tier, ranges=ranges, metric=metric, sweep=sweep)
 
     return run_start(
         scenario=scenario, users=users, seed=seed, kind=SimulationRun.Kind.SENSITIVITY, spec_for=spec_for

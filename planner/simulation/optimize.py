@@ -160,6 +160,7 @@ def scenario_goal_seek(
     confidence: float = 0.95,
     users: int | None = None,
     seed: int | None = None,
+    month: int | str = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Goal seek on ``scenario``'s plan (its frozen snapshot) for ``tier`` (a tier name).
@@ -177,6 +178,7 @@ def scenario_goal_seek(
         constraints=targets.constraints(),
         confidence=confidence,
         objective=objective,
+        month=month,
         users=scenario.simulated_users if users is None else users,
         seed=scenario.seed if seed is None else seed,
         progress=progress,
@@ -202,6 +204,7 @@ def scenario_grid_search(
     confidence: float = 0.95,
     users: int | None = None,
     seed: int | None = None,
+    month: int | str = 1,
 ) -> dict[str, Any]:
     """Two settings of ``tier`` on a grid (``planner.engine.decisions.grid_search``): every
     point's figures and bounds, the Pareto frontier of the feasible ones and, as ``value``, the
@@ -214,6 +217,7 @@ def scenario_grid_search(
         vary=(parsed[0], parsed[1]),
         constraints=targets.constraints(),
         confidence=confidence,
+        month=month,
         users=scenario.simulated_users if users is None else users,
         seed=scenario.seed if seed is None else seed,
     )

@@ -38,9 +38,20 @@ def pass_of_block(block: int, users: int) -> tuple[int, int]:
     return divmod(block, blocks_per_pass(users))
 
 
+def _variants(inputs: EngineInput, request: dict[str, Any]) -> list[sensitivity.Variant]:
+    """A sensitivity job's moved inputs: each input's two ends (a tornado), or one input's
+    points (a sweep: ``request["sweep"]``)."""
+    sweep = request.get("sweep")
+    if sweep:
+        return sensitivity.sweep_variants(
+            inputs, input=sweep["input"], points=sweep["points"], ranges=request.get("ranges")
+        )
+    return sensitivity.sensitivity_variants(inputs, request.get("ranges"))
+
+
 def _sensitivity_passes(inputs: EngineInput, spec: dict[str, Any]) -> list[EngineInput]:
     """A sensitivity job's passes: the baseline, then each variant that needs its own pass."""
-    variants = sensitivity.sensitivity_variants(inputs, spec["request"].get("ranges"))
+    variants = _variants(inputs, spec["request"])
     return [sensitivity.baseline_input(inputs), *(v.inputs for v in variants if v.needs_pass)]
 
 
@@ -82,10 +93,10 @@ def has_next_pass(spec: dict[str, Any]) -> bool:
     return bool(spec["state"]["next"])
 
 
-def sensitivity_begin(inputs: EngineInput, *, ranges: dict[str, Any] | None) -> dict[str, Any]:
+def sensitivity_begin(inputs: EngineInput, *, request: dict[str, Any]) -> dict[str, Any]:
     """A sensitivity job's state before its first pass; ``ValueError`` naming the field for
-    bad ranges."""
-    variants = sensitivity.sensitivity_variants(inputs, ranges)
+    bad ranges or a sweep's input."""
+    variants = _variants(inputs, request)
     total = 1 + sum(v.needs_pass for v in variants)
     return {"passes": 0, "total": total, "figures": [], "next": True}
 
@@ -93,10 +104,14 @@ def sensitivity_begin(inputs: EngineInput, *, ranges: dict[str, Any] | None) -> 
 def _sensitivity_answer(spec: dict[str, Any], snapshot: dict[str, Any]) -> dict[str, Any]:
     inputs = engine_input_from_snapshot(snapshot)
     request = spec["request"]
-    variants = sensitivity.sensitivity_variants(inputs, request.get("ranges"))
+    variants = _variants(inputs, request)
     figures = iter(sensitivity.PassFigures.from_json(f) for f in spec["state"]["figures"])
     baseline = next(figures)
     results = [next(figures) if v.needs_pass else None for v in variants]
+    if request.get("sweep"):
+        return {"sweep": True} | sensitivity.sweep_result(
+            baseline, variants, results, tier=request.get("tier")
+        )
     return sensitivity.sensitivity_tornado(
         baseline,
         variants,

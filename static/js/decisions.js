@@ -67,6 +67,27 @@
 
   const frontierEl = document.getElementById("chart-frontier");
   if (frontierEl && data.points) frontier(frontierEl);
+  function sweep(el, tier) {
+    const labels = tier.points.map(function (p) { return p.label; });
+    const upper = tier.points.map(function (p) { return p.interval[1]; });
+    const lower = tier.points.map(function (p) { return p.interval[0]; });
+    MP.plot(el, [
+      { name: "95% band", x: labels, y: upper, type: "scatter", mode: "lines", line: { width: 0 }, showlegend: false, hoverinfo: "skip" },
+      { name: "95% band", x: labels, y: lower, type: "scatter", mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: "rgba(47,91,211,0.18)" },
+      { name: data.label, x: labels, y: tier.points.map(function (p) { return p.value; }), type: "scatter", mode: "lines+markers", line: { color: MP.colors[0], width: 2 } },
+      { name: "The plan", x: [labels[0], labels[labels.length - 1]], y: [tier.baseline.value, tier.baseline.value], type: "scatter", mode: "lines", line: { color: "#1d2330", dash: "dot", width: 1 } },
+    ], {
+      xaxis: { type: "category", title: { text: data.label + ", moved by" } },
+      yaxis: { title: { text: data.metric }, ticksuffix: data.percent ? "%" : "" },
+    });
+  }
+
+  const sweepEl = document.getElementById("chart-sweep");
+  if (sweepEl && data.sweep) {
+    const sweepPicker = document.getElementById("tier-picker");
+    sweep(sweepEl, data.tiers[0]);
+    if (sweepPicker) sweepPicker.addEventListener("change", function () { sweep(sweepEl, data.tiers[Number(sweepPicker.value)]); });
+  }
   const tornadoEl = document.getElementById("chart-tornado");
   if (tornadoEl && data.tiers) {
     const picker = document.getElementById("tier-picker");

@@ -150,3 +150,18 @@ def test_bad_sensitivity_requests_are_400s_naming_the_field(
     )
     assert response.status_code == 400, response.content
     assert [e["field"] for e in response.json()["errors"]] == [field], response.json()
+
+
+@pytest.mark.django_db
+def test_a_sweep_is_a_sensitivity_with_one_input(seeded: dict[str, Any], key_client: KeyClient) -> None:
+    client = key_client()
+    url = f"{API}/scenarios/{seeded['scenario'].pk}/sensitivities/"
+    body = {"tier": "Pro", "sweep": {"input": "churn", "points": 3}, "users": 2000}
+    response = client.post(url, body, format="json")
+    assert response.status_code == 202, response.content
+    assert response.json()["request"]["sweep"] == {"input": "churn", "points": 3}
+    execute_like_workers(SimulationRun.objects.get(pk=response.json()["id"]), max_rounds=5)
+    result = client.get(f"{API}/optimizations/{response.json()['id']}/").json()["result"]
+    assert result["sweep"] and result["input"] == "churn" and len(result["tiers"][0]["points"]) == 3
+    bad = client.post(url, body | {"sweep": {"input": "weather"}}, format="json")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "sweep.input"

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from planner.engine.sensitivity import sweep
 from planner.simulation import runs
+from planner.simulation.adapter import engine_input_from_snapshot
 from planner.simulation.models import RunBlock, Scenario, SimulationRun
 from planner.simulation.optimizations import (
     ConstraintRequest,
@@ -214,3 +216,19 @@ def test_the_total_of_one_paying_tier_is_that_tier_and_applies_to_it(scenario: S
     cap = finished.results["value"]["hard_cap"]
     assert [float(t.hard_cap_credits or 0) for t in scenario_tiers(applied).filter(name="Pro")] == [cap]
     assert scenario_tiers(applied).get(name="Free").hard_cap_credits == 30  # not a paying tier
+
+
+def test_a_sweep_job_gives_the_sweep_of_the_same_input_in_one_process(scenario: Scenario) -> None:
+    job = sensitivity_start(
+        scenario=scenario, tier="Pro", sweep={"input": "usage_median", "points": 3}, users=2_000
+    )
+    assert job.spec["state"]["total"] == 3  # the baseline, then the ends (the middle point is the plan)
+    finished, _ = execute_like_workers(job, max_rounds=5)
+    inputs = engine_input_from_snapshot(finished.snapshot)
+    in_process = sweep(inputs, input="usage_median", points=3, users=2_000, seed=scenario.seed, tier="Pro")
+    assert finished.results is not None
+    assert {k: v for k, v in finished.results.items() if k not in ("seconds", "sweep")} == in_process
+    with pytest.raises(ValueError, match=r"sweep\.input: 'weather' cannot be swept"):
+        sensitivity_start(scenario=scenario, sweep={"input": "weather", "points": 3}, users=2_000)
+    with pytest.raises(ValueError, match=r"sweep\.points: from 2 to 21"):
+        sensitivity_start(scenario=scenario, sweep={"input": "usage_median", "points": 50}, users=2_000)

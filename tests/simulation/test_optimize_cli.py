@@ -120,3 +120,15 @@ def test_a_cost_lever_s_share_is_varied_on_the_named_lever(scenario: Scenario) -
             "--scenario", str(scenario.pk), "--tier", "Pro", "--vary", "cache_hit_rate", "--lever", "nope",
             "--target-margin", "0.92", "--users", "1000",
         )  # fmt: skip
+
+
+def test_month_horizon_reads_the_tier_s_totals_over_the_horizon(scenario: Scenario) -> None:
+    answer = optimize(
+        "--scenario", str(scenario.pk), "--tier", "Pro", "--vary", "cap:0:2000:1",
+        "--target-margin", "0.95", "--users", "4000", "--month", "horizon",
+    )  # fmt: skip
+    assert answer["feasible"] and answer["figures"]["bounds"]["gross_margin"] >= 95.0
+    with pytest.raises(CommandError, match="month: horizon totals are for one tier"):
+        optimize(
+            "--scenario", str(scenario.pk), "--vary", "cap", "--target-margin", "0.5", "--month", "horizon"
+        )

@@ -133,3 +133,22 @@ def test_targets_over_the_horizon(signed_in: Client, finished_run: SimulationRun
     execute_like_workers(job)
     html = signed_in.get(reverse("decisions:detail", args=[job.pk])).content.decode()
     assert "Figures Pro, over the horizon" in html and "Targets over the horizon for" in html
+
+
+def test_sweep_one_input_from_the_tornado_page(
+    signed_in: Client, finished_run: SimulationRun, scenario: Scenario
+) -> None:
+    signed_in.post(reverse("scenarios:sensitivity", args=[scenario.pk]))
+    tornado = SimulationRun.objects.get(kind="sensitivity")
+    execute_like_workers(tornado, max_rounds=tornado.spec["state"]["total"] + 1)
+    html = signed_in.get(reverse("decisions:detail", args=[tornado.pk])).content.decode()
+    assert 'id="sweep-form"' in html and '<option value="usage_median">' in html
+    response = signed_in.post(
+        reverse("scenarios:sensitivity", args=[scenario.pk]), {"sweep_input": "usage_median"}
+    )
+    job = SimulationRun.objects.filter(kind="sensitivity").exclude(pk=tornado.pk).get()
+    assert response["Location"] == reverse("decisions:detail", args=[job.pk])
+    assert job.spec["request"]["sweep"] == {"input": "usage_median", "points": 9}
+    execute_like_workers(job, max_rounds=job.spec["state"]["total"] + 1)
+    html = signed_in.get(reverse("decisions:detail", args=[job.pk])).content.decode()
+    assert 'id="chart-sweep"' in html and "Gross margin as usage median moves" in html

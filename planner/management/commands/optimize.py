@@ -33,6 +33,12 @@ class Command(BaseCommand):
         parser.add_argument("--max-cap-hit", type=float, help="Share of users hitting the cap at most.")
         parser.add_argument("--objective", choices=["least_change", "max_margin"], default="least_change")
         parser.add_argument("--confidence", type=float, default=0.95)
+        parser.add_argument(
+            "--month",
+            choices=["1", "horizon"],
+            default="1",
+            help="Constraints on month 1 (default) or on the tier's totals over the horizon.",
+        )
         parser.add_argument("--users", type=_positive_int, help="Simulated users (default: the scenario's).")
         parser.add_argument("--seed", type=int, help="Random seed (default: the scenario's).")
         parser.add_argument("--json", action="store_true", help="Print the answer as one JSON object.")
@@ -47,6 +53,7 @@ class Command(BaseCommand):
             cap_hit_share=options["max_cap_hit"],
         )
         scenario = _find_scenario(options["scenario"])
+        month: int | str = 1 if options["month"] == "1" else "horizon"
 
         def progress(done: int, total: int) -> None:
             if sys.stderr.isatty():
@@ -60,6 +67,7 @@ class Command(BaseCommand):
                     vary=(options["vary"][0], options["vary"][1]),
                     targets=targets,
                     confidence=options["confidence"],
+                    month=month,
                     users=options["users"],
                     seed=options["seed"],
                 )
@@ -76,6 +84,7 @@ class Command(BaseCommand):
                 targets=targets,
                 objective=options["objective"],
                 confidence=options["confidence"],
+                month=month,
                 users=options["users"],
                 seed=options["seed"],
                 progress=progress,

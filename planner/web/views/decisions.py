@@ -77,10 +77,12 @@ def optimize_start_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def sensitivity_start_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """Start a sensitivity analysis of the scenario (every tier, default ranges)."""
+    """Start a sensitivity analysis of the scenario (every tier, default ranges), or, with
+    ``sweep_input`` in POST, a sweep of that input at 9 values over its range."""
     scenario = _scenario(request, pk)
+    swept = request.POST.get("sweep_input", "")
     try:
-        job = sensitivity_start(scenario=scenario)
+        job = sensitivity_start(scenario=scenario, sweep={"input": swept, "points": 9} if swept else None)
     except (ValueError, SimulationInputError) as error:
         messages.error(request, _plain(error))
         return redirect("scenarios:editor", pk=scenario.pk)
