@@ -78,7 +78,7 @@ def _unit_errors(data: dict[str, Any], names: tuple[str, ...], money: bool) -> d
 
 
 class VarySerializer(serializers.Serializer[Any]):
-    setting = serializers.ChoiceField(choices=sorted(SETTING_NAMES))
+    setting = serializers.ChoiceField(choices=sorted([*SETTING_NAMES, "seat_fee"]))
     min = AmountField(required=False, help_text="Start of the range (default: see API.md).")
     max = AmountField(required=False, help_text="End of the range.")
     step = AmountField(required=False, help_text="Resolution ($0.01 fees, 1 credit, 0.005 shares).")
@@ -87,7 +87,7 @@ class VarySerializer(serializers.Serializer[Any]):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        money = SETTING_NAMES[attrs["setting"]] in MONEY_SETTINGS
+        money = attrs["setting"] == "seat_fee" or SETTING_NAMES[attrs["setting"]] in MONEY_SETTINGS
         errors = _unit_errors(attrs, ("min", "max", "step"), money)
         if errors:
             raise serializers.ValidationError(errors)

@@ -9,6 +9,7 @@ from typing import Any
 #: Settings in words, with how to show a value (``money``, ``credits``, ``share``).
 SETTING_WORDS = {
     "fee": ("monthly fee", "money"),
+    "seat_fee": ("seat price", "money"),
     "hard_cap": ("hard cap", "credits"),
     "included_credits": ("included credits", "credits"),
     "overage_price": ("overage price per credit", "money"),

@@ -84,11 +84,18 @@ def optimization_spec(
     confidence: float,
     objective: decisions.Objective,
     month: int | str,
+    seats: int | None = None,
 ) -> dict[str, Any]:
     """The job's spec for a request on the frozen plan ``inputs`` (``tier`` None: the total of
     all paying tiers, the setting applied to each); ``ValueError`` naming the field
-    (``vary[0].max: ...``) for a request it cannot answer."""
+    (``vary[0].max: ...``) for a request it cannot answer. ``seats``: the tier's seats when it
+    is priced per seat (a ``seat_fee`` is searched as the fee it bills: seats x seat fee, on a
+    lattice of $0.01 per seat, and answered per seat)."""
     decisions.check_month(month, tier)
+    wanted = [(i, item) for i, item in enumerate(vary) if item.setting == "seat_fee"]
+    if wanted and not seats:
+        raise ValueError(f"vary[{wanted[0][0]}].setting: the tier is not priced per seat")
+    vary = [_as_fee(item, seats or 1) if item.setting == "seat_fee" else item for item in vary]
     if not 1 <= len(vary) <= 2:
         raise ValueError("vary: one setting (goal seek) or two (grid and frontier)")
     changed = (
@@ -126,7 +133,7 @@ def optimization_spec(
             decisions.validate_request(inputs, tier, one, engine_constraints)
         except ValueError as error:
             raise ValueError(str(error).replace("vary", f"vary[{i}]", 1)) from error
-    request = {
+    request: dict[str, Any] = {
         "tier": tier,
         "vary": [vars(v) for v in vary],
         "constraints": [vars(c) for c in constraints],
@@ -144,7 +151,13 @@ def optimization_spec(
             objective=objective,
             month=month,
         )
-        return {"request": request, "mode": "seek", "state": state, "max_passes": decisions.MAX_PASSES}
+        return {
+            "request": request,
+            "mode": "seek",
+            "state": state,
+            "max_passes": decisions.MAX_PASSES,
+            "seats": seats if wanted else None,
+        }
     state = frontier.grid_begin(
         inputs,
         tier=tier,
@@ -153,7 +166,22 @@ def optimization_spec(
         confidence=confidence,
         month=month,
     )
-    return {"request": request, "mode": "grid", "state": state, "max_passes": 1}
+    return {
+        "request": request,
+        "mode": "grid",
+        "state": state,
+        "max_passes": 1,
+        "seats": seats if wanted else None,
+    }
+
+
+def _as_fee(item: VaryRequest, seats: int) -> VaryRequest:
+    """A seat fee's range as the fee it bills (seats x seat fee; step $0.01 per seat)."""
+
+    def scaled(x: float | None) -> float | None:
+        return None if x is None else x * seats
+
+    return VaryRequest("fee", scaled(item.min), scaled(item.max), scaled(item.step) or 0.01 * seats)
 
 
 def _setting(name: str, index: int) -> str:
@@ -184,9 +212,13 @@ def optimization_start(
     ``SimulationInputError`` as :func:`~planner.simulation.runs.run_start` does.
     """
 
+    plan_tier = scenario_tiers(scenario).filter(name=tier).first() if tier is not None else None
+    seats = plan_tier.seats if plan_tier is not None and plan_tier.billing_field == "seat_fee" else None
+
     def spec_for(inputs: EngineInput) -> dict[str, Any]:
         return optimization_spec(
             inputs,
+            seats=seats,
             tier=tier,
             vary=vary,
             constraints=constraints,
@@ -308,14 +340,15 @@ def optimization_apply(
         for tier in scenario_tiers(new).filter(name__in=names):
             data: dict[str, Any] = {}
             for setting, value in values.items():
-                if setting == "fee":
-                    data |= _fee_in_billing_field(tier, value)
+                if setting in ("fee", "seat_fee"):
+                    monthly = value * (tier.seats or 1) if setting == "seat_fee" else value
+                    data |= _fee_in_billing_field(tier, monthly)
                 elif setting in TIER_FIELD_OF_SETTING:
                     data[TIER_FIELD_OF_SETTING[setting]] = value
             if data:
                 tier_update(tier=tier, data=data)
         for setting, value in values.items():
-            if setting not in TIER_FIELD_OF_SETTING and setting != "fee":
+            if setting not in TIER_FIELD_OF_SETTING and setting not in ("fee", "seat_fee"):
                 key = next(v.get("lever") for v in request["vary"] if v.get("lever"))
                 for lever in levers:
                     if lever["key"] == key:

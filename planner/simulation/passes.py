@@ -122,6 +122,27 @@ def _sensitivity_answer(spec: dict[str, Any], snapshot: dict[str, Any]) -> dict[
     )
 
 
+def _per_seat(answer: dict[str, Any], seats: int) -> dict[str, Any]:
+    """A goal seek of a seat fee searched as the fee it bills, answered per seat."""
+
+    def seat(point: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if point is None else point | {"value": round(point["value"] / seats, 10)}
+
+    points: dict[str, Any] = {
+        key: seat(answer.get(key)) for key in ("figures", "adjacent", "closest") if key in answer
+    }
+    return (
+        answer
+        | points
+        | {
+            "setting": "seat_fee",
+            "seats": seats,
+            "current": None if answer["current"] is None else answer["current"] / seats,
+            "value": None if answer["value"] is None else round(answer["value"] / seats, 10),
+        }
+    )
+
+
 def job_answer(*, spec: dict[str, Any], snapshot: dict[str, Any], users: int, seed: int) -> dict[str, Any]:
     """The results of a finished decision job: for an optimization, the engine's answer with
     ``value`` keyed by setting (``{"hard_cap": 455}``, None when infeasible); for a sensitivity
@@ -131,6 +152,8 @@ def job_answer(*, spec: dict[str, Any], snapshot: dict[str, Any], users: int, se
         return _sensitivity_answer(spec, snapshot)
     if spec["mode"] == "seek":
         answer = decisions.seek_answer(state, users=users, seed=seed)
+        if spec.get("seats"):
+            answer = _per_seat(answer, spec["seats"])
         value = answer["value"]
         return answer | {"value": None if value is None else {answer["setting"]: value}}
     answer = frontier.grid_answer(state, users=users, seed=seed)

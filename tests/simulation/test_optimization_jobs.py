@@ -5,11 +5,13 @@ of the scenario's runs."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from planner.engine.sensitivity import sweep
+from planner.products.services import tier_update
 from planner.simulation import runs
 from planner.simulation.adapter import engine_input_from_snapshot
 from planner.simulation.models import RunBlock, Scenario, SimulationRun
@@ -232,3 +234,30 @@ def test_a_sweep_job_gives_the_sweep_of_the_same_input_in_one_process(scenario: 
         sensitivity_start(scenario=scenario, sweep={"input": "weather", "points": 3}, users=2_000)
     with pytest.raises(ValueError, match=r"sweep\.points: from 2 to 21"):
         sensitivity_start(scenario=scenario, sweep={"input": "usage_median", "points": 50}, users=2_000)
+
+
+def test_a_seat_price_is_searched_as_the_fee_it_bills_and_answered_per_seat(scenario: Scenario) -> None:
+    pro = scenario_tiers(scenario).get(name="Pro")
+    tier_update(tier=pro, data={"monthly_fee": Decimal(0), "seat_fee": Decimal("10"), "seats": 2})
+    target = [ConstraintRequest("gross_margin", min=0.9)]
+    per_seat = optimization_start(
+        scenario=scenario, tier="Pro", vary=[VaryRequest("seat_fee", 5, 50)], constraints=target, users=USERS
+    )
+    by_fee = optimization_start(
+        scenario=scenario,
+        tier="Pro",
+        vary=[VaryRequest("fee", 10, 100, 0.02)],
+        constraints=target,
+        users=USERS,
+    )
+    seat_answer, fee_answer = (execute_like_workers(job)[0].results for job in (per_seat, by_fee))
+    assert seat_answer is not None and fee_answer is not None
+    assert seat_answer["value"] == {"seat_fee": pytest.approx(fee_answer["value"]["fee"] / 2, abs=1e-9)}
+    assert seat_answer["figures"]["bounds"] == fee_answer["figures"]["bounds"]
+    assert seat_answer["current"] == 10 and seat_answer["seats"] == 2
+    applied = scenario_tiers(optimization_apply(job=SimulationRun.objects.get(pk=per_seat.pk))).get(
+        name="Pro"
+    )
+    assert applied.seat_fee == Decimal(str(seat_answer["value"]["seat_fee"])).quantize(Decimal("0.01"))
+    with pytest.raises(ValueError, match=r"vary\[0\]\.setting: the tier is not priced per seat"):
+        optimization_start(scenario=scenario, tier="Free", vary=[VaryRequest("seat_fee")], constraints=target)

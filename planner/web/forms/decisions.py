@@ -14,6 +14,7 @@ from planner.simulation.optimizations import ConstraintRequest, VaryRequest
 PLAN_CHOICES = [
     ("cap", "Hard cap (credits a month)"),
     ("fee", "Monthly fee"),
+    ("seat_fee", "Seat price (a tier priced per seat)"),
     ("included_credits", "Included credits"),
     ("overage_price", "Overage price per credit"),
 ]
