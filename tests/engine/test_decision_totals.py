@@ -100,6 +100,11 @@ def test_the_largest_common_cap_for_a_70_percent_total_margin() -> None:
     margin = sum(t["subscribers"] * t["margin_per_user"]["value"] for t in plain["tiers"])
     revenue = sum(t["subscribers"] * t["revenue_per_user"]["value"] for t in plain["tiers"])
     assert 100 * margin / revenue == pytest.approx(figures["gross_margin_pct"]["value"], abs=1e-9)
+    # (d) an independent run with 4x the users and another seed meets the target
+    check = simulate(dataclasses.replace(inputs, tiers=capped), users=4 * USERS, seed=SEED + 1)
+    margin = sum(t["subscribers"] * t["margin_per_user"]["value"] for t in check["tiers"])
+    revenue = sum(t["subscribers"] * t["revenue_per_user"]["value"] for t in check["tiers"])
+    assert 100 * margin / revenue >= g
 
 
 def test_a_fee_is_refused_for_the_total() -> None:
@@ -167,6 +172,11 @@ def test_the_largest_cap_for_a_60_percent_margin_over_the_horizon() -> None:
         f"horizon cap {cap:.0f}: exact {exact:.3f}%, estimate {figures['gross_margin_pct']}, step {step:.3f}"
     )
     assert g - 3 * se <= exact <= g + (1.645 + 3) * se + step
+    # an independent run with 4x the users and another seed meets the target over the horizon
+    inputs = horizon_inputs()
+    capped = (tier_with_change(inputs.tiers[0], TierChange("pro", hard_cap=cap)),)
+    check = simulate(dataclasses.replace(inputs, tiers=capped), users=4 * USERS, seed=SEED + 1)["tiers"][0]
+    assert 100 * check["horizon"]["total_margin"] / check["horizon"]["total_revenue"] >= g
 
 
 def test_horizon_totals_are_for_one_tier() -> None:
