@@ -279,13 +279,23 @@ def _bar(
     (low_variant, low_result), (high_variant, high_result) = pair["low"], pair["high"]
     low = _variant_figures(low_result, low_variant, t)
     high = _variant_figures(high_result, high_variant, t)
-    swing = high[metric][0] - low[metric][0]
-    error = stats.paired_error(high[metric][1] - low[metric][1])
+    swings = {name: _swing(low[name], high[name]) for name in METRICS}
     return {
         "input": low_variant.input,
         "label": low_variant.name,
         "low": {"value": low_variant.value, "label": low_variant.label, "figures": _point(base, low)},
         "high": {"value": high_variant.value, "label": high_variant.label, "figures": _point(base, high)},
+        **swings[metric],
+        "swings": swings,
+    }
+
+
+def _swing(low: Figure, high: Figure) -> dict[str, Any]:
+    """``|high - low|`` of one metric with the paired error of ``high - low``, its 95% interval
+    and whether that interval holds 0 (the bar is within simulation noise)."""
+    swing = high[0] - low[0]
+    error = stats.paired_error(high[1] - low[1])
+    return {
         "swing": _finite(abs(swing)),
         "swing_error": _finite(error),
         "swing_interval": _interval(swing, error),

@@ -116,6 +116,16 @@ def _optimization_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[
     return view
 
 
+def _swing_of(bar: dict[str, Any], name: str, metric: str) -> dict[str, Any]:
+    """A bar's swing of figure ``name`` (answers stored before every figure had its own swing
+    carry the ranked ``metric``'s only; the others show as within noise)."""
+    if name in bar.get("swings", {}):
+        return dict(bar["swings"][name])
+    if name == metric:
+        return {"swing": bar["swing"], "within_noise": bar["within_noise"]}
+    return {"swing": 0.0, "within_noise": True}
+
+
 def _sensitivity_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
     metric = answer["metric"]
     tiers = []
@@ -131,6 +141,15 @@ def _sensitivity_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[s
                 "swing": bar["swing"],
                 "swing_interval": bar["swing_interval"],
                 "within_noise": bar["within_noise"],
+                # every headline figure's ends and swing, for the page's figure picker
+                "metrics": {
+                    name: {
+                        "low": bar["low"]["figures"][name],
+                        "high": bar["high"]["figures"][name],
+                        **_swing_of(bar, name, metric),
+                    }
+                    for name in answer["metrics"]
+                },
             }
             for bar in tier["bars"]
         ]
@@ -157,7 +176,8 @@ def _sensitivity_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[s
         "metric": {"key": metric, **answer["metrics"][metric]},
         "tiers": tiers,
         "skipped": answer.get("skipped", []),
-        "chart": {"metric": metric, "unit": answer["metrics"][metric]["unit"], "tiers": tiers},
+        "metrics": [(key, m["label"]) for key, m in answer["metrics"].items()],
+        "chart": {"metric": metric, "metrics": answer["metrics"], "tiers": tiers},
     }
 
 

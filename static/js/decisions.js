@@ -33,14 +33,20 @@
     });
   }
 
-  function tornado(el, tier) {
-    const bars = tier.bars.slice().reverse();  // largest swing on top
+  function tornado(el, tier, metric) {
+    // Bars of the chosen figure, largest swing on top; within noise: grey.
+    const bars = tier.bars.map(function (b) {
+      return Object.assign({ label: b.label, low_label: b.low_label, high_label: b.high_label }, b.metrics[metric]);
+    }).sort(function (a, b) { return a.swing - b.swing; });
     const labels = bars.map(function (b) { return b.label; });
+    const unit = data.metrics[metric].unit;
+    const scale = unit === "share" ? 100 : 1;  // shares are drawn in percentage points
     function end(side, color) {
       return {
         name: side === "low" ? "Low end" : "High end",
+        showlegend: false,
         type: "bar", orientation: "h", y: labels,
-        x: bars.map(function (b) { return b[side].delta; }),
+        x: bars.map(function (b) { return b[side].delta * scale; }),
         base: 0,
         text: bars.map(function (b) { return b[side + "_label"]; }),
         textposition: "none",
@@ -48,25 +54,26 @@
         marker: { color: bars.map(function (b) { return b.within_noise ? "#c9ced8" : color; }) },
         error_x: {
           type: "data", symmetric: false, color: "#444",
-          array: bars.map(function (b) { return b[side].delta_interval[1] - b[side].delta; }),
-          arrayminus: bars.map(function (b) { return b[side].delta - b[side].delta_interval[0]; }),
+          array: bars.map(function (b) { return (b[side].delta_interval[1] - b[side].delta) * scale; }),
+          arrayminus: bars.map(function (b) { return (b[side].delta - b[side].delta_interval[0]) * scale; }),
         },
       };
     }
-    const unit = data.unit === "percent" ? " pts" : "";
+    function key(name, color) {  // legend entries in the ends' colours (the bars may start grey)
+      return { name: name, type: "bar", orientation: "h", x: [null], y: [null], marker: { color: color }, hoverinfo: "skip" };
+    }
+    const axis = { percent: "percentage points", share: "percentage points", money: MP.currencySymbol(currency) }[unit] || unit;
     const height = Math.max(320, 44 * bars.length + 120);
     el.style.height = height + "px";  // a style set from script: the CSP refuses style attributes
-    MP.plot(el, [end("low", MP.colors[0]), end("high", MP.colors[1])], {
+    MP.plot(el, [end("low", MP.colors[0]), end("high", MP.colors[1]), key("Low end", MP.colors[0]), key("High end", MP.colors[1])], {
       barmode: "overlay",
       margin: { l: 220, r: 16, t: 36, b: 52 },
-      xaxis: { title: { text: "Change against the plan" + (unit ? " (percentage points)" : "") }, zeroline: true },
+      xaxis: { title: { text: data.metrics[metric].label + ": change against the plan (" + axis + ")" }, zeroline: true },
       yaxis: { automargin: true },
       height: height,
     });
   }
 
-  const frontierEl = document.getElementById("chart-frontier");
-  if (frontierEl && data.points) frontier(frontierEl);
   function sweep(el, tier) {
     const labels = tier.points.map(function (p) { return p.label; });
     const upper = tier.points.map(function (p) { return p.interval[1]; });
@@ -89,9 +96,12 @@
     if (sweepPicker) sweepPicker.addEventListener("change", function () { sweep(sweepEl, data.tiers[Number(sweepPicker.value)]); });
   }
   const tornadoEl = document.getElementById("chart-tornado");
-  if (tornadoEl && data.tiers) {
+  if (tornadoEl && data.tiers && !data.sweep) {
     const picker = document.getElementById("tier-picker");
-    tornado(tornadoEl, data.tiers[0]);
-    if (picker) picker.addEventListener("change", function () { tornado(tornadoEl, data.tiers[Number(picker.value)]); });
+    const metricPicker = document.getElementById("metric-picker");
+    const draw = function () { tornado(tornadoEl, data.tiers[Number(picker.value)], metricPicker.value); };
+    draw();
+    picker.addEventListener("change", draw);
+    metricPicker.addEventListener("change", draw);
   }
 })();
