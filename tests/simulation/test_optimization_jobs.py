@@ -5,10 +5,12 @@ of the scenario's runs."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from planner.engine.sensitivity import sweep
 from planner.products.services import tier_update
@@ -261,3 +263,21 @@ def test_a_seat_price_is_searched_as_the_fee_it_bills_and_answered_per_seat(scen
     assert applied.seat_fee == Decimal(str(seat_answer["value"]["seat_fee"])).quantize(Decimal("0.01"))
     with pytest.raises(ValueError, match=r"vary\[0\]\.setting: the tier is not priced per seat"):
         optimization_start(scenario=scenario, tier="Free", vary=[VaryRequest("seat_fee")], constraints=target)
+
+
+def test_the_reaper_requeues_a_lost_pass_and_cancel_stops_the_job(scenario: Scenario) -> None:
+    """A pass whose blocks were lost (worker gone, message lost) is re-queued by the runs'
+    reaper like a run's; a cancelled job's chunks stop before their next block."""
+    job = pro_cap_for_95_percent(scenario, users=USERS)
+    runs._prepared.cache_clear()
+    runs._users.cache_clear()
+    runs.chunk_execute(run_id=job.pk, blocks=[0], worker="test:1")
+    runs.run_merge(run_id=job.pk)  # pass 2 planned: block 1; its message never arrives
+    queued: list[tuple[int, list[int]]] = []
+    later = timezone.now() + timedelta(minutes=5)
+    report = runs.runs_reap(now=later, enqueue=lambda run_id, blocks: queued.append((run_id, blocks)))
+    assert report.requeued_runs == [job.pk] and queued == [(job.pk, [1])]
+    runs.run_cancel(run=job)
+    assert runs.chunk_execute(run_id=job.pk, blocks=[1], worker="test:1") == 0
+    job.refresh_from_db()
+    assert job.status == "cancelled" and job.blocks_done == 1
