@@ -15,11 +15,13 @@ from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
+from django.utils import timezone
 
 from planner.accounts.models import Membership, Organization
 from planner.alerts.models import AlertRule
 from planner.alerts.rules import alert_rule_create
 from planner.core.services import model_update
+from planner.devtools.demo_actuals import demo_actuals_seed
 from planner.products.models import Product, Tier, Workload
 from planner.products.services import ModelShare, usage_distribution_set, workload_models_set
 from planner.simulation.models import Scenario
@@ -150,11 +152,14 @@ def _ai_model(key: tuple[str, str]) -> AIModel:
         ) from None
 
 
-def demo_seed(*, price_date: datetime.date = DEMO_PRICE_DATE) -> Organization:
+def demo_seed(
+    *, price_date: datetime.date = DEMO_PRICE_DATE, now: datetime.datetime | None = None
+) -> Organization:
     """Create or restore the demo: user ``demo`` (superuser), organisation "Demo AI", product
     "Demo Copilot" (Free/Pro/Team; chat, document Q&A, agent task) with scenario "Baseline"
-    (three levers) and two alert rules, and product "Benchmark Copilot" with the standard
-    benchmark scenario.
+    (three levers), two alert rules and actual usage of 60 customers from the first day of the
+    month before last to ``now`` (``planner.devtools.demo_actuals``; the clock by default), and
+    product "Benchmark Copilot" with the standard benchmark scenario.
     Imports the price catalog first when it is empty."""
     if not AIModel.objects.exists():
         logger.info("Price catalog empty: importing the bundled genai-prices catalog")
@@ -203,6 +208,7 @@ def demo_seed(*, price_date: datetime.date = DEMO_PRICE_DATE) -> Organization:
             price_date=price_date,
         )
         _alert_rules_seed(organization, demo_product)
+    demo_actuals_seed(organization, demo_product, now=now or timezone.now())
     return organization
 
 

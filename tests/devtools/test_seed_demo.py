@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from decimal import Decimal
 from io import StringIO
@@ -12,14 +13,16 @@ from django.core.management import call_command
 from genai_prices import data as genai_data
 
 from planner.accounts.models import Membership, Organization
+from planner.actuals.models import Customer, UsageRecord
 from planner.alerts.models import AlertRule
 from planner.devtools import demo
 from planner.products.correlations import correlation_matrix
 from planner.products.models import Product, Tier, UsageDistribution, Workload, WorkloadModel
 from planner.products.selectors import live_tiers
 from planner.simulation.models import Scenario
+from pricing.catalog import catalog_import
 from pricing.models import AIModel
-from tests.factories import AIModelFactory, ProviderFactory
+from tests.conftest import PRICED_MODELS
 
 SEEDED_MODELS = (
     Organization,
@@ -31,6 +34,8 @@ SEEDED_MODELS = (
     UsageDistribution,
     Scenario,
     AlertRule,
+    Customer,
+    UsageRecord,
 )
 
 
@@ -44,12 +49,14 @@ def test_demo_models_exist_in_the_bundled_catalog() -> None:
 
 
 @pytest.mark.django_db
-def test_seed_demo_is_idempotent(ai_models: dict[str, AIModel]) -> None:
-    call_command("seed_demo", stdout=StringIO())
+def test_seed_demo_is_idempotent(priced_models: dict[str, AIModel]) -> None:
+    now = "2026-12-07T15:00:00+00:00"
+    call_command("seed_demo", "--now", now, stdout=StringIO())
     first = counts()
     ids = sorted(Tier.objects.values_list("id", flat=True))
-    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", "--now", now, stdout=StringIO())
     assert counts() == first
+    assert first.pop("UsageRecord") > 6_000  # 60 customers' days since 1 October
     assert sorted(Tier.objects.values_list("id", flat=True)) == ids
     assert first == {
         "Organization": 1,
@@ -61,11 +68,12 @@ def test_seed_demo_is_idempotent(ai_models: dict[str, AIModel]) -> None:
         "UsageDistribution": 36,
         "Scenario": 2,
         "AlertRule": 2,
+        "Customer": 60,
     }
 
 
 @pytest.mark.django_db
-def test_seed_demo_builds_the_standard_scenario(ai_models: dict[str, AIModel]) -> None:
+def test_seed_demo_builds_the_standard_scenario(priced_models: dict[str, AIModel]) -> None:
     organization = demo.demo_seed(price_date=datetime.date(2026, 11, 1))
     user = get_user_model().objects.get(username="demo")
     assert user.is_superuser and user.check_password("demo-margin")
@@ -104,7 +112,7 @@ def test_seed_demo_builds_the_standard_scenario(ai_models: dict[str, AIModel]) -
         "Response cache 30%",
         "Prompt distillation 25%",
     ]
-    assert scenario.levers[0]["routing_model"] == ai_models["small"].pk
+    assert scenario.levers[0]["routing_model"] == priced_models["small"].pk
     scenario.full_clean()
     plan = {tier.name: tier for tier in scenario.tiers.all()}
     assert {name: tier.live_tier_id for name, tier in plan.items()} == {
@@ -119,10 +127,11 @@ def test_seed_demo_imports_the_catalog_when_empty(monkeypatch: pytest.MonkeyPatc
     calls: list[int] = []
 
     def fake_import() -> None:
+        """The demo's three models only (the whole catalog takes longer), priced."""
         calls.append(1)
-        openai = ProviderFactory.create(slug="openai")
-        for slug in ("gpt-4o-mini", "gpt-4o", "o3"):
-            AIModelFactory.create(provider=openai, slug=slug)
+        openai = next(p for p in genai_data.providers if p.id == "openai")
+        only = dataclasses.replace(openai, models=[m for m in openai.models if m.id in PRICED_MODELS])
+        catalog_import(providers=[only])
 
     monkeypatch.setattr(demo, "catalog_import", fake_import)
     demo.demo_seed()

@@ -42,7 +42,7 @@ def test_production_settings_refuse_seed_demo_without_force(tmp_path: Path) -> N
 
 @pytest.mark.django_db
 @override_settings(SEED_DEMO_REQUIRES_FORCE=True)
-def test_refusal_creates_nothing_and_force_seeds(ai_models: dict[str, AIModel]) -> None:
+def test_refusal_creates_nothing_and_force_seeds(priced_models: dict[str, AIModel]) -> None:
     with pytest.raises(CommandError, match="would create the superuser demo/demo-margin"):
         call_command("seed_demo", stdout=StringIO())
     assert not get_user_model().objects.filter(username=DEMO_USERNAME).exists()
@@ -53,6 +53,6 @@ def test_refusal_creates_nothing_and_force_seeds(ai_models: dict[str, AIModel]) 
 
 
 @pytest.mark.django_db
-def test_development_and_test_settings_seed_without_force(ai_models: dict[str, AIModel]) -> None:
+def test_development_and_test_settings_seed_without_force(priced_models: dict[str, AIModel]) -> None:
     call_command("seed_demo", stdout=StringIO())
     assert get_user_model().objects.filter(username=DEMO_USERNAME).exists()

@@ -25,6 +25,12 @@ class Command(BaseCommand):
             help=f"Catalog price date pinned in the demo scenario (YYYY-MM-DD, default {DEMO_PRICE_DATE}).",
         )
         parser.add_argument(
+            "--now",
+            type=datetime.datetime.fromisoformat,
+            default=None,
+            help="The clock the demo's actual usage runs up to (ISO 8601 with offset; default: now).",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Run even under production settings, which refuse it: the demo user is a superuser "
@@ -38,7 +44,7 @@ class Command(BaseCommand):
                 f"{DEMO_USERNAME}/{DEMO_PASSWORD}, whom anyone can sign in as. Pass --force to do it anyway."
             )
         try:
-            organization = demo_seed(price_date=options["price_date"])
+            organization = demo_seed(price_date=options["price_date"], now=options["now"])
         except LookupError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
