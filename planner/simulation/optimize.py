@@ -1,6 +1,8 @@
-"""Goal seek for a scenario (issue #14, first step): the least change of one plan setting of one
-tier that meets month-1 constraints with confidence, computed in this process from the
-scenario's frozen snapshot (``planner.engine.decisions``).
+"""Goal seek for a scenario in this process (issue #14; ``manage.py optimize``): the least change
+of one plan setting of one tier (or of every paying tier: the total) that meets constraints on
+month 1 or on the horizon's totals with confidence, from the scenario's frozen snapshot
+(``planner.engine.decisions``). The API's and the web's jobs run the same search pass by pass
+on workers (``planner.simulation.optimizations``); the request's names and defaults are here.
 
 Units as in the rest of the API: shares and the target gross margin are fractions (0.6 = 60 %),
 money in the organisation's currency. ``fee`` is the tier's monthly revenue per subscriber
@@ -8,8 +10,7 @@ money in the organisation's currency. ``fee`` is the tier's monthly revenue per 
 
 Two settings are searched on a grid in one pass, with the Pareto frontier of the feasible
 points (``scenario_grid_search``); a cost lever's share is varied on a lever of the scenario
-named by its key. Not yet here (see the issue's notes): horizon constraints, the
-all-paying-tiers total, sensitivity, jobs with progress and cancel, API and web.
+named by its key.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """``manage.py optimize --scenario ID [--tier NAME] --vary SETTING[:MIN:MAX:STEP] [--target-margin 0.6]
 [--target-underwater 0.05] [--max-loss 500] [--max-cap-hit 0.02] [--objective least_change|max_margin]
-[--confidence 0.95] [--users N] [--seed S] --json``: a goal seek in this process (one setting)."""
+[--confidence 0.95] [--month 1|horizon] [--users N] [--seed S] --json``: a goal seek (one
+--vary) or a grid and its Pareto frontier (two) in this process; without --tier, the total of
+all paying tiers."""
 
 from __future__ import annotations
 
@@ -16,7 +18,10 @@ from planner.simulation.optimize import Targets, scenario_goal_seek, scenario_gr
 
 
 class Command(BaseCommand):
-    help = "Find the least change of one plan setting that meets month-1 targets with confidence."
+    help = (
+        "Find the least change of one plan setting that meets targets (month 1 or the horizon) "
+        "with confidence; two --vary give a grid and its frontier."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--scenario", required=True, help="Scenario id or exact name.")
