@@ -127,7 +127,7 @@ def draw_floor(*, users: int, months: int, workloads: int) -> dict[str, Any] | N
     return floor
 
 
-def _benchmark_scenario() -> Scenario:
+def benchmark_scenario() -> Scenario:
     """The demo's standard benchmark scenario (seeding the demo first if needed)."""
     scenario = Scenario.objects.filter(
         product__name=BENCHMARK_PRODUCT_NAME, name=BENCHMARK_SCENARIO_NAME
@@ -150,7 +150,7 @@ def _finished(run_id: int) -> SimulationRun | None:
     return run if run.is_finished else None
 
 
-def _wait_finished(run_id: int, timeout: float) -> SimulationRun:
+def wait_finished(run_id: int, timeout: float) -> SimulationRun:
     run: SimulationRun = wait_for(
         lambda: _finished(run_id), timeout=timeout, what=f"run {run_id}", interval=0.2
     )
@@ -161,14 +161,14 @@ def jobs_benchmark(
     *, users: int, concurrencies: Sequence[int], log_dir: Path, timeout: float = 3600
 ) -> dict[str, Any]:
     """Run the standard scenario through Celery once per worker concurrency; compare results."""
-    scenario = _benchmark_scenario()
+    scenario = benchmark_scenario()
     rows: list[dict[str, Any]] = []
     reference: dict[str, Any] | None = None
     for concurrency in concurrencies:
         with celery_worker_process(concurrency=concurrency, log_dir=log_dir) as worker:
             started = time.perf_counter()
             run = runs.run_start(scenario=scenario, users=users)
-            run = _wait_finished(run.pk, timeout)
+            run = wait_finished(run.pk, timeout)
             seconds = time.perf_counter() - started
             rss = worker.peak_rss_mb()
         if run.status != SimulationRun.Status.SUCCEEDED:
@@ -265,9 +265,9 @@ def kill_experiment(
     reaper recover the run, ``repeats`` times per target (``child``: the pool process running the
     block; ``main``: the worker's main process); report the time to resume (median, maximum) and
     compare each result with an undisturbed run of the same inputs."""
-    scenario = _benchmark_scenario()
+    scenario = benchmark_scenario()
     with celery_worker_process(concurrency=1, log_dir=log_dir):
-        undisturbed = _wait_finished(runs.run_start(scenario=scenario, users=users).pk, timeout)
+        undisturbed = wait_finished(runs.run_start(scenario=scenario, users=users).pk, timeout)
     expected = _comparable(undisturbed.results)
     report: dict[str, Any] = {
         "repeats": repeats,
