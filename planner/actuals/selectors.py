@@ -22,7 +22,7 @@ reported (the rollup has a row): a customer without records is not known to be s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -64,7 +64,10 @@ def next_month(period: date) -> date:
 
 
 @dataclass(frozen=True)
-class _TierTerms:
+class TierTerms:
+    """What a tier bills: the monthly fee per subscriber, included credits (None: unlimited),
+    the overage price, the payment fees, and whether it charges a subscription."""
+
     tier: Tier
     fee: Decimal
     included: Decimal | None
@@ -74,9 +77,9 @@ class _TierTerms:
     paying: bool
 
 
-def _terms(tier: Tier) -> _TierTerms:
+def tier_terms(tier: Tier) -> TierTerms:
     fee = tier.monthly_revenue_per_subscriber
-    return _TierTerms(
+    return TierTerms(
         tier=tier,
         fee=fee,
         included=None if tier.included_credits is None else Decimal(repr(tier.included_credits)),
@@ -107,7 +110,7 @@ class CustomerMargin:
     underwater: bool
 
 
-def _segments(starts: list[tuple[date, int]], period: date, end: date) -> list[tuple[int, int]]:
+def tier_segments(starts: list[tuple[date, int]], period: date, end: date) -> list[tuple[int, int]]:
     """(tier id, days) of each tier period overlapping [period, end), in order."""
     result = []
     for position, (start, tier_id) in enumerate(starts):
@@ -118,7 +121,7 @@ def _segments(starts: list[tuple[date, int]], period: date, end: date) -> list[t
     return result
 
 
-def _tier_history(organization: Organization, end: date) -> dict[int, list[tuple[date, int]]]:
+def tier_history(organization: Organization, end: date) -> dict[int, list[tuple[date, int]]]:
     """Customer id -> (start, tier id) of each of its tier periods starting before ``end``, in order."""
     history: dict[int, list[tuple[date, int]]] = {}
     for customer_id, tier_id, start in (
@@ -128,6 +131,59 @@ def _tier_history(organization: Organization, end: date) -> dict[int, list[tuple
     ):
         history.setdefault(customer_id, []).append((start, tier_id))
     return history
+
+
+@dataclass(frozen=True)
+class CustomerMonthBill:
+    """A customer-month's bill (unrounded but ``revenue``): the prorated fees of its tier
+    segments, the overage of its last tier on the credits above the prorated included ones,
+    the payment fees of both, and revenue = fee + overage - fees (to the cent)."""
+
+    fee: Decimal
+    overage_credits: Decimal
+    overage: Decimal
+    fees: Decimal
+    revenue: Decimal
+    days: int
+    paying: bool
+
+
+def customer_month_bill(
+    segments: Sequence[tuple[int, int]], terms: Mapping[int, TierTerms], credits: Decimal, month_days: Decimal
+) -> CustomerMonthBill:
+    """Bill ``credits`` over ``segments`` ((tier id, days) of the month, in order) under
+    ``terms`` (by tier id): the one billing rule of the actuals report and of replays."""
+    zero = Decimal(0)
+    last = terms[segments[-1][0]] if segments else None
+    fee = fees = zero
+    included: Decimal | None = zero
+    days = 0
+    for tier_id, segment_days in segments:
+        segment = terms[tier_id]
+        days += segment_days
+        if segment_days == month_days:
+            share_fee, share_fixed, share_included = segment.fee, segment.fee_fixed, segment.included
+        else:
+            share = segment_days / month_days
+            share_fee, share_fixed = segment.fee * share, segment.fee_fixed * share
+            share_included = None if segment.included is None else segment.included * share
+        fee += share_fee
+        fees += share_fee * segment.fee_pct + share_fixed
+        included = None if included is None or share_included is None else included + share_included
+    overage_credits = overage = zero
+    if last is not None and included is not None and credits > included:
+        overage_credits = credits - included
+        overage = overage_credits * last.overage_price
+        fees += overage * last.fee_pct
+    return CustomerMonthBill(
+        fee=fee,
+        overage_credits=overage_credits,
+        overage=overage,
+        fees=fees,
+        revenue=(fee + overage - fees).quantize(MONEY),
+        days=days,
+        paying=last is not None and last.paying,
+    )
 
 
 def customer_margins_for_period(
@@ -147,45 +203,25 @@ def customer_margins_for_period(
     end = next_month(period)
     month_days = Decimal((end - period).days)
     terms = {
-        t.pk: _terms(t)
+        t.pk: tier_terms(t)
         for t in Tier.objects.filter(product__organization=organization, scenario__isnull=True)
     }
-    history = _tier_history(organization, end)
+    history = tier_history(organization, end)
     rows = CustomerMonth.objects.filter(organization=organization, period=period).values_list(
         "customer_id", "customer__external_id", "requests", "credits", "cost"
     )
-    zero = Decimal(0)
     result: list[CustomerMargin] = []
     for customer_id, external_id, requests, credits, cost in rows.iterator(chunk_size=10_000):
-        segments = _segments(history.get(customer_id, []), period, end)
+        segments = tier_segments(history.get(customer_id, []), period, end)
         last = terms[segments[-1][0]] if segments else None
         if tier is not None and (last is None or last.tier.pk != tier):
             continue
-        fee = fees = zero
-        included: Decimal | None = zero
-        days = 0
-        for tier_id, segment_days in segments:
-            segment = terms[tier_id]
-            days += segment_days
-            if segment_days == month_days:
-                share_fee, share_fixed, share_included = segment.fee, segment.fee_fixed, segment.included
-            else:
-                share = segment_days / month_days
-                share_fee, share_fixed = segment.fee * share, segment.fee_fixed * share
-                share_included = None if segment.included is None else segment.included * share
-            fee += share_fee
-            fees += share_fee * segment.fee_pct + share_fixed
-            included = None if included is None or share_included is None else included + share_included
-        overage_credits = zero
-        overage = zero
-        if last is not None and included is not None and credits > included:
-            overage_credits = credits - included
-            overage = overage_credits * last.overage_price
-            fees += overage * last.fee_pct
-        revenue = (fee + overage - fees).quantize(MONEY)
+        bill = customer_month_bill(segments, terms, credits, month_days)
+        fee, fees, overage_credits, overage = bill.fee, bill.fees, bill.overage_credits, bill.overage
+        days, revenue = bill.days, bill.revenue
         cogs = cost.quantize(MONEY)
         margin = revenue - cogs
-        paying = last is not None and last.paying
+        paying = bill.paying
         is_underwater = paying and margin < 0
         if underwater is not None and is_underwater != underwater:
             continue
@@ -301,7 +337,7 @@ def _tier_months(*, organization: Organization, period_range: tuple[date, date])
     if last < first:
         raise ValueError("The range ends before it starts.")
     end = next_month(last)
-    history = _tier_history(organization, end)
+    history = tier_history(organization, end)
     counts: dict[tuple[int, int, date], int] = {
         (customer_id, workload_id, period): total
         for customer_id, workload_id, period, total in UsageRecord.objects.filter(

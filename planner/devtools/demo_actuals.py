@@ -4,7 +4,8 @@ now, so the actuals pages have customers, months and underwater customers on fir
 
 The usage follows the demo plan's own assumptions (``planner.devtools.demo``): a customer's
 intensity is lognormal around the tier's monthly medians (p90 = 8 x median), every day's
-requests are Poisson, every request's tokens are the workload's mean tokens per call (times
+requests are Poisson (cut at a capped tier's cap: the requests it would refuse are not sent),
+every request's tokens are the workload's mean tokens per call (times
 its calls: the lognormal means of the workload's token profile), and each request's model is
 drawn from the workload's mix. A fixed seed makes the
 records the same on every machine; ``event_id``s are derived from (customer, day, workload,
@@ -22,7 +23,7 @@ from scipy import stats as sps
 
 from planner.accounts.models import Organization
 from planner.actuals.ingest import MAX_BATCH, usage_records_ingest
-from planner.products.models import Product, Workload
+from planner.products.models import Product, Tier, Workload
 from planner.products.selectors import live_tiers
 
 #: Customers per live tier.
@@ -60,6 +61,15 @@ def _models(workload: Workload) -> tuple[list[tuple[str, bool]], np.ndarray]:
     names = [(f"{e.model.provider.slug}/{e.model.slug}", e.uses_reasoning) for e in mix if e.model]
     shares = np.asarray([float(e.share) for e in mix], dtype=np.float64)
     return names, shares / shares.sum()
+
+
+def _cap(tier: Tier) -> float | None:
+    """Credits a month after which the tier refuses requests: its hard cap, or its included
+    credits when it sells no overage (as the engine's effective cap)."""
+    caps = [float(tier.hard_cap_credits)] if tier.hard_cap_credits is not None else []
+    if tier.included_credits is not None and tier.overage_price_per_credit is None:
+        caps.append(float(tier.included_credits))
+    return min(caps) if caps else None
 
 
 def _lognormal_mean(median: float | None, p90: float | None) -> float:
@@ -117,12 +127,19 @@ def demo_records(product: Product, *, now: dt.datetime) -> list[dict[str, Any]]:
             customer = f"demo-{tier_name.lower()}-{c + 1:02d}"
             # One intensity per customer (all workloads move together), daily Poisson counts.
             intensity = float(np.exp(sigma * np.random.default_rng([SEED, t, c]).standard_normal()))
+            cap, used = _cap(tier), dict[dt.date, float]()
             for stamp in stamps:
                 day = stamp.date()
                 rng = np.random.default_rng([SEED, t, c, day.toordinal()])
                 for workload in workloads:
                     mean = PRO_MEDIANS.get(workload.name, 1.0) * TIER_FACTOR[tier_name] * intensity
                     requests = int(rng.poisson(mean / DAYS_PER_MONTH))
+                    # A capped tier refuses requests beyond its cap: the month's credits stop there.
+                    month = day.replace(day=1)
+                    per_request = float(workload.credits_per_request or 1.0)
+                    if cap is not None:
+                        requests = min(requests, int((cap - used.get(month, 0.0)) // per_request))
+                    used[month] = used.get(month, 0.0) + requests * per_request
                     names, shares = mixes[workload.pk]
                     counts = rng.multinomial(requests, shares) if requests else np.zeros(len(names), int)
                     for (model, reasons), n in zip(names, counts, strict=True):

@@ -1,0 +1,264 @@
+"""A replay's output (dataclasses with ``to_json``) and the cluster bootstrap of its totals
+over customers (numpy).
+
+A tier's total over a period is a sum over its customers of each customer's sum over months.
+Resampling customers with replacement (each customer's months travel together: the cluster)
+and summing their per-customer totals gives the bootstrap distribution of the total; the
+interval is its 2.5th and 97.5th percentiles (percentile method). It says how much the total
+depends on which customers happened to be active, not on anything the plan changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from planner.products.models import Tier
+
+ZERO = Decimal(0)
+
+
+def _money(value: Decimal) -> str:
+    return format(value, "f")
+
+
+#: Tiers with fewer customers than this get no interval ("too few customers").
+MIN_BOOTSTRAP_CUSTOMERS = 20
+#: Largest number of (resample x customer) draws held in memory at once.
+_DRAW_BUDGET = 2**22
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A percentile interval (``low``, ``high``) at ``level``; ``None`` bounds with a ``reason``."""
+
+    low: float | None
+    high: float | None
+    level: float = 0.95
+    reason: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready dict."""
+        return {"low": self.low, "high": self.high, "level": self.level, "reason": self.reason}
+
+
+def too_few(customers: int) -> Interval:
+    """The interval of a group too small to bootstrap."""
+    return Interval(None, None, reason=f"too few customers ({customers} < {MIN_BOOTSTRAP_CUSTOMERS})")
+
+
+def cluster_bootstrap_totals(
+    values: npt.NDArray[np.float64], *, resamples: int, seed: int
+) -> npt.NDArray[np.float64]:
+    """Bootstrap distribution of column totals: ``values`` is (customers x statistics), one row
+    per customer (its months summed). Returns (resamples x statistics): each row the column sums
+    over ``customers`` rows drawn with replacement. Seeded (``numpy.random.default_rng(seed)``);
+    vectorised, drawing at most ``_DRAW_BUDGET`` indexes per block of resamples (blocks only
+    bound memory; results do not depend on the block size for a given seed's draws order)."""
+    values = np.asarray(values, dtype=np.float64)
+    n = values.shape[0]
+    if n == 0 or resamples <= 0:
+        return np.zeros((max(resamples, 0), values.shape[1]))
+    rng = np.random.default_rng(seed)
+    block = max(1, _DRAW_BUDGET // n)
+    parts = []
+    for start in range(0, resamples, block):  # blocks of resamples, each vectorised
+        count = min(block, resamples - start)
+        index = rng.integers(0, n, size=(count, n))
+        parts.append(values[index].sum(axis=1))
+    return np.concatenate(parts, axis=0)
+
+
+def percentile_intervals(
+    values: npt.NDArray[np.float64], *, resamples: int, seed: int, level: float = 0.95
+) -> list[Interval]:
+    """One percentile interval per column of ``values`` (customers x statistics) for the column
+    total, or "too few customers" intervals when there are fewer than
+    ``MIN_BOOTSTRAP_CUSTOMERS`` rows."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape[0] < MIN_BOOTSTRAP_CUSTOMERS:
+        return [too_few(values.shape[0]) for _ in range(values.shape[1])]
+    if resamples <= 0:
+        return [Interval(None, None, level, reason="no bootstrap requested") for _ in range(values.shape[1])]
+    totals = cluster_bootstrap_totals(values, resamples=resamples, seed=seed)
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(totals, [tail, 100.0 - tail], axis=0)
+    return [Interval(float(a), float(b), level) for a, b in zip(low, high, strict=True)]
+
+
+# --- Replay output -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Side:
+    """One customer-month billed under one plan: revenue gross and net of payment fees."""
+
+    tier_id: int | None
+    tier_name: str
+    credits: Decimal
+    revenue_gross: Decimal
+    payment_fees: Decimal
+    revenue: Decimal
+    cogs: Decimal
+    margin: Decimal
+    paying: bool
+    underwater: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict (money as strings)."""
+        data = dataclasses.asdict(self)
+        return {k: _money(v) if isinstance(v, Decimal) else v for k, v in data.items()}
+
+
+@dataclass(frozen=True)
+class CustomerMonthReplay:
+    """A customer's month, actual and replayed; ``flip`` is "became_underwater",
+    "stopped_underwater" or ""; ``cut`` when the replayed cap removed usage."""
+
+    customer_id: int
+    external_id: str
+    period: date
+    actual: Side
+    replayed: Side
+    cut: bool
+    flip: str
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "customer_id": self.customer_id,
+            "external_id": self.external_id,
+            "period": self.period.isoformat(),
+            "actual": self.actual.to_json(),
+            "replayed": self.replayed.to_json(),
+            "cut": self.cut,
+            "flip": self.flip,
+        }
+
+
+SUM_FIELDS = ("revenue_gross", "payment_fees", "revenue", "cogs", "margin")
+
+
+@dataclass(frozen=True)
+class GroupReplay:
+    """Sums over a tier's customer-months (by actual end-of-month tier) or over all of them.
+    ``margin_change_interval`` and ``replayed_margin_interval`` bound the period totals of
+    (replayed - actual) margin and replayed margin (cluster bootstrap over customers)."""
+
+    tier_id: int | None
+    tier_name: str
+    customers: int
+    customer_months: int
+    actual: dict[str, Decimal]
+    replayed: dict[str, Decimal]
+    underwater_actual: int
+    underwater_replayed: int
+    became_underwater: int
+    stopped_underwater: int
+    customers_cut: int
+    margin_change_interval: Interval
+    replayed_margin_interval: Interval
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        data = {k: v for k, v in dataclasses.asdict(self).items() if not k.endswith("_interval")}
+        data["actual"] = {k: _money(v) for k, v in self.actual.items()}
+        data["replayed"] = {k: _money(v) for k, v in self.replayed.items()}
+        data["margin_change"] = _money(self.replayed["margin"] - self.actual["margin"])
+        data["margin_change_interval"] = self.margin_change_interval.to_json()
+        data["replayed_margin_interval"] = self.replayed_margin_interval.to_json()
+        return data
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """A replay: per customer-month rows, per tier and total sums with intervals, notes."""
+
+    organization: str
+    scenario_id: int | None
+    period_from: date
+    period_to: date
+    price_date: date | None
+    bootstrap: int
+    seed: int
+    customer_months: list[CustomerMonthReplay]
+    tiers: list[GroupReplay]
+    total: GroupReplay
+    unmapped_tiers: list[dict[str, Any]]
+    customers_cut: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "organization": self.organization,
+            "scenario": self.scenario_id,
+            "from": self.period_from.isoformat()[:7],
+            "to": self.period_to.isoformat()[:7],
+            "price_date": None if self.price_date is None else self.price_date.isoformat(),
+            "bootstrap": self.bootstrap,
+            "seed": self.seed,
+            "total": self.total.to_json(),
+            "tiers": [t.to_json() for t in self.tiers],
+            "customer_months": [row.to_json() for row in self.customer_months],
+            "unmapped_tiers": self.unmapped_tiers,
+            "customers_cut": self.customers_cut,
+            "notes": self.notes,
+        }
+
+
+def _group(
+    tier: tuple[int | None, str], rows: Sequence[CustomerMonthReplay], bootstrap: int, seed: int
+) -> GroupReplay:
+    """Sums over ``rows`` with the cluster-bootstrap intervals of the margin change and the
+    replayed margin (customers resampled with all their months)."""
+    per_customer: dict[int, list[float]] = {}
+    for row in rows:
+        values = per_customer.setdefault(row.customer_id, [0.0, 0.0])
+        values[0] += float(row.replayed.margin - row.actual.margin)
+        values[1] += float(row.replayed.margin)
+    matrix = np.asarray(list(per_customer.values()), dtype=np.float64).reshape(-1, 2)
+    change, replayed_margin = percentile_intervals(matrix, resamples=bootstrap, seed=seed)
+    return GroupReplay(
+        tier_id=tier[0],
+        tier_name=tier[1],
+        customers=len(per_customer),
+        customer_months=len(rows),
+        actual={f: sum((getattr(r.actual, f) for r in rows), ZERO) for f in SUM_FIELDS},
+        replayed={f: sum((getattr(r.replayed, f) for r in rows), ZERO) for f in SUM_FIELDS},
+        underwater_actual=sum(r.actual.underwater for r in rows),
+        underwater_replayed=sum(r.replayed.underwater for r in rows),
+        became_underwater=sum(r.flip == "became_underwater" for r in rows),
+        stopped_underwater=sum(r.flip == "stopped_underwater" for r in rows),
+        customers_cut=len({r.customer_id for r in rows if r.cut}),
+        margin_change_interval=change,
+        replayed_margin_interval=replayed_margin,
+    )
+
+
+def groups_summed(
+    rows: Sequence[CustomerMonthReplay], live_tiers: Mapping[int, Tier], bootstrap: int, seed: int
+) -> tuple[list[GroupReplay], GroupReplay]:
+    """Per actual end-of-month tier (display order, no tier last) and in total."""
+    by_tier: dict[int | None, list[CustomerMonthReplay]] = {}
+    for row in rows:
+        by_tier.setdefault(row.actual.tier_id, []).append(row)
+
+    def order(pk: int | None) -> tuple[Any, ...]:
+        if pk is None:
+            return (1,)
+        tier = live_tiers[pk]
+        return (0, tier.product_id, tier.position, pk)
+
+    tiers = [
+        _group((pk, live_tiers[pk].name if pk is not None else ""), by_tier[pk], bootstrap, seed)
+        for pk in sorted(by_tier, key=order)
+    ]
+    return tiers, _group((None, "Total"), rows, bootstrap, seed)
