@@ -63,7 +63,7 @@ from planner.actuals.selectors import (
     tier_segments,
     tier_terms,
 )
-from planner.products.models import Tier
+from planner.products.models import Product, Tier
 from planner.products.models.tiers import monthly_revenue
 from planner.simulation.models import Scenario
 from planner.simulation.plans import scenario_tiers
@@ -411,26 +411,39 @@ def replay_period(
     price_date: date | None = None,
     bootstrap: int = 2000,
     seed: int = 0,
+    product: Product | None = None,
 ) -> ReplayResult:
     """Re-rate the organisation's usage of the months [period_from, period_to] under
     ``scenario``'s plan (None: the live plan) and compare with the actual months (module
-    docstring for the rules). Raises ValueError for a scenario of another organisation, a range
-    that ends before it starts or a record without a catalog price at its replay instant."""
+    docstring for the rules); only the customers of ``product`` (those whose tier history holds
+    one of its live tiers) when given. Raises ValueError for a scenario or product of another
+    organisation, a range that ends before it starts or a record without a catalog price at its
+    replay instant."""
     if scenario is not None and scenario.product.organization_id != organization.pk:
         raise ValueError("The scenario belongs to another organisation.")
+    if product is not None and product.organization_id != organization.pk:
+        raise ValueError("The product belongs to another organisation.")
     months = _months(period_from, period_to)
     end = next_month(months[-1])
     notes: list[str] = []
     live_terms, plan = _plan(organization, scenario)
     replayed_terms = {pk: p.terms for pk, p in plan.items()}
     history = tier_history(organization, end)
+    month_rows = CustomerMonth.objects.filter(
+        organization=organization, period__gte=months[0], period__lt=end
+    )
+    records = UsageRecord.objects.filter(organization=organization, period__gte=months[0], period__lt=end)
+    if product is not None:
+        own = set(Tier.objects.filter(product=product, scenario__isnull=True).values_list("pk", flat=True))
+        customers = [c for c, starts in history.items() if any(tier in own for _, tier in starts)]
+        month_rows = month_rows.filter(customer_id__in=customers)
+        records = records.filter(customer_id__in=customers)
     cms = list(
-        CustomerMonth.objects.filter(organization=organization, period__gte=months[0], period__lt=end)
-        .order_by("period", "customer_id")
-        .values_list("customer_id", "customer__external_id", "period", "credits", "cost")
+        month_rows.order_by("period", "customer_id").values_list(
+            "customer_id", "customer__external_id", "period", "credits", "cost"
+        )
     )
     index = {(c[0], c[2]): i for i, c in enumerate(cms)}
-    records = UsageRecord.objects.filter(organization=organization, period__gte=months[0], period__lt=end)
     levers = list(scenario.levers) if scenario is not None else []
     model_ids = set(records.values_list("model_id", flat=True).distinct())
     routing = {

@@ -22,6 +22,7 @@ from planner.actuals.replay import ReplayResult, replay_period
 from planner.actuals.replay_stats import cluster_bootstrap_totals, percentile_intervals
 from planner.devtools.demo import DEMO_PRODUCT_NAME, demo_seed
 from planner.products.models import Product, Tier
+from planner.products.services import product_create, tier_create
 from planner.simulation.models import Scenario
 from planner.simulation.scenarios import scenario_create
 from pricing.calculator import request_cost, schedule_for
@@ -312,3 +313,21 @@ def test_command_json_and_bad_month(small: dict[str, Any]) -> None:
     assert "Total" in text.getvalue()
     with pytest.raises(CommandError, match="--from"):
         call_command("replay", "--from", "2025-13", "--to", "2025-07", "--organization", "acme-ai")
+
+
+def test_command_live_plan_of_a_product_and_its_flags(small: dict[str, Any]) -> None:
+    """``--live --product ID`` replays that product's customers only (the contract of #15)."""
+    other = product_create(organization=small["organization"], name="Other product")
+    tier_create(product=other, name="Solo", monthly_fee=Decimal("5"), subscribers=10)
+
+    def customers(*args: str) -> int:
+        out = StringIO()
+        call_command("replay", "--from", "2025-07", "--to", "2025-07", *args, "--json", stdout=out)
+        return int(json.loads(out.getvalue())["total"]["customers"])
+
+    assert customers("--live", "--product", str(small["product"].pk)) == 8
+    assert customers("--live", "--product", str(other.pk)) == 0
+    with pytest.raises(CommandError, match="--live needs --product"):
+        call_command("replay", "--from", "2025-07", "--to", "2025-07", "--live")
+    with pytest.raises(CommandError, match="--scenario or --live, not both"):
+        call_command("replay", "--from", "2025-07", "--to", "2025-07", "--live", "--scenario", "1")

@@ -1,6 +1,8 @@
-"""``manage.py replay --from YYYY-MM --to YYYY-MM [--scenario ID] [--price-date YYYY-MM-DD]
-[--organization SLUG] [--json]``: re-rate past months of usage under a plan (docs/ACTUALS.md
-"Replay"). Thin: parses, calls ``planner.actuals.replay.replay_period``, prints."""
+"""``manage.py replay (--scenario ID | --live --product ID) --from YYYY-MM --to YYYY-MM
+[--price-date YYYY-MM-DD] [--json]``: re-rate past months of usage under a scenario's plan or the
+live plan of a product (docs/ACTUALS.md "Replay"). Thin: parses, calls
+``planner.actuals.replay.replay_period``, prints. (``--organization SLUG`` without either: the
+organisation's whole live plan.)"""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from planner.accounts.models import Organization
 from planner.actuals.replay import ReplayResult, replay_period
+from planner.products.models import Product
 from planner.simulation.models import Scenario
 
 
@@ -42,7 +45,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--from", dest="period_from", required=True, help="first month, YYYY-MM")
         parser.add_argument("--to", dest="period_to", required=True, help="last month, YYYY-MM")
-        parser.add_argument("--scenario", type=int, help="scenario id (default: the live plan)")
+        parser.add_argument("--scenario", type=int, help="scenario id: replay its plan")
+        parser.add_argument("--live", action="store_true", help="replay the live plan (with --product)")
+        parser.add_argument("--product", type=int, help="product id: its customers (with --live)")
         parser.add_argument("--price-date", help="price every record at this date, YYYY-MM-DD")
         parser.add_argument("--organization", help="organisation slug")
         parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
@@ -60,12 +65,22 @@ class Command(BaseCommand):
                 price_date = date.fromisoformat(options["price_date"])
             except ValueError as exc:
                 raise CommandError("--price-date must be a date, YYYY-MM-DD.") from exc
-        scenario = None
+        scenario = product = None
+        if options["scenario"] is not None and options["live"]:
+            raise CommandError("--scenario or --live, not both.")
+        if options["live"] and options["product"] is None:
+            raise CommandError("--live needs --product (the product whose live plan to replay).")
         if options["scenario"] is not None:
             scenario = Scenario.objects.select_related("product").filter(pk=options["scenario"]).first()
             if scenario is None:
                 raise CommandError(f"--scenario: no scenario {options['scenario']}.")
-        organization = _organization(options["organization"], scenario)
+        if options["product"] is not None:
+            product = Product.objects.select_related("organization").filter(pk=options["product"]).first()
+            if product is None:
+                raise CommandError(f"--product: no product {options['product']}.")
+        organization = (
+            product.organization if product is not None else _organization(options["organization"], scenario)
+        )
         try:
             result = replay_period(
                 organization=organization,
@@ -75,6 +90,7 @@ class Command(BaseCommand):
                 price_date=price_date,
                 bootstrap=options["bootstrap"],
                 seed=options["seed"],
+                product=product,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
