@@ -115,6 +115,7 @@ actuals_urlpatterns: Patterns = [
     path("upload/", actuals.actuals_upload, name="upload"),
     path("fits/use/", actuals.fit_use, name="fit_use"),
     path("segments/use/", actuals.segments_use, name="segments_use"),
+    path("customers/<int:pk>/", actuals.customer_detail, name="customer"),
 ]
 
 account_urlpatterns: Patterns = [

@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from planner.accounts.models import Organization
+from planner.actuals.insights import cogs_concentration, customer_history, margin_histogram, monthly_trend
+from planner.actuals.models import Customer
 from planner.actuals.segment_use import proposed_segments_named, proposed_segments_use
 from planner.actuals.selectors import (
     customer_margins_for_period,
@@ -76,7 +78,22 @@ def _page(
         fit_range = _fit_range(period)
         fits, proposals = usage_fits_and_proposals(organization=organization, period_range=fit_range)
         targets = _plan_targets({f.tier_id for f in fits} | {p.tier_id for p in proposals})
+        charts = {
+            "histogram": margin_histogram(customers),
+            "concentration": cogs_concentration(customers),
+            "trend": [
+                {
+                    "period": month.period.isoformat()[:7],
+                    "revenue": float(month.revenue),
+                    "cogs": float(month.cogs),
+                    "margin": float(month.margin),
+                    "underwater": month.underwater_customers,
+                }
+                for month in monthly_trend(organization=organization, periods=periods)
+            ],
+        }
         context.update(
+            charts=charts,
             tiers=tier_margins_for_period(organization=organization, period=period),
             customers=customers[:CUSTOMERS_SHOWN],
             customer_count=len(customers),
@@ -223,3 +240,22 @@ def segments_use(request: HttpRequest) -> HttpResponse:
     )
     flash_outcome(request, lambda: proposed_segments_use(tier=tier, proposal=proposal), success=done)
     return _back(period)
+
+
+@login_required
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One customer's months: tier, requests, credits, revenue, COGS and margin, with a chart."""
+    organization = current_membership(request).organization
+    customer = get_object_or_404(Customer, organization=organization, pk=pk)
+    history = customer_history(organization=organization, customer=customer)
+    chart = [
+        {
+            "period": m.period.isoformat()[:7],
+            "revenue": float(m.revenue),
+            "cogs": float(m.cogs),
+            "margin": float(m.margin),
+        }
+        for m in history
+    ]
+    context = {"organization": organization, "customer": customer, "history": history, "chart": chart}
+    return render(request, "actuals/customer.html", context)
