@@ -33,7 +33,10 @@
         { type: "scatter", mode: "lines", name: "Equal shares", x: [0, 100], y: [0, 100], line: { color: "#9aa3b2", dash: "dot", width: 1 } },
       ], { xaxis: { title: { text: "Share of customers (%)" }, ticksuffix: "%" }, yaxis: { title: { text: "Share of COGS (%)" }, ticksuffix: "%", range: [0, 100] } });
     }
-    if (data.trend.length) months(document.getElementById("chart-trend"), data.trend, currency);
+    // The trend bills up to 12 months of customers: fetched after the page has loaded.
+    fetch(data.trend_url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (body) { if (body.trend.length) months(document.getElementById("chart-trend"), body.trend, currency); });
   }
   const one = document.getElementById("customer-data");
   if (one) months(document.getElementById("chart-customer"), JSON.parse(one.textContent), document.getElementById("customer-charts").dataset.currency);

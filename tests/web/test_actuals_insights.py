@@ -87,7 +87,9 @@ def test_the_pages(client: Client, priced_models: dict[str, Any], other_client: 
     page = client.get(reverse("actuals:index"), {"period": "2026-11"})
     html = page.content.decode()
     data = json.loads(html.split('id="actuals-data" type="application/json">')[1].split("</script>")[0])
-    assert [t["period"] for t in data["trend"]] == ["2026-10", "2026-11", "2026-12"]
+    trend = client.get(data["trend_url"]).json()["trend"]
+    assert [t["period"] for t in trend] == ["2026-10", "2026-11", "2026-12"]
+    assert other_client.get(data["trend_url"]).json() == {"trend": []}  # its own organisation's
     assert data["concentration"]["customers"] == 60 and 'id="chart-concentration"' in html
     customer = Customer.objects.get(organization=organization, external_id="demo-pro-17")
     link = reverse("actuals:customer", args=[customer.pk])

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -78,19 +78,12 @@ def _page(
         fit_range = _fit_range(period)
         fits, proposals = usage_fits_and_proposals(organization=organization, period_range=fit_range)
         targets = _plan_targets({f.tier_id for f in fits} | {p.tier_id for p in proposals})
+        # The trend bills every customer-month of up to 12 months: it is fetched by the page
+        # (``actuals:trend``) so that the page itself costs one month's report.
         charts = {
             "histogram": margin_histogram(customers),
             "concentration": cogs_concentration(customers),
-            "trend": [
-                {
-                    "period": month.period.isoformat()[:7],
-                    "revenue": float(month.revenue),
-                    "cogs": float(month.cogs),
-                    "margin": float(month.margin),
-                    "underwater": month.underwater_customers,
-                }
-                for month in monthly_trend(organization=organization, periods=periods)
-            ],
+            "trend_url": reverse("actuals:trend"),
         }
         context.update(
             charts=charts,
@@ -259,3 +252,25 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ]
     context = {"organization": organization, "customer": customer, "history": history, "chart": chart}
     return render(request, "actuals/customer.html", context)
+
+
+@login_required
+def actuals_trend(request: HttpRequest) -> JsonResponse:
+    """The month-by-month totals the actuals page draws (``monthly_trend``), as JSON."""
+    organization = current_membership(request).organization
+    periods = usage_periods(organization=organization)
+    months = monthly_trend(organization=organization, periods=periods)
+    return JsonResponse(
+        {
+            "trend": [
+                {
+                    "period": month.period.isoformat()[:7],
+                    "revenue": float(month.revenue),
+                    "cogs": float(month.cogs),
+                    "margin": float(month.margin),
+                    "underwater": month.underwater_customers,
+                }
+                for month in months
+            ]
+        }
+    )
