@@ -22,7 +22,7 @@ from planner.accounts.models import Organization
 MAX_ID = 2**63 - 1
 
 
-def _is_number(data: object) -> bool:
+def is_number(data: object) -> bool:
     return isinstance(data, int | float) and not isinstance(data, bool)
 
 
@@ -67,7 +67,7 @@ class StrictFloatField(serializers.FloatField):
     """A finite JSON number (``NaN``, ``Infinity`` and overflowing literals are refused)."""
 
     def to_internal_value(self, data: Any) -> float:
-        if not _is_number(data):
+        if not is_number(data):
             self.fail("invalid")
         return super().to_internal_value(data)
 

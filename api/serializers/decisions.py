@@ -12,7 +12,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.fields import StrictCharField, StrictFloatField, StrictIntegerField, _is_number
+from api.fields import StrictCharField, StrictFloatField, StrictIntegerField, is_number
 from api.serializers.runs import JOB_FIELDS, JobSerializer
 from planner.core.models import MAX_SEED, MAX_SIMULATED_USERS, MIN_SIMULATED_USERS
 from planner.simulation.models import SimulationRun
@@ -40,7 +40,7 @@ class AmountField(serializers.Field[Any, Any, Any, Any]):
             if not amount.is_finite():
                 self.fail("invalid")
             return float(amount), True
-        if not _is_number(data):
+        if not is_number(data):
             self.fail("invalid")
         return float(data), False
 

@@ -26,6 +26,7 @@ from planner.simulation.models import Scenario, SimulationRun
 from planner.simulation.optimizations import (
     ConstraintRequest,
     VaryRequest,
+    error_field,
     optimization_start,
     sensitivity_start,
 )
@@ -36,10 +37,8 @@ from planner.simulation.selectors import optimizations_for_organization
 def field_error(error: ValueError) -> serializers.ValidationError:
     """A service's ``"field: message"`` as a 400 on that field (``vary[0].max``); a message
     without a field is about the request as a whole."""
-    field, sep, message = str(error).partition(": ")
-    if not sep or " " in field:
-        return serializers.ValidationError({"non_field_errors": [str(error)]})
-    return serializers.ValidationError({field: [message]})
+    field, message = error_field(error)
+    return serializers.ValidationError({field or "non_field_errors": [message]})
 
 
 def start_error(error: ValueError) -> serializers.ValidationError:

@@ -64,7 +64,7 @@ from planner.actuals.selectors import (
     tier_terms,
 )
 from planner.products.models import Product, Tier
-from planner.products.models.tiers import monthly_revenue
+from planner.products.models.tiers import effective_cap, monthly_revenue
 from planner.simulation.models import Scenario
 from planner.simulation.plans import scenario_tiers
 from planner.simulation.snapshot import BATCH_VARIANT
@@ -87,14 +87,6 @@ class _PlanTier:
     tier_id: int
     name: str
     mapped: bool
-
-
-def _cap(included: float | None, overage: Decimal | None, hard_cap: float | None) -> float | None:
-    """The engine's effective cap (``planner.engine.types.Tier.effective_cap``)."""
-    caps = [hard_cap] if hard_cap is not None else []
-    if included is not None and overage is None:
-        caps.append(included)
-    return min(caps) if caps else None
 
 
 def _with_levers(tier: Tier, levers: Sequence[Mapping[str, Any]]) -> _PlanTier:
@@ -122,7 +114,13 @@ def _with_levers(tier: Tier, levers: Sequence[Mapping[str, Any]]) -> _PlanTier:
         overage_price=overage or ZERO,
         paying=fee > 0,
     )
-    return _PlanTier(terms, _cap(included, overage, hard_cap), tier.pk, tier.name, True)
+    return _PlanTier(
+        terms,
+        effective_cap(included=included, overage_price=overage, hard_cap=hard_cap),
+        tier.pk,
+        tier.name,
+        True,
+    )
 
 
 def _plan(

@@ -23,7 +23,7 @@ from scipy import stats as sps
 
 from planner.accounts.models import Organization
 from planner.actuals.ingest import MAX_BATCH, usage_records_ingest
-from planner.products.models import Product, Tier, Workload
+from planner.products.models import Product, Workload
 from planner.products.selectors import live_tiers
 
 #: Customers per live tier.
@@ -61,15 +61,6 @@ def _models(workload: Workload) -> tuple[list[tuple[str, bool]], np.ndarray]:
     names = [(f"{e.model.provider.slug}/{e.model.slug}", e.uses_reasoning) for e in mix if e.model]
     shares = np.asarray([float(e.share) for e in mix], dtype=np.float64)
     return names, shares / shares.sum()
-
-
-def _cap(tier: Tier) -> float | None:
-    """Credits a month after which the tier refuses requests: its hard cap, or its included
-    credits when it sells no overage (as the engine's effective cap)."""
-    caps = [float(tier.hard_cap_credits)] if tier.hard_cap_credits is not None else []
-    if tier.included_credits is not None and tier.overage_price_per_credit is None:
-        caps.append(float(tier.included_credits))
-    return min(caps) if caps else None
 
 
 def _lognormal_mean(median: float | None, p90: float | None) -> float:
@@ -127,7 +118,7 @@ def demo_records(product: Product, *, now: dt.datetime) -> list[dict[str, Any]]:
             customer = f"demo-{tier_name.lower()}-{c + 1:02d}"
             # One intensity per customer (all workloads move together), daily Poisson counts.
             intensity = float(np.exp(sigma * np.random.default_rng([SEED, t, c]).standard_normal()))
-            cap, used = _cap(tier), dict[dt.date, float]()
+            cap, used = tier.effective_cap, dict[dt.date, float]()
             for stamp in stamps:
                 day = stamp.date()
                 rng = np.random.default_rng([SEED, t, c, day.toordinal()])

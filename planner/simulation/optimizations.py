@@ -32,6 +32,14 @@ from planner.simulation.plans import scenario_tiers
 from planner.simulation.runs import run_start
 from planner.simulation.scenarios import scenario_duplicate, scenario_update
 
+
+def error_field(error: Exception) -> tuple[str | None, str]:
+    """(field, message) of a decision service's ``"field: message"`` error (``vary[0].max``);
+    (None, the whole text) when it names no field."""
+    field, sep, message = str(error).partition(": ")
+    return (field, message) if sep and " " not in field else (None, str(error))
+
+
 #: Values of one input a sweep evaluates at most (one simulation each).
 MAX_SWEEP_POINTS = 21
 #: What a tornado can rank its bars by.

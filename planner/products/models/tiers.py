@@ -174,6 +174,15 @@ class Tier(ProductPart):
         return monthly_revenue(field, getattr(self, field), seats=self.seats)
 
     @property
+    def effective_cap(self) -> float | None:
+        """Credits a month after which the tier serves no more (:func:`effective_cap`)."""
+        return effective_cap(
+            included=None if self.included_credits is None else float(self.included_credits),
+            overage_price=self.overage_price_per_credit,
+            hard_cap=None if self.hard_cap_credits is None else float(self.hard_cap_credits),
+        )
+
+    @property
     def is_unlimited(self) -> bool:
         return self.included_credits is None
 
@@ -257,3 +266,13 @@ def monthly_revenue(field: str, amount: Decimal, *, seats: int | None = None) ->
     if field == "monthly_fee":
         return amount
     raise ValueError(f"unknown billing field {field!r}")
+
+
+def effective_cap(*, included: float | None, overage_price: object, hard_cap: float | None) -> float | None:
+    """Credits a month after which a plan serves no more: its hard cap, or its included credits
+    when it sells no overage (``overage_price`` None), whichever is lower; None: unlimited. The
+    engine's rule (``planner.engine.types.Tier.effective_cap``), for plans stored in the database."""
+    caps = [hard_cap] if hard_cap is not None else []
+    if included is not None and overage_price is None:
+        caps.append(included)
+    return min(caps) if caps else None

@@ -18,7 +18,12 @@ from planner.accounts.selectors import organizations_for_user
 from planner.simulation.adapter import SimulationInputError
 from planner.simulation.decision_views import decision_view
 from planner.simulation.models import Scenario, SimulationRun
-from planner.simulation.optimizations import optimization_apply, optimization_start, sensitivity_start
+from planner.simulation.optimizations import (
+    error_field,
+    optimization_apply,
+    optimization_start,
+    sensitivity_start,
+)
 from planner.simulation.runs import run_cancel
 from planner.web.forms.decisions import fix_it_form
 from planner.web.views.common import WRITE_ROLES, membership_in, require_writer
@@ -91,8 +96,8 @@ def sensitivity_start_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _plain(error: Exception) -> str:
     """A service error in the form's words: ``vary[0].min: must be...`` without the path."""
-    field, sep, message = str(error).partition(": ")
-    return message[:1].upper() + message[1:] if sep and " " not in field else str(error)
+    _, message = error_field(error)
+    return message[:1].upper() + message[1:]
 
 
 @login_required
