@@ -171,3 +171,52 @@ class CustomerMonth(TokenCounts):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.period:%Y-%m}"
+
+
+def _money_field() -> models.DecimalField[Decimal, Decimal]:
+    return models.DecimalField(max_digits=20, decimal_places=6)
+
+
+class ReplayRow(models.Model):
+    """One customer-month of a replay job (``planner.actuals.replay_jobs``): billed under the
+    live plan (``actual_*``) and under the replayed plan (``replayed_*``), money to the report's
+    quantum (1e-6); ``flip`` is "became_underwater", "stopped_underwater" or "" and ``cut`` says
+    the replayed cap removed usage. Written by upsert on (run, customer, period), so a block
+    computed twice writes each row once. Tier ids are plain integers (a replay outlives edits)."""
+
+    run = models.ForeignKey(
+        "planner.SimulationRun", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    external_id = models.CharField(max_length=255)
+    period = models.DateField()
+    flip = models.CharField(max_length=20, blank=True)
+    cut = models.BooleanField(default=False)
+    actual_tier_id = models.BigIntegerField(null=True)
+    actual_tier_name = models.CharField(max_length=100, blank=True)
+    actual_credits = models.DecimalField(max_digits=24, decimal_places=6)
+    actual_revenue_gross = _money_field()
+    actual_payment_fees = _money_field()
+    actual_revenue = _money_field()
+    actual_cogs = _money_field()
+    actual_margin = _money_field()
+    actual_paying = models.BooleanField()
+    actual_underwater = models.BooleanField()
+    replayed_tier_id = models.BigIntegerField(null=True)
+    replayed_tier_name = models.CharField(max_length=100, blank=True)
+    replayed_credits = models.DecimalField(max_digits=24, decimal_places=6)
+    replayed_revenue_gross = _money_field()
+    replayed_payment_fees = _money_field()
+    replayed_revenue = _money_field()
+    replayed_cogs = _money_field()
+    replayed_margin = _money_field()
+    replayed_paying = models.BooleanField()
+    replayed_underwater = models.BooleanField()
+
+    class Meta:
+        ordering = ["run", "customer", "period"]
+        constraints = [unique_constraint("replayrow", ["run", "customer", "period"])]
+        indexes = [models.Index(fields=["run", "flip", "customer"], name="planner_replayrow_run_flip")]
+
+    def __str__(self) -> str:
+        return f"replay {self.run_id} {self.external_id} {self.period:%Y-%m}"

@@ -194,24 +194,36 @@ class ReplayResult:
     unmapped_tiers: list[dict[str, Any]]
     customers_cut: list[str]
     notes: list[str] = field(default_factory=list)
+    price_sheet: dict[str, Any] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return {
+    @property
+    def flipped_customers(self) -> int:
+        """Customers with at least one month that flipped (either way)."""
+        return len({row.customer_id for row in self.customer_months if row.flip})
+
+    def to_json(self, *, rows: bool = True) -> dict[str, Any]:
+        """JSON-ready dict; without the customer-months (and the cut customers' list, only
+        counted) when ``rows`` is False: a replay job stores its rows in a table."""
+        data: dict[str, Any] = {
             "organization": self.organization,
             "scenario": self.scenario_id,
             "from": self.period_from.isoformat()[:7],
             "to": self.period_to.isoformat()[:7],
             "price_date": None if self.price_date is None else self.price_date.isoformat(),
+            "price_sheet": self.price_sheet,
             "bootstrap": self.bootstrap,
             "seed": self.seed,
             "total": self.total.to_json(),
             "tiers": [t.to_json() for t in self.tiers],
-            "customer_months": [row.to_json() for row in self.customer_months],
             "unmapped_tiers": self.unmapped_tiers,
-            "customers_cut": self.customers_cut,
+            "flipped_customers": self.flipped_customers,
+            "customers_cut_count": len(self.customers_cut),
             "notes": self.notes,
         }
+        if rows:
+            data["customer_months"] = [row.to_json() for row in self.customer_months]
+            data["customers_cut"] = self.customers_cut
+        return data
 
 
 def _group(

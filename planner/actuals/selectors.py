@@ -22,7 +22,7 @@ reported (the rollup has a row): a customer without records is not known to be s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -121,13 +121,17 @@ def tier_segments(starts: list[tuple[date, int]], period: date, end: date) -> li
     return result
 
 
-def tier_history(organization: Organization, end: date) -> dict[int, list[tuple[date, int]]]:
-    """Customer id -> (start, tier id) of each of its tier periods starting before ``end``, in order."""
+def tier_history(
+    organization: Organization, end: date, customers: Collection[int] | None = None
+) -> dict[int, list[tuple[date, int]]]:
+    """Customer id -> (start, tier id) of each of its tier periods starting before ``end``, in
+    order: of every customer of the organisation, or only of ``customers`` (ids) when given."""
     history: dict[int, list[tuple[date, int]]] = {}
-    for customer_id, tier_id, start in (
-        CustomerTierPeriod.objects.filter(customer__organization=organization, effective_from__lt=end)
-        .order_by("customer_id", "effective_from")
-        .values_list("customer_id", "tier_id", "effective_from")
+    periods = CustomerTierPeriod.objects.filter(customer__organization=organization, effective_from__lt=end)
+    if customers is not None:
+        periods = periods.filter(customer_id__in=list(customers))
+    for customer_id, tier_id, start in periods.order_by("customer_id", "effective_from").values_list(
+        "customer_id", "tier_id", "effective_from"
     ):
         history.setdefault(customer_id, []).append((start, tier_id))
     return history

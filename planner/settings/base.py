@@ -477,6 +477,8 @@ PLANNER_CHUNK_TIME_LIMIT = 2400
 # own dispatch after commit gets the first try).
 PLANNER_DISPATCH_GRACE_SECONDS = 5
 PLANNER_MAX_BLOCK_ATTEMPTS = 3
+#: Customers per block of a replay job (planner.actuals.replay_jobs): one chunk task each.
+PLANNER_REPLAY_BLOCK_CUSTOMERS = 5_000
 
 LOGGING = {
     "version": 1,

@@ -228,8 +228,16 @@ class WorkloadOverride(PlannerModel):
 class SimulationRunQuerySet(models.QuerySet["SimulationRun"]):
     def simulations(self) -> SimulationRunQuerySet:
         """Runs of scenarios (what run lists, results, compare and alerts read), not decision
-        jobs."""
+        jobs nor replays."""
         return self.filter(kind=SimulationRun.Kind.RUN)
+
+    def decisions(self) -> SimulationRunQuerySet:
+        """Decision jobs: optimizations and sensitivity analyses."""
+        return self.filter(kind__in=(SimulationRun.Kind.OPTIMIZATION, SimulationRun.Kind.SENSITIVITY))
+
+    def replays(self) -> SimulationRunQuerySet:
+        """Replays of actual usage (``planner.actuals.replay_jobs``)."""
+        return self.filter(kind=SimulationRun.Kind.REPLAY)
 
 
 class SimulationRun(PlannerModel):
@@ -249,16 +257,25 @@ class SimulationRun(PlannerModel):
         CANCELLED = "cancelled"
 
     class Kind(models.TextChoices):
-        """What the job computes: a run of the scenario, or a decision over its plan whose passes
-        are simulations run the same way (docs/JOBS.md, "Decision jobs")."""
+        """What the job computes: a run of the scenario, a decision over its plan whose passes
+        are simulations run the same way (docs/JOBS.md, "Decision jobs"), or a replay of actual
+        usage whose blocks are customer ranges (docs/ACTUALS.md, "Replay")."""
 
         RUN = "run"
         OPTIMIZATION = "optimization"
         SENSITIVITY = "sensitivity"
+        REPLAY = "replay"
 
     FINISHED_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 
-    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="runs")
+    scenario = models.ForeignKey(
+        Scenario,
+        on_delete=models.CASCADE,
+        related_name="runs",
+        null=True,
+        blank=True,
+        help_text="The scenario simulated; empty only for a replay of the live plan.",
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.RUN)
     spec = models.JSONField(
         default=dict,
@@ -307,15 +324,26 @@ class SimulationRun(PlannerModel):
         ]
         constraints = [
             one_of_constraint("run", "status", ["queued", "running", "succeeded", "failed", "cancelled"]),
-            one_of_constraint("run", "kind", ["run", "optimization", "sensitivity"]),
+            one_of_constraint("run", "kind", ["run", "optimization", "sensitivity", "replay"]),
+            models.CheckConstraint(
+                condition=Q(kind="replay") | Q(scenario__isnull=False),
+                name="planner_run_scenario_unless_replay",
+            ),
             models.CheckConstraint(
                 condition=Q(blocks_done__lte=F("blocks_total")), name="planner_run_blocks_done_lte_total"
             ),
             between_constraint("simulationrun", "seed", 0, MAX_SEED),
-            between_constraint("simulationrun", "users", MIN_SIMULATED_USERS, MAX_SIMULATED_USERS),
+            # A replay's ``users`` are the customers it re-rates (any number).
+            models.CheckConstraint(
+                condition=Q(kind="replay")
+                | Q(users__gte=MIN_SIMULATED_USERS, users__lte=MAX_SIMULATED_USERS),
+                name="planner_simulationrun_users_range",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.kind == self.Kind.REPLAY:
+            return f"Replay {self.pk} ({self.status})"
         return f"Run {self.pk} of {self.scenario} ({self.status})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
@@ -368,7 +396,7 @@ class SimulationRun(PlannerModel):
                 f"Only {self.blocks_total} blocks exist; {self.blocks_done} cannot be done."
             )
         if (
-            self.scenario_id
+            self.scenario is not None
             and self.organization_id
             and self.scenario.product.organization_id != self.organization_id
         ):

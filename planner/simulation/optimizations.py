@@ -335,6 +335,7 @@ def optimization_apply(
         raise ValueError(f"point: give a value for each of {', '.join(settings)}")
     request = job.spec["request"]
     scenario = job.scenario
+    assert scenario is not None  # a decision job always has its scenario
     taken = set(Scenario.objects.filter(product_id=scenario.product_id).values_list("name", flat=True))
     base = name or f"{scenario.name} ({_settings_words(values)})"
     new_name, n = base[:200], 1

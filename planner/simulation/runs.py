@@ -44,6 +44,7 @@ from planner.engine.types import EngineInput
 from planner.simulation import passes
 from planner.simulation.adapter import SimulationInputError, engine_input_from_snapshot
 from planner.simulation.heartbeats import ChunkHeartbeat
+from planner.simulation.job_kinds import BlockJob, block_job
 from planner.simulation.models import RunBlock, Scenario, SimulationRun
 from planner.simulation.snapshot import scenario_snapshot
 
@@ -154,6 +155,11 @@ def _users(run_id: int) -> int:
     return int(SimulationRun.objects.values_list("users", flat=True).get(pk=run_id))
 
 
+@lru_cache(maxsize=16)
+def _kind(run_id: int) -> str:
+    return str(SimulationRun.objects.values_list("kind", flat=True).get(pk=run_id))
+
+
 def aggregate_to_bytes(aggregate: engine.BlockAggregate) -> bytes:
     """Serialise a block aggregate (compressed .npz)."""
     buffer = io.BytesIO()
@@ -198,9 +204,9 @@ def _block_begin(run_id: int, block: int, worker: str) -> RunBlock | None:
     return row
 
 
-def _block_finish(run_id: int, block: int, aggregate: engine.BlockAggregate, seconds: float) -> bool:
-    """Store a block's aggregate and recount the run; True when this call completed the run."""
-    data = aggregate_to_bytes(aggregate)
+def _block_finish(run_id: int, block: int, data: bytes, units: int, seconds: float) -> bool:
+    """Store a block's payload (``units`` of work: users, or customers for a replay) and
+    recount the run; True when this call completed the run."""
     now = timezone.now()
     with transaction.atomic():
         run = SimulationRun.objects.select_for_update().only("blocks_total", "status").get(pk=run_id)
@@ -210,7 +216,7 @@ def _block_finish(run_id: int, block: int, aggregate: engine.BlockAggregate, sec
             defaults={
                 "state": RunBlock.State.DONE,
                 "aggregate": data,
-                "users": int(aggregate.users.sum()),
+                "users": units,
                 "seconds": seconds,
                 "heartbeat_at": now,
             },
@@ -263,19 +269,26 @@ def _chunk_blocks(*, run_id: int, blocks: Sequence[int], worker: str, heartbeat:
             return computed
         started = time.perf_counter()
         heartbeat.block = block
-        pass_index, local = passes.pass_of_block(block, _users(run_id))
+        job = block_job(_kind(run_id))
         try:
-            prepared = _prepared(run_id, pass_index)
-            aggregate = engine.simulate_block(prepared, local)
+            data, units = _block_compute(run_id, block) if job is None else job.compute_block(run_id, block)
         except StalePass:
             continue
         except ValueError as error:
-            _fail(run_id, f"The scenario cannot be simulated: {error}")
+            failure = "The scenario cannot be simulated" if job is None else job.failure
+            _fail(run_id, f"{failure}: {error}")
             return computed
-        _block_finish(run_id, block, aggregate, time.perf_counter() - started)
+        _block_finish(run_id, block, data, units, time.perf_counter() - started)
         heartbeat.block = None
         computed += 1
     return computed
+
+
+def _block_compute(run_id: int, block: int) -> tuple[bytes, int]:
+    """Simulate one block of a run or decision job: its aggregate's bytes and its users."""
+    pass_index, local = passes.pass_of_block(block, _users(run_id))
+    aggregate = engine.simulate_block(_prepared(run_id, pass_index), local)
+    return aggregate_to_bytes(aggregate), int(aggregate.users.sum())
 
 
 def run_merge(*, run_id: int) -> SimulationRun | None:
@@ -286,6 +299,9 @@ def run_merge(*, run_id: int) -> SimulationRun | None:
     run = SimulationRun.objects.filter(pk=run_id).first()
     if run is None or run.is_finished:
         return run
+    job = block_job(run.kind)
+    if job is not None:
+        return _merge_block_job(run, job)
     if run.kind != passes.RUN:
         return _merge_pass(run)
     rows = list(RunBlock.objects.filter(run_id=run_id, state=RunBlock.State.DONE).order_by("block"))
@@ -301,6 +317,33 @@ def run_merge(*, run_id: int) -> SimulationRun | None:
         status=SimulationRun.Status.SUCCEEDED, results=results, finished_at=timezone.now()
     )
     logger.info("run succeeded run_id=%s organization_id=%s", run_id, run.organization_id)
+    run.refresh_from_db()
+    return run
+
+
+def _merge_block_job(run: SimulationRun, job: BlockJob) -> SimulationRun:
+    """Merge a registered job kind's blocks (``planner.simulation.job_kinds``): its ``merge``
+    makes the results from the payloads in block order; a ``ValueError`` fails the run."""
+    rows = list(
+        RunBlock.objects.filter(run=run, state=RunBlock.State.DONE)
+        .order_by("block")
+        .values_list("aggregate", flat=True)
+    )
+    if len(rows) != run.blocks_total:
+        logger.warning("merge early run_id=%s done=%s total=%s", run.pk, len(rows), run.blocks_total)
+        return run
+    try:
+        results = job.merge(run, [bytes(row or b"") for row in rows])
+    except ValueError as error:
+        _fail(run.pk, f"{job.failure}: {error}")
+        run.refresh_from_db()
+        return run
+    started = run.started_at or run.created_at
+    results["seconds"] = round((timezone.now() - started).total_seconds(), 3)
+    SimulationRun.objects.filter(pk=run.pk, status=SimulationRun.Status.RUNNING).update(
+        status=SimulationRun.Status.SUCCEEDED, results=results, finished_at=timezone.now()
+    )
+    logger.info("job succeeded run_id=%s kind=%s", run.pk, run.kind)
     run.refresh_from_db()
     return run
 

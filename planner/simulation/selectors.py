@@ -60,7 +60,7 @@ def runs_for_organization(*, organization: Organization) -> QuerySet[SimulationR
 def optimizations_for_organization(*, organization: Organization) -> QuerySet[SimulationRun]:
     """The organisation's decision jobs: optimizations and sensitivity analyses
     (``planner.simulation.optimizations``), served together under ``/optimizations/``."""
-    return SimulationRun.objects.filter(organization=organization).exclude(kind=SimulationRun.Kind.RUN)
+    return SimulationRun.objects.decisions().filter(organization=organization)
 
 
 @dataclass(frozen=True)

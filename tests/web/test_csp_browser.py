@@ -54,6 +54,7 @@ def test_pages_with_charts_render_under_the_policy(
     finished_run: SimulationRun,
 ) -> None:
     scenario = finished_run.scenario
+    assert scenario is not None
     sign_in(page)
     page.wait_for_function("() => document.querySelector('.sparkline').data !== undefined")
     assert_no_violation(page, violations)

@@ -1,5 +1,5 @@
 """``manage.py replay (--scenario ID | --live --product ID) --from YYYY-MM --to YYYY-MM
-[--price-date YYYY-MM-DD] [--json]``: re-rate past months of usage under a scenario's plan or the
+[--price-date YYYY-MM-DD | --price-sheet ID] [--json]``: re-rate past months of usage under a scenario's plan or the
 live plan of a product (docs/ACTUALS.md "Replay"). Thin: parses, calls
 ``planner.actuals.replay.replay_period``, prints. (``--organization SLUG`` without either: the
 organisation's whole live plan.)"""
@@ -13,7 +13,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from planner.accounts.models import Organization
-from planner.actuals.replay import ReplayResult, replay_period
+from planner.actuals.replay import replay_period
+from planner.actuals.replay_stats import ReplayResult
+from planner.prices.models import PriceSheet
 from planner.products.models import Product
 from planner.simulation.models import Scenario
 
@@ -48,7 +50,9 @@ class Command(BaseCommand):
         parser.add_argument("--scenario", type=int, help="scenario id: replay its plan")
         parser.add_argument("--live", action="store_true", help="replay the live plan (with --product)")
         parser.add_argument("--product", type=int, help="product id: its customers (with --live)")
-        parser.add_argument("--price-date", help="price every record at this date, YYYY-MM-DD")
+        prices = parser.add_mutually_exclusive_group()
+        prices.add_argument("--price-date", help="price every record at this date, YYYY-MM-DD")
+        prices.add_argument("--price-sheet", type=int, help="price sheet id: its discounts on every record")
         parser.add_argument("--organization", help="organisation slug")
         parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
         parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
@@ -81,6 +85,13 @@ class Command(BaseCommand):
         organization = (
             product.organization if product is not None else _organization(options["organization"], scenario)
         )
+        sheet = None
+        if options["price_sheet"] is not None:
+            sheet = PriceSheet.objects.filter(pk=options["price_sheet"], organization=organization).first()
+            if sheet is None:
+                raise CommandError(
+                    f"--price-sheet: no price sheet {options['price_sheet']} in {organization.slug}."
+                )
         try:
             result = replay_period(
                 organization=organization,
@@ -88,6 +99,7 @@ class Command(BaseCommand):
                 period_from=period_from,
                 period_to=period_to,
                 price_date=price_date,
+                price_sheet=sheet,
                 bootstrap=options["bootstrap"],
                 seed=options["seed"],
                 product=product,
@@ -123,5 +135,6 @@ def _table(result: ReplayResult) -> str:
             f"{group.became_underwater + group.stopped_underwater:>7}"
             f"  {_interval(data['margin_change_interval'])}"
         )
+    lines.append(f"customers flipped: {result.flipped_customers}")
     lines += [f"note: {note}" for note in result.notes]
     return "\n".join(lines)

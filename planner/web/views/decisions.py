@@ -32,7 +32,7 @@ from planner.web.views.runs import progress_payload, run_detail_page
 
 def _job(request: HttpRequest, pk: int) -> SimulationRun:
     jobs = (
-        SimulationRun.objects.exclude(kind=SimulationRun.Kind.RUN)
+        SimulationRun.objects.decisions()
         .select_related("scenario__product", "organization")
         .filter(organization__in=organizations_for_user(user=request.user))
         .defer("snapshot")

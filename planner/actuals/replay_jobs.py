@@ -1,0 +1,292 @@
+"""Replay jobs: a replay (``planner.actuals.replay``) run on the run machinery (issue 15;
+docs/ACTUALS.md "Replay", docs/JOBS.md "Other job kinds").
+
+A replay job is a ``SimulationRun`` of kind ``replay``: created queued with its plan frozen as
+its snapshot (``ReplayPlan.to_json``: the live and replayed terms, the levers, the sheet's
+discounts) and its request and customer ranges in ``spec``; its blocks are ranges of at most
+``PLANNER_REPLAY_BLOCK_CUSTOMERS`` customers (ascending ids), one chunk task each, dispatched,
+reaped, cancelled and merged by ``planner.simulation.runs`` like any run. A block re-rates its
+customers' months (``replay_rows``) and upserts them as ``ReplayRow`` rows keyed (run, customer,
+period), so a block computed twice writes each row once; its payload is its notes. The merge
+reads every row back and sums them with ``replay_summary``, the in-process replay's own code:
+a job and ``replay_period`` give the same figures.
+
+``users`` of a replay job is the number of customers it re-rates; a live-plan replay has no
+scenario (``spec["request"]["product"]`` names the product).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from planner.accounts.models import Organization
+from planner.actuals.models import ReplayRow
+from planner.actuals.replay import (
+    ReplayedRows,
+    product_live_tiers,
+    replay_customers,
+    replay_months,
+    replay_rows,
+    replay_summary,
+)
+from planner.actuals.replay_plan import ReplayPlan, plan_load
+from planner.actuals.replay_stats import CustomerMonthReplay, Side
+from planner.prices.models import PriceSheet
+from planner.products.models import Product
+from planner.simulation.adapter import SimulationInputError
+from planner.simulation.job_kinds import BlockJob, register_block_job
+from planner.simulation.models import Scenario, SimulationRun
+from planner.simulation.runs import ACTIVE, run_dispatch
+from planner.simulation.snapshot import package_versions
+
+#: Longest range a replay may cover, in months.
+MAX_REPLAY_MONTHS = 36
+#: Most bootstrap resamples a request may ask for.
+MAX_BOOTSTRAP = 10_000
+_SIDE_FIELDS = (
+    "credits",
+    "revenue_gross",
+    "payment_fees",
+    "revenue",
+    "cogs",
+    "margin",
+    "paying",
+    "underwater",
+)
+
+
+def _blocks(customers: Sequence[int], size: int) -> list[list[int]]:
+    """[first id, last id] of each run of ``size`` consecutive customers (ascending ids)."""
+    return [
+        [customers[i], customers[min(i + size, len(customers)) - 1]] for i in range(0, len(customers), size)
+    ]
+
+
+def replay_request_check(
+    *, period_from: date, period_to: date, price_date: date | None, price_sheet: Any, bootstrap: int
+) -> list[date]:
+    """The months of a request; ValueError ``"field: message"`` for a bad one."""
+    try:
+        months = replay_months(period_from, period_to)
+    except ValueError:
+        raise ValueError("to: the range ends before it starts (to is before from).") from None
+    if len(months) > MAX_REPLAY_MONTHS:
+        raise ValueError(
+            f"to: a replay covers at most {MAX_REPLAY_MONTHS} months (this range has {len(months)})."
+        )
+    if price_date is not None and price_sheet is not None:
+        raise ValueError("price_sheet: give a price date or a price sheet, not both.")
+    if not 0 <= bootstrap <= MAX_BOOTSTRAP:
+        raise ValueError(f"bootstrap: enter a whole number from 0 to {MAX_BOOTSTRAP:,}.")
+    return months
+
+
+def replay_start(
+    *,
+    organization: Organization,
+    scenario: Scenario | None = None,
+    product: Product | None = None,
+    period_from: date,
+    period_to: date,
+    price_date: date | None = None,
+    price_sheet: PriceSheet | None = None,
+    bootstrap: int = 2000,
+    seed: int = 0,
+) -> SimulationRun:
+    """Create a queued replay job of ``scenario``'s plan (or of ``product``'s live plan) over the
+    customers of its product with usage in the months [period_from, period_to], and enqueue its
+    blocks after commit. Raises ValueError ``"field: message"`` for a bad request (range, price
+    date and sheet together, bootstrap, a sheet of another organisation), and
+    ``SimulationInputError`` when there is nothing to replay or too many jobs are active."""
+    if (scenario is None) == (product is None):
+        raise ValueError("Replay a scenario or a product's live plan: give exactly one.")
+    if price_sheet is not None and price_sheet.organization_id != organization.pk:
+        raise ValueError("price_sheet: no such price sheet.")
+    months = replay_request_check(
+        period_from=period_from,
+        period_to=period_to,
+        price_date=price_date,
+        price_sheet=price_sheet,
+        bootstrap=bootstrap,
+    )
+    owner = scenario.product if scenario is not None else product
+    assert owner is not None
+    if owner.organization_id != organization.pk:
+        raise ValueError("The scenario or product belongs to another organisation.")
+    tiers = sorted(product_live_tiers(owner))
+    customers = replay_customers(organization, months, tiers)
+    if not customers:
+        raise SimulationInputError(
+            f"No customer of {owner.name} has usage from {months[0]:%Y-%m} to {months[-1]:%Y-%m}: "
+            "nothing to replay."
+        )
+    plan = plan_load(organization, scenario, price_sheet)
+    request = {
+        "scenario": None if scenario is None else scenario.pk,
+        "product": owner.pk,
+        "from": months[0].isoformat()[:7],
+        "to": months[-1].isoformat()[:7],
+        "price_date": None if price_date is None else price_date.isoformat(),
+        "price_sheet": None if price_sheet is None else price_sheet.pk,
+        "bootstrap": bootstrap,
+        "seed": seed,
+    }
+    blocks = _blocks(customers, settings.PLANNER_REPLAY_BLOCK_CUSTOMERS)
+    limit = settings.PLANNER_MAX_CONCURRENT_RUNS
+    with transaction.atomic():
+        active = SimulationRun.objects.filter(organization=organization, status__in=ACTIVE).count()
+        if active >= limit:
+            raise SimulationInputError(
+                f"{organization.name} already has {active} jobs queued or running (the limit is {limit}); "
+                "wait for one to finish or cancel one."
+            )
+        run = SimulationRun.objects.create(
+            kind=SimulationRun.Kind.REPLAY,
+            scenario=scenario,
+            organization=organization,
+            seed=seed,
+            users=len(customers),
+            snapshot=plan.to_json(),
+            spec={"request": request, "product_tiers": tiers, "blocks": blocks},
+            blocks_total=len(blocks),
+            chunk_blocks=1,
+            package_versions=package_versions(),
+        )
+        run_id = run.pk
+        transaction.on_commit(lambda: run_dispatch(run_id=run_id))
+    return run
+
+
+@lru_cache(maxsize=4)
+def _job(run_id: int) -> tuple[Organization, ReplayPlan, dict[str, Any]]:
+    """A replay job's organisation, frozen plan and spec, read once per process."""
+    run = (
+        SimulationRun.objects.select_related("organization")
+        .only("organization", "snapshot", "spec")
+        .get(pk=run_id)
+    )
+    return run.organization, ReplayPlan.from_json(run.snapshot), run.spec
+
+
+def _request_dates(request: dict[str, Any]) -> tuple[list[date], date | None]:
+    months = replay_months(
+        date.fromisoformat(request["from"] + "-01"), date.fromisoformat(request["to"] + "-01")
+    )
+    price_date = None if request["price_date"] is None else date.fromisoformat(request["price_date"])
+    return months, price_date
+
+
+def _row(run_id: int, row: CustomerMonthReplay) -> ReplayRow:
+    sides = {
+        f"{name}_{field}": getattr(side, field)
+        for name, side in (("actual", row.actual), ("replayed", row.replayed))
+        for field in _SIDE_FIELDS
+    }
+    return ReplayRow(
+        run_id=run_id,
+        customer_id=row.customer_id,
+        external_id=row.external_id,
+        period=row.period,
+        flip=row.flip,
+        cut=row.cut,
+        actual_tier_id=row.actual.tier_id,
+        actual_tier_name=row.actual.tier_name,
+        replayed_tier_id=row.replayed.tier_id,
+        replayed_tier_name=row.replayed.tier_name,
+        **sides,
+    )
+
+
+_ROW_UPDATE = [
+    "external_id",
+    "flip",
+    "cut",
+    *(
+        f"{side}_{field}"
+        for side in ("actual", "replayed")
+        for field in (*_SIDE_FIELDS, "tier_id", "tier_name")
+    ),
+]
+
+
+def replay_block_compute(run_id: int, block: int) -> tuple[bytes, int]:
+    """Re-rate block ``block``'s customers and upsert their rows; returns the block's notes (JSON
+    bytes) and its customer count (``planner.simulation.job_kinds.BlockJob``)."""
+    organization, plan, spec = _job(run_id)
+    months, price_date = _request_dates(spec["request"])
+    first, last = spec["blocks"][block]
+    customers = replay_customers(organization, months, spec["product_tiers"], id_range=(first, last))
+    replayed = replay_rows(organization, plan, months, customers, price_date)
+    rows = [_row(run_id, row) for row in replayed.rows]
+    ReplayRow.objects.bulk_create(
+        rows,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["run", "customer", "period"],
+        update_fields=_ROW_UPDATE,
+    )
+    payload = {"notes": replayed.notes, "straddling": sorted(replayed.straddling)}
+    return json.dumps(payload).encode(), len(customers)
+
+
+def _side(values: Mapping[str, Any], prefix: str) -> Side:
+    return Side(
+        tier_id=values[f"{prefix}_tier_id"],
+        tier_name=values[f"{prefix}_tier_name"],
+        **{field: values[f"{prefix}_{field}"] for field in _SIDE_FIELDS},
+    )
+
+
+def stored_replay_rows(run: SimulationRun) -> list[CustomerMonthReplay]:
+    """A replay job's customer-months, as the in-process replay orders them (period, customer)."""
+    rows = ReplayRow.objects.filter(run=run).order_by("period", "customer_id").values()
+    return [
+        CustomerMonthReplay(
+            values["customer_id"],
+            values["external_id"],
+            values["period"],
+            _side(values, "actual"),
+            _side(values, "replayed"),
+            values["cut"],
+            values["flip"],
+        )
+        for values in rows.iterator(chunk_size=5000)
+    ]
+
+
+def replay_merge(run: SimulationRun, payloads: Sequence[bytes]) -> dict[str, Any]:
+    """The job's results: ``replay_summary`` of its stored rows with its blocks' notes."""
+    organization, plan, spec = _job(run.pk)
+    months, price_date = _request_dates(spec["request"])
+    notes: list[str] = []
+    straddling: set[int] = set()
+    for payload in payloads:
+        data = json.loads(payload)
+        notes.extend(data["notes"])
+        straddling.update(data["straddling"])
+    rows = stored_replay_rows(run)
+    request = spec["request"]
+    summary = replay_summary(
+        organization=organization,
+        scenario_id=request["scenario"],
+        plan=plan,
+        months=months,
+        price_date=price_date,
+        bootstrap=int(request["bootstrap"]),
+        seed=int(request["seed"]),
+        replayed=ReplayedRows(rows, list(dict.fromkeys(notes)), straddling),
+    )
+    return {**summary.to_json(rows=False), "product": request["product"], "customer_months": len(rows)}
+
+
+register_block_job(
+    SimulationRun.Kind.REPLAY,
+    BlockJob(compute_block=replay_block_compute, merge=replay_merge, failure="The replay cannot be computed"),
+)
