@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
 from api.exceptions import not_found
-from api.views import actuals, alerts, decisions, prices, products, simulation
+from api.views import actuals, alerts, decisions, prices, products, replays, simulation
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -20,6 +20,7 @@ router.register("usage-distributions", products.UsageDistributionViewSet, basena
 router.register("scenarios", simulation.ScenarioViewSet, basename="scenario")
 router.register("runs", simulation.RunViewSet, basename="run")
 router.register("optimizations", decisions.OptimizationViewSet, basename="optimization")
+router.register("replays", replays.ReplayViewSet, basename="replay")
 router.register("alert-rules", alerts.AlertRuleViewSet, basename="alert-rule")
 router.register("prices", prices.CatalogModelViewSet, basename="catalog-model")
 router.register("price-sheets", prices.PriceSheetViewSet, basename="price-sheet")

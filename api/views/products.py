@@ -7,8 +7,12 @@ from typing import Any, TypeVar
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from api import filters
+from api.idempotency import idempotent
 from api.serializers.resources import (
     ProductSerializer,
     SegmentSerializer,
@@ -17,6 +21,7 @@ from api.serializers.resources import (
     WorkloadSerializer,
 )
 from api.views.base import OrganizationViewSetMixin
+from api.views.replays import START_SCHEMA, start_replay
 from planner.products import services as product_services
 from planner.products.models import Product, Segment, Tier, UsageDistribution, Workload
 from planner.products.segments import segment_delete
@@ -41,6 +46,13 @@ class ProductViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Product]):
 
     def perform_destroy(self, instance: Product) -> None:
         product_services.product_delete(product=instance)
+
+    @START_SCHEMA
+    @extend_schema(summary="Replay past months of actual usage under the product's live plan")
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    @idempotent
+    def replays(self, request: Request, pk: str | None = None) -> Response:
+        return start_replay(self.get_object(), request)
 
 
 _Part = TypeVar("_Part", Tier, Workload)

@@ -38,6 +38,7 @@ from api.serializers.runs import RunListSerializer, RunSerializer, RunStartSeria
 from api.tenancy import request_organization
 from api.views.base import OrganizationViewSetMixin
 from api.views.decisions import start_error, start_optimization, start_sensitivity
+from api.views.replays import START_SCHEMA, start_replay
 from planner.simulation import scenarios as scenario_services
 from planner.simulation.adapter import SimulationInputError
 from planner.simulation.document import scenario_document_export
@@ -201,6 +202,13 @@ class ScenarioViewSet(OrganizationViewSetMixin, viewsets.ModelViewSet[Scenario])
     def sensitivities(self, request: Request, pk: str | None = None) -> Response:
         job = start_sensitivity(self.get_object(), request.data)
         return Response(OptimizationSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @START_SCHEMA
+    @extend_schema(summary="Replay past months of actual usage under the scenario's plan")
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    @idempotent
+    def replays(self, request: Request, pk: str | None = None) -> Response:
+        return start_replay(self.get_object(), request)
 
 
 class RunViewSet(OrganizationViewSetMixin, viewsets.ReadOnlyModelViewSet[SimulationRun]):

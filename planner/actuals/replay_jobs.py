@@ -18,7 +18,7 @@ scenario (``spec["request"]["product"]`` names the product).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -37,7 +37,8 @@ from planner.actuals.replay import (
     replay_summary,
 )
 from planner.actuals.replay_plan import ReplayPlan, plan_load
-from planner.actuals.replay_stats import CustomerMonthReplay, Side
+from planner.actuals.replay_selectors import stored_replay_rows
+from planner.actuals.replay_stats import SIDE_FIELDS, CustomerMonthReplay
 from planner.prices.models import PriceSheet
 from planner.products.models import Product
 from planner.simulation.adapter import SimulationInputError
@@ -50,16 +51,8 @@ from planner.simulation.snapshot import package_versions
 MAX_REPLAY_MONTHS = 36
 #: Most bootstrap resamples a request may ask for.
 MAX_BOOTSTRAP = 10_000
-_SIDE_FIELDS = (
-    "credits",
-    "revenue_gross",
-    "payment_fees",
-    "revenue",
-    "cogs",
-    "margin",
-    "paying",
-    "underwater",
-)
+#: The price dates a replay accepts (the catalog has no price outside them).
+EARLIEST_PRICE_DATE, LATEST_PRICE_DATE = date(2000, 1, 1), date(2100, 12, 31)
 
 
 def _blocks(customers: Sequence[int], size: int) -> list[list[int]]:
@@ -83,6 +76,10 @@ def replay_request_check(
         )
     if price_date is not None and price_sheet is not None:
         raise ValueError("price_sheet: give a price date or a price sheet, not both.")
+    if price_date is not None and not EARLIEST_PRICE_DATE <= price_date <= LATEST_PRICE_DATE:
+        raise ValueError(
+            f"price_date: enter a date from {EARLIEST_PRICE_DATE:%Y-%m-%d} to {LATEST_PRICE_DATE:%Y-%m-%d}."
+        )
     if not 0 <= bootstrap <= MAX_BOOTSTRAP:
         raise ValueError(f"bootstrap: enter a whole number from 0 to {MAX_BOOTSTRAP:,}.")
     return months
@@ -187,7 +184,7 @@ def _row(run_id: int, row: CustomerMonthReplay) -> ReplayRow:
     sides = {
         f"{name}_{field}": getattr(side, field)
         for name, side in (("actual", row.actual), ("replayed", row.replayed))
-        for field in _SIDE_FIELDS
+        for field in SIDE_FIELDS
     }
     return ReplayRow(
         run_id=run_id,
@@ -211,7 +208,7 @@ _ROW_UPDATE = [
     *(
         f"{side}_{field}"
         for side in ("actual", "replayed")
-        for field in (*_SIDE_FIELDS, "tier_id", "tier_name")
+        for field in (*SIDE_FIELDS, "tier_id", "tier_name")
     ),
 ]
 
@@ -234,31 +231,6 @@ def replay_block_compute(run_id: int, block: int) -> tuple[bytes, int]:
     )
     payload = {"notes": replayed.notes, "straddling": sorted(replayed.straddling)}
     return json.dumps(payload).encode(), len(customers)
-
-
-def _side(values: Mapping[str, Any], prefix: str) -> Side:
-    return Side(
-        tier_id=values[f"{prefix}_tier_id"],
-        tier_name=values[f"{prefix}_tier_name"],
-        **{field: values[f"{prefix}_{field}"] for field in _SIDE_FIELDS},
-    )
-
-
-def stored_replay_rows(run: SimulationRun) -> list[CustomerMonthReplay]:
-    """A replay job's customer-months, as the in-process replay orders them (period, customer)."""
-    rows = ReplayRow.objects.filter(run=run).order_by("period", "customer_id").values()
-    return [
-        CustomerMonthReplay(
-            values["customer_id"],
-            values["external_id"],
-            values["period"],
-            _side(values, "actual"),
-            _side(values, "replayed"),
-            values["cut"],
-            values["flip"],
-        )
-        for values in rows.iterator(chunk_size=5000)
-    ]
 
 
 def replay_merge(run: SimulationRun, payloads: Sequence[bytes]) -> dict[str, Any]:

@@ -144,6 +144,8 @@ class CustomerMonthReplay:
 
 
 SUM_FIELDS = ("revenue_gross", "payment_fees", "revenue", "cogs", "margin")
+#: The fields of a ``Side`` besides its tier.
+SIDE_FIELDS = ("credits", *SUM_FIELDS, "paying", "underwater")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from django.utils import timezone
 from planner.accounts.models import Organization
 from planner.actuals.models import ReplayRow
 from planner.actuals.replay import replay_period
-from planner.actuals.replay_jobs import replay_start, stored_replay_rows
+from planner.actuals.replay_jobs import replay_start
+from planner.actuals.replay_selectors import stored_replay_rows
 from planner.devtools.demo import DEMO_PRODUCT_NAME, demo_seed
 from planner.products.models import Product
 from planner.simulation import runs

@@ -104,8 +104,18 @@ def seeded(product: Product, scenario: Scenario) -> dict[str, Any]:  # noqa: F81
         constraints=[ConstraintRequest("underwater_share", max=0.05)],
         users=1_000,
     )
+    replay = SimulationRun.objects.create(
+        kind=SimulationRun.Kind.REPLAY,
+        organization=product.organization,
+        seed=0,
+        users=1,
+        snapshot={},
+        spec={"request": {"product": product.pk, "scenario": None, "from": "2026-01", "to": "2026-01"}},
+        blocks_total=1,
+    )
     return {
         "optimization": optimization,
+        "replay": replay,
         "product": product,
         "scenario": scenario,
         "segment": segment,

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from drf_spectacular.generators import SchemaGenerator
 
+from planner.actuals.models import CustomerMonth
 from planner.actuals.services import customer_tier_change
 from planner.products.selectors import live_tiers
 from planner.simulation.plans import scenario_tiers
@@ -77,6 +78,10 @@ OPTIMIZATION = {
     "vary": [{"setting": "cap", "min": 0, "max": 1000, "step": 250}, {"setting": "fee", "max": "40.00"}],
     "constraints": [{"metric": "underwater_share", "max": 0.05}],
 }
+
+
+#: A request the replays endpoints accept: the month of the seeded customer's usage.
+REPLAY = {"from": "2026-06", "to": "2026-06"}
 
 
 #: A request the sensitivities endpoint accepts.
@@ -321,6 +326,21 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint(
         "POST", "/optimizations/{id}/cancel/", by_id("optimization"), None, BODILESS, "/optimizations/{id}/"
     ),
+    *(
+        Endpoint(
+            "POST", f"/{owner}s/{{id}}/replays/", by_id(owner), lambda w: REPLAY,
+            BODY + vary("from", "text", 4) + vary("to", "date", 4) + vary("price_date", "date", 5)
+            + vary("price_sheet", "id") + vary("bootstrap", "int") + vary("seed", "int", 4)
+            + (
+                set_field("from", "2026-13"), set_field("to", "2025-12"), set_field("bootstrap", -1),
+                set_field("bootstrap", 10_001), set_field("price_sheet", 0), set_field("from", "1999-01"),
+                set_field("to", "2031-01"),
+            ),
+            f"/{owner}s/{{id}}/",
+        )
+        for owner in ("scenario", "product")
+    ),
+    Endpoint("POST", "/replays/{id}/cancel/", by_id("replay"), None, BODILESS, "/replays/{id}/"),
     *resource(
         "alert-rules",
         "alert_rule",
@@ -453,6 +473,10 @@ def world(seeded: dict[str, Any], key_client: KeyClient) -> World:
     product, scenario = seeded["product"], seeded["scenario"]
     live_pro, plan_pro = live_tiers(product).get(name="Pro"), scenario_tiers(scenario).get(name="Pro")
     customer_tier_change(customer=seeded["customer"], tier=live_pro, effective_from=date(2026, 1, 1))
+    # A month of usage (the rollup row is what a replay starts from) for the replays endpoints.
+    CustomerMonth.objects.create(
+        organization=product.organization, customer=seeded["customer"], period=date(2026, 6, 1), credits=1
+    )
     chat = product.workloads.get(name="Chat")
     document = key_client().get(f"{API}/scenarios/{scenario.pk}/document/").json()
     return {
@@ -466,6 +490,7 @@ def world(seeded: dict[str, Any], key_client: KeyClient) -> World:
         "segment": seeded["segment"].pk,
         "run": seeded["run"].pk,
         "optimization": seeded["optimization"].pk,
+        "replay": seeded["replay"].pk,
         "customer": seeded["customer"].pk,
         "alert_rule": seeded["alert_rule"].pk,
         "price_sheet": seeded["price_sheet"].pk,
