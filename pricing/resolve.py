@@ -174,6 +174,11 @@ class _History:
     def at(self, moment: dt.datetime) -> ModelPrice | None:
         return row_in_force(self._current, moment) or row_in_force(self._retired, moment)
 
+    def changes_within(self, start: dt.datetime, end: dt.datetime) -> bool:
+        """Whether a price row starts or ends strictly between ``start`` and ``end``."""
+        edges = self._edges
+        return bool(((edges > epoch_us(start)) & (edges < epoch_us(end))).any())
+
     def rows_at(
         self, moments: Sequence[dt.datetime], micros: npt.NDArray[np.int64]
     ) -> list[ModelPrice | None]:
@@ -201,6 +206,12 @@ class PriceResolver:
         for row in rows.select_related("model__provider"):
             grouped.setdefault((row.model_id, row.variant), []).append(row)
         return cls(terms, {key: _History(rows) for key, rows in grouped.items()})
+
+    def changes_within(self, *, model_id: int, variant: str, start: dt.datetime, end: dt.datetime) -> bool:
+        """Whether a loaded model's ``variant`` changes price strictly between ``start`` and
+        ``end`` (False when it has no such variant)."""
+        history = self._histories.get((model_id, variant))
+        return history is not None and history.changes_within(start, end)
 
     def variants(self, model_id: int) -> list[str]:
         """The price variants the catalog has for a loaded model."""

@@ -5,10 +5,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Model, QuerySet
@@ -32,6 +28,7 @@ from api.serializers.replays import (
 from api.tenancy import request_organization
 from api.views.base import OrganizationViewSetMixin
 from api.views.decisions import start_error
+from planner.actuals.replay_export import replay_csv_lines, replay_json_lines
 from planner.actuals.replay_jobs import replay_start
 from planner.actuals.replay_selectors import (
     replay_row_replays,
@@ -39,29 +36,9 @@ from planner.actuals.replay_selectors import (
     replays_for_organization,
     row_replay,
 )
-from planner.actuals.replay_stats import CustomerMonthReplay
 from planner.products.models import Product
 from planner.simulation.models import Scenario, SimulationRun
 from planner.simulation.runs import run_cancel
-
-#: The columns of a replay's CSV export: money in USD, credits in credits.
-CSV_SIDE_COLUMNS = (
-    ("tier", "tier_name"),
-    ("credits", "credits"),
-    ("revenue_gross_usd", "revenue_gross"),
-    ("payment_fees_usd", "payment_fees"),
-    ("revenue_usd", "revenue"),
-    ("cogs_usd", "cogs"),
-    ("margin_usd", "margin"),
-    ("underwater", "underwater"),
-)
-CSV_HEADER = [
-    "customer",
-    "month",
-    *(f"{side}_{name}" for side in ("actual", "replayed") for name, _ in CSV_SIDE_COLUMNS),
-    "flip",
-    "cut",
-]
 
 START_SCHEMA = extend_schema(
     request=ReplayStartSerializer,
@@ -103,30 +80,6 @@ class ReplayRowPagination(CursorPagination):
 
     page_size = 100
     ordering = ("customer_id", "period")
-
-
-def _csv_lines(rows: Iterator[CustomerMonthReplay]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
-    for row in rows:
-        cells: list[Any] = [row.external_id, f"{row.period:%Y-%m}"]
-        for side in (row.actual, row.replayed):
-            cells += [getattr(side, attribute) for _, attribute in CSV_SIDE_COLUMNS]
-        writer.writerow([*cells, row.flip, row.cut])
-        if buffer.tell() > 64_000:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def _json_lines(job: dict[str, Any], rows: Iterator[CustomerMonthReplay]) -> Iterator[str]:
-    """``{"replay": <the job>, "customer_months": [...]}`` streamed row by row."""
-    yield '{"replay": ' + json.dumps(job) + ', "customer_months": ['
-    for position, row in enumerate(rows):
-        yield ("," if position else "") + json.dumps(row.to_json())
-    yield "]}\n"
 
 
 class ReplayViewSet(OrganizationViewSetMixin, viewsets.ReadOnlyModelViewSet[SimulationRun]):
@@ -180,9 +133,9 @@ class ReplayViewSet(OrganizationViewSetMixin, viewsets.ReadOnlyModelViewSet[Simu
             )
         rows = replay_row_replays(replay_rows_of(job))
         if extension == "csv":
-            response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
+            response = StreamingHttpResponse(replay_csv_lines(rows), content_type="text/csv; charset=utf-8")
         else:
-            body = _json_lines(dict(ReplaySerializer(job).data), rows)
+            body = replay_json_lines(dict(ReplaySerializer(job).data), rows)
             response = StreamingHttpResponse(body, content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="replay-{job.pk}.{extension}"'
         return response
@@ -201,8 +154,6 @@ class ReplayViewSet(OrganizationViewSetMixin, viewsets.ReadOnlyModelViewSet[Simu
         responses={(200, "application/json"): OpenApiTypes.OBJECT},
         filters=False,
     )
-    @action(
-        detail=True, methods=["get"], filter_backends=[], url_path="export/json", url_name="export-json"
-    )
+    @action(detail=True, methods=["get"], filter_backends=[], url_path="export/json", url_name="export-json")
     def export_json(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         return self._export("json")

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +53,7 @@ from planner.actuals.selectors import (
 from planner.prices.models import PriceSheet
 from planner.products.models import Product, Tier
 from planner.simulation.models import Scenario
+from planner.simulation.snapshot import BATCH_VARIANT
 from pricing.models import AIModel
 from pricing.resolve import CATALOG_PRICES, PriceResolver, price_instant
 
@@ -134,6 +135,25 @@ def _model_providers(model_ids: Collection[int]) -> dict[int, int]:
     return dict(AIModel.objects.filter(pk__in=list(model_ids)).values_list("pk", "provider_id"))
 
 
+def _priced_elsewhere_moving(
+    plan: ReplayPlan, resolver: PriceResolver, model_ids: set[int], routing: set[int], months: Sequence[date]
+) -> set[int]:
+    """Models whose price the levers use at a variant other than the records' stored one (the
+    routing models' standard price, the batch variant when a lever sets a batch share) and that
+    change that price inside the months (a day's margin either side for time zones): a token
+    sum priced at its first instant would miss the change, so such replays go record by record."""
+    start = datetime.combine(months[0], time.min, tzinfo=UTC) - timedelta(days=1)
+    end = datetime.combine(next_month(months[-1]), time.min, tzinfo=UTC) + timedelta(days=1)
+    keys = {(model, "") for model in routing}
+    if any(lever.get("batch_share") for lever in plan.levers):
+        keys |= {(model, BATCH_VARIANT) for model in model_ids | routing}
+    return {
+        model
+        for model, variant in keys
+        if resolver.changes_within(model_id=model, variant=variant, start=start, end=end)
+    }
+
+
 def replay_rows(
     organization: Organization,
     plan: ReplayPlan,
@@ -163,7 +183,17 @@ def replay_rows(
     }
     resolver = PriceResolver.load(model_ids=model_ids | routing, terms=CATALOG_PRICES)
     nonlinear = nonlinear_models(model_ids | routing)
-    per_record = set(model_ids) if routing & nonlinear else nonlinear
+    moving = (
+        set()
+        if price_date is not None
+        else _priced_elsewhere_moving(plan, resolver, model_ids, routing, months)
+    )
+    per_record = set(model_ids) if routing & nonlinear or moving else nonlinear
+    if moving:
+        notes.append(
+            f"Every record re-rated one by one: model(s) {sorted(moving)}, priced here at a routed or batch "
+            "price, change price inside the range."
+        )
     items, straddling = load_items(records, index, per_record, resolver)
     price_at = None if price_date is None else price_instant(price_date)
     discounts = plan.discount_rates(_model_providers(model_ids | routing))

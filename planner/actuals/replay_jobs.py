@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -161,9 +160,9 @@ def replay_start(
     return run
 
 
-@lru_cache(maxsize=4)
 def _job(run_id: int) -> tuple[Organization, ReplayPlan, dict[str, Any]]:
-    """A replay job's organisation, frozen plan and spec, read once per process."""
+    """A replay job's organisation, frozen plan and spec (one small query: a block's own work
+    is far larger, so nothing is cached across jobs)."""
     run = (
         SimulationRun.objects.select_related("organization")
         .only("organization", "snapshot", "spec")

@@ -4,9 +4,10 @@ replay's stored customer-months, tenant-scoped."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from planner.accounts.models import Organization
 from planner.actuals.models import ReplayRow
@@ -76,3 +77,15 @@ def replay_row_replays(rows: QuerySet[ReplayRow]) -> Iterator[CustomerMonthRepla
 def stored_replay_rows(run: SimulationRun) -> list[CustomerMonthReplay]:
     """A replay job's customer-months, as the in-process replay orders them (period, customer)."""
     return list(replay_row_replays(ReplayRow.objects.filter(run=run).order_by("period", "customer_id")))
+
+
+def replay_rows_after(
+    rows: QuerySet[ReplayRow], after: tuple[int, date] | None, size: int
+) -> list[ReplayRow]:
+    """A keyset page of ``rows`` (ordered by customer, then month): the ``size`` rows after
+    (customer id, month) ``after`` (from the start when None), plus one to tell whether more
+    follow."""
+    if after is not None:
+        customer, period = after
+        rows = rows.filter(Q(customer_id__gt=customer) | Q(customer_id=customer, period__gt=period))
+    return list(rows[: size + 1])

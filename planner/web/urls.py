@@ -14,6 +14,7 @@ from planner.web.views import (
     decisions,
     prices,
     products,
+    replays,
     runs,
     scenarios,
     segments,
@@ -117,6 +118,11 @@ actuals_urlpatterns: Patterns = [
     path("segments/use/", actuals.segments_use, name="segments_use"),
     path("customers/<int:pk>/", actuals.customer_detail, name="customer"),
     path("trend.json", actuals.actuals_trend, name="trend"),
+    path("replays/", replays.replay_new, name="replay_new"),
+    path("replays/<int:pk>/", replays.replay_detail, name="replay"),
+    path("replays/<int:pk>/progress.json", replays.replay_progress_json, name="replay_progress"),
+    path("replays/<int:pk>/cancel/", replays.replay_cancel_view, name="replay_cancel"),
+    path("replays/<int:pk>/export.<str:extension>", replays.replay_export, name="replay_export"),
 ]
 
 account_urlpatterns: Patterns = [

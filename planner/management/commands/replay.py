@@ -1,6 +1,6 @@
 """``manage.py replay (--scenario ID | --live --product ID) --from YYYY-MM --to YYYY-MM
-[--price-date YYYY-MM-DD | --price-sheet ID] [--json]``: re-rate past months of usage under a scenario's plan or the
-live plan of a product (docs/ACTUALS.md "Replay"). Thin: parses, calls
+[--price-date YYYY-MM-DD | --price-sheet ID] [--json]``: re-rate past months of usage under a
+scenario's plan or the live plan of a product (docs/ACTUALS.md "Replay"). Thin: parses, calls
 ``planner.actuals.replay.replay_period``, prints. (``--organization SLUG`` without either: the
 organisation's whole live plan.)"""
 
