@@ -116,6 +116,7 @@ actuals_urlpatterns: Patterns = [
     path("upload/", actuals.actuals_upload, name="upload"),
     path("fits/use/", actuals.fit_use, name="fit_use"),
     path("segments/use/", actuals.segments_use, name="segments_use"),
+    path("customers/", actuals.customer_list, name="customers"),
     path("customers/<int:pk>/", actuals.customer_detail, name="customer"),
     path("trend.json", actuals.actuals_trend, name="trend"),
     path("replays/", replays.replay_new, name="replay_new"),

@@ -26,6 +26,8 @@ from django.utils import timezone
 
 from planner.accounts.api_keys import api_key_verify
 from planner.accounts.models import Membership, Organization
+from planner.actuals.models import Customer
+from planner.actuals.selectors import usage_periods
 from planner.celery import app
 from planner.devtools.demo import (
     DEMO_PASSWORD,
@@ -523,3 +525,42 @@ def test_fix_pro_underwater_with_a_cap_apply_run_and_compare(
     assert upper[0] > target / 100, upper  # before: above the target
     assert upper[1] <= target / 100, upper  # after the fix: its upper bound at or below it
     shot(page, "18-fix-it-compare")
+
+
+def test_find_a_demo_customer_and_page_through_the_month(page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #15, item 4: from the actuals page, search a month's customers by a part of their id
+    (in any case), page forwards and back by keyset, then open one customer's page."""
+    organization = demo_seed()
+    month = usage_periods(organization=organization)[1]  # last full month: every demo customer
+    expected = list(
+        Customer.objects.filter(
+            organization=organization, months__period=month, external_id__icontains="demo-"
+        )
+        .order_by("external_id")
+        .values_list("external_id", flat=True)
+    )
+    monkeypatch.setattr("planner.web.views.actuals.PAGE_SIZE", 25)
+    assert len(expected) > 50
+
+    def rows() -> list[str]:
+        return page.locator("#customer-list tbody tr td:first-child a").all_inner_texts()
+
+    sign_in(page, DEMO_USERNAME, DEMO_PASSWORD)
+    page.goto(f"{page.base}/actuals/?period={month:%Y-%m}")
+    page.get_by_label("Find a customer (id contains)").fill("DEMO-")
+    page.get_by_role("button", name="Find", exact=True).click()
+    page.wait_for_url("**/actuals/customers/?*")
+    assert rows() == expected[:25]
+    page.get_by_role("link", name="Next →").click()
+    page.wait_for_url("**cursor=*")
+    assert rows() == expected[25:50]
+    shot(page, "actuals-customers")
+    page.get_by_role("link", name="Next →").click()
+    page.wait_for_function("() => !document.querySelector('a[rel=next]')")
+    assert rows() == expected[50:]
+    page.get_by_role("link", name="← Previous").click()
+    page.wait_for_function("() => !!document.querySelector('a[rel=next]')")
+    assert rows() == expected[25:50]
+    page.get_by_role("link", name=expected[30], exact=True).click()
+    page.wait_for_url("**/actuals/customers/*/")
+    assert page.locator("h1").inner_text() == expected[30]

@@ -1,11 +1,13 @@
 """Web pages for actual usage: upload a usage CSV, customers by margin (underwater highlighted),
 per-tier summary, fitted usage distributions and proposed user segments, each of which can be
-written into one plan (the live plan or one scenario's)."""
+written into one plan (the live plan or one scenario's); every customer of a month, searched and
+paged by keyset; one customer's months."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from planner.accounts.models import Organization
+from planner.actuals.customer_list import PAGE_SIZE, SEARCH_MAX_LENGTH, customer_page
 from planner.actuals.insights import cogs_concentration, customer_history, margin_histogram, monthly_trend
 from planner.actuals.models import Customer
 from planner.actuals.segment_use import proposed_segments_named, proposed_segments_use
@@ -31,6 +34,7 @@ from planner.actuals.usage_csv import CsvRowError, UsageCsvInvalid, usage_csv_in
 from planner.products.models import Tier, Workload
 from planner.simulation.plans import stand_ins
 from planner.web.forms.account import UsageUploadForm
+from planner.web.forms.actuals import CustomerSearchForm
 from planner.web.views.common import current_membership, flash_outcome, require_writer
 
 FIT_MONTHS = 3
@@ -72,6 +76,7 @@ def _page(
         "form": form or UsageUploadForm(),
         "row_errors": row_errors or [],
         "error_total": error_total,
+        "search_max_length": SEARCH_MAX_LENGTH,
     }
     if period is not None:
         customers = customer_margins_for_period(organization=organization, period=period)
@@ -233,6 +238,45 @@ def segments_use(request: HttpRequest) -> HttpResponse:
     )
     flash_outcome(request, lambda: proposed_segments_use(tier=tier, proposal=proposal), success=done)
     return _back(period)
+
+
+def _list_url(period: dt.date, search: str, cursor: str | None = None) -> str:
+    query = {"period": f"{period:%Y-%m}", "q": search, "cursor": cursor or ""}
+    return f"{reverse('actuals:customers')}?{urlencode({k: v for k, v in query.items() if v})}"
+
+
+@login_required
+def customer_list(request: HttpRequest) -> HttpResponse:
+    """Every customer with usage in the month, by external id, searched and paged by keyset
+    (``customer_page``), each billed by the report's rule. A search or a cursor that does not
+    clean is left out of the list and its error shown (400): never a server error."""
+    organization = current_membership(request).organization
+    periods = usage_periods(organization=organization)
+    period = _period(request, periods)
+    form = CustomerSearchForm(request.GET)
+    valid = form.is_valid()
+    search = form.cleaned_data.get("q") or ""
+    cursor = form.cleaned_data.get("cursor")
+    context: dict[str, object] = {
+        "organization": organization,
+        "periods": periods,
+        "period": period,
+        "search": search,
+        "search_max_length": SEARCH_MAX_LENGTH,
+        "page_size": PAGE_SIZE,
+        "errors": [error for errors in form.errors.values() for error in errors],
+    }
+    if period is not None:
+        page = customer_page(
+            organization=organization, period=period, search=search, cursor=cursor, size=PAGE_SIZE
+        )
+        context.update(
+            page=page,
+            next_url=_list_url(period, search, page.next_cursor) if page.next_cursor else None,
+            previous_url=_list_url(period, search, page.previous_cursor) if page.previous_cursor else None,
+            first_url=_list_url(period, search) if cursor is not None else None,
+        )
+    return render(request, "actuals/customers.html", context, status=200 if valid else 400)
 
 
 @login_required
