@@ -81,19 +81,25 @@ def start_optimization(scenario: Scenario, data: Any) -> SimulationRun:
         raise start_error(error) from error
 
 
-class OptimizationViewSet(OrganizationViewSetMixin, viewsets.ReadOnlyModelViewSet[SimulationRun]):
-    """Optimization jobs, newest first (cursor pagination; filter with ``?scenario=`` and
-    ``?status=``). Reading one gives its status, progress and, once succeeded, the answer."""
+class JobViewSetMixin(OrganizationViewSetMixin):
+    """A list of jobs (``SimulationRun`` rows of some kinds): newest first by cursor, filtered
+    with ``?scenario=`` and ``?status=``, never reading the frozen snapshot."""
 
     model = SimulationRun
-    selector = staticmethod(optimizations_for_organization)
-    serializer_class = OptimizationSerializer
     filterset_class = filters.RunFilter
     pagination_class = CursorPagination
     filter_backends = [filters.FilterBackend]
 
     def get_queryset(self) -> QuerySet[SimulationRun]:
         return super().get_queryset().defer("snapshot", "package_versions")
+
+
+class OptimizationViewSet(JobViewSetMixin, viewsets.ReadOnlyModelViewSet[SimulationRun]):
+    """Optimization jobs, newest first (cursor pagination; filter with ``?scenario=`` and
+    ``?status=``). Reading one gives its status, progress and, once succeeded, the answer."""
+
+    selector = staticmethod(optimizations_for_organization)
+    serializer_class = OptimizationSerializer
 
     @extend_schema(
         summary="Cancel a queued or running optimization",

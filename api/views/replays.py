@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -16,7 +16,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api import filters
 from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENCY_RESPONSES
 from api.pagination import CursorPagination
 from api.serializers.replays import (
@@ -26,8 +25,7 @@ from api.serializers.replays import (
     ReplayStartSerializer,
 )
 from api.tenancy import request_organization
-from api.views.base import OrganizationViewSetMixin
-from api.views.decisions import start_error
+from api.views.decisions import JobViewSetMixin, start_error
 from planner.actuals.replay_export import replay_csv_lines, replay_json_lines
 from planner.actuals.replay_jobs import replay_start
 from planner.actuals.replay_selectors import (
@@ -82,20 +80,13 @@ class ReplayRowPagination(CursorPagination):
     ordering = ("customer_id", "period")
 
 
-class ReplayViewSet(OrganizationViewSetMixin, viewsets.ReadOnlyModelViewSet[SimulationRun]):
+class ReplayViewSet(JobViewSetMixin, viewsets.ReadOnlyModelViewSet[SimulationRun]):
     """Replay jobs, newest first (cursor pagination; ``?scenario=`` and ``?status=``). Reading
     one gives its status, progress and, once succeeded, its totals; ``rows/`` pages its
     customer-months; ``export/csv/`` and ``export/json/`` download them all."""
 
-    model = SimulationRun
     selector = staticmethod(replays_for_organization)
     serializer_class = ReplaySerializer
-    filterset_class = filters.RunFilter
-    pagination_class = CursorPagination
-    filter_backends = [filters.FilterBackend]
-
-    def get_queryset(self) -> QuerySet[SimulationRun]:
-        return super().get_queryset().defer("snapshot", "package_versions")
 
     @extend_schema(
         summary="Cancel a queued or running replay", request=None, responses=ReplaySerializer, filters=False

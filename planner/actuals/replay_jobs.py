@@ -43,7 +43,7 @@ from planner.products.models import Product
 from planner.simulation.adapter import SimulationInputError
 from planner.simulation.job_kinds import BlockJob, register_block_job
 from planner.simulation.models import Scenario, SimulationRun
-from planner.simulation.runs import ACTIVE, run_dispatch
+from planner.simulation.runs import active_jobs_check, run_dispatch
 from planner.simulation.snapshot import package_versions
 
 #: Longest range a replay may cover, in months.
@@ -135,14 +135,8 @@ def replay_start(
         "seed": seed,
     }
     blocks = _blocks(customers, settings.PLANNER_REPLAY_BLOCK_CUSTOMERS)
-    limit = settings.PLANNER_MAX_CONCURRENT_RUNS
     with transaction.atomic():
-        active = SimulationRun.objects.filter(organization=organization, status__in=ACTIVE).count()
-        if active >= limit:
-            raise SimulationInputError(
-                f"{organization.name} already has {active} jobs queued or running (the limit is {limit}); "
-                "wait for one to finish or cancel one."
-            )
+        active_jobs_check(organization)
         run = SimulationRun.objects.create(
             kind=SimulationRun.Kind.REPLAY,
             scenario=scenario,

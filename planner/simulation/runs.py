@@ -39,6 +39,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from planner import engine
+from planner.accounts.models import Organization
 from planner.core.enqueue import BROKER_ERRORS, RUN_CHUNK, RUN_MERGE, enqueue
 from planner.engine.types import EngineInput
 from planner.simulation import passes
@@ -92,20 +93,27 @@ def run_start(
     a decision request ``spec_for`` refuses.
     """
     organization = scenario.product.organization
-    limit = settings.PLANNER_MAX_CONCURRENT_RUNS
     with transaction.atomic():
-        active = SimulationRun.objects.filter(organization=organization, status__in=ACTIVE).count()
-        if active >= limit:
-            raise SimulationInputError(
-                f"{organization.name} already has {active} runs queued or running (the limit is {limit}); "
-                "wait for one to finish or cancel one."
-            )
+        active_jobs_check(organization)
         run = run_create(scenario=scenario, users=users, seed=seed, kind=kind, spec_for=spec_for)
         run.chunk_blocks = settings.PLANNER_CHUNK_BLOCKS
         run.save(update_fields=["chunk_blocks"])
         run_id = run.pk
         transaction.on_commit(lambda: run_dispatch(run_id=run_id))
     return run
+
+
+def active_jobs_check(organization: Organization) -> None:
+    """Raise ``SimulationInputError`` when the organisation already has
+    ``PLANNER_MAX_CONCURRENT_RUNS`` jobs queued or running (runs, decision jobs and replays
+    alike); call it in the transaction that creates the next one."""
+    limit = settings.PLANNER_MAX_CONCURRENT_RUNS
+    active = SimulationRun.objects.filter(organization=organization, status__in=ACTIVE).count()
+    if active >= limit:
+        raise SimulationInputError(
+            f"{organization.name} already has {active} runs queued or running (the limit is {limit}); "
+            "wait for one to finish or cancel one."
+        )
 
 
 def run_dispatch(*, run_id: int, enqueue: Enqueue = _enqueue_chunk) -> int:
