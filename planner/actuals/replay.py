@@ -39,9 +39,15 @@ import numpy as np
 
 from planner.accounts.models import Organization
 from planner.actuals.models import CustomerMonth, UsageRecord
-from planner.actuals.replay_costs import load_items, nonlinear_models, replayed_units
-from planner.actuals.replay_plan import PlanTier, ReplayPlan, plan_load
-from planner.actuals.replay_stats import CustomerMonthReplay, ReplayResult, Side, groups_summed
+from planner.actuals.replay_costs import load_items, nonlinear_models, replayed_units, token_sums
+from planner.actuals.replay_plan import ReplayPlan, plan_load
+from planner.actuals.replay_stats import (
+    CustomerMonthReplay,
+    ReplayPartial,
+    ReplayResult,
+    Side,
+    groups_summed,
+)
 from planner.actuals.selectors import (
     MONEY,
     CustomerMonthBill,
@@ -177,7 +183,8 @@ def replay_rows(
         organization=organization, period__gte=months[0], period__lt=end, customer_id__in=ids
     )
     index = {(c[0], c[2]): i for i, c in enumerate(cms)}
-    model_ids = set(records.values_list("model_id", flat=True).distinct().order_by())
+    sums = token_sums(records)
+    model_ids = {row["model_id"] for row in sums}
     routing = {
         int(lv["routing_model"]) for lv in plan.levers if lv.get("routing_model") and lv.get("routing_share")
     }
@@ -194,7 +201,7 @@ def replay_rows(
             f"Every record re-rated one by one: model(s) {sorted(moving)}, priced here at a routed or batch "
             "price, change price inside the range."
         )
-    items, straddling = load_items(records, index, per_record, resolver)
+    items, straddling = load_items(sums, records, index, per_record, resolver)
     price_at = None if price_date is None else price_instant(price_date)
     discounts = plan.discount_rates(_model_providers(model_ids | routing))
     units = replayed_units(items, plan.levers, resolver, notes, price_at, discounts)
@@ -243,6 +250,11 @@ def _customer_month(
     )
 
 
+def unmapped_tier_ids(plan: ReplayPlan, is_scenario: bool) -> set[int]:
+    """Live tiers no tier of the replayed scenario stands for (none for the live plan)."""
+    return {pk for pk, tier in plan.plan.items() if not tier.mapped} if is_scenario else set()
+
+
 def replay_summary(
     *,
     organization: Organization,
@@ -252,19 +264,24 @@ def replay_summary(
     price_date: date | None,
     bootstrap: int,
     seed: int,
-    replayed: ReplayedRows,
+    partial: ReplayPartial,
+    notes: Sequence[str],
+    straddling: Collection[int],
+    rows: list[CustomerMonthReplay] | None = None,
 ) -> ReplayResult:
     """Per-tier and total sums with their cluster-bootstrap intervals, unmapped tiers, cut
-    customers and the notes of how the plan was applied."""
-    rows = replayed.rows
-    notes = list(replayed.notes)
-    unmapped = _unmapped(rows, plan.plan) if scenario_id is not None else []
-    notes.extend(_lever_notes(plan, scenario_id is not None, unmapped, replayed.straddling, price_date))
-    tiers, total = groups_summed(rows, {pk: t.tier for pk, t in plan.live.items()}, bootstrap, seed)
-    cut = sorted({row.external_id for row in rows if row.cut})
+    customers and the notes of how the plan was applied, from the ``partial`` of every
+    customer; ``rows``, the customer-months themselves, when the replay ran in this process."""
+    unmapped = [
+        {"tier": pk, "tier_name": plan.plan[pk].name, "customers": len(ids)}
+        for pk, ids in sorted(partial.unmapped.items())
+    ]
+    notes = [*notes, *_lever_notes(plan, scenario_id is not None, unmapped, straddling, price_date)]
+    tiers, total = groups_summed(partial, {pk: t.tier for pk, t in plan.live.items()}, bootstrap, seed)
+    cut = len(partial.total.cut)
     if cut:
         notes.append(
-            f"{len(cut)} customer(s) cut by the replayed cap: served credits above it removed, "
+            f"{cut} customer(s) cut by the replayed cap: served credits above it removed, "
             "credits and cost of every workload scaled by cap / credits (the engine's rule)."
         )
     return ReplayResult(
@@ -275,13 +292,15 @@ def replay_summary(
         price_date=price_date,
         bootstrap=bootstrap,
         seed=seed,
-        customer_months=rows,
+        customer_months=rows or [],
         tiers=tiers,
         total=total,
         unmapped_tiers=unmapped,
-        customers_cut=cut,
+        customers_cut=sorted({row.external_id for row in rows or [] if row.cut}),
         notes=notes,
         price_sheet=plan.sheet,
+        flipped_customers=len(partial.flipped),
+        customers_cut_count=cut,
     )
 
 
@@ -319,21 +338,11 @@ def replay_period(
         price_date=price_date,
         bootstrap=bootstrap,
         seed=seed,
-        replayed=replayed,
+        partial=ReplayPartial.of(replayed.rows, unmapped_tier_ids(plan, scenario is not None)),
+        notes=replayed.notes,
+        straddling=replayed.straddling,
+        rows=replayed.rows,
     )
-
-
-def _unmapped(rows: Sequence[CustomerMonthReplay], plan: Mapping[int, PlanTier]) -> list[dict[str, Any]]:
-    """Live tiers with customers in the range that the scenario maps to no tier of its own."""
-    customers: dict[int, set[int]] = {}
-    for row in rows:
-        tier_id = row.actual.tier_id
-        if tier_id is not None and not plan[tier_id].mapped:
-            customers.setdefault(tier_id, set()).add(row.customer_id)
-    return [
-        {"tier": pk, "tier_name": plan[pk].name, "customers": len(ids)}
-        for pk, ids in sorted(customers.items())
-    ]
 
 
 def _lever_note(lever: Mapping[str, Any]) -> str:

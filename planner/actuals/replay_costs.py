@@ -65,20 +65,29 @@ def nonlinear_models(model_ids: set[int]) -> set[int]:
     }
 
 
-def load_items(
-    records: Any, index: Mapping[tuple[int, date], int], per_record: set[int], resolver: PriceResolver
-) -> tuple[Items, set[int]]:
-    """Token sums per (customer, month, model, variant, workload, stored row) of the linear
-    models, whole records of ``per_record`` models. Returns the items and the models whose sums
-    straddle a price change (to be re-read record by record)."""
-    items, straddling = Items(), set()
+def token_sums(records: Any) -> list[dict[str, Any]]:
+    """Token and request sums of ``records`` (a queryset) per (customer, month, model, variant,
+    workload, stored price row), with their first and last timestamps: one grouped query, which
+    also tells which models the records use."""
     grouped = (
-        records.exclude(model_id__in=per_record)
-        .values("customer_id", "period", "model_id", "price__variant", "workload_id", "price_id")
+        records.values("customer_id", "period", "model_id", "price__variant", "workload_id", "price_id")
         .annotate(n=Count("pk"), first=Min("timestamp"), last=Max("timestamp"), **_SUMS)
         .order_by()
     )
-    rows = list(grouped)
+    return list(grouped)
+
+
+def load_items(
+    sums: Sequence[Mapping[str, Any]],
+    records: Any,
+    index: Mapping[tuple[int, date], int],
+    per_record: set[int],
+    resolver: PriceResolver,
+) -> tuple[Items, set[int]]:
+    """The ``token_sums`` of the linear models, whole records of ``per_record`` models. Returns
+    the items and the models whose sums straddle a price change (re-read record by record)."""
+    items, straddling = Items(), set()
+    rows = [row for row in sums if row["model_id"] not in per_record]
     keys = [(r["model_id"], r["price__variant"]) for r in rows]
     firsts = resolver.rows_at(keys, [r["first"] for r in rows], _micros([r["first"] for r in rows]))
     lasts = resolver.rows_at(keys, [r["last"] for r in rows], _micros([r["last"] for r in rows]))

@@ -23,21 +23,20 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from planner.accounts.models import Organization
 from planner.actuals.models import ReplayRow
 from planner.actuals.replay import (
-    ReplayedRows,
     product_live_tiers,
     replay_customers,
     replay_months,
     replay_rows,
     replay_summary,
+    unmapped_tier_ids,
 )
 from planner.actuals.replay_plan import ReplayPlan, plan_load
-from planner.actuals.replay_selectors import stored_replay_rows
-from planner.actuals.replay_stats import SIDE_FIELDS, CustomerMonthReplay
+from planner.actuals.replay_stats import SIDE_FIELDS, CustomerMonthReplay, ReplayPartial
 from planner.prices.models import PriceSheet
 from planner.products.models import Product
 from planner.simulation.adapter import SimulationInputError
@@ -194,49 +193,59 @@ def _row(run_id: int, row: CustomerMonthReplay) -> ReplayRow:
     )
 
 
-_ROW_UPDATE = [
-    "external_id",
-    "flip",
-    "cut",
-    *(
-        f"{side}_{field}"
-        for side in ("actual", "replayed")
-        for field in (*SIDE_FIELDS, "tier_id", "tier_name")
-    ),
-]
+def _rows_store(run_id: int, first: int, last: int, rows: list[CustomerMonthReplay]) -> None:
+    """Replace the block's stored customer-months (customers ``first``..``last``) with ``rows``:
+    a block computed again writes each row once. PostgreSQL copies them in (``COPY``)."""
+    stored = ReplayRow.objects.filter(run_id=run_id, customer_id__gte=first, customer_id__lte=last)
+    objects = [_row(run_id, row) for row in rows]
+    with transaction.atomic():
+        stored.delete()
+        if connection.vendor != "postgresql":
+            ReplayRow.objects.bulk_create(objects, batch_size=2000)
+            return
+        fields = [f for f in ReplayRow._meta.concrete_fields if not f.primary_key]
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {ReplayRow._meta.db_table} ({columns}) FROM STDIN") as copy,
+        ):
+            for obj in objects:
+                copy.write_row([getattr(obj, f.attname) for f in fields])
 
 
 def replay_block_compute(run_id: int, block: int) -> tuple[bytes, int]:
-    """Re-rate block ``block``'s customers and upsert their rows; returns the block's notes (JSON
-    bytes) and its customer count (``planner.simulation.job_kinds.BlockJob``)."""
+    """Re-rate block ``block``'s customers and store their rows; returns the block's partial
+    sums and notes (JSON bytes) and its customer count (``planner.simulation.job_kinds``)."""
     organization, plan, spec = _job(run_id)
     months, price_date = _request_dates(spec["request"])
     first, last = spec["blocks"][block]
     customers = replay_customers(organization, months, spec["product_tiers"], id_range=(first, last))
     replayed = replay_rows(organization, plan, months, customers, price_date)
-    rows = [_row(run_id, row) for row in replayed.rows]
-    ReplayRow.objects.bulk_create(
-        rows,
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["run", "customer", "period"],
-        update_fields=_ROW_UPDATE,
+    _rows_store(run_id, first, last, replayed.rows)
+    partial = ReplayPartial.of(
+        replayed.rows, unmapped_tier_ids(plan, spec["request"]["scenario"] is not None)
     )
-    payload = {"notes": replayed.notes, "straddling": sorted(replayed.straddling)}
+    payload = {
+        "notes": replayed.notes,
+        "straddling": sorted(replayed.straddling),
+        "partial": partial.to_json(),
+    }
     return json.dumps(payload).encode(), len(customers)
 
 
 def replay_merge(run: SimulationRun, payloads: Sequence[bytes]) -> dict[str, Any]:
-    """The job's results: ``replay_summary`` of its stored rows with its blocks' notes."""
+    """The job's results: ``replay_summary`` of its blocks' partial sums (the blocks partition
+    the customers, so nothing is read again) with their notes."""
     organization, plan, spec = _job(run.pk)
     months, price_date = _request_dates(spec["request"])
     notes: list[str] = []
     straddling: set[int] = set()
+    partial = ReplayPartial()
     for payload in payloads:
         data = json.loads(payload)
         notes.extend(data["notes"])
         straddling.update(data["straddling"])
-    rows = stored_replay_rows(run)
+        partial.merge(ReplayPartial.from_json(data["partial"]))
     request = spec["request"]
     summary = replay_summary(
         organization=organization,
@@ -246,9 +255,15 @@ def replay_merge(run: SimulationRun, payloads: Sequence[bytes]) -> dict[str, Any
         price_date=price_date,
         bootstrap=int(request["bootstrap"]),
         seed=int(request["seed"]),
-        replayed=ReplayedRows(rows, list(dict.fromkeys(notes)), straddling),
+        partial=partial,
+        notes=list(dict.fromkeys(notes)),
+        straddling=straddling,
     )
-    return {**summary.to_json(rows=False), "product": request["product"], "customer_months": len(rows)}
+    return {
+        **summary.to_json(rows=False),
+        "product": request["product"],
+        "customer_months": partial.total.customer_months,
+    }
 
 
 register_block_job(

@@ -11,7 +11,7 @@ depends on which customers happened to be active, not on anything the plan chang
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -197,11 +197,8 @@ class ReplayResult:
     customers_cut: list[str]
     notes: list[str] = field(default_factory=list)
     price_sheet: dict[str, Any] | None = None
-
-    @property
-    def flipped_customers(self) -> int:
-        """Customers with at least one month that flipped (either way)."""
-        return len({row.customer_id for row in self.customer_months if row.flip})
+    flipped_customers: int = 0
+    customers_cut_count: int = 0
 
     def to_json(self, *, rows: bool = True) -> dict[str, Any]:
         """JSON-ready dict; without the customer-months (and the cut customers' list, only
@@ -219,7 +216,7 @@ class ReplayResult:
             "tiers": [t.to_json() for t in self.tiers],
             "unmapped_tiers": self.unmapped_tiers,
             "flipped_customers": self.flipped_customers,
-            "customers_cut_count": len(self.customers_cut),
+            "customers_cut_count": self.customers_cut_count,
             "notes": self.notes,
         }
         if rows:
@@ -228,42 +225,162 @@ class ReplayResult:
         return data
 
 
-def _group(
-    tier: tuple[int | None, str], rows: Sequence[CustomerMonthReplay], bootstrap: int, seed: int
-) -> GroupReplay:
-    """Sums over ``rows`` with the cluster-bootstrap intervals of the margin change and the
-    replayed margin (customers resampled with all their months)."""
-    per_customer: dict[int, list[float]] = {}
-    for row in rows:
-        values = per_customer.setdefault(row.customer_id, [0.0, 0.0])
+@dataclass
+class GroupPartial:
+    """What one group's summary (a tier, or the total) needs from some of its customers: exact
+    sums, counts, and each customer's period totals of the margin change and of the replayed
+    margin (floats, for the bootstrap). A replay job's blocks partition the customers, so the
+    partials of its blocks add up to the whole (``merge``); the in-process replay makes one."""
+
+    actual: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(SUM_FIELDS, ZERO))
+    replayed: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(SUM_FIELDS, ZERO))
+    customer_months: int = 0
+    underwater_actual: int = 0
+    underwater_replayed: int = 0
+    became_underwater: int = 0
+    stopped_underwater: int = 0
+    cut: set[int] = field(default_factory=set)
+    per_customer: dict[int, list[float]] = field(default_factory=dict)
+
+    def add(self, row: CustomerMonthReplay) -> None:
+        """Count one customer-month in."""
+        for name in SUM_FIELDS:
+            self.actual[name] += getattr(row.actual, name)
+            self.replayed[name] += getattr(row.replayed, name)
+        self.customer_months += 1
+        self.underwater_actual += row.actual.underwater
+        self.underwater_replayed += row.replayed.underwater
+        self.became_underwater += row.flip == "became_underwater"
+        self.stopped_underwater += row.flip == "stopped_underwater"
+        if row.cut:
+            self.cut.add(row.customer_id)
+        values = self.per_customer.setdefault(row.customer_id, [0.0, 0.0])
         values[0] += float(row.replayed.margin - row.actual.margin)
         values[1] += float(row.replayed.margin)
-    matrix = np.asarray(list(per_customer.values()), dtype=np.float64).reshape(-1, 2)
+
+    def merge(self, other: GroupPartial) -> None:
+        """Add ``other``, a partial over other customers."""
+        for name in SUM_FIELDS:
+            self.actual[name] += other.actual[name]
+            self.replayed[name] += other.replayed[name]
+        for name in _COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.cut |= other.cut
+        self.per_customer.update(other.per_customer)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict (money as strings; floats exact through ``json``)."""
+        return {
+            "actual": {k: _money(v) for k, v in self.actual.items()},
+            "replayed": {k: _money(v) for k, v in self.replayed.items()},
+            **{name: getattr(self, name) for name in _COUNTS},
+            "cut": sorted(self.cut),
+            "per_customer": [[pk, *values] for pk, values in self.per_customer.items()],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GroupPartial:
+        """The partial :meth:`to_json` wrote."""
+        return cls(
+            actual={k: Decimal(v) for k, v in data["actual"].items()},
+            replayed={k: Decimal(v) for k, v in data["replayed"].items()},
+            **{name: int(data[name]) for name in _COUNTS},
+            cut=set(data["cut"]),
+            per_customer={int(pk): [float(a), float(b)] for pk, a, b in data["per_customer"]},
+        )
+
+
+_COUNTS = (
+    "customer_months",
+    "underwater_actual",
+    "underwater_replayed",
+    "became_underwater",
+    "stopped_underwater",
+)
+
+
+@dataclass
+class ReplayPartial:
+    """A replay's groups over some customers: by actual end-of-month tier (None: no tier) and
+    in total, with the customers of each tier the plan does not map (``unmapped``)."""
+
+    tiers: dict[int | None, GroupPartial] = field(default_factory=dict)
+    total: GroupPartial = field(default_factory=GroupPartial)
+    unmapped: dict[int, set[int]] = field(default_factory=dict)
+    flipped: set[int] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, rows: Sequence[CustomerMonthReplay], unmapped_tiers: Collection[int]) -> ReplayPartial:
+        """The partial of ``rows``; ``unmapped_tiers``: live tiers no scenario tier stands for."""
+        partial = cls()
+        for row in rows:
+            partial.tiers.setdefault(row.actual.tier_id, GroupPartial()).add(row)
+            partial.total.add(row)
+            if row.actual.tier_id in unmapped_tiers:
+                partial.unmapped.setdefault(row.actual.tier_id, set()).add(row.customer_id)
+            if row.flip:
+                partial.flipped.add(row.customer_id)
+        return partial
+
+    def merge(self, other: ReplayPartial) -> None:
+        """Add ``other``, a partial over other customers."""
+        for pk, group in other.tiers.items():
+            self.tiers.setdefault(pk, GroupPartial()).merge(group)
+        self.total.merge(other.total)
+        for pk, customers in other.unmapped.items():
+            self.unmapped.setdefault(pk, set()).update(customers)
+        self.flipped |= other.flipped
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict (tier ids as strings, "" for no tier)."""
+        return {
+            "tiers": {("" if pk is None else str(pk)): group.to_json() for pk, group in self.tiers.items()},
+            "total": self.total.to_json(),
+            "unmapped": {str(pk): sorted(customers) for pk, customers in self.unmapped.items()},
+            "flipped": sorted(self.flipped),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReplayPartial:
+        """The partial :meth:`to_json` wrote."""
+        return cls(
+            tiers={
+                (None if pk == "" else int(pk)): GroupPartial.from_json(g) for pk, g in data["tiers"].items()
+            },
+            total=GroupPartial.from_json(data["total"]),
+            unmapped={int(pk): set(customers) for pk, customers in data["unmapped"].items()},
+            flipped=set(data["flipped"]),
+        )
+
+
+def _group(tier: tuple[int | None, str], partial: GroupPartial, bootstrap: int, seed: int) -> GroupReplay:
+    """The group's sums with the cluster-bootstrap intervals of the margin change and the
+    replayed margin (customers resampled with all their months, in ascending id order so that
+    a seed gives one answer however the customers were split into blocks)."""
+    customers = sorted(partial.per_customer)
+    matrix = np.asarray([partial.per_customer[pk] for pk in customers], dtype=np.float64).reshape(-1, 2)
     change, replayed_margin = percentile_intervals(matrix, resamples=bootstrap, seed=seed)
     return GroupReplay(
         tier_id=tier[0],
         tier_name=tier[1],
-        customers=len(per_customer),
-        customer_months=len(rows),
-        actual={f: sum((getattr(r.actual, f) for r in rows), ZERO) for f in SUM_FIELDS},
-        replayed={f: sum((getattr(r.replayed, f) for r in rows), ZERO) for f in SUM_FIELDS},
-        underwater_actual=sum(r.actual.underwater for r in rows),
-        underwater_replayed=sum(r.replayed.underwater for r in rows),
-        became_underwater=sum(r.flip == "became_underwater" for r in rows),
-        stopped_underwater=sum(r.flip == "stopped_underwater" for r in rows),
-        customers_cut=len({r.customer_id for r in rows if r.cut}),
+        customers=len(customers),
+        customer_months=partial.customer_months,
+        actual=dict(partial.actual),
+        replayed=dict(partial.replayed),
+        underwater_actual=partial.underwater_actual,
+        underwater_replayed=partial.underwater_replayed,
+        became_underwater=partial.became_underwater,
+        stopped_underwater=partial.stopped_underwater,
+        customers_cut=len(partial.cut),
         margin_change_interval=change,
         replayed_margin_interval=replayed_margin,
     )
 
 
 def groups_summed(
-    rows: Sequence[CustomerMonthReplay], live_tiers: Mapping[int, Tier], bootstrap: int, seed: int
+    partial: ReplayPartial, live_tiers: Mapping[int, Tier], bootstrap: int, seed: int
 ) -> tuple[list[GroupReplay], GroupReplay]:
     """Per actual end-of-month tier (display order, no tier last) and in total."""
-    by_tier: dict[int | None, list[CustomerMonthReplay]] = {}
-    for row in rows:
-        by_tier.setdefault(row.actual.tier_id, []).append(row)
 
     def order(pk: int | None) -> tuple[Any, ...]:
         if pk is None:
@@ -272,7 +389,7 @@ def groups_summed(
         return (0, tier.product_id, tier.position, pk)
 
     tiers = [
-        _group((pk, live_tiers[pk].name if pk is not None else ""), by_tier[pk], bootstrap, seed)
-        for pk in sorted(by_tier, key=order)
+        _group((pk, live_tiers[pk].name if pk is not None else ""), partial.tiers[pk], bootstrap, seed)
+        for pk in sorted(partial.tiers, key=order)
     ]
-    return tiers, _group((None, "Total"), rows, bootstrap, seed)
+    return tiers, _group((None, "Total"), partial.total, bootstrap, seed)

@@ -32,7 +32,7 @@ from planner.actuals import selectors
 from planner.actuals.ingest import usage_records_ingest
 from planner.actuals.models import Customer, CustomerMonth, CustomerTierPeriod, UsageRecord
 from planner.actuals.replay import replay_period
-from planner.actuals.replay_costs import load_items, nonlinear_models, replayed_units
+from planner.actuals.replay_costs import load_items, nonlinear_models, replayed_units, token_sums
 from planner.actuals.replay_plan import plan_load
 from planner.actuals.replay_stats import CustomerMonthReplay, ReplayResult
 from planner.actuals.selectors import MONEY, CustomerMargin, customer_margins_for_period, next_month
@@ -378,7 +378,7 @@ def test_a_half_price_sheet_halves_every_item_and_a_zero_sheet_changes_nothing(
     index = {(cm.customer_id, cm.period): i for i, cm in enumerate(months)}
     resolver = PriceResolver.load(model_ids=list(providers), terms=CATALOG_PRICES)
     records = UsageRecord.objects.filter(organization=organization)
-    items, straddling = load_items(records, index, set(), resolver)
+    items, straddling = load_items(token_sums(records), records, index, set(), resolver)
     assert straddling == set() and len(items.cm) >= len(index)
 
     def units(rates: dict[int, float] | None) -> Any:
