@@ -204,7 +204,7 @@ def _rows_store(run_id: int, first: int, last: int, rows: list[CustomerMonthRepl
             ReplayRow.objects.bulk_create(objects, batch_size=2000)
             return
         fields = [f for f in ReplayRow._meta.concrete_fields if not f.primary_key]
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        columns = ", ".join(connection.ops.quote_name(f.attname) for f in fields)
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {ReplayRow._meta.db_table} ({columns}) FROM STDIN") as copy,

@@ -314,10 +314,11 @@ class ReplayPartial:
         """The partial of ``rows``; ``unmapped_tiers``: live tiers no scenario tier stands for."""
         partial = cls()
         for row in rows:
-            partial.tiers.setdefault(row.actual.tier_id, GroupPartial()).add(row)
+            tier = row.actual.tier_id
+            partial.tiers.setdefault(tier, GroupPartial()).add(row)
             partial.total.add(row)
-            if row.actual.tier_id in unmapped_tiers:
-                partial.unmapped.setdefault(row.actual.tier_id, set()).add(row.customer_id)
+            if tier is not None and tier in unmapped_tiers:
+                partial.unmapped.setdefault(tier, set()).add(row.customer_id)
             if row.flip:
                 partial.flipped.add(row.customer_id)
         return partial
