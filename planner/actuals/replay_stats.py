@@ -68,11 +68,14 @@ def cluster_bootstrap_totals(
         return np.zeros((max(resamples, 0), values.shape[1]))
     rng = np.random.default_rng(seed)
     block = max(1, _DRAW_BUDGET // n)
+    # One contiguous column per statistic and 32-bit indexes: gathering a column and summing
+    # each row is about five times faster than gathering (resamples x customers x statistics).
+    columns = [np.ascontiguousarray(values[:, k]) for k in range(values.shape[1])]
     parts = []
     for start in range(0, resamples, block):  # blocks of resamples, each vectorised
         count = min(block, resamples - start)
-        index = rng.integers(0, n, size=(count, n))
-        parts.append(values[index].sum(axis=1))
+        index = rng.integers(0, n, size=(count, n), dtype=np.int32)
+        parts.append(np.stack([column[index].sum(axis=1) for column in columns], axis=1))
     return np.concatenate(parts, axis=0)
 
 
