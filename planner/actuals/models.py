@@ -216,7 +216,11 @@ class ReplayRow(models.Model):
     class Meta:
         ordering = ["run", "customer", "period"]
         constraints = [unique_constraint("replayrow", ["run", "customer", "period"])]
-        indexes = [models.Index(fields=["run", "flip", "customer"], name="planner_replayrow_run_flip")]
+        indexes = [
+            models.Index(fields=["run", "flip", "customer"], name="planner_replayrow_run_flip"),
+            # Deleting a customer (or its organisation) finds its replay rows through this index.
+            models.Index(fields=["customer"], name="planner_replayrow_customer"),
+        ]
 
     def __str__(self) -> str:
         return f"replay {self.run_id} {self.external_id} {self.period:%Y-%m}"

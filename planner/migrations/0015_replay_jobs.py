@@ -88,6 +88,10 @@ class Migration(migrations.Migration):
             model_name='replayrow',
             index=models.Index(fields=['run', 'flip', 'customer'], name='planner_replayrow_run_flip'),
         ),
+        migrations.AddIndex(
+            model_name='replayrow',
+            index=models.Index(fields=['customer'], name='planner_replayrow_customer'),
+        ),
         migrations.AddConstraint(
             model_name='replayrow',
             constraint=models.UniqueConstraint(fields=('run', 'customer', 'period'), name='planner_replayrow_unique'),
