@@ -71,7 +71,7 @@ def token_sums(records: Any) -> list[dict[str, Any]]:
     also tells which models the records use."""
     grouped = (
         records.values("customer_id", "period", "model_id", "price__variant", "workload_id", "price_id")
-        .annotate(n=Count("pk"), first=Min("timestamp"), last=Max("timestamp"), **_SUMS)
+        .annotate(n=Count("*"), first=Min("timestamp"), last=Max("timestamp"), **_SUMS)
         .order_by()
     )
     return list(grouped)

@@ -172,45 +172,42 @@ def _request_dates(request: dict[str, Any]) -> tuple[list[date], date | None]:
     return months, price_date
 
 
-def _row(run_id: int, row: CustomerMonthReplay) -> ReplayRow:
-    sides = {
-        f"{name}_{field}": getattr(side, field)
-        for name, side in (("actual", row.actual), ("replayed", row.replayed))
-        for field in SIDE_FIELDS
+def _row_values(run_id: int, row: CustomerMonthReplay) -> dict[str, Any]:
+    """A customer-month as ``ReplayRow`` field values (by attname)."""
+    return {
+        "run_id": run_id,
+        "customer_id": row.customer_id,
+        "external_id": row.external_id,
+        "period": row.period,
+        "flip": row.flip,
+        "cut": row.cut,
+        **{
+            f"{name}_{field}": getattr(side, field)
+            for name, side in (("actual", row.actual), ("replayed", row.replayed))
+            for field in ("tier_id", "tier_name", *SIDE_FIELDS)
+        },
     }
-    return ReplayRow(
-        run_id=run_id,
-        customer_id=row.customer_id,
-        external_id=row.external_id,
-        period=row.period,
-        flip=row.flip,
-        cut=row.cut,
-        actual_tier_id=row.actual.tier_id,
-        actual_tier_name=row.actual.tier_name,
-        replayed_tier_id=row.replayed.tier_id,
-        replayed_tier_name=row.replayed.tier_name,
-        **sides,
-    )
 
 
 def _rows_store(run_id: int, first: int, last: int, rows: list[CustomerMonthReplay]) -> None:
     """Replace the block's stored customer-months (customers ``first``..``last``) with ``rows``:
-    a block computed again writes each row once. PostgreSQL copies them in (``COPY``)."""
+    a block computed again writes each row once. PostgreSQL copies them in (``COPY``, plain
+    values: no model instance per row)."""
     stored = ReplayRow.objects.filter(run_id=run_id, customer_id__gte=first, customer_id__lte=last)
-    objects = [_row(run_id, row) for row in rows]
+    values = [_row_values(run_id, row) for row in rows]
     with transaction.atomic():
         stored.delete()
         if connection.vendor != "postgresql":
-            ReplayRow.objects.bulk_create(objects, batch_size=2000)
+            ReplayRow.objects.bulk_create([ReplayRow(**v) for v in values], batch_size=2000)
             return
-        fields = [f for f in ReplayRow._meta.concrete_fields if not f.primary_key]
-        columns = ", ".join(connection.ops.quote_name(f.attname) for f in fields)
+        names = [f.attname for f in ReplayRow._meta.concrete_fields if not f.primary_key]
+        columns = ", ".join(connection.ops.quote_name(name) for name in names)
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {ReplayRow._meta.db_table} ({columns}) FROM STDIN") as copy,
         ):
-            for obj in objects:
-                copy.write_row([getattr(obj, f.attname) for f in fields])
+            for value in values:
+                copy.write_row([value[name] for name in names])
 
 
 def replay_block_compute(run_id: int, block: int) -> tuple[bytes, int]:

@@ -92,6 +92,14 @@ class Migration(migrations.Migration):
             model_name='replayrow',
             index=models.Index(fields=['customer'], name='planner_replayrow_customer'),
         ),
+        migrations.RemoveIndex(
+            model_name='usagerecord',
+            name='planner_usage_customer_period',
+        ),
+        migrations.AddIndex(
+            model_name='usagerecord',
+            index=models.Index(fields=['customer', 'period'], include=('organization', 'model', 'workload', 'price', 'timestamp', 'input_tokens', 'output_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'requests'), name='planner_usage_customer_sums'),
+        ),
         migrations.AddConstraint(
             model_name='replayrow',
             constraint=models.UniqueConstraint(fields=('run', 'customer', 'period'), name='planner_replayrow_unique'),
