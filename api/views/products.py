@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -140,8 +140,10 @@ class WorkloadViewSet(_ProductPartViewSet[Workload]):
     ordering_fields = ["position", "name", "id"]
 
     def perform_destroy(self, instance: Workload) -> None:
-        confirm = self.request.query_params.get("confirm") == "true"
-        product_services.workload_delete(workload=instance, confirm=confirm)
+        raw = self.request.query_params.get("confirm", "false")
+        if raw not in ("true", "false"):  # a boolean, as the schema says: anything else is a 400
+            raise serializers.ValidationError({"confirm": ["Enter true or false."]})
+        product_services.workload_delete(workload=instance, confirm=raw == "true")
 
 
 class UsageDistributionViewSet(
