@@ -58,7 +58,11 @@ class UsageRecordInputSerializer(serializers.Serializer[Any]):
         required=False, min_value=0, help_text="Input written to the prompt cache."
     )
     reasoning_tokens = serializers.IntegerField(required=False, min_value=0)
-    requests = serializers.IntegerField(required=False, min_value=1, help_text="Default 1.")
+    requests = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="Default 1. 0: a part of requests counted by other records (e.g. an output-token event).",
+    )
     credits = serializers.DecimalField(
         max_digits=18,
         decimal_places=6,

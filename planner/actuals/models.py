@@ -89,7 +89,9 @@ class UsageRecord(TokenCounts):
     ``(organization, event_id)`` is unique: the client's id makes ingestion idempotent, and
     ``payload_hash`` (of the normalised record) tells a retried duplicate from a conflicting
     reuse of the id. With ``requests`` > 1 the token counts (``TokenCounts``) are totals over
-    that many equal requests. ``cost`` is priced with ``price`` (the row in force at
+    that many equal requests; with ``requests`` = 0 the record is a *part* of requests counted by
+    other records (e.g. a billing system's output-token event), priced as one request of its own
+    tokens. ``cost`` is priced with ``price`` (the row in force at
     ``timestamp``) at ``priced_at``; ``period`` is the first day of the timestamp's month in the
     organisation's time zone. Written only by ``planner.actuals.ingest`` (bulk paths that bypass
     ``full_clean``), so the database constraints are the backstop.
@@ -127,7 +129,7 @@ class UsageRecord(TokenCounts):
         constraints = [
             unique_constraint("usagerecord", ["organization", "event_id"], "event"),
             *(between_constraint("usagerecord", name, 0, MAX_RECORD_TOKENS) for name in USAGE_TOKEN_FIELDS),
-            between_constraint("usagerecord", "requests", 1, MAX_RECORD_REQUESTS),
+            between_constraint("usagerecord", "requests", 0, MAX_RECORD_REQUESTS),
             between_constraint("usagerecord", "credits", 0, MAX_RECORD_CREDITS),
             between_constraint("usagerecord", "cost", 0, MAX_RECORD_COST),
             models.CheckConstraint(

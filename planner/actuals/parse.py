@@ -283,7 +283,7 @@ def parse_records(records: Sequence[object], *, now: datetime) -> tuple[ParsedRe
         counts = []
         for name in USAGE_TOKEN_FIELDS:
             counts.append(check(name, _count, get(name, 0), 0, MAX_RECORD_TOKENS))
-        requests = check("requests", _count, get("requests", 1), 1, MAX_RECORD_REQUESTS)
+        requests = check("requests", _count, get("requests", 1), 0, MAX_RECORD_REQUESTS)
         credits = check("credits", _credits, get("credits"))
         if not failures:
             input_tokens, output_tokens, cached, written, reasoning = counts
@@ -302,6 +302,14 @@ def parse_records(records: Sequence[object], *, now: datetime) -> tuple[ParsedRe
                         index,
                         "reasoning_tokens",
                         "reasoning_tokens exceed output_tokens, which include the reasoning tokens.",
+                    )
+                )
+            if requests == 0 and not any(counts):
+                failures.append(
+                    IngestError(
+                        index,
+                        "requests",
+                        "A record with requests = 0 (part of requests counted elsewhere) must carry tokens.",
                     )
                 )
             if workload is None and model is None:

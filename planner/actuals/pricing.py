@@ -96,7 +96,10 @@ def cost_units(rows: Sequence[ModelPrice], tokens: TokenColumns) -> npt.NDArray[
     absurd inputs, which the caller refuses), priced with its row in ``rows``.
 
     A record with ``requests`` = n is n equal requests of 1/n of its tokens each (context tiers
-    are judged on that average request); its cost is n times one such request's cost.
+    are judged on that average request); its cost is n times one such request's cost. A part
+    record (``requests`` = 0: tokens of requests counted by other records) is priced as one
+    request of its own tokens, so for prices linear in tokens the parts of a request add up to
+    the whole request's cost exactly (docs/ACTUALS.md, "Part records").
     """
     cost = np.zeros(len(rows), dtype=np.float64)
     groups: dict[int, list[int]] = {}
@@ -104,7 +107,7 @@ def cost_units(rows: Sequence[ModelPrice], tokens: TokenColumns) -> npt.NDArray[
     for index, row in enumerate(rows):
         groups.setdefault(row.pk, []).append(index)
         by_pk[row.pk] = row
-    requests = tokens.requests.astype(np.float64)
+    requests = np.maximum(tokens.requests, 1).astype(np.float64)
     for pk, indexes in groups.items():
         take = np.asarray(indexes, dtype=np.intp)
         n = requests[take]

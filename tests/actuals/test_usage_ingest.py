@@ -20,7 +20,13 @@ from genai_prices import types as genai
 
 from planner.accounts.models import Organization
 from planner.actuals.ingest import usage_records_ingest
-from planner.actuals.models import Customer, CustomerMonth, CustomerTierPeriod, UsageRecord
+from planner.actuals.models import (
+    USAGE_TOKEN_FIELDS,
+    Customer,
+    CustomerMonth,
+    CustomerTierPeriod,
+    UsageRecord,
+)
 from planner.actuals.parse import MAX_BATCH, UsageRecordsInvalid
 from planner.actuals.reprice import customer_months_recompute, usage_records_reprice
 from planner.actuals.selectors import models_to_reprice
@@ -190,7 +196,7 @@ def test_event_ids_are_per_organisation(organization: Organization, pro: Tier, p
         ("output_tokens", -1, "at least 0"),
         ("output_tokens", True, "integer"),
         ("output_tokens", 1.5, "integer"),
-        ("requests", 0, "at least 1"),
+        ("requests", -1, "at least 0"),
         ("credits", float("nan"), "finite"),
         ("credits", "1e400", "at most"),
         ("credits", "Infinity", "finite"),
@@ -226,6 +232,38 @@ def test_one_invalid_record_refuses_the_whole_batch(
     assert [(e.index, e.field) for e in errors] == [(1, field)]
     assert reason.lower() in errors[0].reason.lower()
     assert not UsageRecord.objects.exists() and not Customer.objects.exists()
+
+
+def test_a_part_record_must_carry_tokens(organization: Organization, pro: Tier) -> None:
+    empty = record(pro, 1, requests=0, input_tokens=0, cached_tokens=0, output_tokens=0, reasoning_tokens=0)
+    with pytest.raises(UsageRecordsInvalid) as caught:
+        ingest(organization, [empty])
+    assert [(e.index, e.field) for e in caught.value.errors] == [(0, "requests")]
+    assert "must carry tokens" in caught.value.errors[0].reason
+
+
+def test_part_records_add_up_to_the_combined_record(organization: Organization, pro: Tier) -> None:
+    """One call sent whole, and the same call sent as an input part (counting the request) and an
+    output part (requests = 0): same requests, tokens, credits and cost per customer-month."""
+    parts = [
+        record(pro, 2, customer="parts", output_tokens=0, reasoning_tokens=0),
+        record(pro, 3, customer="parts", requests=0, input_tokens=0, cached_tokens=0),
+    ]
+    ingest(organization, [record(pro, 1, customer="whole"), *parts])
+    months = {m.customer.external_id: m for m in CustomerMonth.objects.select_related("customer")}
+    whole_month, parts_month = months["whole"], months["parts"]
+    assert (whole_month.records, parts_month.records) == (1, 2)
+    for name in ("requests", "credits", "cost", *USAGE_TOKEN_FIELDS):
+        assert getattr(parts_month, name) == getattr(whole_month, name), name
+    assert parts_month.requests == 1
+    assert parts_month.cost == expected_cost(
+        "o3",
+        datetime(2025, 6, 12, 10, tzinfo=UTC),
+        input_tokens=12_000,
+        cache_read_tokens=2_000,
+        output_tokens=3_000,
+        reasoning_tokens=1_000,
+    )
 
 
 def test_tiers_and_workloads_of_another_organisation_are_unknown(
