@@ -188,6 +188,12 @@ class _History:
         return [self._by_interval[i] for i in interval.tolist()]
 
 
+#: Histories ``PriceResolver.load_reusing`` built, by model ids: (rows' fingerprint, histories).
+#: Histories are read-only once built, so threads may share them.
+_REUSABLE: dict[frozenset[int], tuple[tuple[Any, ...], dict[tuple[int, str], _History]]] = {}
+_REUSABLE_LIMIT = 256
+
+
 @dataclass(frozen=True)
 class PriceResolver:
     """Resolves prices under one organisation's ``terms`` over the catalog rows it loaded."""
@@ -206,6 +212,28 @@ class PriceResolver:
         for row in rows.select_related("model__provider"):
             grouped.setdefault((row.model_id, row.variant), []).append(row)
         return cls(terms, {key: _History(rows) for key, rows in grouped.items()})
+
+    @classmethod
+    def load_reusing(cls, *, model_ids: Iterable[int], terms: OrganizationTerms) -> PriceResolver:
+        """``load``, reusing the histories this process built earlier for the same models while
+        their rows are unchanged: one small query instead of loading and building every row.
+        The fingerprint is each row's id, model, variant and ``source_hash`` (its price structure
+        never changes under one hash: the importer adds rows, and on a row it keeps changes only
+        the end and the retirement) with its end and retirement. For paths that load per
+        request (ingestion)."""
+        ids = frozenset(model_ids)
+        fingerprint = tuple(
+            ModelPrice.objects.filter(model_id__in=ids)
+            .order_by("pk")
+            .values_list("pk", "model_id", "variant", "source_hash", "effective_to", "retired_at")
+        )
+        cached = _REUSABLE.get(ids)
+        if cached is None or cached[0] != fingerprint:
+            resolver = cls.load(model_ids=ids, terms=CATALOG_PRICES)
+            if len(_REUSABLE) >= _REUSABLE_LIMIT:
+                _REUSABLE.clear()
+            cached = _REUSABLE[ids] = (fingerprint, resolver._histories)
+        return cls(terms, cached[1])
 
     def changes_within(self, *, model_id: int, variant: str, start: dt.datetime, end: dt.datetime) -> bool:
         """Whether a loaded model's ``variant`` changes price strictly between ``start`` and

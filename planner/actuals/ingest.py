@@ -204,7 +204,7 @@ def resolve_records(organization: Organization, parsed: ParsedRecords) -> tuple[
     if errors:
         return _Resolved([], [], [], [], [], {}, {}), errors
 
-    pricer = PriceResolver.load(model_ids=set(model_ids), terms=CATALOG_PRICES)
+    pricer = PriceResolver.load_reusing(model_ids=set(model_ids), terms=CATALOG_PRICES)
     rows = pricer.rows_at(keys, parsed.timestamps, micros)
     for index, row in enumerate(rows):
         if row is None:

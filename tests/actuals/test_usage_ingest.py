@@ -71,6 +71,15 @@ def ingest(organization: Organization, records: list[dict[str, Any]]) -> Any:
     return usage_records_ingest(organization=organization, records=records, now=NOW)
 
 
+#: The usage of ``record``'s defaults in ``request_cost``'s convention.
+O3_USAGE = {
+    "input_tokens": 12_000,
+    "cache_read_tokens": 2_000,
+    "output_tokens": 3_000,
+    "reasoning_tokens": 1_000,
+}
+
+
 def expected_cost(model: str, at: datetime, **usage: Any) -> Decimal:
     row = model_price_at(provider_slug="openai", model_slug=model, at=at)
     return request_cost(schedule_for(row), **usage).quantize(QUANTUM)
@@ -413,6 +422,26 @@ def test_a_backdated_price_change_reprices_records_and_rollups(
     assert repriced.price_id == cheap.pk
     assert repriced.cost == UsageRecord.objects.get(event_id="evt-2").cost < old.cost
     rollup_matches_records()
+
+
+def test_a_price_row_changed_after_a_batch_prices_the_next_batch(
+    organization: Organization, pro: Tier, priced_models: dict[str, AIModel]
+) -> None:
+    """Ingestion reuses the price rows it loaded while they are unchanged
+    (``PriceResolver.load_reusing``): moving a row's end between two batches must reach the
+    second batch."""
+    ingest(organization, [record(pro, 1, timestamp="2025-06-07T00:00:00Z")])
+    o3 = priced_models["reasoning"]
+    cheap = ModelPrice.objects.get(model=o3, variant="", effective_from=datetime(2025, 6, 10, tzinfo=UTC))
+    dear = ModelPrice.objects.get(model=o3, variant="", effective_to=datetime(2025, 6, 10, tzinfo=UTC))
+    assert UsageRecord.objects.get(event_id="evt-1").price_id == dear.pk
+    dear.effective_to = cheap.effective_from = datetime(2025, 6, 5, tzinfo=UTC)
+    dear.save()
+    cheap.save()
+    ingest(organization, [record(pro, 2, timestamp="2025-06-07T00:00:00Z")])
+    second = UsageRecord.objects.get(event_id="evt-2")
+    assert second.price_id == cheap.pk
+    assert second.cost == expected_cost("o3", datetime(2025, 6, 7, tzinfo=UTC), **O3_USAGE)
 
 
 def _openai_with_o3_cut_on(day: date) -> Any:
