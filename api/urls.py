@@ -22,6 +22,7 @@ router.register("runs", simulation.RunViewSet, basename="run")
 router.register("optimizations", decisions.OptimizationViewSet, basename="optimization")
 router.register("replays", replays.ReplayViewSet, basename="replay")
 router.register("alert-rules", alerts.AlertRuleViewSet, basename="alert-rule")
+router.register("alert-channels", alerts.AlertChannelViewSet, basename="alert-channel")
 router.register("prices", prices.CatalogModelViewSet, basename="catalog-model")
 router.register("price-sheets", prices.PriceSheetViewSet, basename="price-sheet")
 router.register(

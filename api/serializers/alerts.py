@@ -1,4 +1,5 @@
-"""Alert rules and their history (the outbox rows that carried their figures)."""
+"""Alert rules, alert channels (Slack, signed webhooks) and the deliveries of both (the outbox
+rows that carried their figures)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from rest_framework import serializers
 from api.fields import OrganizationRelatedField, StrictCharField, StringOnly
 from api.serializers.base import StrictModelSerializer
 from api.tenancy import request_organization
-from planner.alerts.models import MAX_ALERT_RECIPIENTS, AlertOutbox, AlertRule
+from planner.alerts.channels import alert_channel_update, url_masked
+from planner.alerts.models import (
+    MAX_ALERT_RECIPIENTS,
+    MAX_CHANNEL_URL_LENGTH,
+    AlertChannel,
+    AlertOutbox,
+    AlertRule,
+)
 from planner.alerts.rules import RULE_FIELDS, alert_rule_create, alert_rule_update, cron_expression
+from planner.alerts.selectors import alert_channels_for_organization
 from planner.products.selectors import tiers_for_organization
 from planner.simulation.selectors import scenarios_for_organization
 
@@ -79,7 +88,16 @@ class AlertRuleSerializer(StrictModelSerializer):
         "of that scenario's plan (GET /api/v1/tiers/?scenario={id}).",
     )
     recipients = serializers.ListField(
-        child=StrictEmailField(max_length=254), min_length=1, max_length=MAX_ALERT_RECIPIENTS
+        child=StrictEmailField(max_length=254),
+        max_length=MAX_ALERT_RECIPIENTS,
+        required=False,
+        help_text="Email addresses; a rule needs recipients, channels or both.",
+    )
+    channels = OrganizationRelatedField(
+        selector=alert_channels_for_organization,
+        many=True,
+        required=False,
+        help_text="Ids of the organisation's alert channels (GET /api/v1/alert-channels/).",
     )
     cron = CronField(
         required=False,
@@ -111,7 +129,9 @@ class AlertRuleSerializer(StrictModelSerializer):
 
 
 class AlertMeasuredSerializer(serializers.Serializer[Any]):
-    items = MeasurementSerializer(many=True, help_text="One entry per rule the mail reports.")
+    items = MeasurementSerializer(
+        many=True, help_text="One entry per rule the delivery reports (none: a channel's own test)."
+    )
 
 
 class AlertOutboxSerializer(serializers.ModelSerializer[AlertOutbox]):
@@ -125,6 +145,7 @@ class AlertOutboxSerializer(serializers.ModelSerializer[AlertOutbox]):
             "rule",
             "window",
             "recipient",
+            "channel",
             "status",
             "attempts",
             "next_attempt_at",
@@ -136,3 +157,49 @@ class AlertOutboxSerializer(serializers.ModelSerializer[AlertOutbox]):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class MaskedUrlField(serializers.CharField):
+    """A channel's URL as it may be shown: its host and last characters (the URL is a secret)."""
+
+    def to_representation(self, value: str) -> str:
+        return url_masked(value)
+
+
+class AlertChannelSerializer(StrictModelSerializer):
+    """A Slack or webhook channel. ``url`` is written, never read back whole."""
+
+    url = StrictCharField(
+        write_only=True,
+        required=False,
+        max_length=MAX_CHANNEL_URL_LENGTH,
+        help_text="https:// only; Slack: https://hooks.slack.com/services/.... Required on create; "
+        "left out on update, the URL stays. Never returned (see url_masked).",
+    )
+    url_masked = MaskedUrlField(source="url", read_only=True, help_text="The URL, masked.")
+
+    class Meta:
+        model = AlertChannel
+        fields = ["id", "name", "kind", "url", "url_masked", "enabled", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is None and not attrs.get("url"):
+            raise serializers.ValidationError({"url": "This field is required."}, code="required")
+        return attrs
+
+    def update(self, instance: AlertChannel, validated_data: dict[str, Any]) -> AlertChannel:
+        return alert_channel_update(channel=instance, data=validated_data)
+
+
+class AlertChannelSecretSerializer(AlertChannelSerializer):
+    """A channel with its webhook signing secret: only in the answer that created or rotated it."""
+
+    secret = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The webhook's signing secret, shown this once (null for Slack). Store it now.",
+    )
+
+    class Meta(AlertChannelSerializer.Meta):
+        fields = [*AlertChannelSerializer.Meta.fields, "secret"]

@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
@@ -25,10 +23,12 @@ from planner.alerts.measure import (
 )
 from planner.alerts.models import AlertOutbox, AlertRule
 from planner.alerts.outbox import (
-    enqueue_delivery,
     outbox_insert,
     outbox_row,
+    outbox_window_test,
     outbox_write,
+    rule_targets,
+    schedule_delivery,
 )
 from planner.alerts.rules import (
     logger,
@@ -67,7 +67,7 @@ def _evaluate(
 def _rules() -> Any:
     return AlertRule.objects.select_related(
         "organization", "crontab", "scenario", "scenario__product", "tier", "tier__product"
-    )
+    ).prefetch_related("channels")
 
 
 def alert_evaluate(*, rule: AlertRule, now: datetime) -> SweepResult:
@@ -107,23 +107,23 @@ def alerts_evaluate_due(*, now: datetime) -> SweepResult:
 
 def alert_send_test(*, rule: AlertRule, now: datetime) -> list[AlertOutbox]:
     """ "Send a test alert now": measure the rule for the current window and queue a ``test``
-    mail to each recipient, breach or not. Does not count as the window's evaluation."""
+    delivery to each recipient and enabled channel, breach or not. Does not count as the
+    window's evaluation."""
     rule = _rules().get(pk=rule.pk)
     measurement = alert_measure(rule=rule, tick=now)
-    window = f"test-{now.astimezone(ZoneInfo(rule.organization.time_zone)):%Y-%m-%dT%H:%M:%S.%f}"
+    window = outbox_window_test(organization=rule.organization, now=now)
     rows = [
         outbox_row(
             organization=rule.organization,
             kind=AlertOutbox.Kind.TEST,
             window=window,
-            recipient=recipient,
+            target=target,
             items=[measurement],
             now=now,
         )
-        for recipient in rule.recipients
+        for target in rule_targets(rule)
     ]
     with transaction.atomic():
         inserted = outbox_insert(rows)
-        if settings.ALERTS_DELIVER_ON_COMMIT:
-            transaction.on_commit(enqueue_delivery)
+        schedule_delivery()
     return inserted

@@ -1,4 +1,5 @@
-"""Margin alerts: rules and the mail outbox (docs/ALERTS.md)."""
+"""Margin alerts: rules, channels (Slack, signed webhooks) and the delivery outbox
+(docs/ALERTS.md)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,45 @@ from planner.simulation.models import Scenario
 #: Largest absolute alert threshold (percentages and money alike).
 MAX_ALERT_THRESHOLD = Decimal("999999999999.9999")  # max_digits=16, decimal_places=4
 MAX_ALERT_RECIPIENTS = 50
+MAX_CHANNEL_URL_LENGTH = 2000
+
+
+class AlertChannel(TimestampedModel):
+    """Where alerts go besides mail: a Slack incoming webhook or a generic webhook of one
+    organisation.
+
+    ``url`` is a secret (a Slack webhook URL is its own credential): it is written, never shown
+    whole (``planner.alerts.channels.url_masked``). A webhook's signing secret is not stored:
+    ``secret_seed`` is a random value from which the secret is derived with the server's
+    ``SECRET_KEY`` (``planner.alerts.channels.alert_channel_secret``), so the database alone
+    does not reveal it; it is shown once, when the channel is created or its secret rotated.
+    Slack channels have no seed.
+    """
+
+    class Kind(models.TextChoices):
+        SLACK = "slack", "Slack (incoming webhook)"
+        WEBHOOK = "webhook", "Webhook (signed JSON)"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="alert_channels")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    url = models.CharField(max_length=MAX_CHANNEL_URL_LENGTH, help_text="A secret: never shown whole.")
+    enabled = models.BooleanField(default=True, help_text="Disabled channels get no new alerts.")
+    secret_seed = models.CharField(max_length=64, blank=True, help_text="Webhooks: the secret's seed.")
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [
+            unique_constraint("alertchannel", ["organization", "name"], "name"),
+            one_of_constraint("alertchannel", "kind", ["slack", "webhook"]),
+            models.CheckConstraint(
+                condition=Q(kind="slack", secret_seed="") | (Q(kind="webhook") & ~Q(secret_seed="")),
+                name="planner_alertchannel_webhook_seed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class AlertRule(TimestampedModel):
@@ -88,7 +128,10 @@ class AlertRule(TimestampedModel):
         related_name="+",
         help_text="When the rule is due (organisation time zone); editable in the admin.",
     )
-    recipients = models.JSONField(default=list, help_text="Email addresses.")
+    recipients = models.JSONField(default=list, blank=True, help_text="Email addresses.")
+    channels = models.ManyToManyField(
+        AlertChannel, blank=True, related_name="rules", help_text="Slack and webhook channels."
+    )
     digest = models.BooleanField(
         default=False, help_text="Put this rule's breaches into one mail per window and recipient."
     )
@@ -122,14 +165,19 @@ class AlertRule(TimestampedModel):
 
 
 class AlertOutbox(models.Model):
-    """One mail to one recipient, written before anything is sent.
+    """One delivery to one target, written before anything is sent: a mail to ``recipient``,
+    or a message to ``channel`` (``recipient`` then blank).
 
     Kinds: ``alert`` (one rule's breach), ``digest`` (every digest rule's breach of a window, for
-    one recipient; ``rule`` is empty) and ``test`` (the "send a test alert now" action). Unique
-    keys: (rule, window, recipient) for rule rows, (organization, window, recipient) for digests;
-    rows are inserted with ON CONFLICT DO NOTHING, so repeated evaluations of a window never add
-    a second mail. ``rules`` lists the rules whose figures the mail carries. ``message_id`` is
-    generated once, when the row is written, and sent as the Message-ID of every attempt.
+    one recipient or Slack channel; ``rule`` is empty) and ``test`` (the "send a test alert now"
+    action of a rule, or a channel's "send test", which has no rule). Unique keys, each a partial
+    index: (rule, window, recipient) and (rule, window, channel) for rule rows, (organization,
+    window, recipient) and (organization, window, channel) for rows without a rule; rows are
+    inserted with ON CONFLICT DO NOTHING, so repeated evaluations of a window never add a second
+    delivery. ``rules`` lists the rules whose figures the row carries. ``message_id`` is the
+    row's identity, generated once when it is written and carried by every attempt: the
+    Message-ID of a mail, the delivery id (a UUID, ``X-Margin-Planner-Delivery``) of a channel
+    message.
     """
 
     class Kind(models.TextChoices):
@@ -150,11 +198,16 @@ class AlertOutbox(models.Model):
     rules = models.ManyToManyField(AlertRule, blank=True, related_name="mails")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ALERT)
     window = models.CharField(max_length=40, help_text="Schedule window, organisation time zone.")
-    recipient = models.EmailField(max_length=254)
+    recipient = models.EmailField(max_length=254, blank=True)
+    channel = models.ForeignKey(
+        AlertChannel, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
-    message_id = models.CharField(max_length=255, unique=True)
+    message_id = models.CharField(
+        max_length=255, unique=True, help_text="Mail: the Message-ID; channel: the delivery id."
+    )
     subject = models.CharField(max_length=255)
     text = models.TextField()
     html = models.TextField()
@@ -171,19 +224,38 @@ class AlertOutbox(models.Model):
                 "alertoutbox",
                 ["rule", "window", "recipient"],
                 "rule_window_recipient",
-                condition=Q(rule__isnull=False),
+                condition=Q(rule__isnull=False, channel__isnull=True),
             ),
             unique_constraint(
                 "alertoutbox",
                 ["organization", "window", "recipient"],
                 "digest",
-                condition=Q(rule__isnull=True),
+                condition=Q(rule__isnull=True, channel__isnull=True),
+            ),
+            unique_constraint(
+                "alertoutbox",
+                ["rule", "window", "channel"],
+                "rule_window_channel",
+                condition=Q(rule__isnull=False, channel__isnull=False),
+            ),
+            unique_constraint(
+                "alertoutbox",
+                ["organization", "window", "channel"],
+                "channel_without_rule",
+                condition=Q(rule__isnull=True, channel__isnull=False),
             ),
             one_of_constraint("alertoutbox", "status", ["pending", "sent", "retrying", "failed"]),
             one_of_constraint("alertoutbox", "kind", ["alert", "digest", "test"]),
             models.CheckConstraint(
-                condition=Q(kind="digest", rule__isnull=True) | (~Q(kind="digest") & Q(rule__isnull=False)),
-                name="planner_alertoutbox_digest_without_rule",
+                condition=Q(kind="digest", rule__isnull=True)
+                | Q(kind="alert", rule__isnull=False)
+                | (Q(kind="test") & (Q(rule__isnull=False) | Q(channel__isnull=False))),
+                name="planner_alertoutbox_kind_rule",
+            ),
+            models.CheckConstraint(
+                condition=(Q(channel__isnull=True) & ~Q(recipient=""))
+                | Q(channel__isnull=False, recipient=""),
+                name="planner_alertoutbox_one_target",
             ),
         ]
         indexes = [
@@ -192,4 +264,4 @@ class AlertOutbox(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.subject} -> {self.recipient} ({self.status})"
+        return f"{self.subject} -> {self.recipient or self.channel} ({self.status})"

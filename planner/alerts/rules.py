@@ -24,7 +24,7 @@ from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from planner.accounts.models import Organization
-from planner.alerts.models import MAX_ALERT_RECIPIENTS, AlertRule
+from planner.alerts.models import MAX_ALERT_RECIPIENTS, AlertChannel, AlertRule
 from planner.core.services import model_update
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,8 @@ COMPARATORS: dict[str, tuple[Callable[[Any, Any], bool], str, str]] = {
     AlertRule.Comparator.GTE: (operator.ge, ">=", "at or above"),
 }
 #: Fields a rule is written with, in display order (the API serializer uses them). ``cron`` is
-#: not a column: it sets the rule's crontab when ``schedule`` is "cron".
+#: not a column: it sets the rule's crontab when ``schedule`` is "cron"; ``channels`` (a list of
+#: the organisation's ``AlertChannel``) is the many-to-many relation, set after the rule is saved.
 RULE_FIELDS = (
     "name",
     "scope",
@@ -63,6 +64,7 @@ RULE_FIELDS = (
     "schedule",
     "cron",
     "recipients",
+    "channels",
     "digest",
     "enabled",
 )
@@ -102,8 +104,9 @@ def cron_expression(crontab: CrontabSchedule) -> str:
     )
 
 
-def _validate_rule(rule: AlertRule, *, cron: str) -> tuple[str, str, str, str, str] | None:
-    """Field-level checks of a rule; returns the crontab fields to store."""
+def _validate_rule(rule: AlertRule, *, cron: str, channels: object) -> tuple[str, str, str, str, str] | None:
+    """Field-level checks of a rule and the channels it is to have; returns the crontab fields
+    to store."""
     errors: dict[str, list[str]] = {}
 
     def add(field_name: str, message: str) -> None:
@@ -142,9 +145,18 @@ def _validate_rule(rule: AlertRule, *, cron: str) -> tuple[str, str, str, str, s
             add("threshold", "A gross margin cannot exceed 100 %.")
         elif rule.metric in (Metric.UNDERWATER_LOSS, Metric.COGS_P95) and threshold < 0:
             add("threshold", "This amount cannot be negative.")
+    if not isinstance(channels, list) or not all(isinstance(c, AlertChannel) for c in channels):
+        add("channels", "Give a list of alert channels.")
+        channels = []
+    elif any(c.organization_id != organization.pk for c in channels):
+        add("channels", "This channel does not exist.")
+    elif len({c.pk for c in channels}) != len(channels):
+        add("channels", "Each channel may be given once.")
     recipients = rule.recipients
-    if not isinstance(recipients, list) or not recipients:
-        add("recipients", "Give at least one email address.")
+    if not isinstance(recipients, list):
+        add("recipients", "Give a list of email addresses.")
+    elif not recipients and not channels:
+        add("recipients", "Give at least one email address or channel.")
     elif len(recipients) > MAX_ALERT_RECIPIENTS:
         add("recipients", f"At most {MAX_ALERT_RECIPIENTS} recipients.")
     else:
@@ -212,35 +224,42 @@ def _stored(values: Mapping[str, Any]) -> dict[str, Any]:
 @transaction.atomic
 def alert_rule_create(*, organization: Organization, cron: str = "", **fields: Any) -> AlertRule:
     """Create a rule from ``fields`` (names of ``RULE_FIELDS``; those left out take the model's
-    defaults: actual usage, "<", daily, no digest, enabled) and its schedule (``schedule``, and
+    defaults: actual usage, "<", daily, no digest, enabled, no channel; a rule needs recipients,
+    channels or both) and its schedule (``schedule``, and
     ``cron`` for a cron schedule). A ValidationError names each field at fault, unknown ones too."""
     unknown = sorted(set(fields) - set(RULE_FIELDS))
     if unknown:
         raise ValidationError({name: "Unknown field." for name in unknown})
+    channels = fields.pop("channels", [])
     rule = AlertRule(organization=organization, **_stored(fields))
-    schedule_fields = _validate_rule(rule, cron=cron)
+    schedule_fields = _validate_rule(rule, cron=cron, channels=channels)
     assert schedule_fields is not None
     rule.crontab = _crontab_set(None, schedule_fields, organization.time_zone)
     rule.save()
+    rule.channels.set(channels)
     return rule
 
 
 @transaction.atomic
 def alert_rule_update(*, rule: AlertRule, data: dict[str, Any]) -> AlertRule:
-    """Change some fields of a rule (keys of ``RULE_FIELDS``); its schedule follows ``schedule``
-    and ``cron``. Changing the schedule does not re-send a window already evaluated."""
+    """Change some fields of a rule (keys of ``RULE_FIELDS``; ``channels`` replaces the list);
+    its schedule follows ``schedule`` and ``cron``. Changing the schedule does not re-send a
+    window already evaluated."""
     cron = data.get("cron", cron_expression(rule.crontab))
-    values = _stored({key: value for key, value in data.items() if key != "cron"})
+    values = _stored({key: value for key, value in data.items() if key not in ("cron", "channels")})
+    channels = data["channels"] if "channels" in data else list(rule.channels.all())
     if data.get("scope") == AlertRule.Scope.ACTUAL and "scenario" not in data:
         values["scenario"] = None
     model_update(
         instance=rule,
         fields=RULE_FIELDS,
         data=values,
-        validate=lambda instance: _validate_rule(instance, cron=cron),
+        validate=lambda instance: _validate_rule(instance, cron=cron, channels=channels),
         refresh_on_error=False,
         unknown_message="Unknown field.",
     )
+    if "channels" in data:
+        rule.channels.set(channels)
     # The rule keeps its crontab row; validated above, the schedule's fields are certain now.
     _crontab_set(rule.crontab, _cron_fields(schedule=rule.schedule, cron=cron), str(rule.crontab.timezone))
     return rule

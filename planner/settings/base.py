@@ -53,6 +53,8 @@ ENV_VARS: frozenset[str] = frozenset(
         "PLANNER_HEARTBEAT_SECONDS",
         "PLANNER_RUN_STALE_SECONDS",
         "PLANNER_REAP_SECONDS",
+        "ALERTS_HTTP_TIMEOUT_SECONDS",
+        "PLANNER_ALERT_ALLOW_PRIVATE_URLS",
     }
 )
 
@@ -397,6 +399,11 @@ ALERTS_RETRY_MAX_SECONDS = 6 * 3600
 ALERTS_SEND_LEASE_SECONDS = 300
 #: Enqueue the delivery task when outbox rows are written (the periodic task delivers anyway).
 ALERTS_DELIVER_ON_COMMIT = True
+#: Seconds each socket operation of a Slack or webhook delivery may block (connect, send, read).
+ALERTS_HTTP_TIMEOUT_SECONDS = env_seconds("ALERTS_HTTP_TIMEOUT_SECONDS", 10)
+#: Let channel URLs be http:// and reach private, loopback and link-local addresses (local
+#: receivers, tests). Off, a URL must be https:// and every address its host resolves to public.
+PLANNER_ALERT_ALLOW_PRIVATE_URLS = env_bool("PLANNER_ALERT_ALLOW_PRIVATE_URLS", False)
 
 # --- REST API ------------------------------------------------------------------------------
 # Conventions (docs/API.md): API keys first (so an unauthenticated request gets a 401 with a
@@ -455,6 +462,7 @@ SPECTACULAR_SETTINGS = {
         "SensitivityMetricEnum": "planner.simulation.optimizations.SENSITIVITY_METRICS",
         "JobKindEnum": "planner.simulation.models.SimulationRun.Kind",
         "MetricEnum": "planner.alerts.models.AlertRule.Metric",  # the alert rules' (named so before #14)
+        "AlertChannelKindEnum": "planner.alerts.models.AlertChannel.Kind",
     },
     # Swagger UI and Redoc assets are served from the drf-spectacular-sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

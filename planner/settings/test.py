@@ -32,3 +32,5 @@ if os.environ.get("PLANNER_USE_TEST_DATABASE") == "1":
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+#: The alert tests' Slack and webhook receivers listen on 127.0.0.1 over plain HTTP.
+PLANNER_ALERT_ALLOW_PRIVATE_URLS = True

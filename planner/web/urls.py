@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from planner.web.views import (
     account,
     actuals,
+    alert_channels,
     alerts,
     dashboard,
     decisions,
@@ -141,6 +142,15 @@ alerts_urlpatterns: Patterns = [
     path("<int:pk>/edit/", alerts.rule_edit, name="rule_edit"),
     path("<int:pk>/test/", alerts.rule_test, name="rule_test"),
     path("<int:pk>/delete/", alerts.rule_delete, name="rule_delete"),
+    path("channels/", alert_channels.channel_list, name="channel_list"),
+    path("channels/new/", alert_channels.channel_create, name="channel_create"),
+    path("channels/<int:pk>/", alert_channels.channel_detail, name="channel_detail"),
+    path("channels/<int:pk>/edit/", alert_channels.channel_edit, name="channel_edit"),
+    path("channels/<int:pk>/test/", alert_channels.channel_test, name="channel_test"),
+    path(
+        "channels/<int:pk>/rotate-secret/", alert_channels.channel_rotate_secret, name="channel_rotate_secret"
+    ),
+    path("channels/<int:pk>/delete/", alert_channels.channel_delete, name="channel_delete"),
 ]
 
 urlpatterns: Patterns = [

@@ -3,8 +3,7 @@ sends it at least once with a stable Message-ID, failures retry with backoff and
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,57 +23,7 @@ from planner.products.models import Product, Tier
 from planner.products.selectors import live_tiers
 from planner.simulation.models import SimulationRun
 from planner.simulation.scenarios import scenario_create
-from tests.alerts.support import smtp, usage_month  # noqa: F401  (fixture)
-
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # 09:00 in New York, after the 08:00 daily tick
-NOVEMBER = date(2026, 11, 1)
-RuleFactory = Callable[..., AlertRule]
-
-
-@pytest.fixture
-def org(product: Product) -> Organization:
-    organization = product.organization
-    organization.time_zone = "America/New_York"
-    organization.save()
-    return organization
-
-
-@pytest.fixture
-def pro(product: Product) -> Tier:
-    return live_tiers(product).get(name="Pro")
-
-
-@pytest.fixture
-def november_usage(pro: Tier) -> None:
-    """Four Pro customers (revenue 19.12 each after payment fees); one is underwater by 10.88."""
-    usage_month(
-        tier=pro,
-        period=NOVEMBER,
-        costs={
-            "heavy": Decimal("30"),
-            "light-1": Decimal("2"),
-            "light-2": Decimal("3"),
-            "light-3": Decimal("4"),
-        },
-    )
-
-
-@pytest.fixture
-def make_rule(org: Organization, pro: Tier) -> RuleFactory:
-    def build(**fields: Any) -> AlertRule:
-        values: dict[str, Any] = {
-            "organization": org,
-            "name": "Pro underwater",
-            "metric": AlertRule.Metric.UNDERWATER_SHARE,
-            "tier": pro,
-            "comparator": AlertRule.Comparator.GT,
-            "threshold": Decimal("10"),
-            "recipients": ["founder@example.com", "cfo@example.com"],
-        }
-        values.update(fields)
-        return alert_rule_create(**values)
-
-    return build
+from tests.alerts.support import NOW, RuleFactory, smtp  # noqa: F401  (fixture)
 
 
 def _parts(message: Any) -> dict[str, str]:

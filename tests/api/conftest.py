@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from planner.accounts.api_keys import api_key_create, api_key_revoke
 from planner.accounts.models import ApiKey, Organization
 from planner.actuals.models import Customer
+from planner.alerts.channels import alert_channel_create
 from planner.alerts.rules import alert_rule_create
 from planner.prices.self_hosted import self_hosted_create
 from planner.prices.sheets import price_sheet_create, price_sheet_entry_add
@@ -70,6 +71,12 @@ def seeded(product: Product, scenario: Scenario) -> dict[str, Any]:  # noqa: F81
     """Organisation A's objects: one of every kind the API serves (add new kinds here)."""
     run = SimulationRun.objects.create(scenario=scenario, seed=1, users=1_000, snapshot={}, blocks_total=1)
     customer = Customer.objects.create(organization=product.organization, external_id="seeded-customer")
+    alert_channel, _ = alert_channel_create(
+        organization=product.organization,
+        name="Seeded channel",
+        kind="webhook",
+        url="https://hooks.example.com/seeded-channel",
+    )
     alert_rule = alert_rule_create(
         organization=product.organization,
         name="Seeded alert",
@@ -122,6 +129,7 @@ def seeded(product: Product, scenario: Scenario) -> dict[str, Any]:  # noqa: F81
         "run": run,
         "customer": customer,
         "alert_rule": alert_rule,
+        "alert_channel": alert_channel,
         "price_sheet": price_sheet,
         "self_hosted": deployment,
     }

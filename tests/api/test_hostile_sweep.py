@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from django.apps import apps
-from django.conf import settings
 from django.db import connection, transaction
 from drf_spectacular.generators import SchemaGenerator
 
@@ -32,45 +30,25 @@ from planner.actuals.services import customer_tier_change
 from planner.products.selectors import live_tiers
 from planner.simulation.plans import scenario_tiers
 from tests.api.conftest import KeyClient
-from tests.api.hostile import JSON, Hostile, Raw, Sent, World, cron, dumps, path_id, raw, set_field
-
-API = "/api/v1"
-
-LIMIT = settings.API_MAX_BODY_BYTES
-OVERSIZED = b"[" + b"0," * (LIMIT // 2 + 1) + b"0]"
-DEEP = b"[" * 100_000 + b"]" * 100_000
-DECLARED = {"CONTENT_LENGTH": str(LIMIT + 1)}
-
-#: Whatever the endpoint: bodies the parser or the size limit refuse.
-BODY = (
-    raw("malformed JSON", b'{"name": '),
-    raw("NaN literal", b'{"name": "x", "value": NaN}'),
-    raw("-Infinity literal", b"[-Infinity]"),
-    raw("not UTF-8", b'{"name": "\xff\xfe\xed\xa0\x80"}'),
-    raw("nested 100,000 deep", DEEP),
-    raw("over the size limit", OVERSIZED),
-    Hostile("size limit declared", lambda w, b: Sent(b"{}", environ=DECLARED)),
-    Hostile("text/plain", lambda w, base: Sent(dumps(base), "text/plain")),
-    raw("form-encoded", b"name=x&share=NaN", "application/x-www-form-urlencoded"),
+from tests.api.hostile import (
+    API,
+    BODILESS,
+    BODY,
+    JSON,
+    Endpoint,
+    Hostile,
+    Raw,
+    Sent,
+    World,
+    by_id,
+    cron,
+    dumps,
+    raw,
+    resource,
+    set_field,
+    vary,
 )
-#: For the routes without a body (DELETE, cancel).
-BODILESS = (
-    path_id("9999999999999999999"),  # 19 digits: the route takes it, no 64-bit column holds it
-    path_id("0"),
-    raw("malformed JSON body", b'{"x": ', refused=False),  # the body is not read
-    raw("over the size limit", OVERSIZED),
-)
-#: Hostile values by the kind of field; a kind's last ``lenient`` values may be accepted where
-#: the field allows them (a long text in a text without limit, a far date).
-VALUES: dict[str, tuple[Any, ...]] = {
-    "float": ("NaN", "Infinity", "-Infinity", 1e308, -1e308, Raw("1e400"), True, {"value": 1}),
-    "money": ("NaN", "Infinity", "-Infinity", "sNaN", "1e308", "-1E+400", 1e308, ["1"]),
-    "int": (True, 2**63, 10**30, 1e308, "NaN", [1]),
-    "id": (2**63, 10**30, -1, True, {"id": 1}),
-    "text": ("a\x00b", "a\ud800b", ["x"], 12, "x" * 100_000),
-    "date": ("9999-12-31T23:59:59-14:00", "2025-02-30", "NaN", 20250101, "0001-01-01", "9999-12-31"),
-}
-
+from tests.api.hostile_alert_channels import ALERT_CHANNEL_ENDPOINTS
 
 #: A request the optimizations endpoint accepts: Pro's cap and fee on a small grid.
 OPTIMIZATION = {
@@ -86,58 +64,6 @@ REPLAY = {"from": "2026-06", "to": "2026-06"}
 
 #: A request the sensitivities endpoint accepts.
 SENSITIVITY = {"tier": "Pro", "users": 1000, "ranges": {"usage_median": [-0.25, 0.25]}}
-
-
-def vary(path: str, kind: str, count: int | None = None, *, lenient: int = 0) -> Inputs:
-    values = VALUES[kind]
-    return tuple(
-        set_field(path, value, refused=index < len(values) - lenient)
-        for index, value in enumerate(values[:count])
-    )
-
-
-Inputs = tuple[Hostile, ...]
-Body = Callable[[World], Any] | None
-
-# --- The endpoints -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    path: str  # the schema's template
-    ids: Callable[[World], dict[str, int]]
-    body: Body
-    inputs: Inputs
-    observe: str | None = None  # a template read whose answer a refused request must not change
-    scopes: tuple[str, ...] = ("read", "write")
-
-    @property
-    def key(self) -> str:
-        return f"{self.method} {self.path}"
-
-    def url(self, world: World, sent: Sent) -> str:
-        values = {name: str(value) for name, value in self.ids(world).items()}
-        if sent.last_id is not None:
-            values[list(values)[-1]] = sent.last_id
-        return API + self.path.format(**values) + (f"?{sent.query}" if sent.query else "")
-
-
-def by_id(key: str, *more: str) -> Callable[[World], dict[str, int]]:
-    return lambda w: {"id": w[key], **{name: w[name] for name in more}}
-
-
-def resource(
-    name: str, key: str, body: Body, fields: Inputs, patch: Inputs, put: Body = None
-) -> list[Endpoint]:
-    """POST, PUT (of ``put`` or ``body``), PATCH and DELETE of a resource whose object is ``key``."""
-    detail, one = f"/{name}/{{id}}/", by_id(key)
-    return [
-        Endpoint("POST", f"/{name}/", dict, body, BODY + fields),
-        Endpoint("PUT", detail, one, put or body, BODY + fields, observe=detail),
-        Endpoint("PATCH", detail, one, lambda w: {}, BODY + patch, observe=detail),
-        Endpoint("DELETE", detail, one, None, BODILESS, observe=detail),
-    ]
 
 
 def workload_body(w: World) -> dict[str, Any]:
@@ -407,6 +333,7 @@ ENDPOINTS: list[Endpoint] = [
         lambda w: {"tier": w["live_pro"], "effective_from": "2026-01-01"},
         BODY + vary("tier", "id") + vary("effective_from", "date", lenient=2), "/customers/{id}/",
     ),
+    *ALERT_CHANNEL_ENDPOINTS,
 ]  # fmt: skip
 
 
@@ -493,6 +420,7 @@ def world(seeded: dict[str, Any], key_client: KeyClient) -> World:
         "replay": seeded["replay"].pk,
         "customer": seeded["customer"].pk,
         "alert_rule": seeded["alert_rule"].pk,
+        "alert_channel": seeded["alert_channel"].pk,
         "price_sheet": seeded["price_sheet"].pk,
         "entry_id": seeded["price_sheet"].entries.get().pk,
         "self_hosted": seeded["self_hosted"].pk,

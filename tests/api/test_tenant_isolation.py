@@ -26,6 +26,7 @@ def marker_free(seeded: dict[str, Any]) -> list[str]:
         seeded["price_sheet"].name,
         seeded["self_hosted"].name,
         seeded["segment"].name,
+        seeded["alert_channel"].name,
     ]
 
 
@@ -45,6 +46,11 @@ def test_routes_are_found() -> None:
         "segment-list",
         "segment-detail",
         "usage-distribution-segments-proposed",
+        "alert-channel-list",
+        "alert-channel-detail",
+        "alert-channel-rotate-secret",
+        "alert-channel-test",
+        "alert-channel-deliveries",
     } <= names
 
 

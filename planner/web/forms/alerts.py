@@ -1,4 +1,5 @@
-"""Web form of an alert rule. It parses input only; ``planner.alerts.rules`` validates."""
+"""Web forms of an alert rule and an alert channel. They parse input only; the services
+(``planner.alerts.rules``, ``planner.alerts.channels``) validate."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 from django import forms
 
 from planner.accounts.models import Organization
-from planner.alerts.models import AlertRule
+from planner.alerts.channels import url_masked
+from planner.alerts.models import MAX_CHANNEL_URL_LENGTH, AlertChannel, AlertRule
 from planner.alerts.rules import cron_expression
+from planner.alerts.selectors import alert_channels_for_organization
 from planner.products.models import Tier
 from planner.simulation.models import Scenario
 
@@ -38,15 +41,30 @@ class AlertRuleForm(forms.Form):
         max_length=100,
         help_text="For the cron schedule: minute hour day-of-month month day-of-week (e.g. 0 8 * * 1).",
     )
-    recipients = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="One address a line.")
-    digest = forms.BooleanField(required=False, help_text="One mail per window with every breach.")
+    recipients = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One address a line. A rule needs recipients, channels or both.",
+    )
+    channels = forms.ModelMultipleChoiceField(
+        queryset=AlertChannel.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Slack and webhook channels (Alerts › Channels).",
+    )
+    digest = forms.BooleanField(
+        required=False, help_text="One mail (and one Slack message) per window with every breach."
+    )
     enabled = forms.BooleanField(required=False, initial=True)
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         scenario = self.fields["scenario"]
         tier = self.fields["tier"]
+        channels = self.fields["channels"]
         assert isinstance(scenario, forms.ModelChoiceField) and isinstance(tier, forms.ModelChoiceField)
+        assert isinstance(channels, forms.ModelMultipleChoiceField)
+        channels.queryset = alert_channels_for_organization(organization=organization).order_by("name")
         scenario.queryset = Scenario.objects.filter(product__organization=organization).select_related(
             "product"
         )
@@ -58,6 +76,9 @@ class AlertRuleForm(forms.Form):
 
     def clean_recipients(self) -> list[str]:
         return [r for r in re.split(r"[\s,;]+", self.cleaned_data["recipients"]) if r]
+
+    def clean_channels(self) -> list[AlertChannel]:
+        return list(self.cleaned_data["channels"])
 
     @staticmethod
     def initial_for(rule: AlertRule) -> dict[str, Any]:
@@ -72,6 +93,34 @@ class AlertRuleForm(forms.Form):
             "schedule": rule.schedule,
             "cron": cron_expression(rule.crontab),
             "recipients": "\n".join(rule.recipients),
+            "channels": [channel.pk for channel in rule.channels.all()],
             "digest": rule.digest,
             "enabled": rule.enabled,
         }
+
+
+class AlertChannelForm(forms.Form):
+    """A new channel, or changes to one (``channel``): its kind is fixed then, and an empty URL
+    keeps the current one, which is never shown whole."""
+
+    name = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(choices=AlertChannel.Kind.choices)
+    url = forms.CharField(
+        label="URL",
+        max_length=MAX_CHANNEL_URL_LENGTH,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="Slack: the incoming webhook's https://hooks.slack.com/services/... URL. Webhook: "
+        "your https:// endpoint; each delivery is signed (docs: alerts).",
+    )
+    enabled = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args: Any, channel: AlertChannel | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if channel is not None:
+            self.fields["kind"].disabled = True
+            self.fields["url"].required = False
+            self.fields["url"].help_text = f"Now {url_masked(channel.url)}. Leave empty to keep it."
+
+    @staticmethod
+    def initial_for(channel: AlertChannel) -> dict[str, Any]:
+        return {"name": channel.name, "kind": channel.kind, "url": "", "enabled": channel.enabled}
