@@ -39,7 +39,7 @@ def _outbox(model: Any, **fields: Any) -> Any:
     return model.objects.create(**values, html="", **fields)
 
 
-def test_0016_keeps_mail_rows_and_is_reversible(migrator: MigrationExecutor) -> None:
+def test_0017_keeps_mail_rows_and_is_reversible(migrator: MigrationExecutor) -> None:
     apps = migrator.loader.project_state(BEFORE).apps
     organization = apps.get_model("planner", "Organization").objects.create(name="Acme", slug="acme")
     crontab = apps.get_model("django_celery_beat", "CrontabSchedule").objects.create(minute="0", hour="8")
