@@ -106,7 +106,7 @@ Body = Callable[[World], Any] | None
 class Endpoint:
     method: str
     path: str  # the schema's template
-    ids: Callable[[World], dict[str, int]]
+    ids: Callable[[World], dict[str, Any]]  # the URL's ids (a billing vendor: its name)
     body: Body
     inputs: Inputs
     observe: str | None = None  # a template read whose answer a refused request must not change
@@ -407,6 +407,21 @@ ENDPOINTS: list[Endpoint] = [
         lambda w: {"tier": w["live_pro"], "effective_from": "2026-01-01"},
         BODY + vary("tier", "id") + vary("effective_from", "date", lenient=2), "/customers/{id}/",
     ),
+    *(
+        Endpoint(
+            method, "/billing-mappings/{vendor}/", lambda w: {"vendor": "lago"},
+            lambda w: {"token_kinds": {"llm_input_tokens": "input_tokens"}, "default_tier": w["live_pro"]},
+            BODY + vary("default_tier", "id") + vary("customer_field", "text")
+            + vary("model_property", "text", 3)
+            + (
+                Hostile("a scenario's tier", lambda w, b: Sent(dumps({**b, "default_tier": w["plan_pro"]}))),
+                set_field("token_kinds.llm_input_tokens", "x"),
+                set_field("token_kinds", ["input_tokens"]), set_field("default_provider", "nope\x00"),
+            ),
+            "/billing-mappings/{vendor}/",
+        )
+        for method in ("PUT", "PATCH")
+    ),
 ]  # fmt: skip
 
 
@@ -436,6 +451,7 @@ PAGES = (
 READS = [
     Endpoint("GET", "/runs/", dict, None, FORGED),
     Endpoint("GET", "/usage-records/", dict, None, FORGED),
+    Endpoint("GET", "/ingestion-errors/", dict, None, (*FORGED, query(vendor="paypal"), query(vendor=""))),
     Endpoint("GET", "/products/", dict, None, PAGES),
 ]
 BY_KEY = {endpoint.key: endpoint for endpoint in ENDPOINTS + READS}

@@ -26,6 +26,8 @@ def marker_free(seeded: dict[str, Any]) -> list[str]:
         seeded["price_sheet"].name,
         seeded["self_hosted"].name,
         seeded["segment"].name,
+        seeded["billing_mapping"].customer_field,
+        seeded["ingestion_error"].event_key,
     ]
 
 
@@ -45,6 +47,9 @@ def test_routes_are_found() -> None:
         "segment-list",
         "segment-detail",
         "usage-distribution-segments-proposed",
+        "billing-mapping-list",
+        "billing-mapping-detail",
+        "ingestion-error-list",
     } <= names
 
 
