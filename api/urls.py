@@ -7,7 +7,17 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
 from api.exceptions import not_found
-from api.views import actuals, alerts, decisions, prices, products, replays, simulation
+from api.views import (
+    actuals,
+    alerts,
+    decisions,
+    ingestion_errors,
+    integrations,
+    prices,
+    products,
+    replays,
+    simulation,
+)
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -28,6 +38,7 @@ router.register("price-sheets", prices.PriceSheetViewSet, basename="price-sheet"
 router.register(
     "self-hosted-deployments", prices.SelfHostedDeploymentViewSet, basename="self-hosted-deployment"
 )
+router.register("billing-mappings", integrations.BillingMappingViewSet, basename="billing-mapping")
 
 # Usage ingestion, customers, margins and fitted usage distributions: plain regexes, as the router
 # writes them (the route-enumerating tenant test reads them), included after the resource router,
@@ -38,6 +49,9 @@ actuals_router.register("customers", actuals.CustomerViewSet, basename="customer
 actuals_urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^usage-records/$", actuals.UsageRecordListCreateView.as_view(), name="usage-record-list"),
     re_path(r"^margins/$", actuals.MarginListView.as_view(), name="margin-list"),
+    re_path(
+        r"^ingestion-errors/$", ingestion_errors.IngestionErrorListView.as_view(), name="ingestion-error-list"
+    ),
     re_path(r"^margins/tiers/$", actuals.TierMarginView.as_view(), name="margin-tiers"),
     re_path(
         r"^usage-distributions/fitted/$",

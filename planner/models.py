@@ -7,6 +7,7 @@ from here: this module re-exports nothing.
 """
 
 import planner.accounts.models  # noqa: F401
+import planner.actuals.compat.models  # noqa: F401
 import planner.actuals.models  # noqa: F401
 import planner.alerts.models  # noqa: F401
 import planner.prices.models  # noqa: F401

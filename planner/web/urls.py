@@ -1,11 +1,13 @@
 """The web UI's URLs: the dashboard, sign-in, and one namespace per page family (``prices:``,
 ``products:``, ``scenarios:``, ``runs:``, ``decisions:``, ``actuals:``, ``account:``,
-``alerts:``) whose names the templates and tests reverse. Mounted at the site root by ``planner.urls``.
+``alerts:``, ``integrations:``) whose names the templates and tests reverse. Mounted at the site
+root by ``planner.urls``.
 """
 
 from django.contrib.auth import views as auth_views
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
+from planner.actuals.compat.vendors import Vendor
 from planner.web.views import (
     account,
     actuals,
@@ -13,6 +15,8 @@ from planner.web.views import (
     alerts,
     dashboard,
     decisions,
+    ingestion_errors,
+    integrations,
     prices,
     products,
     replays,
@@ -153,6 +157,11 @@ alerts_urlpatterns: Patterns = [
     path("channels/<int:pk>/delete/", alert_channels.channel_delete, name="channel_delete"),
 ]
 
+integrations_urlpatterns: Patterns = [
+    path("", integrations.integrations, name="index"),
+    re_path(rf"^(?P<vendor>{'|'.join(Vendor.values)})/$", integrations.mapping_save, name="mapping"),
+]
+
 urlpatterns: Patterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -165,4 +174,6 @@ urlpatterns: Patterns = [
     path("actuals/", include((actuals_urlpatterns, "actuals"))),
     path("account/", include((account_urlpatterns, "account"))),
     path("alerts/", include((alerts_urlpatterns, "alerts"))),
+    path("integrations/errors/", ingestion_errors.ingestion_error_list, name="ingestion_errors"),
+    path("integrations/", include((integrations_urlpatterns, "integrations"))),
 ]

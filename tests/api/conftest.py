@@ -14,6 +14,8 @@ from rest_framework.test import APIClient
 
 from planner.accounts.api_keys import api_key_create, api_key_revoke
 from planner.accounts.models import ApiKey, Organization
+from planner.actuals.compat.mappings import billing_mapping_save
+from planner.actuals.compat.models import IngestionError
 from planner.actuals.models import Customer
 from planner.alerts.channels import alert_channel_create
 from planner.alerts.rules import alert_rule_create
@@ -120,7 +122,25 @@ def seeded(product: Product, scenario: Scenario) -> dict[str, Any]:  # noqa: F81
         spec={"request": {"product": product.pk, "scenario": None, "from": "2026-01", "to": "2026-01"}},
         blocks_total=1,
     )
+    billing_mapping = billing_mapping_save(
+        organization=product.organization,
+        vendor="lago",
+        data={
+            "customer_field": "seeded-mapping-field",
+            "default_tier": product.all_tiers.get(scenario__isnull=True, name="Pro").pk,
+        },
+        partial=False,
+    )
+    ingestion_error = IngestionError.objects.create(
+        organization=product.organization,
+        vendor="stripe",
+        received_at=dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+        event_key="seeded-ingestion-error",
+        reason="No model 'acme/seeded' in the price catalog.",
+    )
     return {
+        "billing_mapping": billing_mapping,
+        "ingestion_error": ingestion_error,
         "optimization": optimization,
         "replay": replay,
         "product": product,

@@ -139,7 +139,7 @@ Body = Callable[[World], Any] | None
 class Endpoint:
     method: str
     path: str  # the schema's template
-    ids: Callable[[World], dict[str, int]]
+    ids: Callable[[World], dict[str, Any]]  # the URL's ids (a billing vendor: its name)
     body: Body
     inputs: Inputs
     observe: str | None = None  # a template read whose answer a refused request must not change

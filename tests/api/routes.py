@@ -13,9 +13,10 @@ from rest_framework.test import APIRequestFactory
 
 PREFIX = "api/v1/"
 PUBLIC = {"api-schema", "api-docs", "api-not-found"}
-#: Object routes over data every organisation shares (the price catalog): any organisation's
-#: caller reads them (200), but they must not show organisation A's data either.
-SHARED = {"catalog-model-detail"}
+#: Object routes over data every organisation shares (the price catalog), or named the same in
+#: every organisation (a billing vendor's mapping: each caller reads and writes its own): any
+#: organisation's caller gets them (200), but they must not show organisation A's data either.
+SHARED = {"catalog-model-detail", "billing-mapping-detail"}
 METHODS = ("get", "post", "put", "patch", "delete")
 
 

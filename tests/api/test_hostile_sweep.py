@@ -334,6 +334,21 @@ ENDPOINTS: list[Endpoint] = [
         BODY + vary("tier", "id") + vary("effective_from", "date", lenient=2), "/customers/{id}/",
     ),
     *ALERT_CHANNEL_ENDPOINTS,
+    *(
+        Endpoint(
+            method, "/billing-mappings/{vendor}/", lambda w: {"vendor": "lago"},
+            lambda w: {"token_kinds": {"llm_input_tokens": "input_tokens"}, "default_tier": w["live_pro"]},
+            BODY + vary("default_tier", "id") + vary("customer_field", "text")
+            + vary("model_property", "text", 3)
+            + (
+                Hostile("a scenario's tier", lambda w, b: Sent(dumps({**b, "default_tier": w["plan_pro"]}))),
+                set_field("token_kinds.llm_input_tokens", "x"),
+                set_field("token_kinds", ["input_tokens"]), set_field("default_provider", "nope\x00"),
+            ),
+            "/billing-mappings/{vendor}/",
+        )
+        for method in ("PUT", "PATCH")
+    ),
 ]  # fmt: skip
 
 
@@ -363,6 +378,7 @@ PAGES = (
 READS = [
     Endpoint("GET", "/runs/", dict, None, FORGED),
     Endpoint("GET", "/usage-records/", dict, None, FORGED),
+    Endpoint("GET", "/ingestion-errors/", dict, None, (*FORGED, query(vendor="paypal"), query(vendor=""))),
     Endpoint("GET", "/products/", dict, None, PAGES),
 ]
 BY_KEY = {endpoint.key: endpoint for endpoint in ENDPOINTS + READS}

@@ -27,6 +27,8 @@ def marker_free(seeded: dict[str, Any]) -> list[str]:
         seeded["self_hosted"].name,
         seeded["segment"].name,
         seeded["alert_channel"].name,
+        seeded["billing_mapping"].customer_field,
+        seeded["ingestion_error"].event_key,
     ]
 
 
@@ -51,6 +53,9 @@ def test_routes_are_found() -> None:
         "alert-channel-rotate-secret",
         "alert-channel-test",
         "alert-channel-deliveries",
+        "billing-mapping-list",
+        "billing-mapping-detail",
+        "ingestion-error-list",
     } <= names
 
 

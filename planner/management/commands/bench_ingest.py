@@ -1,4 +1,6 @@
-"""``manage.py bench_ingest --records N --batch B [--customers C] [--json]`` (PostgreSQL)."""
+"""``manage.py bench_ingest --records N --batch B [--customers C] [--via VENDOR] [--json]``
+(PostgreSQL). With ``--via``: the vendor's compatibility path against the native one
+(``planner.devtools.compat_benchmark``)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from planner.devtools.compat_benchmark import compat_benchmark
 from planner.devtools.usage_benchmark import ingest_benchmark
 from planner.management.commands._benchmark import benchmark_run, report_write
 
@@ -23,7 +26,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--http", action="store_true", help="Also POST the batches to the API (in-process client)."
         )
+        parser.add_argument(
+            "--via",
+            help="A billing vendor (openmeter, lago, stripe, metronome, orb): send the usage through its "
+            "compatibility path and natively, and compare those two instead.",
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report_write(self.stdout, benchmark_run(ingest_benchmark, options), as_json=options["json"])
+        benchmark = compat_benchmark if options.get("via") else ingest_benchmark
+        report_write(self.stdout, benchmark_run(benchmark, options), as_json=options["json"])
