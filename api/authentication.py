@@ -44,14 +44,21 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed(f"Send the key as 'Authorization: {KEYWORD} <key>'.")
-        try:
-            key = parts[1].decode("ascii")
-        except UnicodeDecodeError as error:
-            raise exceptions.AuthenticationFailed("Invalid API key.") from error
-        api_key = api_key_verify(key=key)
-        if api_key is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
-        return ApiKeyUser(api_key), api_key
+        return key_credentials(parts[1])
 
     def authenticate_header(self, request: Request) -> str:
         return KEYWORD
+
+
+def key_credentials(key: bytes) -> tuple[ApiKeyUser, ApiKey]:
+    """The caller and key of the API key ``key`` as sent in a header; raises
+    ``AuthenticationFailed`` when it is not a valid, unrevoked key (every scheme that carries a
+    Margin Planner API key: ``Api-Key`` here, ``Bearer`` on the billing vendors' endpoints)."""
+    try:
+        text = key.decode("ascii")
+    except UnicodeDecodeError as error:
+        raise exceptions.AuthenticationFailed("Invalid API key.") from error
+    api_key = api_key_verify(key=text)
+    if api_key is None:
+        raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+    return ApiKeyUser(api_key), api_key

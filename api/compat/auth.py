@@ -17,9 +17,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from api.authentication import ApiKeyUser
+from api.authentication import ApiKeyUser, key_credentials
 from api.permissions import scope_required
-from planner.accounts.api_keys import api_key_verify
 from planner.accounts.models import ApiKey
 
 KEYWORD = "Bearer"
@@ -36,14 +35,7 @@ class CompatBearerAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 f"Send a Margin Planner API key as 'Authorization: {KEYWORD} <key>'."
             )
-        try:
-            key = parts[1].decode("ascii")
-        except UnicodeDecodeError as error:
-            raise exceptions.AuthenticationFailed("Invalid API key.") from error
-        api_key = api_key_verify(key=key)
-        if api_key is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
-        return ApiKeyUser(api_key), api_key
+        return key_credentials(parts[1])
 
     def authenticate_header(self, request: Request) -> str:
         return KEYWORD
