@@ -153,6 +153,32 @@ def priced_models(ai_models: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
+def template_catalog(db: None) -> None:
+    """The real catalog prices of the product templates' models only (the whole catalog takes
+    longer): ``planner/simulation/product_templates/``."""
+    from planner.simulation.templates_catalog import product_templates
+
+    wanted: dict[str, set[str]] = {}
+    for template in product_templates():
+        keys = [entry["model"] for w in template.document["product"]["workloads"] for entry in w["models"]]
+        keys += [
+            lever["routing_model"]
+            for lever in template.document["plan"]["levers"]
+            if lever.get("routing_model")
+        ]
+        for key in keys:
+            provider, slug = key.split("/")
+            wanted.setdefault(provider, set()).add(slug)
+    catalog_import(
+        providers=[
+            dataclasses.replace(provider, models=[m for m in provider.models if m.id in wanted[provider.id]])
+            for provider in genai_data.providers
+            if provider.id in wanted
+        ]
+    )
+
+
+@pytest.fixture
 def scenario(product: Product, priced_models: dict[str, Any]) -> Scenario:
     return scenario_create(
         product=product,

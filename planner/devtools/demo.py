@@ -25,6 +25,7 @@ from planner.devtools.demo_actuals import demo_actuals_seed
 from planner.products.models import Product, Tier, Workload
 from planner.products.services import ModelShare, usage_distribution_set, workload_models_set
 from planner.simulation.models import Scenario
+from planner.simulation.overrides import workload_override_set
 from pricing.catalog import catalog_import
 from pricing.models import AIModel
 
@@ -125,12 +126,36 @@ PRO_MEDIANS = {"Chat": 60.0, "Document Q&A": 8.0, "Agent task": 3.0}
 TIER_USAGE_FACTOR = {"Free": 1 / 3, "Pro": 1.0, "Team": 3.0}
 P90_OVER_MEDIAN = 8.0
 
+#: The demo's two other plans of "Demo Copilot", what a founder compares with the baseline first:
+#: each starts from the baseline's settings, tiers and usage (without its levers) and changes one
+#: thing. Capped: Pro includes 1,000 credits a month and stops there (a hard cap, no overage),
+#: just under the 1,127 credits at which the baseline's average Pro user breaks even.
+CAPPED_SCENARIO_NAME = "Capped plan"
+CAPPED_TIERS: dict[str, dict[str, Any]] = {"Pro": {"included_credits": 1_000.0, "hard_cap_credits": 1_000.0}}
+#: Routed: easy requests go to the small model (the plan's own model mix per workload, a
+#: workload override): chat 90 %, document Q&A 60 % and half of the agent's calls, the reasoning
+#: model kept for 10 % of them.
+ROUTED_SCENARIO_NAME = "Routed plan"
+ROUTED_MODEL_MIX: dict[str, list[tuple[tuple[str, str], float, bool]]] = {
+    "Chat": [(SMALL_MODEL, 0.9, False), (FRONTIER_MODEL, 0.1, False)],
+    "Document Q&A": [(SMALL_MODEL, 0.6, False), (FRONTIER_MODEL, 0.4, False)],
+    "Agent task": [(SMALL_MODEL, 0.5, False), (FRONTIER_MODEL, 0.4, False), (REASONING_MODEL, 0.1, True)],
+}
+
 #: The standard benchmark scenario of BENCHMARKS.md, as a second product of the demo
 #: organisation (used by ``manage.py bench_jobs``): Pro medians 40 / 5 / 1, p90 = 6 x median.
 BENCHMARK_PRODUCT_NAME = "Benchmark Copilot"
 BENCHMARK_SCENARIO_NAME = "Standard benchmark"
 BENCHMARK_PRO_MEDIANS = {"Chat": 40.0, "Document Q&A": 5.0, "Agent task": 1.0}
 BENCHMARK_P90_OVER_MEDIAN = 6.0
+
+#: Every scenario of the demo, (product, scenario): what ``seed_demo`` runs once.
+DEMO_SCENARIOS = (
+    (BENCHMARK_PRODUCT_NAME, BENCHMARK_SCENARIO_NAME),
+    (DEMO_PRODUCT_NAME, DEMO_SCENARIO_NAME),
+    (DEMO_PRODUCT_NAME, CAPPED_SCENARIO_NAME),
+    (DEMO_PRODUCT_NAME, ROUTED_SCENARIO_NAME),
+)
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -156,10 +181,11 @@ def demo_seed(
     *, price_date: datetime.date = DEMO_PRICE_DATE, now: datetime.datetime | None = None
 ) -> Organization:
     """Create or restore the demo: user ``demo`` (superuser), organisation "Demo AI", product
-    "Demo Copilot" (Free/Pro/Team; chat, document Q&A, agent task) with scenario "Baseline"
-    (three levers), two alert rules and actual usage of 60 customers from the first day of the
-    month before last to ``now`` (``planner.devtools.demo_actuals``; the clock by default), and
-    product "Benchmark Copilot" with the standard benchmark scenario.
+    "Demo Copilot" (Free/Pro/Team; chat, document Q&A, agent task) with scenarios "Baseline"
+    (three levers), "Capped plan" and "Routed plan", two alert rules and actual usage of 60
+    customers from the first day of the month before last to ``now``
+    (``planner.devtools.demo_actuals``; the clock by default), and product "Benchmark Copilot"
+    with the standard benchmark scenario. Runs none of them: ``planner.devtools.demo_runs``.
     Imports the price catalog first when it is empty."""
     if not AIModel.objects.exists():
         logger.info("Price catalog empty: importing the bundled genai-prices catalog")
@@ -195,7 +221,11 @@ def demo_seed(
             description="A copilot with chat, document Q&A and an agent; a heavy-tailed user base.",
             pro_medians=PRO_MEDIANS,
             p90_over_median=P90_OVER_MEDIAN,
-            scenario={"name": DEMO_SCENARIO_NAME, "simulated_users": 200_000, "levers": levers},
+            scenarios=[
+                {"name": DEMO_SCENARIO_NAME, "simulated_users": 200_000, "levers": levers},
+                {"name": CAPPED_SCENARIO_NAME, "simulated_users": 200_000, "tiers": CAPPED_TIERS},
+                {"name": ROUTED_SCENARIO_NAME, "simulated_users": 200_000, "model_mix": ROUTED_MODEL_MIX},
+            ],
             price_date=price_date,
         )
         _product_seed(
@@ -204,7 +234,7 @@ def demo_seed(
             description="The standard benchmark scenario of BENCHMARKS.md.",
             pro_medians=BENCHMARK_PRO_MEDIANS,
             p90_over_median=BENCHMARK_P90_OVER_MEDIAN,
-            scenario={"name": BENCHMARK_SCENARIO_NAME, "simulated_users": 1_000_000, "levers": []},
+            scenarios=[{"name": BENCHMARK_SCENARIO_NAME, "simulated_users": 1_000_000}],
             price_date=price_date,
         )
         _alert_rules_seed(organization, demo_product)
@@ -248,12 +278,11 @@ def _product_seed(
     description: str,
     pro_medians: dict[str, float],
     p90_over_median: float,
-    scenario: dict[str, Any],
+    scenarios: list[dict[str, Any]],
     price_date: datetime.date,
 ) -> Product:
     """Create or restore one demo product: the demo tiers and workloads, lognormal usage scaled
-    per tier from ``pro_medians``, and one scenario whose plan is the same tiers and usage
-    (its tiers stand for the live ones)."""
+    per tier from ``pro_medians``, and its ``scenarios`` (``_scenario_seed``)."""
     product = _upsert(
         Product,
         {"organization": organization, "name": name},
@@ -277,31 +306,64 @@ def _product_seed(
         )
         workloads[workload_name] = workload
     _usage_seed(tiers, workloads, pro_medians=pro_medians, p90_over_median=p90_over_median)
-    demo_scenario = _upsert(
+    usage = {"pro_medians": pro_medians, "p90_over_median": p90_over_median}
+    for scenario in scenarios:
+        _scenario_seed(product, tiers, workloads, scenario, price_date=price_date, usage=usage)
+    return product
+
+
+def _scenario_seed(
+    product: Product,
+    live: dict[str, Tier],
+    workloads: dict[str, Workload],
+    spec: dict[str, Any],
+    *,
+    price_date: datetime.date,
+    usage: dict[str, Any],
+) -> Scenario:
+    """Create or restore one scenario of a demo product: the demo's settings, a plan of the live
+    tiers' values changed by ``spec["tiers"]`` (each tier standing for its live tier) with the
+    live usage, and its own model mix of the workloads in ``spec["model_mix"]`` (the others
+    follow the product)."""
+    scenario = _upsert(
         Scenario,
-        {"product": product, "name": scenario["name"]},
+        {"product": product, "name": spec["name"]},
         {
             "horizon_months": 12,
-            "simulated_users": scenario["simulated_users"],
+            "simulated_users": spec["simulated_users"],
             "seed": DEMO_SEED,
             "price_trend_yearly": -0.30,
             "usage_growth_monthly": 0.05,
             "discount_rate_yearly": 0.10,
             "target_margin": 0.6,
             "price_date": price_date,
-            "levers": scenario["levers"],
+            "levers": spec.get("levers", []),
         },
     )
+    changes = spec.get("tiers", {})
     plan = {
         tier_name: _upsert(
             Tier,
-            {"scenario": demo_scenario, "name": tier_name},
-            {"product": product, "live_tier": live, "position": live.position, **TIERS[tier_name]},
+            {"scenario": scenario, "name": tier_name},
+            {
+                "product": product,
+                "live_tier": tier,
+                "position": tier.position,
+                **TIERS[tier_name],
+                **changes.get(tier_name, {}),
+            },
         )
-        for tier_name, live in tiers.items()
+        for tier_name, tier in live.items()
     }
-    _usage_seed(plan, workloads, pro_medians=pro_medians, p90_over_median=p90_over_median)
-    return product
+    _usage_seed(plan, workloads, **usage)
+    mixes = spec.get("model_mix", {})
+    for workload_name, workload in workloads.items():
+        mix = [
+            {"model": _ai_model(key).pk, "share": share, "uses_reasoning": reasoning}
+            for key, share, reasoning in mixes.get(workload_name, [])
+        ]
+        workload_override_set(scenario=scenario, workload=workload, data={"model_mix": mix} if mix else {})
+    return scenario
 
 
 def _usage_seed(

@@ -52,6 +52,7 @@ from planner.simulation.snapshot import scenario_snapshot
 logger = logging.getLogger(__name__)
 
 Enqueue = Callable[[int, list[int]], None]
+EnqueueMerge = Callable[[int], None]
 ACTIVE = (SimulationRun.Status.QUEUED, SimulationRun.Status.RUNNING)
 
 
@@ -212,9 +213,11 @@ def _block_begin(run_id: int, block: int, worker: str) -> RunBlock | None:
     return row
 
 
-def _block_finish(run_id: int, block: int, data: bytes, units: int, seconds: float) -> bool:
+def _block_finish(
+    run_id: int, block: int, data: bytes, units: int, seconds: float, merge: EnqueueMerge
+) -> bool:
     """Store a block's payload (``units`` of work: users, or customers for a replay) and
-    recount the run; True when this call completed the run."""
+    recount the run; True when this call completed the run (and enqueued its merge)."""
     now = timezone.now()
     with transaction.atomic():
         run = SimulationRun.objects.select_for_update().only("blocks_total", "status").get(pk=run_id)
@@ -237,12 +240,19 @@ def _block_finish(run_id: int, block: int, data: bytes, units: int, seconds: flo
             merge_enqueued_at=now
         )
         if won:
-            transaction.on_commit(lambda: _enqueue_merge(run_id))
+            transaction.on_commit(lambda: merge(run_id))
         return bool(won)
 
 
-def chunk_execute(*, run_id: int, blocks: Sequence[int], worker: str | None = None) -> int:
+def chunk_execute(
+    *,
+    run_id: int,
+    blocks: Sequence[int],
+    worker: str | None = None,
+    enqueue_merge: EnqueueMerge | None = None,
+) -> int:
     """Simulate ``blocks`` of a run and store them; returns how many blocks this call computed.
+    The call that completes the run enqueues its merge with ``enqueue_merge`` (the merge task).
 
     Stops early (without error) when the run is cancelled or finished. A block that has used up
     ``PLANNER_MAX_BLOCK_ATTEMPTS`` fails the run with a readable error. A heartbeat thread keeps
@@ -255,10 +265,15 @@ def chunk_execute(*, run_id: int, blocks: Sequence[int], worker: str | None = No
     )
     interval = settings.PLANNER_HEARTBEAT_SECONDS
     with ChunkHeartbeat(run_id=run_id, worker=worker, interval=interval) as heartbeat:
-        return _chunk_blocks(run_id=run_id, blocks=blocks, worker=worker, heartbeat=heartbeat)
+        merge = enqueue_merge or _enqueue_merge
+        return _chunk_blocks(
+            run_id=run_id, blocks=blocks, worker=worker, heartbeat=heartbeat, enqueue_merge=merge
+        )
 
 
-def _chunk_blocks(*, run_id: int, blocks: Sequence[int], worker: str, heartbeat: ChunkHeartbeat) -> int:
+def _chunk_blocks(
+    *, run_id: int, blocks: Sequence[int], worker: str, heartbeat: ChunkHeartbeat, enqueue_merge: EnqueueMerge
+) -> int:
     computed = 0
     for block in blocks:
         if _status(run_id) != SimulationRun.Status.RUNNING:
@@ -286,7 +301,7 @@ def _chunk_blocks(*, run_id: int, blocks: Sequence[int], worker: str, heartbeat:
             failure = "The scenario cannot be simulated" if job is None else job.failure
             _fail(run_id, f"{failure}: {error}")
             return computed
-        _block_finish(run_id, block, data, units, time.perf_counter() - started)
+        _block_finish(run_id, block, data, units, time.perf_counter() - started, enqueue_merge)
         heartbeat.block = None
         computed += 1
     return computed
@@ -316,7 +331,7 @@ def run_merge(*, run_id: int) -> SimulationRun | None:
     if len(rows) != run.blocks_total:
         logger.warning("merge early run_id=%s done=%s total=%s", run_id, len(rows), run.blocks_total)
         return run
-    prepared = _prepared(run_id)
+    prepared = _prepared(run_id, 0)  # the cache key its chunks used (a second prepare is seconds)
     aggregates = [aggregate_from_bytes(row.aggregate) for row in rows if row.aggregate is not None]
     results = engine.summarize(prepared, engine.merge(prepared, aggregates))
     started = run.started_at or run.created_at
@@ -566,3 +581,19 @@ def run_execute(*, run: SimulationRun, progress: ProgressCallback | None = None)
     logger.info("run succeeded run_id=%s organization_id=%s", run.pk, run.organization_id)
     run.refresh_from_db()
     return run
+
+
+def run_execute_in_blocks(*, run: SimulationRun) -> SimulationRun:
+    """Execute a queued ``run`` (from :func:`run_create`) in this process exactly as workers do:
+    every block stored by :func:`chunk_execute`, then :func:`run_merge` here instead of a merge
+    task, so the run has the rows and results a worker writes (its blocks too, which compare's
+    paired errors read; :func:`run_execute` stores none). ``seed_demo`` runs the demo this way."""
+    caches = (_prepared, _users, _kind)  # keyed by run id; ids are reused after a rollback
+    for cached in caches:
+        cached.cache_clear()
+    try:
+        chunk_execute(run_id=run.pk, blocks=range(run.blocks_total), enqueue_merge=lambda _: None)
+        return run_merge(run_id=run.pk) or run
+    finally:
+        for cached in caches:
+            cached.cache_clear()

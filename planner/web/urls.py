@@ -15,6 +15,7 @@ from planner.web.views import (
     alerts,
     dashboard,
     decisions,
+    first_product,
     ingestion_errors,
     integrations,
     prices,
@@ -60,6 +61,11 @@ products_urlpatterns: Patterns = [
 
 scenarios_urlpatterns: Patterns = [
     path("products/new/", scenarios.product_new, name="product_new"),
+    path("products/new/template/", first_product.product_from_template, name="product_from_template"),
+    path("products/new/guided/", first_product.guided_plan, name="guided_plan"),
+    path("<int:pk>/guided/workloads/", first_product.guided_workloads, name="guided_workloads"),
+    path("<int:pk>/guided/usage/", first_product.guided_usage, name="guided_usage"),
+    path("<int:pk>/guided/run/", first_product.guided_run, name="guided_run"),
     path("estimate.json", scenarios.estimate_json, name="estimate"),
     path("usage-preview.json", scenarios.usage_preview_json, name="usage_preview"),
     path("catalog-models.json", scenarios.catalog_models_json, name="catalog_models"),

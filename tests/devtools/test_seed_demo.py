@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 from decimal import Decimal
 from io import StringIO
 
@@ -14,12 +15,13 @@ from genai_prices import data as genai_data
 
 from planner.accounts.models import Membership, Organization
 from planner.actuals.models import Customer, UsageRecord
-from planner.alerts.models import AlertRule
-from planner.devtools import demo
+from planner.alerts.models import AlertOutbox, AlertRule
+from planner.devtools import demo, demo_runs
 from planner.products.correlations import correlation_matrix
 from planner.products.models import Product, Tier, UsageDistribution, Workload, WorkloadModel
 from planner.products.selectors import live_tiers
-from planner.simulation.models import Scenario
+from planner.products.services import tier_update
+from planner.simulation.models import RunBlock, Scenario, SimulationRun, WorkloadOverride
 from pricing.catalog import catalog_import
 from pricing.models import AIModel
 from tests.conftest import PRICED_MODELS
@@ -33,6 +35,7 @@ SEEDED_MODELS = (
     WorkloadModel,
     UsageDistribution,
     Scenario,
+    WorkloadOverride,
     AlertRule,
     Customer,
     UsageRecord,
@@ -51,10 +54,10 @@ def test_demo_models_exist_in_the_bundled_catalog() -> None:
 @pytest.mark.django_db
 def test_seed_demo_is_idempotent(priced_models: dict[str, AIModel]) -> None:
     now = "2026-12-07T15:00:00+00:00"
-    call_command("seed_demo", "--now", now, stdout=StringIO())
+    call_command("seed_demo", "--now", now, "--no-runs", stdout=StringIO())
     first = counts()
     ids = sorted(Tier.objects.values_list("id", flat=True))
-    call_command("seed_demo", "--now", now, stdout=StringIO())
+    call_command("seed_demo", "--now", now, "--no-runs", stdout=StringIO())
     assert counts() == first
     assert first.pop("UsageRecord") > 5_000  # 60 customers' days since 1 October (Free capped)
     assert sorted(Tier.objects.values_list("id", flat=True)) == ids
@@ -62,11 +65,12 @@ def test_seed_demo_is_idempotent(priced_models: dict[str, AIModel]) -> None:
         "Organization": 1,
         "Membership": 1,
         "Product": 2,
-        "Tier": 12,  # 3 live tiers and a scenario's plan of 3 per product
+        "Tier": 18,  # 3 live tiers per product and a plan of 3 per scenario (3 + 1)
         "Workload": 6,
         "WorkloadModel": 10,
-        "UsageDistribution": 36,
-        "Scenario": 2,
+        "WorkloadOverride": 3,  # the routed plan's model mix of each workload
+        "UsageDistribution": 54,
+        "Scenario": 4,
         "AlertRule": 2,
         "Customer": 60,
     }
@@ -137,3 +141,56 @@ def test_seed_demo_imports_the_catalog_when_empty(monkeypatch: pytest.MonkeyPatc
     demo.demo_seed()
     demo.demo_seed()
     assert calls == [1]
+
+
+@pytest.mark.django_db
+def test_seed_demo_runs_every_demo_scenario_once_and_evaluates_the_alerts(
+    priced_models: dict[str, AIModel], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first start shows answers: one succeeded run per scenario, stored as a worker stores
+    it (blocks, then merged results), the alert rules measured; seeding again adds no run, and a
+    scenario changed since gets one new run."""
+    monkeypatch.setattr(demo_runs, "DEMO_RUN_USERS", 20_000)  # the run's setup dominates anyway
+    now = "2026-12-07T15:00:00+00:00"
+    out = StringIO()
+    call_command("seed_demo", "--now", now, stdout=out)
+    runs = SimulationRun.objects.order_by("pk")
+    assert [(run.scenario and run.scenario.name, run.status, run.users) for run in runs] == [
+        ("Standard benchmark", "succeeded", 20_000),
+        ("Baseline", "succeeded", 20_000),
+        ("Capped plan", "succeeded", 20_000),
+        ("Routed plan", "succeeded", 20_000),
+    ]
+    for run in runs:
+        assert run.results is not None and run.finished_at is not None
+        assert RunBlock.objects.filter(run=run, state=RunBlock.State.DONE).count() == run.blocks_total
+        total = run.results["total"]
+        assert math.isfinite(total["gross_margin_pct"]) and 0 <= total["underwater_paying"]["share"] < 1
+    assert "ran run #" in out.getvalue()
+    margins = {
+        run.scenario and run.scenario.name: (run.results or {})["total"]["gross_margin_pct"] for run in runs
+    }
+    # Routing to the small model and capping Pro both raise the baseline's margin.
+    assert margins["Routed plan"] > margins["Baseline"] and margins["Capped plan"] > margins["Baseline"]
+    assert (
+        RunBlock.objects.filter(run__in=runs).exclude(aggregate=None).count() == 4
+    )  # 20,000 users: 1 block each
+    rules = AlertRule.objects.order_by("pk")
+    assert all(rule.last_evaluated_at is not None for rule in rules)
+    underwater = rules.get(name="Pro users underwater in the baseline")
+    assert (underwater.last_measurement or {})["run"] == runs.get(scenario__name="Baseline").pk
+    assert (underwater.last_measurement or {})["breached"] is True  # 7% of Pro > 5%
+    assert AlertOutbox.objects.count() == 1
+
+    call_command("seed_demo", "--now", now, stdout=(again := StringIO()))
+    assert SimulationRun.objects.count() == 4 and "ran run" not in again.getvalue()
+    assert AlertOutbox.objects.count() == 1
+
+    capped = Scenario.objects.get(name="Capped plan")
+    tier_update(tier=capped.tiers.get(name="Pro"), data={"monthly_fee": Decimal("25")})
+    call_command("seed_demo", "--now", now, stdout=StringIO())  # restores the fee: run already
+    assert SimulationRun.objects.count() == 4
+    tier_update(tier=capped.tiers.get(name="Pro"), data={"monthly_fee": Decimal("25")})
+    seeded = demo_runs.demo_runs_seed(capped.product.organization, now=datetime.datetime.fromisoformat(now))
+    assert [run.scenario and run.scenario.name for run in seeded.created] == ["Capped plan"]
+    assert seeded.rules_evaluated == 2 and SimulationRun.objects.count() == 5

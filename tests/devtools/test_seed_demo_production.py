@@ -47,12 +47,12 @@ def test_refusal_creates_nothing_and_force_seeds(priced_models: dict[str, AIMode
         call_command("seed_demo", stdout=StringIO())
     assert not get_user_model().objects.filter(username=DEMO_USERNAME).exists()
     out = StringIO()
-    call_command("seed_demo", "--force", stdout=out)
+    call_command("seed_demo", "--force", "--no-runs", stdout=out)
     assert "Demo ready" in out.getvalue()
     assert get_user_model().objects.get(username=DEMO_USERNAME).is_superuser
 
 
 @pytest.mark.django_db
 def test_development_and_test_settings_seed_without_force(priced_models: dict[str, AIModel]) -> None:
-    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", "--no-runs", stdout=StringIO())
     assert get_user_model().objects.filter(username=DEMO_USERNAME).exists()

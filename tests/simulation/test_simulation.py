@@ -100,7 +100,7 @@ def test_simulate_command_rejects_unknown_scenario(db: None) -> None:
 
 
 def test_demo_scenario_shows_a_visible_share_of_underwater_pro_users(db: None) -> None:
-    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", "--no-runs", stdout=StringIO())
     out = StringIO()
     call_command("simulate", "--scenario", "Baseline", "--users", "40000", "--json", stdout=out)
     pro = next(t for t in json.loads(out.getvalue())["results"]["tiers"] if t["key"] == "Pro")

@@ -53,6 +53,7 @@ from planner.simulation.runs import run_start
 from planner.simulation.scenarios import scenario_create, scenario_delete, scenario_duplicate, scenario_update
 from planner.simulation.selectors import DeletionSummary, product_deletion_summary, scenario_deletion_summary
 from planner.simulation.summaries import plan_words
+from planner.simulation.templates_catalog import product_templates
 from planner.web.forms.scenarios import (
     CorrelationForm,
     LeverForm,
@@ -204,7 +205,8 @@ def scenario_editor(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def product_new(request: HttpRequest) -> HttpResponse:
-    """A new product with its first (empty) scenario, then the editor."""
+    """A new product: from a template (``first_product.product_from_template``), guided
+    (``first_product.guided_plan``), or blank with its first (empty) scenario, then the editor."""
     membership = current_membership(request)
     require_writer(membership)
     form = ProductScenarioForm(request.POST or None)
@@ -217,7 +219,8 @@ def product_new(request: HttpRequest) -> HttpResponse:
     if scenario is not None:
         messages.success(request, "Product created. Add its tiers and workloads below.")
         return redirect("scenarios:editor", pk=scenario.pk)
-    return render(request, "scenarios/product_new.html", {"form": form})
+    context = {"form": form, "templates": product_templates()}
+    return render(request, "scenarios/product_new.html", context, status=400 if form.errors else 200)
 
 
 @login_required
