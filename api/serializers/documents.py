@@ -18,7 +18,7 @@ from api.fields import (
     StrictIntegerField,
 )
 from api.serializers.base import StrictModelSerializer
-from api.serializers.resources import LeverSerializer, ModelCostSerializer
+from api.serializers.resources import LeverListSerializer, LeverSerializer, ModelCostSerializer
 from planner.core.validators import LEVER_FRACTION_FIELDS, LEVER_PLAN_FIELDS, MAX_MODEL_COSTS
 from planner.products.models import Product, Segment, Tier, UsageDistribution, Workload
 from planner.products.services import PRODUCT_FIELDS, TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WORKLOAD_FIELDS
@@ -131,7 +131,7 @@ class DocumentLeverSerializer(Base):
 
 
 class DocumentScenarioSerializer(StrictModelSerializer):
-    levers = serializers.ListSerializer[Any](child=DocumentLeverSerializer(), required=False, max_length=50)
+    levers = LeverListSerializer(child=DocumentLeverSerializer(), required=False, max_length=50)
 
     class Meta:
         model = Scenario
@@ -232,7 +232,7 @@ class DocumentPlanSerializer(Base):
     overrides = serializers.ListSerializer[Any](
         child=DocumentOverrideSerializer(), required=False, max_length=100
     )
-    levers = serializers.ListSerializer[Any](child=DocumentLeverSerializer(), required=False, max_length=50)
+    levers = LeverListSerializer(child=DocumentLeverSerializer(), required=False, max_length=50)
 
 
 class ScenarioDocumentSerializer(Base):

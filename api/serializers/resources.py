@@ -23,7 +23,7 @@ from api.fields import (
 from api.representation import represent_many
 from api.serializers.base import StrictModelSerializer, fixed_on_update
 from api.tenancy import request_organization
-from planner.core.validators import LEVER_PLAN_LIMITS, MAX_MODEL_COST, MAX_MODEL_COSTS
+from planner.core.validators import LEVER_PLAN_LIMITS, MAX_MODEL_COST, MAX_MODEL_COSTS, lever_label_duplicates
 from planner.products import services as product_services
 from planner.products.models import Product, Segment, Tier, UsageDistribution, Workload
 from planner.products.segments import SEGMENT_FIELDS, segment_create, segment_update
@@ -287,6 +287,18 @@ class LeverSerializer(serializers.Serializer[Any]):
 LEVER_FIELDS = tuple(LeverSerializer().get_fields())
 
 
+class LeverListSerializer(serializers.ListSerializer[Any]):
+    """A scenario's levers: each label used once (case and surrounding spaces ignored), a
+    duplicate refused on ``levers[i].label`` naming the lever that has it."""
+
+    def validate(self, attrs: Any) -> Any:
+        duplicates = lever_label_duplicates(attrs)
+        if duplicates:
+            detail: dict[Any, Any] = {index: {"label": [message]} for index, message in duplicates.items()}
+            raise serializers.ValidationError(detail, code="unique")
+        return attrs
+
+
 class ModelCostSerializer(serializers.Serializer[Any]):
     """A model cost of a scenario: training, fine-tuning, evaluation or a retrain."""
 
@@ -309,7 +321,7 @@ class ModelCostSerializer(serializers.Serializer[Any]):
 
 class ScenarioSerializer(StrictModelSerializer):
     product = OrganizationRelatedField(selector=products_for_organization)
-    levers = serializers.ListSerializer[Any](child=LeverSerializer(), required=False, max_length=50)
+    levers = LeverListSerializer(child=LeverSerializer(), required=False, max_length=50)
     model_costs = serializers.ListSerializer[Any](
         child=ModelCostSerializer(),
         required=False,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from django.core.exceptions import ValidationError
 
@@ -235,3 +235,35 @@ def _whole(value: object, low: int, high: int) -> bool:
 
 def _number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def lever_label_norm(label: object) -> str:
+    """A lever label as compared for uniqueness: trimmed, case folded."""
+    return label.strip().casefold() if isinstance(label, str) else ""
+
+
+def lever_label_twin(levers: Iterable[object], label: str) -> dict[str, Any] | None:
+    """The first of ``levers`` labelled like ``label`` (case and surrounding spaces ignored)."""
+    norm = lever_label_norm(label)
+    for lever in levers:
+        if norm and isinstance(lever, dict) and lever_label_norm(lever.get("label")) == norm:
+            return lever
+    return None
+
+
+def lever_label_taken_message(twin: Mapping[str, Any]) -> str:
+    """Why a label is refused: ``twin`` (a lever) already reads so in results."""
+    return f"The lever “{str(twin.get('label', '')).strip()}” already has this label; choose another."
+
+
+def lever_label_duplicates(levers: object) -> dict[int, str]:
+    """Index -> message for each lever (0-based) labelled like an earlier one."""
+    if not isinstance(levers, list):
+        return {}
+    errors: dict[int, str] = {}
+    for index, lever in enumerate(levers):
+        label = lever.get("label") if isinstance(lever, dict) else None
+        twin = lever_label_twin(levers[:index], label) if isinstance(label, str) else None
+        if twin is not None:
+            errors[index] = lever_label_taken_message(twin)
+    return errors

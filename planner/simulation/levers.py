@@ -14,7 +14,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
-from planner.core.validators import LEVER_FRACTION_FIELDS, LEVER_PLAN_FIELDS
+from planner.core.validators import (
+    LEVER_FRACTION_FIELDS,
+    LEVER_PLAN_FIELDS,
+    lever_label_taken_message,
+    lever_label_twin,
+)
 from planner.simulation.models import Scenario
 from planner.simulation.scenarios import scenario_update
 
@@ -42,10 +47,14 @@ def scenario_lever_add(
 ) -> dict[str, Any]:
     """Add a lever to ``scenario``: ``changes`` holds the cost fractions and plan fields it sets
     (``None`` values are left out). Raises ValidationError (on ``levers`` or a field) when it
-    changes nothing, names tiers outside the scenario's plan, or a value is out of range."""
+    changes nothing, names tiers outside the scenario's plan, a value is out of range, or
+    another lever has the same label (case and surrounding spaces ignored; on ``label``)."""
     unknown = sorted(set(changes) - {*LEVER_FRACTION_FIELDS, *LEVER_PLAN_FIELDS})
     if unknown:
         raise ValidationError({name: "Unknown lever field." for name in unknown})
+    twin = lever_label_twin(scenario.levers, label)
+    if twin is not None:
+        raise ValidationError({"label": lever_label_taken_message(twin)})
     lever: dict[str, Any] = {
         "key": lever_key(label, (existing.get("key", "") for existing in scenario.levers)),
         "label": label,

@@ -20,7 +20,7 @@
         x: points.map(function (p) { return p.underwater * 100; }),
         y: points.map(function (p) { return p.margin_per_user; }),
         text: points.map(function (p) { return p.label; }),
-        hovertemplate: "%{text}<br>underwater %{x:.2f}%<br>margin/user %{y:.2f}<extra></extra>",
+        hovertemplate: "%{text}<br>underwater %{x:.2f}%<br>margin/user " + MP.currencySymbol(currency) + "%{y:,.2f}<extra></extra>",
       }, extra);
     }
     MP.plot(el, [

@@ -15,6 +15,14 @@
     if (s === null || s === undefined) return "estimating…";
     return s < 60 ? Math.round(s) + " s left" : Math.round(s / 60) + " min left";
   }
+  // The badge in the heading follows each poll: "running" as soon as the bar moves, never
+  // "queued" beside 60% (the server sends ``badge``; older payloads fall back to the fraction).
+  const badge = document.querySelector("[data-status-badge]");
+  function badgeText(p) {
+    if (p.badge) return p.badge;
+    const active = p.status === "queued" || p.status === "running";
+    return active && (p.blocks_done > 0 || (p.fraction > 0 && p.fraction < 1)) ? "running" : p.status;
+  }
   function tick() {
     fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (r) { return r.json(); })
@@ -23,8 +31,13 @@
         bar.setAttribute("aria-valuenow", String(pct));
         bar.dataset.fraction = String(p.fraction);
         fill.style.width = pct + "%";
+        const status = badgeText(p);
+        if (badge) {
+          badge.textContent = status;
+          badge.className = "status status-" + status;
+        }
         label.textContent = pct + "% · " + p.users_simulated.toLocaleString("en-US") + " of " + p.users_total.toLocaleString("en-US") +
-          " users · " + p.status + (p.finished ? "" : " · " + seconds(p.remaining_seconds));
+          " users · " + status + (p.finished ? "" : " · " + seconds(p.remaining_seconds));
         if (p.finished) {
           box.dataset.finished = "true";
           box.dataset.status = p.status;

@@ -36,13 +36,22 @@ def _run(request: HttpRequest, pk: int, *, snapshot: bool = False) -> Simulation
     return get_object_or_404(runs, pk=pk)
 
 
+def _badge(status: str, blocks_done: int, fraction: float) -> str:
+    """The status a page's badge shows: an active job with any block done is "running", even
+    while its row still says queued (the bar would otherwise show 60% beside "queued")."""
+    active = status in (SimulationRun.Status.QUEUED, SimulationRun.Status.RUNNING)
+    return "running" if active and (blocks_done > 0 or 0 < fraction < 1) else str(status)
+
+
 def progress_payload(run: SimulationRun, results_url: str) -> dict[str, object]:
     """What a job's page polls: status, progress, time left, and where its results show."""
     progress = run_progress(run=run)
+    fraction = progress.fraction if run.status != SimulationRun.Status.SUCCEEDED else 1.0
     return {
         "status": run.status,
+        "badge": _badge(run.status, progress.blocks_done, fraction),
         "finished": run.is_finished,
-        "fraction": progress.fraction if run.status != SimulationRun.Status.SUCCEEDED else 1.0,
+        "fraction": fraction,
         "blocks_done": progress.blocks_done,
         "blocks_total": progress.blocks_total,
         "users_simulated": progress.users_simulated,

@@ -54,6 +54,7 @@ from planner.simulation.scenarios import scenario_create, scenario_delete, scena
 from planner.simulation.selectors import DeletionSummary, product_deletion_summary, scenario_deletion_summary
 from planner.simulation.summaries import plan_words
 from planner.simulation.templates_catalog import product_templates
+from planner.web.forms.lever_errors import lever_errors_add
 from planner.web.forms.scenarios import (
     CorrelationForm,
     LeverForm,
@@ -388,6 +389,7 @@ def lever_add(request: HttpRequest, pk: int) -> HttpResponse:
                 if data.get("routing_share") is None:
                     form.add_error("routing_share", "Say which share of requests goes to the routed model.")
         if not form.errors:
+            before = {str(old.get("key")): str(old.get("label")) for old in scenario.levers}
             try:
                 lever = scenario_lever_add(
                     scenario=scenario,
@@ -398,7 +400,7 @@ def lever_add(request: HttpRequest, pk: int) -> HttpResponse:
                     changes={name: data.get(name) for name in (*LeverForm.FRACTIONS, *LeverForm.PLAN)},
                 )
             except ValidationError as error:
-                form_errors_add(form, error)
+                lever_errors_add(form, error, labels=before)
             else:
                 messages.success(request, f"Lever “{lever['label']}” added.")
                 return redirect(f"{scenario_url(scenario)}#levers")
