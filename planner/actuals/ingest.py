@@ -516,4 +516,6 @@ def usage_records_ingest(
                 conflicts.append(IngestConflict(index, parsed.event_ids[index]))
 
     conflicts.sort(key=lambda conflict: conflict.index)
-    return IngestResult(created=len(inserted), duplicates=duplicates, conflicts=conflicts)
+    return IngestResult(
+        created=len(inserted), duplicates=duplicates, conflicts=conflicts, created_ids=frozenset(inserted)
+    )

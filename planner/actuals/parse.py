@@ -94,6 +94,8 @@ class IngestResult:
     created: int
     duplicates: int
     conflicts: list[IngestConflict] = field(default_factory=list)
+    #: The event ids this call stored (the others were stored before, or conflict).
+    created_ids: frozenset[str] = frozenset()
 
 
 class _Invalid(Exception):

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from planner.accounts.models import Organization
@@ -31,7 +31,7 @@ from planner.actuals.compat.mappings import (
 )
 from planner.actuals.compat.models import IngestionError
 from planner.actuals.ingest import _customer_ids, usage_records_ingest
-from planner.actuals.models import Customer, CustomerTierPeriod, UsageRecord
+from planner.actuals.models import Customer, CustomerTierPeriod
 from planner.actuals.parse import (
     EARLIEST_TIMESTAMP,
     FUTURE_TOLERANCE,
@@ -180,55 +180,22 @@ def _refusal(
     return where, reason
 
 
-def _received_now(organization: Organization, event_ids: list[str], now: datetime) -> set[str]:
-    """Which of ``event_ids`` were stored at ``now`` (by this call). One array parameter on
-    PostgreSQL: a thousand placeholders cost more to send than the query takes."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT event_id FROM {UsageRecord._meta.db_table} "
-                "WHERE organization_id = %s AND event_id = ANY(%s) AND received_at = %s",
-                [organization.pk, event_ids, now],
-            )
-            return {event_id for (event_id,) in cursor.fetchall()}
-    return set(
-        UsageRecord.objects.filter(
-            organization=organization, event_id__in=event_ids, received_at=now
-        ).values_list("event_id", flat=True)
-    )
-
-
 def _statuses(
-    organization: Organization,
-    records: list[dict[str, Any]],
-    conflicts: set[int],
-    created: int,
-    now: datetime,
-    exact: bool,
+    records: list[dict[str, Any]], conflicts: set[int], created_ids: frozenset[str]
 ) -> list[Status]:
-    """created / duplicate / conflict of each ingested record (indexes into ``records``). When
-    some but not all were stored before, telling which costs a lookup: without ``exact`` those
-    stay "created" (stored now or before, with this payload)."""
+    """created / duplicate / conflict of each ingested record (indexes into ``records``): a
+    record is "created" when this call stored its event id first, "duplicate" when an earlier
+    request or an earlier record of the batch did (same payload)."""
     statuses: list[Status] = []
     firsts: dict[str, int] = {}
     for index, record in enumerate(records):
         first = firsts.setdefault(record["event_id"], index)
         if index in conflicts:
             statuses.append("conflict")
-        elif first != index:
-            statuses.append("duplicate")
-        else:
+        elif first == index and record["event_id"] in created_ids:
             statuses.append("created")
-    candidates = [i for i, status in enumerate(statuses) if status == "created"]
-    if created == len(candidates) or (created and not exact):
-        return statuses
-    if created == 0:
-        new: set[str] = set()
-    else:  # some were stored before: the records written now carry this call's received_at
-        new = _received_now(organization, [records[i]["event_id"] for i in candidates], now)
-    for i in candidates:
-        if records[i]["event_id"] not in new:
-            statuses[i] = "duplicate"
+        else:
+            statuses.append("duplicate")
     return statuses
 
 
@@ -239,12 +206,9 @@ def compat_ingest(
     events: Sequence[VendorEvent],
     partial: bool,
     now: datetime | None = None,
-    exact_statuses: bool = True,
 ) -> list[EventOutcome]:
     """Store ``events`` as usage records of ``organization``; one outcome per event, in order
-    (see the module docstring). ``exact_statuses=False`` spares a lookup when a batch mixes new
-    and earlier stored events: those earlier ones are then reported "created" too (for answers
-    that do not tell them apart)."""
+    (see the module docstring)."""
     if vendor not in VENDOR_FIELDS:
         raise ValueError(f"Unknown vendor {vendor!r}.")
     now = now or timezone.now()
@@ -271,7 +235,7 @@ def compat_ingest(
     pending = [i for i, outcome in enumerate(outcomes) if outcome is None]
     with transaction.atomic():
         _customers_prepare(organization, [translations[i] for i in pending], now)
-        _ingest_pending(organization, mapping, translations, outcomes, pending, partial, now, exact_statuses)
+        _ingest_pending(organization, mapping, translations, outcomes, pending, partial, now)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
@@ -283,7 +247,6 @@ def _ingest_pending(
     pending: list[int],
     partial: bool,
     now: datetime,
-    exact: bool,
 ) -> None:
     """The native ingest of the translated records (``pending`` events), retried without the
     ones it refuses when ``partial``; fills in the events' outcomes."""
@@ -302,9 +265,7 @@ def _ingest_pending(
             continue
         typed = [record for record in records if record is not None]
         conflicts = {conflict.index for conflict in result.conflicts}
-        for index, status in zip(
-            pending, _statuses(organization, typed, conflicts, result.created, now, exact), strict=True
-        ):
+        for index, status in zip(pending, _statuses(typed, conflicts, result.created_ids), strict=True):
             outcomes[index] = EventOutcome(index, status)
         break
 
@@ -357,8 +318,7 @@ def compat_ingest_unless_conflict(
 ) -> list[EventOutcome]:
     """``compat_ingest(partial=False)``, and a batch with any conflict is rolled back as well:
     for vendors whose conflict answer is an error (OpenMeter 409, Lago 422), an error means that
-    nothing of the request was stored. The outcomes tell every event's fate, except that events
-    stored by an earlier request may show as "created" (``exact_statuses=False``)."""
+    nothing of the request was stored. The outcomes tell every event's fate."""
     with transaction.atomic():
         outcomes = compat_ingest(
             organization=organization,
@@ -366,7 +326,6 @@ def compat_ingest_unless_conflict(
             events=events,
             partial=False,
             now=now,
-            exact_statuses=False,
         )
         if any(outcome.status == "conflict" for outcome in outcomes):
             transaction.set_rollback(True)
