@@ -184,3 +184,9 @@ def percent_to_fraction(value: Decimal | float | None) -> Decimal | None:
 def _plain(number: Decimal) -> Decimal:
     """``number`` without trailing zeros and in plain notation (``60``, not ``6E+1``)."""
     return Decimal(format(number.normalize(), "f"))
+
+
+def decimal_plain(value: Decimal | float | None) -> Decimal | None:
+    """A stored Decimal as a form shows it: ``Decimal("12.5000")`` -> ``Decimal("12.5")``, in
+    plain notation (``100``, not ``1E+2``); ``None`` stays ``None``."""
+    return None if value is None else _plain(Decimal(str(value)))

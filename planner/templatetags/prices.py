@@ -1,10 +1,14 @@
-"""Template filters for the price pages."""
+"""Template filters for the price pages: exact Decimal prices and discounts as typed (their
+display of amounts and unit prices is ``web``'s ``money``/``unit_cost``, over
+``planner.core.formatting``)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from django import template
+
+from planner.core.formatting import fraction_to_percent
 
 register = template.Library()
 
@@ -24,4 +28,4 @@ def percent(value: object) -> str:
     """A fraction as a plain percentage (``0.125`` -> ``12.5``)."""
     if value is None or value == "":
         return ""
-    return plain(Decimal(str(value)) * 100)
+    return plain(fraction_to_percent(Decimal(str(value))))
