@@ -70,7 +70,7 @@
         return { name: t.name || "", x: t.x || [], y: t.y || [] };
       })
     );
-    el.setAttribute("role", "img");
+    el.setAttribute("role", "figure");
     const ready = window.Plotly.react(el, traces, options.small ? layout : baseLayout(layout), config);
     if (!options.small) addDownloads(el, el.id || "chart");
     return ready;
