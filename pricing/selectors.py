@@ -83,9 +83,10 @@ def catalog_search(
     At most ``limit`` models. ``sort="relevance"``: exact then prefix matches on the model slug
     first, then by provider and model slug; ``"input"``/``"output"`` (``"-input"``/``"-output"``):
     cheapest (dearest) current price first, models without one last. Each carries
-    ``current_input_mtok`` and ``current_output_mtok``, the all-day standard price in force at
-    ``at`` (default: now), for display and sorting (``None`` when the model has no such price,
-    e.g. a per-request-only model).
+    ``current_input_mtok``, ``current_output_mtok``, ``current_cache_read_mtok`` (per million
+    tokens) and ``current_requests_kcount`` (per thousand requests), the all-day standard price in
+    force at ``at`` (default: now), for display and sorting (``None`` when the model has no such
+    price, e.g. a per-request-only model).
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
@@ -123,6 +124,8 @@ def catalog_search(
     annotated = models.annotate(
         current_input_mtok=Subquery(current.values("input_mtok")[:1]),
         current_output_mtok=Subquery(current.values("output_mtok")[:1]),
+        current_cache_read_mtok=Subquery(current.values("cache_read_mtok")[:1]),
+        current_requests_kcount=Subquery(current.values("requests_kcount")[:1]),
         search_rank=rank,
     )
     if sort == "relevance":

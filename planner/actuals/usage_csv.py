@@ -2,8 +2,13 @@
 ``usage_records_ingest`` takes, with errors per CSV line.
 
 Columns are the record's fields (docs/ACTUALS.md); ``tier`` and ``workload`` may be given by name
-(unique within the organisation) or id. Empty cells are omitted, so the record's defaults apply.
-Line numbers count the header as line 1, so a record at batch index ``i`` is line ``i + 2``.
+or id. With a ``product`` they are looked up among that product's live tiers (``scenario`` is
+null: real customers are never on a scenario's tier) and its workloads only, so a name another
+product also uses is no longer ambiguous; without one, among the organisation's, where a name
+two products use is refused as ambiguous. An unknown or ambiguous name or id is an error that
+names the CSV line and column and lists the tiers (or workloads) there are, with their ids.
+Empty cells are omitted, so the record's defaults apply. Line numbers count the header as line
+1, so a record at batch index ``i`` is line ``i + 2``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 from planner.accounts.models import Organization
 from planner.actuals.ingest import usage_records_ingest
 from planner.actuals.parse import MAX_BATCH, IngestResult, UsageRecordsInvalid
-from planner.products.models import Tier, Workload
+from planner.products.models import Product, Tier, Workload
 
 INTEGER_COLUMNS = (
     "input_tokens",
@@ -45,17 +50,67 @@ class UsageCsvInvalid(Exception):
         super().__init__(f"{self.total} problem(s) in the CSV")
 
 
-def _by_name_or_id(objects: list[Any]) -> dict[str, int | None]:
-    """name -> id (None when the name is ambiguous) and str(id) -> id."""
-    index: dict[str, int | None] = {}
-    for obj in objects:
-        index[obj.name] = None if obj.name in index else obj.pk
-        index[str(obj.pk)] = obj.pk
-    return index
+@dataclass(frozen=True)
+class _Lookup:
+    """The tiers or workloads a column may name: by name or by id, and how to say which exist."""
+
+    column: str
+    objects: list[Tier] | list[Workload]
+    product: Product | None
+
+    def index(self) -> dict[str, int | None]:
+        """name -> id (None when two of them share the name) and str(id) -> id."""
+        index: dict[str, int | None] = {}
+        for obj in self.objects:
+            index[obj.name] = None if obj.name in index else obj.pk
+            index[str(obj.pk)] = obj.pk
+        return index
+
+    def _listed(self, objects: list[Any]) -> str:
+        named = [f"{obj.name} (id {obj.pk})" for obj in objects]
+        if self.product is None and len({obj.product_id for obj in self.objects}) > 1:
+            named = [f"{obj.product.name}: {name}" for obj, name in zip(objects, named, strict=True)]
+        return ", ".join(named) or "none"
+
+    def problem(self, value: str) -> str:
+        """Why ``value`` names no single object, and which ones exist."""
+        noun = "Tier" if self.column == "tier" else "Workload"
+        kinds = "live tiers" if self.column == "tier" else "workloads"
+        matches = [obj for obj in self.objects if obj.name == value]
+        if len(matches) > 1:
+            return (
+                f"{noun} “{value}” is ambiguous: {self._listed(matches)} share the name. Choose the "
+                f"product on the upload form, or give the {self.column}'s id."
+            )
+        where = f"the product {self.product.name}" if self.product is not None else "this organisation"
+        return (
+            f"{noun} “{value}” is not one of the {kinds} of {where}; they are: {self._listed(self.objects)}."
+        )
 
 
-def usage_csv_records(*, organization: Organization, content: bytes) -> list[dict[str, Any]]:
-    """The records of a usage CSV; raises ``UsageCsvInvalid`` listing every problem by line."""
+def _lookups(organization: Organization, product: Product | None) -> tuple[_Lookup, _Lookup]:
+    """The live tiers and the workloads the file may name: ``product``'s, else the organisation's."""
+    scope = {"product": product} if product is not None else {"product__organization": organization}
+    tiers = list(
+        Tier.objects.filter(scenario__isnull=True, **scope)
+        .select_related("product")
+        .order_by("product__name", "position", "id")
+    )
+    workloads = list(
+        Workload.objects.filter(**scope).select_related("product").order_by("product__name", "name", "id")
+    )
+    return _Lookup("tier", tiers, product), _Lookup("workload", workloads, product)
+
+
+def usage_csv_records(
+    *, organization: Organization, content: bytes, product: Product | None = None
+) -> list[dict[str, Any]]:
+    """The records of a usage CSV; raises ``UsageCsvInvalid`` listing every problem by line.
+
+    ``product`` (one of ``organization``'s) scopes the tier and workload names and ids to its
+    live tiers and workloads; None looks among the whole organisation's (module docstring)."""
+    if product is not None and product.organization_id != organization.pk:
+        raise UsageCsvInvalid([CsvRowError(0, "product", "No such product in this organisation.")])
     if len(content) > MAX_UPLOAD_BYTES:
         raise UsageCsvInvalid(
             [CsvRowError(0, "file", f"The file is larger than {MAX_UPLOAD_BYTES // 2**20} MiB.")]
@@ -75,10 +130,7 @@ def usage_csv_records(*, organization: Organization, content: bytes) -> list[dic
         errors.append(CsvRowError(1, ", ".join(missing), "Required column(s) missing."))
     if errors:
         raise UsageCsvInvalid(errors)
-    tiers = _by_name_or_id(
-        list(Tier.objects.filter(product__organization=organization, scenario__isnull=True))
-    )
-    workloads = _by_name_or_id(list(Workload.objects.filter(product__organization=organization)))
+    lookups = [(lookup, lookup.index()) for lookup in _lookups(organization, product)]
     records: list[dict[str, Any]] = []
     for line, raw in enumerate(reader, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
@@ -97,13 +149,14 @@ def usage_csv_records(*, organization: Organization, content: bytes) -> list[dic
                 record["credits"] = float(row["credits"])
             except ValueError:
                 errors.append(CsvRowError(line, "credits", f"“{row['credits']}” is not a number."))
-        for name, index in (("tier", tiers), ("workload", workloads)):
-            if row.get(name):
-                if name in row and index.get(row[name]) is None:
-                    reason = "is ambiguous; use its id" if row[name] in index else "does not exist"
-                    errors.append(CsvRowError(line, name, f"{name.title()} “{row[name]}” {reason}."))
+        for lookup, index in lookups:
+            value = row.get(lookup.column)
+            if value:
+                found = index.get(value)
+                if found is None:
+                    errors.append(CsvRowError(line, lookup.column, lookup.problem(value)))
                 else:
-                    record[name] = index[row[name]]
+                    record[lookup.column] = found
         records.append(record)
     if not records and not errors:
         errors.append(CsvRowError(0, "file", "The file has no rows."))
@@ -114,9 +167,12 @@ def usage_csv_records(*, organization: Organization, content: bytes) -> list[dic
     return records
 
 
-def usage_csv_ingest(*, organization: Organization, content: bytes) -> IngestResult:
-    """Parse and ingest a usage CSV, all or nothing; errors name CSV lines."""
-    records = usage_csv_records(organization=organization, content=content)
+def usage_csv_ingest(
+    *, organization: Organization, content: bytes, product: Product | None = None
+) -> IngestResult:
+    """Parse and ingest a usage CSV, all or nothing; errors name CSV lines. ``product`` scopes
+    the tier and workload names as in ``usage_csv_records``."""
+    records = usage_csv_records(organization=organization, content=content, product=product)
     try:
         return usage_records_ingest(organization=organization, records=records)
     except UsageRecordsInvalid as exc:

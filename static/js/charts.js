@@ -6,7 +6,8 @@
   "use strict";
   const MP = (window.MP = window.MP || {});
   const FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 13, color: "#1d2330" };
-  const COLORS = ["#2f5bd3", "#c2410c", "#0f766e", "#7c3aed", "#b45309", "#be185d", "#4d7c0f"];
+  // The first five differ clearly in hue (compare overlays one scenario per colour).
+  const COLORS = ["#2f5bd3", "#c2410c", "#0f766e", "#7c3aed", "#be185d", "#4d7c0f", "#b45309"];
   MP.colors = COLORS;
 
   MP.currencySymbol = function (code) {
@@ -20,8 +21,41 @@
     return sign + MP.currencySymbol(code) + v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
   };
 
+  /* Hover text for a trace: the server's pre-formatted figures when the series has them (a
+   * ``<name>_text`` list beside each ``<name>``: planner/simulation/chart_text.py), else plotly's
+   * own format (`fallback`, a hovertemplate). `prefix` goes before the text (e.g. "%{x}: "),
+   * `extra` beside the box (plotly's <extra>, e.g. the trace's name). */
+  MP.hover = function (texts, fallback, prefix, extra) {
+    if (!Array.isArray(texts)) return { hovertemplate: fallback };
+    return { hovertext: texts, hovertemplate: (prefix || "") + "%{hovertext}<extra>" + (extra || "") + "</extra>" };
+  };
+
+  /* A long category label broken at word boundaries into lines of about `width` characters
+   * (plotly draws `<br>` as a line break): tick labels stay readable instead of being rotated
+   * off the chart. */
+  MP.wrap = function (label, width) {
+    const lines = [];
+    String(label).split(" ").forEach(function (word) {
+      const last = lines.length - 1;
+      if (last >= 0 && (lines[last] + " " + word).length <= (width || 14)) lines[last] += " " + word;
+      else lines.push(word);
+    });
+    return lines.join("<br>");
+  };
+
+  /* A category axis whose labels are wrapped to the width each category has on `el` (less a
+   * gap; about 7.5 px a character at this font) and drawn level: plotly would rotate long labels
+   * off the chart. */
+  MP.categoryAxis = function (el, labels, axis) {
+    const plotWidth = Math.max(120, (el.clientWidth || 480) - 140);
+    const width = Math.max(8, Math.floor((plotWidth / Math.max(1, labels.length) - 16) / 7.5));
+    return Object.assign({ tickvals: labels, ticktext: labels.map(function (l) { return MP.wrap(l, width); }), tickangle: 0 }, axis || {});
+  };
+
+  /* Every axis grows the margin to fit its tick labels and title (`automargin`), so long
+   * names are never cut off at the edge of the chart. */
   function baseLayout(extra) {
-    return Object.assign(
+    const layout = Object.assign(
       {
         font: FONT,
         margin: { l: 64, r: 16, t: 36, b: 52 },
@@ -30,9 +64,15 @@
         showlegend: true,
         legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
         hoverlabel: { font: FONT },
+        xaxis: {},
+        yaxis: {},
       },
       extra || {}
     );
+    Object.keys(layout).forEach(function (key) {
+      if (/^[xy]axis\d*$/.test(key)) layout[key] = Object.assign({ automargin: true }, layout[key]);
+    });
+    return layout;
   }
 
   function addDownloads(el, name) {
@@ -70,7 +110,7 @@
         return { name: t.name || "", x: t.x || [], y: t.y || [] };
       })
     );
-    el.setAttribute("role", "img");
+    el.setAttribute("role", "figure");
     const ready = window.Plotly.react(el, traces, options.small ? layout : baseLayout(layout), config);
     if (!options.small) addDownloads(el, el.id || "chart");
     return ready;

@@ -21,10 +21,19 @@
     return { type: "scatter", mode: "lines+markers", name: s.name, x: s.charts.total.months, y: s.charts.total.margin_by_month, line: { color: MP.colors[i % MP.colors.length] } };
   }), { xaxis: { title: { text: "Month" }, dtick: 1 }, yaxis: { title: { text: "Margin" }, tickprefix: sym } });
 
-  MP.plot(document.getElementById("chart-compare-underwater"), series.map(function (s, i) {
+  // Tier names are categories, wrapped to fit (the hover has them whole).
+  const tierKeys = [];
+  const underwater = series.map(function (s, i) {
     const paying = s.charts.tiers.filter(function (t) { return t.paying; });
-    return { type: "bar", name: s.name, x: paying.map(function (t) { return t.key; }), y: paying.map(function (t) { return t.levers[0].underwater_share * 100; }), marker: { color: MP.colors[i % MP.colors.length] } };
-  }), { barmode: "group", yaxis: { title: { text: "% underwater" }, ticksuffix: "%" } });
+    paying.forEach(function (t) { if (tierKeys.indexOf(t.key) < 0) tierKeys.push(t.key); });
+    const texts = paying.map(function (t) { return t.levers[0].underwater_share_text; });
+    return Object.assign({ type: "bar", name: s.name, x: paying.map(function (t) { return t.key; }), y: paying.map(function (t) { return t.levers[0].underwater_share * 100; }),
+      marker: { color: MP.colors[i % MP.colors.length] } },
+      MP.hover(texts.every(function (t) { return typeof t === "string"; }) ? texts : null, "%{x}: %{y:.2f}% underwater<extra>" + s.name + "</extra>", "%{x}: underwater ", s.name));
+  });
+  MP.plot(document.getElementById("chart-compare-underwater"), underwater, { barmode: "group",
+    xaxis: MP.categoryAxis(document.getElementById("chart-compare-underwater"), tierKeys),
+    yaxis: { title: { text: "% underwater" }, ticksuffix: "%" } });
 
   function drawTier() {
     const key = picker.value;
@@ -35,8 +44,8 @@
       if (!t) return;
       const color = MP.colors[i % MP.colors.length];
       const pos = t.percentiles.labels.map(function (_, j) { return j; });
-      traces.push({ type: "scatter", mode: "lines+markers", name: s.name, x: pos, y: t.percentiles.cogs, text: t.percentiles.labels, line: { color: color },
-        hovertemplate: "%{text}: " + sym + "%{y:,.2f}<extra>" + s.name + "</extra>" });
+      traces.push(Object.assign({ type: "scatter", mode: "lines+markers", name: s.name, x: pos, y: t.percentiles.cogs, text: t.percentiles.labels, line: { color: color } },
+        MP.hover(t.percentiles.cogs_text, "%{text}: " + sym + "%{y:,.2f}<extra>" + s.name + "</extra>", "%{text}: ", s.name)));
       traces.push({ type: "scatter", mode: "lines", name: s.name + " price", x: [0, pos.length - 1], y: [t.price, t.price], line: { color: color, dash: "dash", width: 1 }, showlegend: false });
       hist.push({ type: "scatter", mode: "lines", line: { shape: "hvh", color: color }, name: s.name, x: t.histogram.x, y: t.histogram.share.map(function (v) { return v * 100; }) });
     });

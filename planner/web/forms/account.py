@@ -42,12 +42,3 @@ class ApiKeyForm(forms.Form):
     scopes = forms.MultipleChoiceField(
         choices=[(s, s) for s in ApiKey.SCOPES], widget=forms.CheckboxSelectMultiple, initial=["read"]
     )
-
-
-class UsageUploadForm(forms.Form):
-    file = forms.FileField(
-        label="Usage CSV",
-        help_text="Columns: event_id, customer, tier (tier name or id), timestamp (ISO 8601 with offset), "
-        "model (provider/model), workload (name or id), input_tokens, output_tokens, cached_tokens, "
-        "cache_write_tokens, reasoning_tokens, requests, credits, variant. Empty cells use the defaults.",
-    )

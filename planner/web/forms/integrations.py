@@ -9,12 +9,8 @@ from django import forms
 
 from planner.accounts.models import Organization
 from planner.actuals.compat.mappings import TOKEN_KINDS, VendorMapping
-from planner.products.models import Tier
-
-
-class LiveTierField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Any) -> str:
-        return f"{obj.product.name} / {obj.name}"
+from planner.products.selectors import live_tiers_for_organization
+from planner.web.forms.actuals import LiveTierChoiceField
 
 
 class BillingMappingForm(forms.Form):
@@ -31,8 +27,7 @@ class BillingMappingForm(forms.Form):
     tier_property = forms.CharField(
         max_length=100, required=False, help_text="Property naming a new customer's live tier (name or id)."
     )
-    default_tier = LiveTierField(
-        queryset=Tier.objects.none(),
+    default_tier = LiveTierChoiceField(
         required=False,
         empty_label="None: refuse new customers without a tier",
         help_text="Live tier of a new customer whose events name none.",
@@ -50,12 +45,8 @@ class BillingMappingForm(forms.Form):
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         tier = self.fields["default_tier"]
-        assert isinstance(tier, forms.ModelChoiceField)
-        tier.queryset = (
-            Tier.objects.filter(product__organization=organization, scenario__isnull=True)
-            .select_related("product")
-            .order_by("product__name", "position", "id")
-        )
+        assert isinstance(tier, LiveTierChoiceField)
+        tier.live_tiers_set(live_tiers_for_organization(organization=organization))
 
     @staticmethod
     def initial_for(mapping: VendorMapping) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class PriceSheetForm(_OrganizationForm):
         widgets = {
             "effective_from": forms.DateInput(attrs={"type": "date"}),
             "effective_to": forms.DateInput(attrs={"type": "date"}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
         }
 
 
@@ -76,11 +77,11 @@ class EntryForm(forms.Form):
     discount = forms.CharField(required=False, help_text="Fraction off: 0.2 = 20 % off.")
     slug = forms.CharField(required=False, help_text="Private model id.")
     name = forms.CharField(required=False)
-    input_mtok = forms.CharField(required=False, label="Input $/Mtok")
-    output_mtok = forms.CharField(required=False, label="Output $/Mtok")
-    cache_read_mtok = forms.CharField(required=False, label="Cache read $/Mtok")
-    cache_write_mtok = forms.CharField(required=False, label="Cache write $/Mtok")
-    reasoning_mtok = forms.CharField(required=False, label="Reasoning $/Mtok")
+    input_mtok = forms.CharField(required=False, label="Input, $ per 1M tokens")
+    output_mtok = forms.CharField(required=False, label="Output, $ per 1M tokens")
+    cache_read_mtok = forms.CharField(required=False, label="Cache read, $ per 1M tokens")
+    cache_write_mtok = forms.CharField(required=False, label="Cache write, $ per 1M tokens")
+    reasoning_mtok = forms.CharField(required=False, label="Reasoning, $ per 1M tokens")
 
     def row(self) -> dict[str, str]:
         return {column: self.cleaned_data.get(column) or "" for column in ENTRY_COLUMNS}
@@ -104,7 +105,7 @@ class BreakEvenForm(forms.Form):
     workload = forms.ModelChoiceField(
         queryset=Workload.objects.none(),
         required=False,
-        help_text="Take the token mix from a workload's medians (else the numbers below).",
+        help_text="Take the token mix from a workload's medians (else the token counts given here).",
     )
     input_tokens = forms.FloatField(min_value=0, initial=3000, label="Input tokens per request")
     output_tokens = forms.FloatField(min_value=0, initial=1000, label="Output tokens per request")

@@ -1,4 +1,5 @@
-"""Web pages for actual usage: upload a usage CSV, customers by margin (underwater highlighted),
+"""Web pages for actual usage: upload a usage CSV (for one product, whose live tiers and
+workloads the page lists with their ids), customers by margin (underwater highlighted),
 per-tier summary, fitted usage distributions and proposed user segments, each of which can be
 written into one plan (the live plan or one scenario's); every customer of a month, searched and
 paged by keyset; one customer's months."""
@@ -32,10 +33,10 @@ from planner.actuals.selectors import (
 from planner.actuals.services import usage_distribution_from_fit
 from planner.actuals.usage_csv import CsvRowError, UsageCsvInvalid, usage_csv_ingest
 from planner.core.formatting import money
-from planner.products.models import Tier, Workload
+from planner.products.models import Product, Tier, Workload
+from planner.products.selectors import products_with_live_plans
 from planner.simulation.plans import stand_ins
-from planner.web.forms.account import UsageUploadForm
-from planner.web.forms.actuals import CustomerSearchForm
+from planner.web.forms.actuals import CustomerSearchForm, UsageUploadForm
 from planner.web.views.common import current_membership, flash_outcome, require_writer
 
 FIT_MONTHS = 3
@@ -69,12 +70,14 @@ def _page(
     organization = membership.organization
     periods = usage_periods(organization=organization)
     period = _period(request, periods)
+    products = products_with_live_plans(organization=organization)
     context: dict[str, object] = {
         "organization": organization,
         "can_edit": membership.role in ("owner", "editor"),
         "periods": periods,
         "period": period,
-        "form": form or UsageUploadForm(),
+        "form": form or UsageUploadForm(products=products),
+        "products": products,
         "row_errors": row_errors or [],
         "error_total": error_total,
         "search_max_length": SEARCH_MAX_LENGTH,
@@ -163,12 +166,15 @@ def actuals(request: HttpRequest) -> HttpResponse:
 def actuals_upload(request: HttpRequest) -> HttpResponse:
     membership = current_membership(request)
     require_writer(membership)
-    form = UsageUploadForm(request.POST, request.FILES)
+    form = UsageUploadForm(
+        request.POST, request.FILES, products=products_with_live_plans(organization=membership.organization)
+    )
     if not form.is_valid():
         return _page(request, form=form, status=400)
+    product: Product | None = form.cleaned_data["product"]
     try:
         result = usage_csv_ingest(
-            organization=membership.organization, content=form.cleaned_data["file"].read()
+            organization=membership.organization, content=form.cleaned_data["file"].read(), product=product
         )
     except UsageCsvInvalid as error:
         return _page(request, form=form, row_errors=error.errors, error_total=error.total, status=400)

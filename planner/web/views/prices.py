@@ -65,6 +65,12 @@ DEPLOYMENT_PAGE = FormPage(
 # --- Catalog ---------------------------------------------------------------------------------
 
 
+def _can_create(request: HttpRequest) -> bool:
+    """Whether the Prices navigation offers "New price sheet" and "New deployment": the user
+    edits at least one organisation."""
+    return organizations_for_editor(user=request.user).exists()
+
+
 @login_required
 def catalog(request: HttpRequest) -> HttpResponse:
     """Search the catalog by provider or model name; sort by relevance or current price."""
@@ -73,7 +79,8 @@ def catalog(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         query, sort = form.cleaned_data["q"] or "", form.sort_value()
     models = list(catalog_search(query=query, limit=CATALOG_PAGE, sort=sort))
-    return render(request, "prices/catalog.html", {"form": form, "models": models, "limit": CATALOG_PAGE})
+    context = {"form": form, "models": models, "limit": CATALOG_PAGE, "can_create": _can_create(request)}
+    return render(request, "prices/catalog.html", context)
 
 
 @login_required
@@ -103,7 +110,7 @@ def sheet_list(request: HttpRequest) -> HttpResponse:
     sheets = price_sheets_for_user(user=request.user).order_by(
         "organization__name", "-effective_from", "name"
     )
-    return render(request, "prices/sheet_list.html", {"sheets": sheets})
+    return render(request, "prices/sheet_list.html", {"sheets": sheets, "can_create": _can_create(request)})
 
 
 @login_required
@@ -225,7 +232,8 @@ def self_hosted_list(request: HttpRequest) -> HttpResponse:
         (deployment, self_hosted_price(deployment=deployment))
         for deployment in self_hosted_for_user(user=request.user).order_by("organization__name", "name")
     ]
-    return render(request, "prices/self_hosted_list.html", {"deployments": deployments})
+    context = {"deployments": deployments, "can_create": _can_create(request)}
+    return render(request, "prices/self_hosted_list.html", context)
 
 
 @login_required
