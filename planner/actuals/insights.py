@@ -28,6 +28,7 @@ from planner.actuals.selectors import (
     tier_segments,
     tier_terms,
 )
+from planner.core.formatting import count, money, percent
 from planner.products.models import Tier
 
 #: Bins of the margin histogram; months of the trend at most.
@@ -35,12 +36,13 @@ MARGIN_BINS = 30
 TREND_MONTHS = 12
 
 
-def margin_histogram(customers: Sequence[CustomerMargin]) -> dict[str, Any]:
+def margin_histogram(customers: Sequence[CustomerMargin], currency: str = "USD") -> dict[str, Any]:
     """The paying customers' margins in ``MARGIN_BINS`` equal bins with an edge at 0 (every bin
-    all loss or all profit): edges, counts and whether each bin is a loss."""
+    all loss or all profit): edges, counts, whether each bin is a loss, and ``counts_text``
+    ("−$5.00 to $0.00: 12 customers", money in ``currency``) for the hover."""
     margins = np.asarray([float(c.margin) for c in customers if c.paying], dtype=np.float64)
     if margins.size == 0:
-        return {"edges": [], "counts": [], "loss": []}
+        return {"edges": [], "counts": [], "loss": [], "counts_text": []}
     low, high = min(float(margins.min()), 0.0), max(float(margins.max()), 0.0)
     if high == low:
         high = low + 1.0
@@ -53,6 +55,11 @@ def margin_histogram(customers: Sequence[CustomerMargin]) -> dict[str, Any]:
         "edges": [round(float(e), 6) for e in edges],
         "counts": [int(c) for c in counts],
         "loss": [bool(edges[i + 1] <= 0) for i in range(len(counts))],
+        "counts_text": [
+            f"{money(edges[i], currency)} to {money(edges[i + 1], currency)}: "
+            f"{count(c)} customer{'' if c == 1 else 's'}"
+            for i, c in enumerate(counts)
+        ],
     }
 
 
@@ -75,7 +82,11 @@ def cogs_concentration(customers: Sequence[CustomerMargin]) -> dict[str, Any]:
         "top_1pct": top(0.01),
         "top_5pct": top(0.05),
         "curve": [
-            {"customers_pct": int(p), "cogs_share": float(cumulative[i])}
+            {
+                "customers_pct": int(p),
+                "cogs_share": float(cumulative[i]),
+                "cogs_share_text": f"top {p}% of customers: {percent(cumulative[i])} of COGS",
+            }
             for p, i in zip(percents, positions, strict=True)
         ],
     }

@@ -19,6 +19,7 @@ from planner.alerts.rules import (
     Metric,
 )
 from planner.alerts.schedules import window_key
+from planner.core.formatting import money, points
 from planner.simulation.models import Scenario, SimulationRun
 
 # --- Measuring ------------------------------------------------------------------------------
@@ -43,14 +44,12 @@ def _figure(value: float | Decimal) -> Decimal:
     return Decimal(str(value)).quantize(FIGURE)
 
 
-def _money(value: Decimal, currency: str) -> str:
-    return f"{value:,.2f} {currency}"
-
-
 def _format(metric: str, value: Decimal, currency: str) -> str:
+    """A figure or threshold for people (``planner.core.formatting``): % metrics are stored in
+    percent (``points``), money metrics as amounts in the organisation's currency."""
     if metric in PERCENT_METRICS:
-        return f"{value:.1f}%"
-    return _money(value, currency)
+        return points(value)
+    return money(value, currency)
 
 
 def _nearest_rank(values: Sequence[Decimal], q: float) -> Decimal:
@@ -144,7 +143,7 @@ def _subject(rule: AlertRule, value: Decimal, where: str, count: int) -> str:
         return f"{label}: {shown} a month lost on underwater {who} {where}"
     if rule.metric == Metric.CUSTOMER_MARGIN:
         phrase = COMPARATORS[rule.comparator][2]
-        threshold = _money(rule.threshold, currency)
+        threshold = money(rule.threshold, currency)
         return f"{label}: {count} customer(s) with a margin {phrase} {threshold} {where} (lowest {shown})"
     return f"{label}: COGS per user p95 {shown} {where}"
 

@@ -123,6 +123,18 @@ def unit_cost(value: Any, currency: str = "USD") -> str:
     return _currency(number, currency, pattern)
 
 
+def price(value: Any, currency: str = "USD", significant: int = 6) -> str:
+    """A catalog or price-sheet price (per million tokens, per thousand requests) as stated: at
+    least cents, at most ``significant`` significant digits, trailing zeros past the cents
+    dropped (``2.5`` -> ``$2.50``, ``0.075`` -> ``$0.075``, ``0.36975`` -> ``$0.36975``,
+    ``1234.5`` -> ``$1,234.50``). Rounding $0.075 to cents would misstate every token by 7%."""
+    number = as_float(value)
+    if number is None:
+        return MISSING
+    pattern = _CENTS if number == 0 else _significant(abs(number), significant)
+    return _currency(number, currency, pattern)
+
+
 def _decimal(number: float, digits: int) -> str:
     pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
     with localcontext(rounding=ROUND_HALF_UP):
@@ -184,3 +196,9 @@ def percent_to_fraction(value: Decimal | float | None) -> Decimal | None:
 def _plain(number: Decimal) -> Decimal:
     """``number`` without trailing zeros and in plain notation (``60``, not ``6E+1``)."""
     return Decimal(format(number.normalize(), "f"))
+
+
+def decimal_plain(value: Decimal | float | None) -> Decimal | None:
+    """A stored Decimal as a form shows it: ``Decimal("12.5000")`` -> ``Decimal("12.5")``, in
+    plain notation (``100``, not ``1E+2``); ``None`` stays ``None``."""
+    return None if value is None else _plain(Decimal(str(value)))

@@ -184,7 +184,7 @@ TIER_FIGURES: dict[str, FigureReading] = {
         lambda b, subscribers: stats.ratio_influence(b["loss"], b["users"]) * subscribers,
     ),
     "COGS per user, p95": FigureReading(
-        "money",
+        "unit_cost",
         lambda t: t["cogs_per_user"]["p95"]["value"],
         lambda t: _interval_error(t["cogs_per_user"]["p95"]["interval"]),
         None,

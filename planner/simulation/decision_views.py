@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Settings in words, with how to show a value (``money``, ``credits``, ``share``).
+from planner.core.formatting import count, money, percent, points, unit_cost
+
+#: Settings in words, with how to show a value (``money``, ``unit_cost``, ``credits``, ``share``).
 SETTING_WORDS = {
     "fee": ("monthly fee", "money"),
     "seat_fee": ("seat price", "money"),
     "hard_cap": ("hard cap", "credits"),
     "included_credits": ("included credits", "credits"),
-    "overage_price": ("overage price per credit", "money"),
+    "overage_price": ("overage price per credit", "unit_cost"),
     "routing_share": ("routing share", "share"),
     "response_cache_hit_rate": ("response-cache hit rate", "share"),
     "prompt_cache_share": ("prompt-cache share", "share"),
@@ -33,6 +35,21 @@ def setting_words(setting: str) -> str:
 
 def setting_unit(setting: str) -> str:
     return SETTING_WORDS.get(setting, ("", "number"))[1]
+
+
+def figure_text(unit: str, value: Any, currency: str) -> str:
+    """A setting's or a figure's value for people, by its unit (``planner.core.formatting``):
+    ``money`` an amount, ``unit_cost`` a price per credit, ``share`` a fraction, ``percent`` a
+    number in percent, anything else a count."""
+    if unit == "money":
+        return money(value, currency)
+    if unit == "unit_cost":
+        return unit_cost(value, currency)
+    if unit == "share":
+        return percent(value)
+    if unit == "percent":
+        return points(value)
+    return count(value)
 
 
 def _targets(request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -63,7 +80,7 @@ def _figure_row(label: str, point: dict[str, Any] | None) -> dict[str, Any] | No
     }
 
 
-def _optimization_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+def _optimization_view(request: dict[str, Any], answer: dict[str, Any], currency: str) -> dict[str, Any]:
     view: dict[str, Any] = {
         "kind": "optimization",
         "tier": request.get("tier"),
@@ -82,9 +99,15 @@ def _optimization_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[
                 "settings": settings,
                 "points": [
                     {
-                        "label": ", ".join(f"{setting_words(s)} {p[s]:g}" for s in settings),
+                        "label": ", ".join(
+                            f"{setting_words(s)} {figure_text(setting_unit(s), p[s], currency)}"
+                            for s in settings
+                        ),
                         "underwater": p["underwater_share"]["value"],
                         "margin_per_user": p["margin_per_user"]["value"],
+                        "margin_per_user_text": unit_cost(p["margin_per_user"]["value"], currency),
+                        "underwater_text": percent(p["underwater_share"]["value"]),
+                        "cap_hit_text": percent(p["cap_hit_share"]["value"]),
                         "cap_hit": p["cap_hit_share"]["value"],
                         "feasible": p["feasible"],
                         "frontier": any(p is f or p == f for f in answer["frontier"]),
@@ -126,8 +149,9 @@ def _swing_of(bar: dict[str, Any], name: str, metric: str) -> dict[str, Any]:
     return {"swing": 0.0, "within_noise": True}
 
 
-def _sensitivity_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+def _sensitivity_view(request: dict[str, Any], answer: dict[str, Any], currency: str) -> dict[str, Any]:
     metric = answer["metric"]
+    unit = answer["metrics"][metric].get("unit", "number")
     tiers = []
     for tier in answer["tiers"]:
         bars = [
@@ -138,6 +162,8 @@ def _sensitivity_view(request: dict[str, Any], answer: dict[str, Any]) -> dict[s
                 "high_label": bar["high"]["label"],
                 "low": bar["low"]["figures"][metric],
                 "high": bar["high"]["figures"][metric],
+                "low_text": figure_text(unit, bar["low"]["figures"][metric].get("value"), currency),
+                "high_text": figure_text(unit, bar["high"]["figures"][metric].get("value"), currency),
                 "swing": bar["swing"],
                 "swing_interval": bar["swing_interval"],
                 "within_noise": bar["within_noise"],
@@ -225,12 +251,15 @@ METRIC_LABELS = {
 }
 
 
-def decision_view(kind: str, request: dict[str, Any], answer: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The page's view of a finished job's ``answer`` (None while it has none)."""
+def decision_view(
+    kind: str, request: dict[str, Any], answer: dict[str, Any] | None, *, currency: str = "USD"
+) -> dict[str, Any] | None:
+    """The page's view of a finished job's ``answer`` (None while it has none); chart text and
+    labels in ``currency``."""
     if not answer:
         return None
     if kind == "sensitivity" and answer.get("sweep"):
         return _sweep_view(request, answer)
     if kind == "sensitivity":
-        return _sensitivity_view(request, answer)
-    return _optimization_view(request, answer)
+        return _sensitivity_view(request, answer, currency)
+    return _optimization_view(request, answer, currency)

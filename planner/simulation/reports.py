@@ -1,13 +1,12 @@
-"""Plain-text rendering of simulation results (for the CLI and mail)."""
+"""Plain-text rendering of simulation results (for the CLI and mail); figures through
+``planner.core.formatting``: per-user figures as unit costs, totals as amounts."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-
-def _money(value: float) -> str:
-    return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:,.4f}"
+from planner.core.formatting import count, money, percent, points, unit_cost
 
 
 def _break_even(data: Mapping[str, Any]) -> str:
@@ -17,15 +16,20 @@ def _break_even(data: Mapping[str, Any]) -> str:
     if kind == "free":
         return "free tier"
     if kind == "range":
-        return f"{data['credits']:,.0f}-{data['until']:,.0f} cr"
-    return f">= {data['credits']:,.0f} cr"
+        return f"{count(data['credits'])}-{count(data['until'])} cr"
+    return f">= {count(data['credits'])} cr"
 
 
-def results_text(results: Mapping[str, Any], *, title: str) -> str:
-    """A readable per-tier report of a results document (month 1 figures, then the horizon)."""
+def results_text(results: Mapping[str, Any], *, title: str, currency: str = "USD") -> str:
+    """A readable per-tier report of a results document (month 1 figures, then the horizon),
+    money in ``currency``."""
+
+    def per_user(value: float) -> str:
+        return unit_cost(value, currency)
+
     lines = [
         title,
-        f"{results['users']:,} simulated users, seed {results['seed']}, "
+        f"{count(results['users'])} simulated users, seed {results['seed']}, "
         f"horizon {results['horizon_months']} months.",
         "Figures are for month 1; '±' is Monte Carlo simulation error (1 standard error; intervals 95%),",
         "not business uncertainty.",
@@ -39,17 +43,17 @@ def results_text(results: Mapping[str, Any], *, title: str) -> str:
         mean = cogs["mean"]
         if tier["paying"]:
             low, high = under["interval"]
-            underwater = f"{under['share'] * 100:.2f}% ({low * 100:.2f}-{high * 100:.2f}%)"
-            loss = _money(under["monthly_loss"]["value"])
-            margin = f"{tier['gross_margin_pct']['value']:.1f}"
+            underwater = f"{percent(under['share'], 2)} ({percent(low, 2)}-{percent(high, 2)})"
+            loss = money(under["monthly_loss"]["value"], currency)
+            margin = points(tier["gross_margin_pct"]["value"])
         else:
             underwater = "free: acquisition cost"
-            loss = _money(mean["value"] * tier["subscribers"])
+            loss = money(mean["value"] * tier["subscribers"], currency)
             margin = "-"
         lines.append(
-            f"{tier['key']:<10}{tier['subscribers']:>8,}{_money(tier['revenue_per_user']['value']):>11}"
-            f"{_money(mean['value']) + ' ± ' + _money(mean['mc_error']):>18}"
-            f"{_money(cogs['p50']['value']):>9}{_money(cogs['p90']['value']):>9}{_money(cogs['p99']['value']):>9}"
+            f"{tier['key']:<10}{count(tier['subscribers']):>8}{per_user(tier['revenue_per_user']['value']):>11}"
+            f"{per_user(mean['value']) + ' ± ' + per_user(mean['mc_error']):>18}"
+            f"{per_user(cogs['p50']['value']):>9}{per_user(cogs['p90']['value']):>9}{per_user(cogs['p99']['value']):>9}"
             f"{margin:>10}{underwater:>30}{loss:>12}  {_break_even(tier['break_even'])}"
         )
     total = results["total"]
@@ -58,19 +62,22 @@ def results_text(results: Mapping[str, Any], *, title: str) -> str:
     horizon = total["horizon"]
     lines += [
         "",
-        f"Total: revenue {_money(total['revenue'])}/month, COGS {_money(total['cogs']['value'])} "
-        f"± {_money(total['cogs']['mc_error'])}, gross margin {total['gross_margin_pct']:.1f}%.",
-        f"Underwater paying subscribers: {under['share'] * 100:.2f}% ({low * 100:.2f}-{high * 100:.2f}%), "
-        f"about {under['users']:,.0f} users losing {_money(under['monthly_loss'])} a month.",
-        f"Free-tier cost per paying subscriber: {_money(total['free_cost_per_paying_user'])}/month.",
-        f"Horizon margin: {_money(total['horizon']['total_margin'])} "
-        f"(NPV at {horizon['discount_rate_yearly'] * 100:.0f}%/year: {_money(horizon['npv_margin'])}).",
+        f"Total: revenue {money(total['revenue'], currency)}/month, "
+        f"COGS {money(total['cogs']['value'], currency)} "
+        f"± {money(total['cogs']['mc_error'], currency)}, gross margin {points(total['gross_margin_pct'])}.",
+        f"Underwater paying subscribers: {percent(under['share'], 2)} "
+        f"({percent(low, 2)}-{percent(high, 2)}), "
+        f"about {count(under['users'])} users losing {money(under['monthly_loss'], currency)} a month.",
+        f"Free-tier cost per paying subscriber: {per_user(total['free_cost_per_paying_user'])}/month.",
+        f"Horizon margin: {money(total['horizon']['total_margin'], currency)} "
+        f"(NPV at {percent(horizon['discount_rate_yearly'], 0)}/year: "
+        f"{money(horizon['npv_margin'], currency)}).",
     ]
     for tier in results["tiers"]:
         for lever in tier["levers"]:
             change = lever["cogs_change_per_user"]
             lines.append(
-                f"  lever {lever['label']!r} on {tier['key']}: COGS/user {_money(change['value'])} "
-                f"± {_money(change['mc_error'])}, underwater {lever['underwater_share'] * 100:.2f}%"
+                f"  lever {lever['label']!r} on {tier['key']}: COGS/user {per_user(change['value'])} "
+                f"± {per_user(change['mc_error'])}, underwater {percent(lever['underwater_share'], 2)}"
             )
     return "\n".join(lines)

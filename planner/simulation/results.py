@@ -16,6 +16,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 
 from planner.accounts.models import Organization
 from planner.engine.stats import Z95
+from planner.simulation.chart_text import results_chart_text
 from planner.simulation.models import Scenario, SimulationRun
 
 #: Bars of the per-user margin histogram on the page. The engine's bins are signed-log (fine
@@ -215,11 +216,15 @@ def _tier_chart(tier: Mapping[str, Any], snapshot_tier: Mapping[str, Any] | None
     }
 
 
-def chart_data(results: Mapping[str, Any], snapshot: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Everything the results page draws, as plain JSON (also the charts' data attribute)."""
+def chart_data(
+    results: Mapping[str, Any], snapshot: Mapping[str, Any] | None, *, currency: str = "USD"
+) -> dict[str, Any]:
+    """Everything the results page draws, as plain JSON (also the charts' data attribute), with
+    each series' text for people beside it (``<series>_text``, money in ``currency``:
+    ``planner.simulation.chart_text``)."""
     by_key = {t["key"]: t for t in (snapshot or {}).get("tiers", [])}
     total = results["total"]
-    return {
+    charts: dict[str, Any] = {
         "tiers": [_tier_chart(tier, by_key.get(tier["key"])) for tier in results["tiers"]],
         "total": {
             "months": list(range(1, len(total["horizon"]["margin_by_month"]) + 1)),
@@ -228,6 +233,8 @@ def chart_data(results: Mapping[str, Any], snapshot: Mapping[str, Any] | None) -
             "lifetime": _lifetime_chart(total.get("lifetime")),
         },
     }
+    results_chart_text(charts, currency)
+    return charts
 
 
 def _lifetime_chart(lifetime: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -263,33 +270,36 @@ def sparkline(results: Mapping[str, Any]) -> list[float]:
 
 # --- CSV export ------------------------------------------------------------------------------
 
+#: The CSV's columns; ``{cur}`` is the organisation's currency code in lower case (``usd``), so
+#: every money column names its unit (``cogs_p99_usd``). Shares are fractions (0..1), ``_pct``
+#: columns percent, credits credits. Values are plain numbers, never formatted.
 CSV_COLUMNS = (
     "tier",
     "paying",
     "subscribers",
-    "revenue_per_user",
-    "cogs_per_user_mean",
-    "cogs_per_user_mean_mc_error",
-    "cogs_p50",
-    "cogs_p90",
-    "cogs_p95",
-    "cogs_p99",
-    "cogs_max",
-    "margin_per_user",
+    "revenue_per_user_{cur}",
+    "cogs_per_user_mean_{cur}",
+    "cogs_per_user_mean_mc_error_{cur}",
+    "cogs_p50_{cur}",
+    "cogs_p90_{cur}",
+    "cogs_p95_{cur}",
+    "cogs_p99_{cur}",
+    "cogs_max_{cur}",
+    "margin_per_user_{cur}",
     "gross_margin_pct",
     "gross_margin_pct_mc_error",
     "underwater_share",
     "underwater_low_95",
     "underwater_high_95",
     "underwater_users",
-    "underwater_monthly_loss",
+    "underwater_monthly_loss_{cur}",
     "top_1pct_cogs_share",
     "top_5pct_cogs_share",
     "break_even_kind",
     "break_even_credits",
-    "break_even_until",
-    "horizon_total_margin",
-    "horizon_npv_margin",
+    "break_even_until_credits",
+    "horizon_total_margin_{cur}",
+    "horizon_npv_margin_{cur}",
 )
 
 
@@ -301,11 +311,12 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def results_csv(results: Mapping[str, Any]) -> str:
-    """One row per tier with the headline figures and their Monte Carlo errors (month 1)."""
+def results_csv(results: Mapping[str, Any], *, currency: str = "USD") -> str:
+    """One row per tier with the headline figures and their Monte Carlo errors (month 1); money
+    columns named with ``currency`` (``CSV_COLUMNS``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(column.format(cur=currency.lower()) for column in CSV_COLUMNS)
     for tier in results["tiers"]:
         cogs, under, horizon = tier["cogs_per_user"], tier["underwater"], tier["horizon"]
         writer.writerow(

@@ -196,7 +196,7 @@ def runs_compared(*, organization: Organization, scenario_ids: Iterable[int]) ->
                 "run": run,
                 "headline": headline(run.results),
                 "tiers": run.results["tiers"],
-                "charts": chart_data(run.results, None),
+                "charts": chart_data(run.results, None, currency=organization.currency),
             }
         )
     ran = [c for c in columns if c["run"] is not None]

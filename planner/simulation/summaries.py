@@ -10,8 +10,10 @@ average mix, so it is given as such.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from planner.core.formatting import count, money, percent, points, unit_cost
 
 #: Words for the assumptions the horizon figures rest on (``total.horizon.assumptions``).
 ASSUMPTION_WORDS = {
@@ -21,39 +23,21 @@ ASSUMPTION_WORDS = {
 }
 
 
-def money_short(value: float, currency: str) -> str:
-    """``$41k``-style amounts for sentences (the currency symbol when common, else the code)."""
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}.get(currency, f"{currency} ")
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    if value >= 1e6:
-        text = f"{value / 1e6:.1f}M"
-    elif value >= 1e4:
-        text = f"{value / 1e3:.0f}k"
-    elif value >= 1e3:
-        text = f"{value / 1e3:.1f}k"
-    elif value >= 10:
-        text = f"{value:,.0f}"
-    else:
-        text = f"{value:,.2f}"
-    return f"{sign}{symbol}{text}"
-
-
 def _signed(value: float, currency: str) -> str:
-    return ("+" if value >= 0 else "") + money_short(value, currency)
+    return ("+" if value >= 0 else "") + money(value, currency)
 
 
 def break_even_cogs_words(data: Mapping[str, Any] | None, currency: str) -> str | None:
     """ "a user turns negative above $X of COGS a month" (with the overage line when there is one)."""
     if not data or data["kind"] == "free":
         return None
-    text = f"a user turns negative above {money_short(data['cogs'], currency)} of COGS a month"
+    text = f"a user turns negative above {unit_cost(data['cogs'], currency)} of COGS a month"
     if data["kind"] == "line":
-        text += f" up to the {data['at_quota']['credits']:,.0f}-credit quota"
+        text += f" up to the {count(data['at_quota']['credits'])}-credit quota"
         if data.get("at_cap"):
             text += (
-                f", rising to {money_short(data['at_cap']['cogs'], currency)} at the "
-                f"{data['at_cap']['credits']:,.0f}-credit cap as overage is billed"
+                f", rising to {unit_cost(data['at_cap']['cogs'], currency)} at the "
+                f"{count(data['at_cap']['credits'])}-credit cap as overage is billed"
             )
         else:
             text += ", rising as overage is billed"
@@ -64,11 +48,11 @@ def _credits_words(data: Mapping[str, Any], share: float) -> str | None:
     """Break-even in credits at the tier's average mix; "never" only when nobody is underwater."""
     kind = data["kind"]
     if kind == "from":
-        return f"at the tier's average workload mix that is {data['credits']:,.0f} credits/month"
+        return f"at the tier's average workload mix that is {count(data['credits'])} credits/month"
     if kind == "range":
         return (
-            f"at the tier's average workload mix margin is negative between {data['credits']:,.0f} "
-            f"and {data['until']:,.0f} credits/month"
+            f"at the tier's average workload mix margin is negative between {count(data['credits'])} "
+            f"and {count(data['until'])} credits/month"
         )
     if kind == "none" and share == 0:
         return "at the tier's average workload mix margin never turns negative with usage"
@@ -82,14 +66,14 @@ def _who_words(tier: Mapping[str, Any]) -> str | None:
     under = tier["underwater"]
     if segments:
         worst = max(segments, key=lambda s: s["underwater"]["users"])
-        share = worst["underwater"]["share"] * 100
-        text = f"most are \u201c{worst['key']}\u201d users ({share:.1f}% of that segment is underwater)"
+        share = percent(worst["underwater"]["share"])
+        text = f"most are \u201c{worst['key']}\u201d users ({share} of that segment is underwater)"
         driver, shares = worst.get("driver"), worst.get("underwater_cogs_by_workload") or {}
     else:
         text = ""
         driver, shares = under.get("driver"), under.get("cogs_by_workload") or {}
     if driver:
-        cost = f"their cost comes mostly from {driver} ({shares.get(driver, 0) * 100:.0f}% of it)"
+        cost = f"their cost comes mostly from {driver} ({percent(shares.get(driver, 0), 0)} of it)"
         text = f"{text}, and {cost}" if text else cost
     return text or None
 
@@ -98,20 +82,20 @@ def tier_sentence(tier: Mapping[str, Any], currency: str) -> str:
     """One sentence on a tier (see the module docstring for what it always and never says)."""
     if not tier["paying"]:
         cost = tier["cogs_per_user"]["mean"]["value"] * tier["subscribers"]
-        each = money_short(tier["cogs_per_user"]["mean"]["value"], currency)
+        each = unit_cost(tier["cogs_per_user"]["mean"]["value"], currency)
         return (
-            f"{tier['key']} is free: its {tier['subscribers']:,} users cost "
-            f"{money_short(cost, currency)}/month ({each} each)."
+            f"{tier['key']} is free: its {count(tier['subscribers'])} users cost "
+            f"{money(cost, currency)}/month ({each} each)."
         )
     under = tier["underwater"]
     share = under["share"]
     low, high = under["interval"]
     parts = [
-        f"{share * 100:.1f}% of {tier['key']} users are underwater "
-        f"(95% simulation interval {low * 100:.1f}–{high * 100:.1f}%)"
+        f"{percent(share)} of {tier['key']} users are underwater "
+        f"(95% simulation interval {percent(low)}–{percent(high)})"
     ]
     if share > 0:
-        parts.append(f"they cost {money_short(under['monthly_loss']['value'], currency)}/month")
+        parts.append(f"they cost {money(under['monthly_loss']['value'], currency)}/month")
         who = _who_words(tier)
         if who:
             parts.append(who)
@@ -139,14 +123,14 @@ def assumptions_sentence(results: Mapping[str, Any], currency: str) -> str | Non
         setting = effect["setting"]
         if effect["name"] == "price_trend":
             verb = "fall" if setting < 0 else "rise"
-            parts.append(f"token prices {verb} {abs(setting) * 100:.0f}% a year ({change})")
+            parts.append(f"token prices {verb} {percent(abs(setting), 0)} a year ({change})")
         elif effect["name"] == "usage_growth":
             verb = "grows" if setting > 0 else "shrinks"
-            parts.append(f"usage {verb} {abs(setting) * 100:.1f}% a month ({change})")
+            parts.append(f"usage {verb} {percent(abs(setting))} a month ({change})")
         else:
-            rates = ", ".join(f"{key} {rate * 100:.1f}%" for key, rate in setting.items())
+            rates = ", ".join(f"{key} {percent(rate)}" for key, rate in setting.items())
             parts.append(f"subscribers churn each month ({rates}; {change})")
-    neutral = money_short(data["neutral_total_margin"]["value"], currency)
+    neutral = money(data["neutral_total_margin"]["value"], currency)
     return (
         f"The {months}-month total assumes that "
         + "; ".join(parts)
@@ -160,10 +144,10 @@ def summary_sentences(results: Mapping[str, Any], *, currency: str) -> list[str]
     sentences = [tier_sentence(tier, currency) for tier in results["tiers"]]
     total = results["total"]
     sentences.append(
-        f"Overall gross margin is {total['gross_margin_pct']:.1f}% on "
-        f"{money_short(total['revenue'], currency)}/month of revenue; over "
+        f"Overall gross margin is {points(total['gross_margin_pct'])} on "
+        f"{money(total['revenue'], currency)}/month of revenue; over "
         f"{results['horizon_months']} months the margin adds up to "
-        f"{money_short(total['horizon']['total_margin'], currency)}."
+        f"{money(total['horizon']['total_margin'], currency)}."
     )
     assumptions = assumptions_sentence(results, currency)
     if assumptions:
@@ -172,34 +156,37 @@ def summary_sentences(results: Mapping[str, Any], *, currency: str) -> list[str]
     if best is not None and best["monthly_margin_change"] > 0:
         sentences.append(
             f"The strongest lever, {best['label']}, adds "
-            f"{money_short(best['monthly_margin_change'], currency)}/month of margin."
+            f"{money(best['monthly_margin_change'], currency)}/month of margin."
         )
     return sentences
 
 
 # --- Tables ------------------------------------------------------------------------------------
 
-PLAN_WORDS = {
-    "fee_scale": lambda v: f"fee ×{v:g}",
-    "fee": lambda v: f"fee set to {v:,.2f}",
-    "monthly_price": lambda v: f"fee {v:,.2f}/month",
-    "included_credits": lambda v: f"{v:,.0f} credits included",
-    "overage_price": lambda v: f"overage {v:g}/credit",
-    "hard_cap": lambda v: f"cap {v:,.0f} credits",
+#: What a lever sets on a plan, in words (money in ``currency``; the credit price per unit).
+PLAN_WORDS: dict[str, Callable[[float, str], str]] = {
+    "fee_scale": lambda v, _: f"fee ×{v:g}",
+    "fee": lambda v, currency: f"fee set to {money(v, currency)}",
+    "monthly_price": lambda v, currency: f"fee {money(v, currency)}/month",
+    "included_credits": lambda v, _: f"{count(v)} credits included",
+    "overage_price": lambda v, currency: f"overage {unit_cost(v, currency)}/credit",
+    "hard_cap": lambda v, _: f"cap {count(v)} credits",
 }
 
 
-def plan_words(plan: Mapping[str, float] | None) -> str:
+def plan_words(plan: Mapping[str, float] | None, currency: str = "USD") -> str:
     """What a lever changes on a tier's plan, in words, always in the same order (fee, quota,
     overage, cap; "" when nothing)."""
     if not plan:
         return ""
     # In PLAN_WORDS' order: a results document read back from PostgreSQL's jsonb has its keys
     # in jsonb's order, not the order they were written in.
-    return ", ".join(words(plan[name]) for name, words in PLAN_WORDS.items() if plan.get(name) is not None)
+    return ", ".join(
+        words(plan[name], currency) for name, words in PLAN_WORDS.items() if plan.get(name) is not None
+    )
 
 
-def lever_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+def lever_rows(results: Mapping[str, Any], currency: str = "USD") -> list[dict[str, Any]]:
     """One row per tier and lever for the results page's lever table: gross margin, underwater
     share with its interval, loss and the capped share under the lever, each change against the
     baseline with its paired error. Figures a document made before plan levers lacks are None."""
@@ -212,7 +199,7 @@ def lever_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "tier": tier["key"],
                     "paying": tier["paying"],
                     "lever": lever["label"],
-                    "plan": plan_words(lever.get("plan")),
+                    "plan": plan_words(lever.get("plan"), currency),
                     "gross_margin_pct": lever["gross_margin_pct"],
                     "gross_margin_pct_change": lever.get("gross_margin_pct_change"),
                     "underwater_share": lever["underwater_share"],

@@ -2,15 +2,17 @@
 
 Catalog and price-sheet prices are US dollars per million tokens (``*_mtok``) or per thousand
 requests (``requests_kcount``), as genai-prices states them, whatever the organisation's
-currency. Unit prices keep their significant digits: rounding $0.075 / 1M tokens to cents would
-show $0.08, a 7 % error on every token priced with it.
+currency. They are shown by ``planner.core.formatting.price``, which keeps their significant
+digits; ``plain`` and ``percent`` show exact Decimals as typed (form values, discounts).
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from django import template
+
+from planner.core import formatting
 
 register = template.Library()
 
@@ -37,27 +39,16 @@ def plain(value: object) -> str:
 def percent(value: object) -> str:
     """A fraction as a plain percentage (``0.125`` -> ``12.5``)."""
     number = _decimal(value)
-    return "" if number is None else plain(number * 100)
+    return "" if number is None else plain(formatting.fraction_to_percent(number))
 
 
 @register.filter
 def unit_price(value: object) -> str:
-    """A unit price in dollars with its significant digits: at least cents, at most
-    ``UNIT_PRICE_SIGNIFICANT_DIGITS`` significant digits, thousands grouped (``2.5`` -> ``$2.50``,
-    ``0.075`` -> ``$0.075``, ``0.36975`` -> ``$0.36975``, ``1234.5`` -> ``$1,234.50``); empty for
+    """A catalog price in dollars with its significant digits (``formatting.price``); empty for
     ``None``."""
-    number = _decimal(value)
-    if number is None:
+    if _decimal(value) is None:
         return ""
-    if number.is_zero():
-        return "$0.00"
-    digits = number.adjusted() + 1  # digits before the decimal point (<= 0 below 0.1)
-    places = max(2, UNIT_PRICE_SIGNIFICANT_DIGITS - digits)
-    rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN).normalize()
-    exponent = rounded.as_tuple().exponent
-    shown = max(2, -exponent if isinstance(exponent, int) else 2)
-    sign = "-" if rounded < 0 else ""
-    return f"{sign}${abs(rounded):,.{shown}f}"
+    return formatting.price(value, "USD", UNIT_PRICE_SIGNIFICANT_DIGITS)
 
 
 @register.filter

@@ -51,7 +51,9 @@ def test_a_breach_arrives_once_with_text_and_html(
         parts = _parts(received.message)
         assert set(parts) == {"text/plain", "text/html"}
         for body in parts.values():
-            assert "25.0%" in body and "heavy" in body and "-10.880000" in body
+            # the customer's margin as money per the helper (cents, U+2212 minus), not "-10.880000"
+            assert "25.0%" in body and "heavy" in body and "\u2212$10.88" in body
+            assert "-10.880000" not in body
             assert "http://127.0.0.1:8000/alerts/" in body
     # Nothing is sent twice: the rows are sent, a second delivery finds nothing to do.
     assert outbox_deliver(now=NOW + timedelta(hours=1)).sent == 0
@@ -230,7 +232,7 @@ def test_digest_puts_every_breach_of_a_window_in_one_mail_per_recipient(
     assert len(smtp.stats.received) == 2
     founder = _parts(by_recipient["founder@example.com"].message)["text/plain"]
     assert "2 margin alerts" in founder and "25.0% of customers underwater" in founder
-    assert "10.88 USD a month lost" in founder
+    assert "$10.88 a month lost" in founder
     # Re-evaluating the window adds nothing; a digest rule evaluated later in the same window is
     # not lost: it gets its own mail.
     assert alert_evaluate(rule=share, now=NOW).rows_created == 0

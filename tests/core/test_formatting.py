@@ -69,3 +69,20 @@ def test_percent_and_fraction_round_trip_exactly(text):
     assert "E" not in str(percent)
     assert formatting.percent_to_fraction(percent) == fraction
     assert formatting.fraction_to_percent(None) is None
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"), [("12.5000", "12.5"), ("100.0000", "100"), ("0.0000", "0"), ("-7.2500", "-7.25")]
+)
+def test_a_stored_decimal_is_shown_plain(stored, shown):
+    assert str(formatting.decimal_plain(Decimal(stored))) == shown
+    assert formatting.decimal_plain(None) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(2.5, "$2.50"), (0.075, "$0.075"), (0.36975, "$0.36975"), (1234.5, "$1,234.50"), (0, "$0.00")],
+)
+def test_catalog_prices_keep_their_significant_digits(value, text):
+    assert formatting.price(value) == text
+    assert formatting.price(-value) == (f"−{text}" if value else text)

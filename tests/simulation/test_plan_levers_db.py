@@ -207,7 +207,7 @@ def test_the_summary_names_who_is_underwater_and_what_drives_their_cost(scenario
         ("Pro", "Pro at $30"),
     ]
     fee_row = rows[3]
-    assert fee_row["plan"] == "fee 30.00/month"
+    assert fee_row["plan"] == "fee $30.00/month"
     assert (
         fee_row["underwater_interval"][0] <= fee_row["underwater_share"] <= fee_row["underwater_interval"][1]
     )
@@ -221,7 +221,7 @@ def test_the_summary_names_who_is_underwater_and_what_drives_their_cost(scenario
 
 def test_plan_words_keep_one_order_whatever_the_document_s_key_order() -> None:
     """A results document read back from PostgreSQL's jsonb has its keys in jsonb's order."""
-    expected = "fee 25.00/month, cap 400 credits"
+    expected = "fee $25.00/month, cap 400 credits"
     assert plan_words({"monthly_price": 25.0, "hard_cap": 400.0}) == expected
     assert plan_words({"hard_cap": 400.0, "monthly_price": 25.0}) == expected
     assert plan_words({}) == plan_words(None) == ""

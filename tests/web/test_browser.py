@@ -384,7 +384,7 @@ def test_plan_lever_table_segment_summary_and_a_significant_change_in_compare(
     usage.get_by_text("Add a segment").click()
     usage.get_by_label("Tier", exact=True).select_option(label="Pro")
     usage.get_by_label("Name", exact=True).fill("Agentic")
-    usage.get_by_label("Share of the tier's users (fraction)").fill("0.15")
+    usage.get_by_label("Share of the tier's users (%)").fill("15")
     usage.get_by_role("button", name="Add segment").click()
     page.get_by_text("Segment “Agentic” added to Pro.").wait_for()
     page.get_by_label("Usage of Pro · Agentic for Agent").click()
@@ -405,7 +405,7 @@ def test_plan_lever_table_segment_summary_and_a_significant_change_in_compare(
     levers.get_by_label("New fee").fill("25")
     levers.get_by_label("Hard cap (credits)").fill("400")
     levers.get_by_role("button", name="Add lever").click()
-    page.get_by_text("fee set to 25.00, cap 400 credits on Pro").wait_for()
+    page.get_by_text("fee set to $25.00, cap 400 credits on Pro").wait_for()
     scenario.refresh_from_db()
     assert scenario.levers[-1]["tiers"] == [pro.pk]
 
@@ -421,7 +421,7 @@ def test_plan_lever_table_segment_summary_and_a_significant_change_in_compare(
         (row[0], row[1][: len(label)]) for row, (_, label) in zip(rows, expected, strict=True)
     ] == expected
     pro_plan = rows[-1]
-    assert pro_plan[1].endswith("fee 25.00/month, cap 400 credits")  # the plan as the engine ran it
+    assert pro_plan[1].endswith("fee $25.00/month, cap 400 credits")  # the plan as the engine ran it
     assert rows[len(lever_labels) - 1][1] == "Pro at $25, cap 400"  # Free's plan is untouched
     assert "–" in pro_plan[3] and "–" in pro_plan[5]  # underwater and capped shares with intervals
     pro_result = next(t for t in (run.results or {})["tiers"] if t["key"] == "Pro")

@@ -136,10 +136,10 @@ def test_scenario_settings_errors_come_back_on_the_field(signed_in: Client, scen
         "horizon_months": 99,
         "simulated_users": 20_000,
         "price_date": "2026-11-01",
-        "price_trend_yearly": -0.3,
+        "price_trend_yearly": -30,
         "usage_growth_monthly": 0,
-        "discount_rate_yearly": 0.1,
-        "target_margin": 0.5,
+        "discount_rate_yearly": 10,
+        "target_margin": 50,
     }
     response = signed_in.post(reverse("scenarios:editor", args=[scenario.pk]), data)
     assert response.status_code == 400
@@ -169,9 +169,9 @@ def test_workload_model_mix_is_validated_by_the_service(
         "batch_share": 0,
         "distillation": 0,
         "mix_0_model": "openai/gpt-4o",
-        "mix_0_share": 0.5,
+        "mix_0_share": 50,
         "mix_1_model": "nope/none",
-        "mix_1_share": 0.2,
+        "mix_1_share": 20,
     }
     response = signed_in.post(url, data)
     assert response.status_code == 400
@@ -180,7 +180,7 @@ def test_workload_model_mix_is_validated_by_the_service(
     response = signed_in.post(url, data)
     assert response.status_code == 400
     assert "sum" in " ".join(response.context["form"].errors["mix_0_model"]).lower()
-    data["mix_1_share"] = 0.5
+    data["mix_1_share"] = 50
     assert signed_in.post(url, data).status_code == 302
     assert sorted(workload.model_mix.values_list("share", flat=True)) == [0.5, 0.5]
 
@@ -211,7 +211,7 @@ def test_levers_are_added_and_removed(signed_in: Client, scenario: Scenario) -> 
     url = reverse("scenarios:lever_add", args=[scenario.pk])
     response = signed_in.post(url, {"label": "Route half", "routing_model": "openai/gpt-4o-mini"})
     assert response.status_code == 400 and response.context["lever_form"].errors["routing_share"]
-    signed_in.post(url, {"label": "Route half", "routing_model": "openai/gpt-4o-mini", "routing_share": 0.5})
+    signed_in.post(url, {"label": "Route half", "routing_model": "openai/gpt-4o-mini", "routing_share": 50})
     scenario.refresh_from_db()
     assert scenario.levers[-1]["key"] == "route-half" and scenario.levers[-1]["routing_share"] == 0.5
     signed_in.post(reverse("scenarios:lever_delete", args=[scenario.pk, "route-half"]))
@@ -239,7 +239,7 @@ def test_a_plan_lever_is_added_from_the_editor_for_chosen_tiers(
         "hard_cap": 400.0,
     }
     editor = signed_in.get(reverse("scenarios:editor", args=[scenario.pk])).content.decode()
-    assert "Pro at $25" in editor and "fee set to 25.00, cap 400 credits" in editor
+    assert "Pro at $25" in editor and "fee set to $25.00, cap 400 credits" in editor
 
 
 def test_segments_are_added_edited_given_usage_and_removed_from_the_editor(
@@ -248,11 +248,11 @@ def test_segments_are_added_edited_given_usage_and_removed_from_the_editor(
     pro = scenario.tiers.get(name="Pro")
     agent = scenario.product.workloads.get(name="Agent")
     add = reverse("scenarios:segment_add", args=[scenario.pk])
-    bad = signed_in.post(add, {"tier": pro.pk, "name": "Agentic", "share": 1.5})
+    bad = signed_in.post(add, {"tier": pro.pk, "name": "Agentic", "share": 150})
     assert bad.status_code == 400 and bad.context["form"].errors["share"]
-    assert signed_in.post(add, {"tier": pro.pk, "name": "Chat", "share": 0.85}).status_code == 302
-    assert signed_in.post(add, {"tier": pro.pk, "name": "Agentic", "share": 0.1}).status_code == 302
-    taken = signed_in.post(add, {"tier": pro.pk, "name": "Chat", "share": 0.05})
+    assert signed_in.post(add, {"tier": pro.pk, "name": "Chat", "share": 85}).status_code == 302
+    assert signed_in.post(add, {"tier": pro.pk, "name": "Agentic", "share": 10}).status_code == 302
+    taken = signed_in.post(add, {"tier": pro.pk, "name": "Chat", "share": 5})
     assert taken.status_code == 400 and taken.context["form"].errors["name"]
     agentic = Segment.objects.get(tier=pro, name="Agentic")
     editor = signed_in.get(reverse("scenarios:editor", args=[scenario.pk])).content.decode()
@@ -260,7 +260,7 @@ def test_segments_are_added_edited_given_usage_and_removed_from_the_editor(
     assert "Pro · Agentic" in editor and "the tier's" in editor
 
     edit = reverse("scenarios:segment_edit", args=[scenario.pk, agentic.pk])
-    assert signed_in.post(edit, {"name": "Agentic", "share": 0.15}).status_code == 302
+    assert signed_in.post(edit, {"name": "Agentic", "share": 15}).status_code == 302
     agentic.refresh_from_db()
     assert agentic.share == 0.15
     editor = signed_in.get(reverse("scenarios:editor", args=[scenario.pk])).content.decode()
@@ -293,7 +293,7 @@ def test_cost_estimate_prices_the_medians_with_the_calculator(signed_in: Client,
         "input_tokens_median": 1_000_000,
         "output_tokens_median": 0,
         "model": ["openai/gpt-4o", "openai/unknown"],
-        "share": ["0.5", "0.5"],
+        "share": ["50", "50"],  # percent, as the workload form shows them
     }
     body = signed_in.get(reverse("scenarios:estimate"), query).json()
     gpt4o = body["models"][0]

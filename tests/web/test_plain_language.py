@@ -128,26 +128,26 @@ def test_a_duplicate_lever_label_is_refused_naming_the_other_lever(
     signed_in: Client, scenario: Scenario
 ) -> None:
     url = reverse("scenarios:lever_add", args=[scenario.pk])
-    response = signed_in.post(url, {"label": "  response CACHE 30% ", "batch_share": 0.5})
+    response = signed_in.post(url, {"label": "  response CACHE 30% ", "batch_share": 50})
     assert response.status_code == 400
     assert response.context["lever_form"].errors["label"] == [
         "The lever “Response cache 30%” already has this label; choose another."
     ]
     scenario.refresh_from_db()
     assert [lever["key"] for lever in scenario.levers] == ["cache"]
-    assert signed_in.post(url, {"label": "Batch half", "batch_share": 0.5}).status_code == 302
+    assert signed_in.post(url, {"label": "Batch half", "batch_share": 50}).status_code == 302
 
 
 def test_lever_errors_speak_the_words_of_the_form(signed_in: Client, scenario: Scenario) -> None:
     url = reverse("scenarios:lever_add", args=[scenario.pk])
-    share_only = signed_in.post(url, {"label": "Share only", "routing_share": 0.5})
+    share_only = signed_in.post(url, {"label": "Share only", "routing_share": 50})
     assert share_only.status_code == 400
     form = share_only.context["lever_form"]
     assert form.errors["routing_model"] == ["Route to model: choose a model to route the share to."]
     nothing = signed_in.post(url, {"label": "Nothing"})
     assert nothing.status_code == 400
     (message,) = nothing.context["lever_form"].non_field_errors()
-    assert message.startswith("The lever changes nothing: set at least one of Share routed, ")
+    assert message.startswith("The lever changes nothing: set at least one of Share routed (%), ")
     for response in (share_only, nothing):
         html = response.content.decode()
         assert "Lever '" not in html and "'routing_model'" not in html and "routing_share, " not in html

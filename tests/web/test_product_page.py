@@ -30,8 +30,8 @@ def _live(product: Product, name: str) -> Tier:
 
 def _tier_data(tier: Tier, **changes: Any) -> dict[str, Any]:
     """The tier form's fields as the page would post them, with ``changes``."""
-    initial = TierForm(instance=tier).initial
-    data = {name: "" if initial.get(name) is None else initial[name] for name in TierForm.Meta.fields}
+    form = TierForm(instance=tier)  # what the inputs show: rates in percent
+    data = {name: "" if form[name].value() is None else form[name].value() for name in TierForm.Meta.fields}
     data.update(changes)
     return data
 

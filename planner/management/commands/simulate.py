@@ -55,7 +55,9 @@ class Command(BaseCommand):
         else:
             assert run.results is not None
             title = f"Run {run.pk}: scenario {scenario.name!r} of {scenario.product.name!r}"
-            self.stdout.write(results_text(run.results, title=title))
+            self.stdout.write(
+                results_text(run.results, title=title, currency=scenario.product.organization.currency)
+            )
 
 
 def _find_scenario(ref: str) -> Scenario:

@@ -11,8 +11,9 @@ from django import forms
 from planner.accounts.models import Organization
 from planner.alerts.channels import url_masked
 from planner.alerts.models import MAX_CHANNEL_URL_LENGTH, AlertChannel, AlertRule
-from planner.alerts.rules import cron_expression
+from planner.alerts.rules import PERCENT_METRICS, cron_expression
 from planner.alerts.selectors import alert_channels_for_organization
+from planner.core.formatting import currency_symbol, decimal_plain
 from planner.products.models import Tier
 from planner.simulation.models import Scenario
 
@@ -33,7 +34,7 @@ class AlertRuleForm(forms.Form):
     tier = TierChoiceField(queryset=Tier.objects.none(), required=False, empty_label="All tiers")
     comparator = forms.ChoiceField(choices=AlertRule.Comparator.choices)
     threshold = forms.DecimalField(
-        max_digits=16, decimal_places=4, help_text="Percent for % metrics (40 = 40 %), money otherwise."
+        max_digits=16, decimal_places=4, help_text="Percent for % metrics (40 = 40%), money otherwise."
     )
     schedule = forms.ChoiceField(choices=AlertRule.Schedule.choices)
     cron = forms.CharField(
@@ -58,7 +59,19 @@ class AlertRuleForm(forms.Form):
     enabled = forms.BooleanField(required=False, initial=True)
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        """The metrics read with their unit ("(%)" or the currency), as the threshold is typed."""
         super().__init__(*args, **kwargs)
+        symbol = currency_symbol(organization.currency)
+        metric = self.fields["metric"]
+        assert isinstance(metric, forms.ChoiceField)
+        metric.choices = [
+            (value, f"{label} ({'%' if value in PERCENT_METRICS else symbol})")
+            for value, label in AlertRule.Metric.choices
+        ]
+        self.fields["threshold"].help_text = (
+            f"In percent for the % metrics (12.5 = 12.5%); in {organization.currency} ({symbol}) "
+            "for money metrics."
+        )
         scenario = self.fields["scenario"]
         tier = self.fields["tier"]
         channels = self.fields["channels"]
@@ -89,7 +102,7 @@ class AlertRuleForm(forms.Form):
             "metric": rule.metric,
             "tier": rule.tier_id,
             "comparator": rule.comparator,
-            "threshold": rule.threshold,
+            "threshold": decimal_plain(rule.threshold),
             "schedule": rule.schedule,
             "cron": cron_expression(rule.crontab),
             "recipients": "\n".join(rule.recipients),

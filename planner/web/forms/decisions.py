@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 
 from planner.simulation.optimizations import ConstraintRequest, VaryRequest
+from planner.web.forms.fields import MoneyInput, PercentField, currency_adorn
 
 #: What may change, as the form offers it: plan settings, then each cost lever's share.
 PLAN_CHOICES = [
@@ -51,16 +52,18 @@ class FixItForm(forms.Form):
         required=False,
         help_text="Optional: a second plan setting; the answer is then a trade-off frontier.",
     )
-    max_underwater_pct = forms.FloatField(
-        label="Underwater users at most (%)", required=False, min_value=0, max_value=100
+    max_underwater_pct = PercentField(label="Underwater users at most (%)", required=False, coerce=float)
+    min_margin_pct = PercentField(
+        label="Gross margin at least (%)", required=False, min_percent=-1000, coerce=float
     )
-    min_margin_pct = forms.FloatField(label="Gross margin at least (%)", required=False, max_value=100)
     max_loss = forms.DecimalField(
-        label="Monthly loss on underwater users at most", required=False, min_value=0, decimal_places=2
+        label="Monthly loss on underwater users at most",
+        required=False,
+        min_value=0,
+        decimal_places=2,
+        widget=MoneyInput(),
     )
-    max_cap_hit_pct = forms.FloatField(
-        label="Users hitting the cap at most (%)", required=False, min_value=0, max_value=100
-    )
+    max_cap_hit_pct = PercentField(label="Users hitting the cap at most (%)", required=False, coerce=float)
     confidence = forms.ChoiceField(label="Confidence", choices=CONFIDENCE_CHOICES, initial="0.95")
     month = forms.ChoiceField(
         label="Targets apply to",
@@ -114,24 +117,29 @@ class FixItForm(forms.Form):
         return [VaryRequest(name, *grid_range(name, tier)) for name in (setting, self.cleaned_data["also"])]
 
     def constraints(self) -> list[ConstraintRequest]:
-        """The targets as fractions (percent in, fractions out) and money."""
+        """The targets as fractions (the percent fields clean to fractions) and money."""
         data = self.cleaned_data
         found = []
         if data.get("max_underwater_pct") is not None:
-            found.append(ConstraintRequest("underwater_share", max=data["max_underwater_pct"] / 100))
+            found.append(ConstraintRequest("underwater_share", max=data["max_underwater_pct"]))
         if data.get("min_margin_pct") is not None:
-            found.append(ConstraintRequest("gross_margin", min=data["min_margin_pct"] / 100))
+            found.append(ConstraintRequest("gross_margin", min=data["min_margin_pct"]))
         if data.get("max_loss") is not None:
             found.append(ConstraintRequest("underwater_loss", max=float(data["max_loss"])))
         if data.get("max_cap_hit_pct") is not None:
-            found.append(ConstraintRequest("cap_hit_share", max=data["max_cap_hit_pct"] / 100))
+            found.append(ConstraintRequest("cap_hit_share", max=data["max_cap_hit_pct"]))
         return found
 
 
-def fix_it_form(scenario: Any, tiers: Iterable[Mapping[str, Any]], data: Any = None) -> FixItForm:
-    """The results page's form for ``scenario`` (its levers), offering a run's paying tiers."""
+def fix_it_form(
+    scenario: Any, tiers: Iterable[Mapping[str, Any]], data: Any = None, *, currency: str = "USD"
+) -> FixItForm:
+    """The results page's form for ``scenario`` (its levers), offering a run's paying tiers;
+    money inputs in ``currency`` (the organisation's)."""
     paying = [t for t in tiers if t.get("paying")]
-    return FixItForm(data, tiers=paying, levers=scenario.levers, auto_id="id_fix_%s")
+    form = FixItForm(data, tiers=paying, levers=scenario.levers, auto_id="id_fix_%s")
+    currency_adorn(form, currency)
+    return form
 
 
 def grid_range(setting: str, tier: Mapping[str, Any]) -> tuple[float, float, float]:

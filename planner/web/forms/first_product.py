@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 
 from planner.products.models import Tier, UsageDistribution, Workload
 from planner.simulation.first_product import DEFAULT_TIERS, WORKLOAD_PRESETS, guide_models
+from planner.web.forms.fields import MoneyInput, currency_adorn
 
 PLAN_ROWS = 3
 TIER_INPUTS = (
@@ -30,7 +31,8 @@ class GuidedPlanForm(forms.Form):
 
     product = forms.CharField(max_length=200, label="Product name")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, currency: str = "USD", **kwargs: Any) -> None:
+        """``currency``: the organisation's, on the money inputs."""
         super().__init__(*args, **kwargs)
         for i in range(PLAN_ROWS):
             defaults = DEFAULT_TIERS[i] if i < len(DEFAULT_TIERS) else {}
@@ -43,7 +45,8 @@ class GuidedPlanForm(forms.Form):
                 max_digits=12,
                 decimal_places=2,
                 required=False,
-                label=f"Tier {n} monthly fee ($)",
+                label=f"Tier {n} monthly fee",
+                widget=MoneyInput(),
                 initial=defaults.get("monthly_fee"),
                 help_text="0 for a free tier.",
             )
@@ -59,7 +62,8 @@ class GuidedPlanForm(forms.Form):
                 max_digits=12,
                 decimal_places=6,
                 required=False,
-                label=f"Tier {n} overage price per credit ($)",
+                label=f"Tier {n} overage price per credit",
+                widget=MoneyInput(),
                 initial=defaults.get("overage_price_per_credit"),
                 help_text="Empty: the quota blocks further use.",
             )
@@ -77,6 +81,7 @@ class GuidedPlanForm(forms.Form):
                 label=f"Tier {n} subscribers",
                 initial=defaults.get("subscribers"),
             )
+        currency_adorn(self, currency)
 
     def rows(self) -> list[list[forms.BoundField]]:
         """The tier fields, one list per tier (for the template's table)."""

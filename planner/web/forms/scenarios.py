@@ -16,27 +16,45 @@ from planner.products.services import TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WO
 from planner.simulation.models import Scenario
 from planner.simulation.overrides import OVERRIDE_FIELDS
 from planner.simulation.scenarios import SCENARIO_FIELDS
+from planner.web.forms.fields import MoneyInput, PercentField, PercentInput, currency_adorn
 
 MIX_ROWS = 4
 
 
-class ScenarioForm(forms.ModelForm):
-    """The scenario's settings; the seed stays as drawn and levers have a form of their own."""
+class CurrencyForm(forms.BaseForm):
+    """A form whose money inputs carry the organisation's currency symbol (``currency``, ISO
+    4217; USD when not given)."""
+
+    def __init__(self, *args: Any, currency: str = "USD", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        currency_adorn(self, currency)
+
+
+class ScenarioForm(CurrencyForm, forms.ModelForm):
+    """The scenario's settings; the seed stays as drawn and levers have a form of their own.
+    Rates are typed in percent and stored as fractions."""
+
+    price_trend_yearly = PercentField(
+        min_percent=-99,
+        coerce=float,
+        label="Token price trend per year (%)",
+        help_text="−30 = 30% cheaper each year; 0 = flat.",
+    )
+    usage_growth_monthly = PercentField(
+        min_percent=-50, coerce=float, label="Usage growth per month (%)", help_text="5 = +5% a month."
+    )
+    discount_rate_yearly = PercentField(coerce=float, label="Discount rate per year, NPV (%)")
+    target_margin = PercentField(
+        min_percent=-100, coerce=float, label="Target gross margin (%)", help_text="60 = 60%."
+    )
 
     field_order = ["name", "horizon_months", "simulated_users", "price_date"]  # the price date up front
 
     class Meta:
         model = Scenario
         fields = [name for name in SCENARIO_FIELDS if name not in ("seed", "levers", "model_costs")]
-        widgets = {"price_date": forms.DateInput(attrs={"type": "date"})}
-        labels = {
-            "horizon_months": "Horizon (months)",
-            "price_trend_yearly": "Token price trend per year",
-            "usage_growth_monthly": "Usage growth per month",
-            "discount_rate_yearly": "Discount rate per year (NPV)",
-            "target_margin": "Target gross margin",
-            "fixed_costs_monthly": "Fixed costs per month",
-        }
+        widgets = {"price_date": forms.DateInput(attrs={"type": "date"}), "fixed_costs_monthly": MoneyInput()}
+        labels = {"horizon_months": "Horizon (months)", "fixed_costs_monthly": "Fixed costs per month"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -54,12 +72,12 @@ class ScenarioForm(forms.ModelForm):
         """Skip the model's full_clean: the service runs it and its errors come back per field."""
 
 
-class ModelCostForm(forms.Form):
+class ModelCostForm(CurrencyForm, forms.Form):
     """One model cost of a scenario (``planner.simulation.model_costs``)."""
 
     label = forms.CharField(max_length=100, help_text="E.g. 'Fine-tune v1', 'Retrain', 'Eval suite'.")
     month = forms.IntegerField(min_value=1, max_value=600, initial=1, help_text="1 = the first month.")
-    amount = forms.FloatField(min_value=0, max_value=1e12)
+    amount = forms.FloatField(min_value=0, max_value=1e12, widget=MoneyInput())
     every_months = forms.IntegerField(
         min_value=1, max_value=600, required=False, label="Repeat every (months)", help_text="Empty: once."
     )
@@ -75,13 +93,38 @@ class ProductScenarioForm(forms.Form):
     scenario = forms.CharField(max_length=200, label="First scenario", initial="Baseline")
 
 
-class TierForm(forms.ModelForm):
+class TierForm(CurrencyForm, forms.ModelForm):
+    """A tier of a plan: money in the organisation's currency, rates in percent (stored as
+    fractions; the payment fee exact to 4 decimals of a percent, as its column keeps 6 of a
+    fraction)."""
+
+    payment_fee_pct = PercentField(
+        decimal_places=4, label="Payment fee (% of revenue)", help_text="2.9 = 2.9% of revenue."
+    )
+    churn_monthly = PercentField(
+        coerce=float, label="Monthly churn (%)", help_text="Share of subscribers leaving each month."
+    )
+    new_subscribers_growth_monthly = PercentField(
+        min_percent=-99,
+        max_percent=1000,
+        coerce=float,
+        label="Growth of new subscribers per month (%)",
+        help_text="5 = 5% more new subscribers each month.",
+    )
+
     class Meta:
         model = Tier
         fields = [name for name in TIER_FIELDS if name != "position"]
-        labels = {
-            "payment_fee_pct": "Payment fee (fraction of revenue)",
-            "churn_monthly": "Monthly churn (fraction)",
+        widgets = {
+            name: MoneyInput()
+            for name in (
+                "monthly_fee",
+                "seat_fee",
+                "annual_price",
+                "overage_price_per_credit",
+                "payment_fee_fixed",
+                "cac",
+            )
         }
 
     def validate_unique(self) -> None:
@@ -113,12 +156,11 @@ class ModelMixFields(forms.BaseForm):
                     }
                 ),
             )
-            self.fields[f"mix_{i}_share"] = forms.FloatField(
+            self.fields[f"mix_{i}_share"] = PercentField(
                 required=False,
-                min_value=0,
-                max_value=1,
-                label=f"Share {i + 1}",
-                widget=forms.NumberInput(attrs={"step": "0.01", "data-mix": "share"}),
+                coerce=float,
+                label=f"Share {i + 1} (%)",
+                widget=PercentInput(attrs={"data-mix": "share"}),
             )
             self.fields[f"mix_{i}_variant"] = forms.CharField(
                 required=False,
@@ -141,7 +183,7 @@ class ModelMixFields(forms.BaseForm):
                 continue
             share = self.cleaned_data.get(f"mix_{i}_share")
             if share is None:
-                self.add_error(f"mix_{i}_share", "Give this model's share of requests (0..1).")
+                self.add_error(f"mix_{i}_share", "Give this model's share of requests (0 to 100%).")
                 continue
             rows.append(
                 (
@@ -163,6 +205,15 @@ class ModelMixFields(forms.BaseForm):
 
 
 class WorkloadForm(ModelMixFields, forms.ModelForm):
+    """A workload: its token profile, cache and batch rates (in percent, stored as fractions)
+    and model mix."""
+
+    prompt_cache_share = PercentField(coerce=float, label="Prompt cache share (% of input read)")
+    prompt_cache_write_share = PercentField(coerce=float, label="Prompt cache write share (% of input)")
+    response_cache_hit_rate = PercentField(coerce=float, label="Response cache hit rate (%)")
+    batch_share = PercentField(coerce=float, label="Batch share (% of requests)")
+    distillation = PercentField(coerce=float, label="Distillation (% of input removed)")
+
     class Meta:
         model = Workload
         fields = [name for name in WORKLOAD_FIELDS if name != "position"]
@@ -234,14 +285,23 @@ class UsageForm(forms.ModelForm):
         return data
 
 
-def _plan_field(name: str, label: str, help_text: str = "") -> forms.FloatField:
-    """An optional plan field of a lever, within ``LEVER_PLAN_LIMITS``."""
+def _plan_field(name: str, label: str, help_text: str = "", *, money: bool = False) -> forms.FloatField:
+    """An optional plan field of a lever, within ``LEVER_PLAN_LIMITS`` (``money``: adorned with
+    the currency)."""
     return forms.FloatField(
-        required=False, min_value=0, max_value=LEVER_PLAN_LIMITS[name], label=label, help_text=help_text
+        required=False,
+        min_value=0,
+        max_value=LEVER_PLAN_LIMITS[name],
+        label=label,
+        help_text=help_text,
+        widget=MoneyInput() if money else None,
     )
 
 
-class LeverForm(forms.Form):
+class LeverForm(CurrencyForm, forms.Form):
+    """A lever: cost shares in percent (cleaned to the fractions a lever stores), plan changes
+    in the organisation's currency."""
+
     label = forms.CharField(
         max_length=100, help_text="How the lever reads in results, e.g. 'Route 50% to mini'."
     )
@@ -259,13 +319,11 @@ class LeverForm(forms.Form):
             attrs={"list": "catalog-models", "placeholder": "provider/model", "autocomplete": "off"}
         ),
     )
-    routing_share = forms.FloatField(required=False, min_value=0, max_value=1, label="Share routed")
-    response_cache_hit_rate = forms.FloatField(required=False, min_value=0, max_value=1)
-    prompt_cache_share = forms.FloatField(required=False, min_value=0, max_value=1)
-    distillation = forms.FloatField(
-        required=False, min_value=0, max_value=1, label="Distillation (input removed)"
-    )
-    batch_share = forms.FloatField(required=False, min_value=0, max_value=1)
+    routing_share = PercentField(required=False, coerce=float, label="Share routed (%)")
+    response_cache_hit_rate = PercentField(required=False, coerce=float, label="Response cache hit rate (%)")
+    prompt_cache_share = PercentField(required=False, coerce=float, label="Prompt cache share (%)")
+    distillation = PercentField(required=False, coerce=float, label="Distillation, input removed (%)")
+    batch_share = PercentField(required=False, coerce=float, label="Batch share (%)")
     tiers = forms.TypedMultipleChoiceField(
         coerce=int,
         required=False,
@@ -274,10 +332,13 @@ class LeverForm(forms.Form):
     )
     fee_scale = _plan_field("fee_scale", "Fee multiplier", "Scales what the tier bills: 1.2 = +20 %.")
     fee = _plan_field(
-        "fee", "New fee", "Sets the field each tier bills by: its monthly fee, seat fee or annual price."
+        "fee",
+        "New fee",
+        "Sets the field each tier bills by: its monthly fee, seat fee or annual price.",
+        money=True,
     )
     included_credits = _plan_field("included_credits", "Included credits")
-    overage_price = _plan_field("overage_price", "Overage price per credit")
+    overage_price = _plan_field("overage_price", "Overage price per credit", money=True)
     hard_cap = _plan_field("hard_cap", "Hard cap (credits)")
 
     FRACTIONS = (

@@ -1,5 +1,6 @@
 """Web forms for the segments of a plan's tiers (``planner.products.segments``). They parse
-input only; the services validate (a name used twice in a tier, a share outside (0, 1])."""
+input only; the services validate (a name used twice in a tier, a share outside (0, 1]);
+the form takes the share in percent."""
 
 from __future__ import annotations
 
@@ -9,20 +10,22 @@ from typing import Any
 from django import forms
 
 from planner.products.models import Segment, Tier
+from planner.web.forms.fields import PercentField
 
 
 class SegmentForm(forms.ModelForm):
     """A segment's name and share; on a new segment, also its tier (one of the plan's)."""
 
     tier = forms.TypedChoiceField(coerce=int, label="Tier", required=True)
+    share = PercentField(
+        coerce=float,
+        label="Share of the tier's users (%)",
+        help_text="15 = 15% of the tier's users. A tier's segment shares must add up to 100% to run.",
+    )
 
     class Meta:
         model = Segment
         fields = ["name", "share"]
-        labels = {"share": "Share of the tier's users (fraction)"}
-        help_texts = {
-            "share": "0.15 = 15% of the tier's users. A tier's segment shares must add up to 1 to run.",
-        }
 
     def __init__(self, *args: Any, tiers: Iterable[Tier] = (), **kwargs: Any) -> None:
         """``tiers``: the plan's tiers (already loaded); without them (editing a segment) the

@@ -32,6 +32,7 @@ from planner.actuals.selectors import (
 )
 from planner.actuals.services import usage_distribution_from_fit
 from planner.actuals.usage_csv import CsvRowError, UsageCsvInvalid, usage_csv_ingest
+from planner.core.formatting import money
 from planner.products.models import Product, Tier, Workload
 from planner.products.selectors import products_with_live_plans
 from planner.simulation.plans import stand_ins
@@ -89,7 +90,7 @@ def _page(
         # The trend bills every customer-month of up to 12 months: it is fetched by the page
         # (``actuals:trend``) so that the page itself costs one month's report.
         charts = {
-            "histogram": margin_histogram(customers),
+            "histogram": margin_histogram(customers, organization.currency),
             "concentration": cogs_concentration(customers),
             "trend_url": reverse("actuals:trend"),
         }
@@ -297,6 +298,10 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "revenue": float(m.revenue),
             "cogs": float(m.cogs),
             "margin": float(m.margin),
+            **{
+                f"{name}_text": money(getattr(m, name), organization.currency)
+                for name in ("revenue", "cogs", "margin")
+            },
         }
         for m in history
     ]

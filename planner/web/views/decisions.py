@@ -61,7 +61,12 @@ def optimize_start_view(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(
         SimulationRun.objects.simulations(), pk=int(run_id) if run_id.isdigit() else 0, scenario=scenario
     )
-    form = fix_it_form(scenario, (run.results or {}).get("tiers", []), request.POST)
+    form = fix_it_form(
+        scenario,
+        (run.results or {}).get("tiers", []),
+        request.POST,
+        currency=scenario.product.organization.currency,
+    )
     if form.is_valid():
         try:
             job = optimization_start(
@@ -110,7 +115,9 @@ def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "organization": job.organization,
         "progress": progress_payload(job, reverse("decisions:detail", kwargs={"pk": job.pk})),
         "can_edit": membership_in(request, job.organization_id).role in WRITE_ROLES,
-        "view": decision_view(job.kind, job.spec.get("request", {}), job.results)
+        "view": decision_view(
+            job.kind, job.spec.get("request", {}), job.results, currency=job.organization.currency
+        )
         if job.status == SimulationRun.Status.SUCCEEDED
         else None,
     }

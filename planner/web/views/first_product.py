@@ -67,7 +67,7 @@ def guided_plan(request: HttpRequest) -> HttpResponse:
     """Step 1: the product's name and tiers; creates the product and its Baseline scenario."""
     membership = current_membership(request)
     require_writer(membership)
-    form = GuidedPlanForm(request.POST or None)
+    form = GuidedPlanForm(request.POST or None, currency=membership.organization.currency)
     if request.method == "POST" and form.is_valid():
         try:
             scenario = first_product_create(

@@ -120,7 +120,7 @@ def tier_edit(request: HttpRequest, pk: int, tier_pk: int | None = None) -> Http
     """Add a live tier (no ``tier_pk``) or edit one; scenarios keep their own copies."""
     product, _ = _product(request, pk, write=True)
     tier = _live_tier(product, tier_pk) if tier_pk else None
-    form = TierForm(request.POST or None, instance=tier)
+    form = TierForm(request.POST or None, instance=tier, currency=product.organization.currency)
 
     def save() -> Tier:
         if tier is None:

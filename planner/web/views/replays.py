@@ -28,6 +28,7 @@ from planner.actuals.replay_selectors import (
     row_replay,
 )
 from planner.actuals.selectors import usage_periods
+from planner.core.formatting import money
 from planner.prices.selectors import price_sheets_for_organization
 from planner.products.selectors import products_for_organization
 from planner.simulation.adapter import SimulationInputError
@@ -171,6 +172,8 @@ def replay_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "tiers": [t["tier_name"] or "No tier" for t in tiers],
                 "actual": [float(t["actual"]["margin"]) for t in tiers],
                 "replayed": [float(t["replayed"]["margin"]) for t in tiers],
+                "actual_text": [money(t["actual"]["margin"], job.organization.currency) for t in tiers],
+                "replayed_text": [money(t["replayed"]["margin"], job.organization.currency) for t in tiers],
             },
         )
     return render(request, "actuals/replay.html", context)

@@ -82,16 +82,18 @@ def run_detail_page(
         "can_edit": membership_in(request, run.organization_id).role in WRITE_ROLES,
     }
     if context["can_edit"] and run.status == SimulationRun.Status.SUCCEEDED and run.results:
-        context["fix_form"] = fix_form or fix_it_form(run.scenario, run.results.get("tiers", []))
+        context["fix_form"] = fix_form or fix_it_form(
+            run.scenario, run.results.get("tiers", []), currency=organization.currency
+        )
     if run.status == SimulationRun.Status.SUCCEEDED and run.results:
         context.update(
             results=run.results,
             headline=headline(run.results),
             summary=summary_sentences(run.results, currency=organization.currency),
-            lever_rows=lever_rows(run.results),
+            lever_rows=lever_rows(run.results, organization.currency),
             segment_rows=segment_rows(run.results),
             lifetime=lifetime_view(run.results),
-            charts=chart_data(run.results, run.snapshot),
+            charts=chart_data(run.results, run.snapshot, currency=organization.currency),
             default_tier=worst_tier_index(run.results),
         )
     return render(request, "runs/detail.html", context, status=status)
@@ -124,7 +126,10 @@ def run_export(request: HttpRequest, pk: int, format: str) -> HttpResponse:
     if format == "json":
         response = HttpResponse(json.dumps(run.results, indent=2), content_type="application/json")
     else:
-        response = HttpResponse(results_csv(run.results), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(
+            results_csv(run.results, currency=run.organization.currency),
+            content_type="text/csv; charset=utf-8",
+        )
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 

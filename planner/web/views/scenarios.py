@@ -9,6 +9,7 @@ next to the field. Reads are scoped to the user's organisations; writes need own
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django import forms as forms_module
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from planner.accounts.models import Membership
 from planner.accounts.selectors import organizations_for_user
+from planner.core.formatting import percent_to_fraction
 from planner.core.validators import LEVER_FRACTION_FIELDS, LEVER_PLAN_FIELDS
 from planner.products.correlations import correlations_set
 from planner.products.estimates import cost_per_request_estimate, mix_source_for_key, mix_source_key
@@ -95,6 +97,7 @@ def editor_scenario(request: HttpRequest, pk: int, *, write: bool = False) -> tu
 
 def _editor_context(scenario: Scenario, membership: Membership) -> dict[str, Any]:
     product = scenario.product
+    currency = product.organization.currency
     mix = WorkloadModel.objects.select_related("model__provider", "price_sheet_entry", "self_hosted")
     workloads = list(
         product.workloads.order_by("position", "id").prefetch_related(Prefetch("model_mix", queryset=mix))
@@ -129,7 +132,7 @@ def _editor_context(scenario: Scenario, membership: Membership) -> dict[str, Any
             "tier_names": [tier_names.get(t, f"#{t}") for t in lever.get("tiers", [])] or ["every tier"],
             "changes_costs": any(lever.get(name) is not None for name in LEVER_FRACTION_FIELDS),
             "plan_words": plan_words(
-                {name: lever[name] for name in LEVER_PLAN_FIELDS if lever.get(name) is not None}
+                {name: lever[name] for name in LEVER_PLAN_FIELDS if lever.get(name) is not None}, currency
             ),
             "routing_key": mix_source_key(models[lever["routing_model"]])
             if lever.get("routing_model") in models
@@ -158,9 +161,9 @@ def _editor_context(scenario: Scenario, membership: Membership) -> dict[str, Any
         "segment_form": SegmentForm(tiers=tiers),
         "levers": levers,
         "overridden": set(scenario.workload_overrides.values_list("workload_id", flat=True)),
-        "scenario_form": ScenarioForm(instance=scenario),
-        "lever_form": LeverForm(workloads=product.workloads.all(), tiers=tiers),
-        "model_cost_form": ModelCostForm(),
+        "scenario_form": ScenarioForm(instance=scenario, currency=currency),
+        "lever_form": LeverForm(workloads=product.workloads.all(), tiers=tiers, currency=currency),
+        "model_cost_form": ModelCostForm(currency=currency),
         "correlation_form": CorrelationForm(
             initial={"default_correlation": product.default_correlation}, pairs=pairs
         ),
@@ -194,7 +197,7 @@ def scenario_editor(request: HttpRequest, pk: int) -> HttpResponse:
     scenario, membership = editor_scenario(request, pk, write=request.method == "POST")
     context = _editor_context(scenario, membership)
     if request.method == "POST":
-        form = ScenarioForm(request.POST, instance=scenario)
+        form = ScenarioForm(request.POST, instance=scenario, currency=scenario.product.organization.currency)
         saved = form_save(request, form, lambda: scenario_update(scenario=scenario, data=form.cleaned_data))
         if saved is not None:
             messages.success(request, "Scenario saved.")
@@ -289,7 +292,7 @@ def product_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 def tier_edit(request: HttpRequest, pk: int, tier_pk: int | None = None) -> HttpResponse:
     scenario, _ = editor_scenario(request, pk, write=True)
     tier = get_object_or_404(Tier, pk=tier_pk, scenario=scenario) if tier_pk else None
-    form = TierForm(request.POST or None, instance=tier)
+    form = TierForm(request.POST or None, instance=tier, currency=scenario.product.organization.currency)
 
     def save() -> Tier:
         if tier is None:
@@ -374,7 +377,12 @@ def correlation_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def lever_add(request: HttpRequest, pk: int) -> HttpResponse:
     scenario, membership = editor_scenario(request, pk, write=True)
-    form = LeverForm(request.POST, workloads=scenario.product.workloads.all(), tiers=scenario_tiers(scenario))
+    form = LeverForm(
+        request.POST,
+        workloads=scenario.product.workloads.all(),
+        tiers=scenario_tiers(scenario),
+        currency=scenario.product.organization.currency,
+    )
     if form.is_valid():
         data = form.cleaned_data
         routing_model = None
@@ -412,7 +420,7 @@ def lever_add(request: HttpRequest, pk: int) -> HttpResponse:
 def model_cost_add(request: HttpRequest, pk: int) -> HttpResponse:
     """Add a model cost (training, fine-tuning, a retrain) to the scenario."""
     scenario, membership = editor_scenario(request, pk, write=True)
-    form = ModelCostForm(request.POST)
+    form = ModelCostForm(request.POST, currency=scenario.product.organization.currency)
     saved = form_save(request, form, lambda: scenario_model_cost_add(scenario=scenario, **form.cleaned_data))
     if saved is not None:
         messages.success(request, f"Model cost “{saved['label']}” added.")
@@ -451,11 +459,20 @@ def _float(request: HttpRequest, name: str, default: float = 0.0) -> float:
         raise ValidationError({name: "Enter a number."}) from exc
 
 
+def _percent(raw: str) -> float:
+    """A share typed in percent on the workload form (``"50"``), as the fraction (``0.5``)."""
+    try:
+        return float(percent_to_fraction(Decimal(raw.strip() or "0")) or 0)
+    except ArithmeticError as exc:  # decimal.InvalidOperation
+        raise ValidationError("Enter shares as numbers (percent).") from exc
+
+
 @login_required
 @require_GET
 def estimate_json(request: HttpRequest) -> JsonResponse:
     """Expected $/request of a workload at its token medians: ``model``/``share``/``variant``/
-    ``reasoning`` repeated per mix row, token medians and cache shares as numbers."""
+    ``reasoning`` repeated per mix row, token medians as numbers; the shares and cache rates in
+    percent, as the workload form shows them (``share=50`` is half the requests)."""
     organization = current_membership(request).organization
     try:
         price_date = dt.date.fromisoformat(request.GET.get("price_date") or dt.date.today().isoformat())
@@ -466,7 +483,7 @@ def estimate_json(request: HttpRequest) -> JsonResponse:
         mix = [
             (
                 key,
-                float(share or 0),
+                _percent(share),
                 variants[i] if i < len(variants) else "",
                 (reasoning[i] if i < len(reasoning) else "") in ("1", "true", "on"),
             )
@@ -481,10 +498,10 @@ def estimate_json(request: HttpRequest) -> JsonResponse:
             output_tokens=_float(request, "output_tokens_median"),
             reasoning_tokens=_float(request, "reasoning_tokens_median"),
             calls_per_request=_float(request, "calls_per_request_median", 1.0),
-            prompt_cache_share=_float(request, "prompt_cache_share"),
-            prompt_cache_write_share=_float(request, "prompt_cache_write_share"),
-            response_cache_hit_rate=_float(request, "response_cache_hit_rate"),
-            distillation=_float(request, "distillation"),
+            prompt_cache_share=_percent(request.GET.get("prompt_cache_share", "")),
+            prompt_cache_write_share=_percent(request.GET.get("prompt_cache_write_share", "")),
+            response_cache_hit_rate=_percent(request.GET.get("response_cache_hit_rate", "")),
+            distillation=_percent(request.GET.get("distillation", "")),
         )
     except (ValidationError, ValueError) as error:
         messages_ = error.messages if isinstance(error, ValidationError) else [str(error)]

@@ -1,0 +1,123 @@
+"""Form fields people type rates and money into: a percent field that stores the fraction, and
+number inputs adorned with "%" or the organisation's currency symbol.
+
+Percent in, percent out: a :class:`PercentField` shows a stored fraction as the percent a person
+reads (``0.6`` -> ``60``) and cleans what they type back to the fraction (``"33.3333"`` ->
+``0.333333``) through :func:`planner.core.formatting.percent_to_fraction`, exactly (Decimal), so
+nothing drifts on a round trip. Its bounds are in percent and its error says so ("must be
+between 0 and 100%"). Storage, the REST API and the scenario document keep fractions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from planner.core.formatting import currency_symbol, fraction_to_percent, percent_to_fraction
+
+
+class AdornedNumberInput(forms.NumberInput):
+    """A number input with a unit beside it: ``prefix`` before (a currency symbol), ``suffix``
+    after ("%"). The adornment is visual only (``aria-hidden``): the label names the unit."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None, *, prefix: str = "", suffix: str = "") -> None:
+        super().__init__(attrs)
+        self.prefix = prefix
+        self.suffix = suffix
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        html = super().render(name, value, attrs, renderer)
+        if not (self.prefix or self.suffix):
+            return html
+        before = (
+            format_html('<span class="adornment" aria-hidden="true">{}</span>', self.prefix)
+            if self.prefix
+            else ""
+        )
+        after = (
+            format_html('<span class="adornment" aria-hidden="true">{}</span>', self.suffix)
+            if self.suffix
+            else ""
+        )
+        return format_html('<span class="adorned">{}{}{}</span>', before, html, after)
+
+
+class PercentInput(AdornedNumberInput):
+    """A number input adorned with "%"."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"step": "any", **(attrs or {})}, suffix="%")
+
+
+class MoneyInput(AdornedNumberInput):
+    """A number input adorned with a currency symbol; :func:`currency_adorn` sets the
+    organisation's (``$`` until then)."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"step": "any", **(attrs or {})}, prefix="$")
+
+
+class PercentField(forms.DecimalField):
+    """A rate typed in percent and cleaned to the stored fraction.
+
+    ``min_percent``/``max_percent`` bound what may be typed (percent). ``coerce`` turns the exact
+    Decimal fraction into the stored type: ``Decimal`` (the default) for a DecimalField, ``float``
+    for a FloatField or a JSON document. Initial values (fractions, as stored) are shown in
+    percent; what a person typed is shown back as typed.
+    """
+
+    widget = PercentInput
+
+    def __init__(
+        self,
+        *,
+        min_percent: Decimal | int = 0,
+        max_percent: Decimal | int = 100,
+        coerce: Callable[[Decimal], Any] = Decimal,
+        **kwargs: Any,
+    ) -> None:
+        self.min_percent = Decimal(min_percent)
+        self.max_percent = Decimal(max_percent)
+        self.coerce = coerce
+        super().__init__(**kwargs)
+        self.widget.attrs.setdefault("min", str(self.min_percent))
+        self.widget.attrs.setdefault("max", str(self.max_percent))
+
+    def clean(self, value: Any) -> Any:
+        """What was typed, checked in percent, as the stored fraction (``None`` when empty)."""
+        typed = super().clean(value)
+        if typed is None:
+            return None
+        if not self.min_percent <= typed <= self.max_percent:
+            raise ValidationError(
+                "Enter a percentage: it must be between %(low)s and %(high)s%%.",
+                code="percent_range",
+                params={"low": _plain(self.min_percent), "high": _plain(self.max_percent)},
+            )
+        return self.coerce(percent_to_fraction(typed))  # type: ignore[arg-type]
+
+    def prepare_value(self, value: Any) -> Any:
+        """A stored fraction as the percent shown; text (what was typed) as it is."""
+        if isinstance(value, bool) or not isinstance(value, (Decimal, float, int)):
+            return value
+        return fraction_to_percent(value)
+
+
+def _plain(number: Decimal) -> str:
+    return format(number.normalize(), "f")
+
+
+def currency_adorn(form: forms.BaseForm, currency: str) -> None:
+    """Adorn every :class:`MoneyInput` of ``form`` with ``currency``'s symbol (ISO 4217)."""
+    symbol = currency_symbol(currency)
+    for field in form.fields.values():
+        if isinstance(field.widget, MoneyInput):
+            field.widget.prefix = symbol
