@@ -315,9 +315,7 @@ def test_paired_lever_errors_are_honest():
     underwater once they cost anything, so the figure counts users who cost exactly nothing,
     which the cost tables resolve only to their atoms (docs/ENGINE.md, "Known limits")."""
     inputs = dataclasses.replace(standard_scenario_linear(horizon_months=1), levers=HONESTY_LEVERS)
-    # 5,000 users a run (was 20,000): the same 640 z's and the same bounds, a quarter of the
-    # time, and small runs are where a central-limit error would first stop being honest.
-    users = 5_000
+    users = 20_000
     reference = _lever_figures(simulate(inputs, users=10 * users, seed=10_000))
     zs = []
     paired_smaller = 0

@@ -170,9 +170,6 @@ def test_pairing_needs_the_same_users_and_plan_shape(baseline: Run, pro_plus_5: 
 
 #: Seed pairs of the "no real difference" check.
 NULL_PAIRS = 24
-#: Users a run of those pairs: a quarter of the other tests' (the bounds below do not depend on
-#: it; a smaller run only makes its batch means less normal, the harder case for the errors).
-NULL_USERS = 5_000
 #: The largest rate at which a true null is marked significant that the errors allow: 5% for an
 #: exact standard error; batch means over 16 batches make ``delta / error`` a t with 15 degrees
 #: of freedom (30 when two runs' errors add), and P(|t_15| > 1.96) = 0.069.
@@ -196,8 +193,7 @@ def test_same_inputs_with_different_seeds_are_marked_at_about_the_nominal_rate(s
     marked: Counter[str] = Counter()
     tested: Counter[str] = Counter()
     for pair in range(NULL_PAIRS):
-        first = simulated(standard, seed=1000 + 2 * pair, users=NULL_USERS)
-        rows = compared(first, simulated(standard, seed=1001 + 2 * pair, users=NULL_USERS))
+        rows = compared(simulated(standard, seed=1000 + 2 * pair), simulated(standard, seed=1001 + 2 * pair))
         for row in rows.values():
             assert row.paired[1] is False
             if row.errors[1]:  # a figure that is 0 in both runs (Free's gross margin) has no error
