@@ -505,7 +505,7 @@ def test_the_editor_overrides_a_workload_for_one_scenario(
     assert client.get(url).status_code == 200
     bad = client.post(url, {"input_tokens_median": "900", "input_tokens_p90": "100"})
     assert bad.status_code == 400 and "cannot be below the median" in bad.content.decode()
-    private = client.post(url, {"mix_0_model": "private/nope", "mix_0_share": "1"})
+    private = client.post(url, {"mix_0_model": "private/nope", "mix_0_share": "100"})
     assert private.status_code == 400 and "is not a catalog model" in private.content.decode()
     saved = client.post(
         url,
@@ -513,7 +513,7 @@ def test_the_editor_overrides_a_workload_for_one_scenario(
             "input_tokens_median": "2000",
             "input_tokens_p90": "8000",
             "mix_0_model": "openai/gpt-4o-mini",
-            "mix_0_share": "1",
+            "mix_0_share": "100",  # percent (issue 19)
         },
     )
     assert saved.status_code == 302

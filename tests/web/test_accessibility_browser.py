@@ -301,7 +301,7 @@ def test_the_editor_s_tier_and_lever_forms_work_with_the_keyboard_only(
     page.keyboard.type("120")
     _tab_to(page, lambda f: f["tag"] == "BUTTON" and f["text"] == "Add lever")
     page.keyboard.press("Enter")
-    page.get_by_text("fee set to 120.00 on Enterprise").wait_for()
+    page.get_by_text("fee set to $120.00 on Enterprise").wait_for()
     scenario.refresh_from_db()
     lever = scenario.levers[-1]
     assert (lever["label"], lever["tiers"], float(lever["fee"])) == (

@@ -119,6 +119,31 @@ def test_a_tier_typed_in_percent_is_stored_as_fractions_and_shown_in_percent_aga
     assert pro.churn_monthly == 0.6
 
 
+@pytest.mark.parametrize(
+    ("form_class", "defaults"),
+    [
+        (TierForm, {"payment_fee_pct": "0", "churn_monthly": "0", "new_subscribers_growth_monthly": "0"}),
+        (WorkloadForm, {"response_cache_hit_rate": "0", "batch_share": "0", "distillation": "0"}),
+    ],
+)
+def test_a_new_object_s_percent_inputs_start_from_the_model_defaults(
+    form_class: type[forms.ModelForm], defaults: dict[str, str]
+) -> None:
+    """A declared percent field gets no initial value from the model: without one, a new tier's
+    required "Monthly churn (%)" rendered empty and the browser refused the form as sent."""
+    html = str(form_class())
+    for name, shown in defaults.items():
+        assert re.search(rf'name="{name}" value="{shown}"', html), name
+
+
+def test_a_new_tier_saves_as_the_form_renders_it(signed_in: Client, scenario: Scenario) -> None:
+    url = reverse("scenarios:tier_new", args=[scenario.pk])
+    data = _tier_post(TierForm(), name="Enterprise", monthly_fee="99", subscribers="40")
+    assert signed_in.post(url, data).status_code == 302
+    enterprise = scenario.tiers.get(name="Enterprise")
+    assert (enterprise.payment_fee_pct, enterprise.churn_monthly) == (Decimal(0), 0.0)
+
+
 def test_scenario_settings_segments_and_levers_take_percent(signed_in: Client, scenario: Scenario) -> None:
     editor = reverse("scenarios:editor", args=[scenario.pk])
     settings = {

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -109,6 +109,28 @@ class PercentField(forms.DecimalField):
         if isinstance(value, bool) or not isinstance(value, (Decimal, float, int)):
             return value
         return fraction_to_percent(value)
+
+
+class ModelPercentDefaults(forms.BaseForm):
+    """A model form whose declared :class:`PercentField` s start, for a new object, from their
+    model field's default (a ``ModelForm`` takes a new object's initial values from the form
+    fields the model makes; a declared field has none, so "0 %" would show as an empty,
+    required input)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        instance = getattr(self, "instance", None)
+        if instance is None or not instance._state.adding:
+            return
+        for name, field in self.fields.items():
+            if not isinstance(field, PercentField) or field.initial is not None or name in self.initial:
+                continue
+            try:
+                model_field = instance._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if model_field.has_default():
+                field.initial = model_field.get_default()
 
 
 def _plain(number: Decimal) -> str:

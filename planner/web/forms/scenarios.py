@@ -16,7 +16,13 @@ from planner.products.services import TIER_FIELDS, USAGE_DISTRIBUTION_FIELDS, WO
 from planner.simulation.models import Scenario
 from planner.simulation.overrides import OVERRIDE_FIELDS
 from planner.simulation.scenarios import SCENARIO_FIELDS
-from planner.web.forms.fields import MoneyInput, PercentField, PercentInput, currency_adorn
+from planner.web.forms.fields import (
+    ModelPercentDefaults,
+    MoneyInput,
+    PercentField,
+    PercentInput,
+    currency_adorn,
+)
 
 MIX_ROWS = 4
 
@@ -30,7 +36,7 @@ class CurrencyForm(forms.BaseForm):
         currency_adorn(self, currency)
 
 
-class ScenarioForm(CurrencyForm, forms.ModelForm):
+class ScenarioForm(CurrencyForm, ModelPercentDefaults, forms.ModelForm):
     """The scenario's settings; the seed stays as drawn and levers have a form of their own.
     Rates are typed in percent and stored as fractions."""
 
@@ -93,7 +99,7 @@ class ProductScenarioForm(forms.Form):
     scenario = forms.CharField(max_length=200, label="First scenario", initial="Baseline")
 
 
-class TierForm(CurrencyForm, forms.ModelForm):
+class TierForm(CurrencyForm, ModelPercentDefaults, forms.ModelForm):
     """A tier of a plan: money in the organisation's currency, rates in percent (stored as
     fractions; the payment fee exact to 4 decimals of a percent, as its column keeps 6 of a
     fraction)."""
@@ -204,7 +210,7 @@ class ModelMixFields(forms.BaseForm):
         ]
 
 
-class WorkloadForm(ModelMixFields, forms.ModelForm):
+class WorkloadForm(ModelMixFields, ModelPercentDefaults, forms.ModelForm):
     """A workload: its token profile, cache and batch rates (in percent, stored as fractions)
     and model mix."""
 

@@ -10,10 +10,10 @@ from typing import Any
 from django import forms
 
 from planner.products.models import Segment, Tier
-from planner.web.forms.fields import PercentField
+from planner.web.forms.fields import ModelPercentDefaults, PercentField
 
 
-class SegmentForm(forms.ModelForm):
+class SegmentForm(ModelPercentDefaults, forms.ModelForm):
     """A segment's name and share; on a new segment, also its tier (one of the plan's)."""
 
     tier = forms.TypedChoiceField(coerce=int, label="Tier", required=True)
