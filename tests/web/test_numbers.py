@@ -136,6 +136,15 @@ def test_a_new_object_s_percent_inputs_start_from_the_model_defaults(
         assert re.search(rf'name="{name}" value="{shown}"', html), name
 
 
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [(Decimal("20.0000"), "20.00"), (Decimal("0.3000"), "0.30"), (Decimal("0.0015"), "0.0015"), (0, "0.00")],
+)
+def test_money_inputs_show_cents_not_the_column_s_four_decimals(stored: Decimal, shown: str) -> None:
+    html = str(TierForm(initial={"monthly_fee": stored})["monthly_fee"])
+    assert f'value="{shown}"' in html
+
+
 def test_a_new_tier_saves_as_the_form_renders_it(signed_in: Client, scenario: Scenario) -> None:
     url = reverse("scenarios:tier_new", args=[scenario.pk])
     data = _tier_post(TierForm(), name="Enterprise", monthly_fee="99", subscribers="40")

@@ -64,6 +64,17 @@ class MoneyInput(AdornedNumberInput):
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__({"step": "any", **(attrs or {})}, prefix="$")
 
+    def format_value(self, value: Any) -> str | None:
+        """A stored amount with cents and no further trailing zeros (``Decimal("20.0000")`` ->
+        ``20.00``, ``0.0015`` stays ``0.0015``): the column keeps four decimals, people read
+        money in cents. Text (what was typed) is shown as typed."""
+        if isinstance(value, bool) or not isinstance(value, (Decimal, float, int)):
+            return super().format_value(value)
+        number = Decimal(str(value)).normalize()
+        exponent = number.as_tuple().exponent
+        places = max(2, -exponent) if isinstance(exponent, int) else 2
+        return f"{number:.{places}f}"
+
 
 class PercentField(forms.DecimalField):
     """A rate typed in percent and cleaned to the stored fraction.
