@@ -38,7 +38,7 @@ def test_the_deployment_form_refuses_a_price_the_catalog_cannot_hold(
             "gpus_per_replica": "1",
             "input_tokens_per_second": "0.01",
             "output_tokens_per_second": "1000",
-            "target_utilization": "0.5",
+            "target_utilization": "50",  # percent (issue 19)
             "quantization": "int8",
             "throughput_multiplier": "1",
         },

@@ -147,15 +147,15 @@ def test_upload_with_bad_rows_shows_the_errors_and_writes_nothing(
 def test_add_entry_form_shows_field_errors(client_in: Client, sheet: PriceSheet, ai_models: Any) -> None:
     response = client_in.post(
         reverse("prices:sheet_entry_add", args=[sheet.pk]),
-        {"kind": "discount", "provider": "openai", "discount": "2"},
+        {"kind": "discount", "provider": "openai", "discount": "200"},
     )
     assert response.status_code == 400
-    assert "fraction: 0.2 for 20 %" in response.content.decode()
+    assert "must be between 0 and 100%" in response.content.decode()
     response = client_in.post(
         reverse("prices:sheet_entry_add", args=[sheet.pk]),
-        {"kind": "discount", "provider": "openai", "discount": "0.1"},
+        {"kind": "discount", "provider": "openai", "discount": "12.5"},  # percent (issue 19)
     )
-    assert response.status_code == 302 and sheet.entries.count() == 1
+    assert response.status_code == 302 and sheet.entries.get().discount == Decimal("0.125")
 
 
 def test_self_hosted_pages_show_the_arithmetic_and_break_even(
@@ -170,13 +170,15 @@ def test_self_hosted_pages_show_the_arithmetic_and_break_even(
             "gpus_per_replica": "1",
             "input_tokens_per_second": "10000",
             "output_tokens_per_second": "1000",
-            "target_utilization": "0.5",
+            "target_utilization": "50",  # percent (issue 19)
             "quantization": "int8",
             "throughput_multiplier": "1",
         },
     )
     deployment = SelfHostedDeployment.objects.get(name="Llama")
-    assert response.status_code == 302
+    assert response.status_code == 302 and deployment.target_utilization == 0.5  # typed as 50%
+    edit = client_in.get(reverse("prices:self_hosted_edit", args=[deployment.pk])).content.decode()
+    assert 'name="target_utilization" value="50"' in edit
     page = client_in.get(
         reverse("prices:self_hosted_detail", args=[deployment.pk]),
         {"model": "openai/gpt-4o", "input_tokens": "3000", "output_tokens": "1000"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -12,6 +13,7 @@ from planner.prices.models import PriceSheet, PriceSheetEntry, SelfHostedDeploym
 from planner.prices.self_hosted import DEPLOYMENT_FIELDS
 from planner.prices.sheets import ENTRY_COLUMNS, SHEET_FIELDS
 from planner.products.models import Workload
+from planner.web.forms.fields import ModelPercentDefaults, PercentField
 from pricing.selectors import CATALOG_SORTS
 
 
@@ -60,7 +62,16 @@ class PriceSheetForm(_OrganizationForm):
         }
 
 
-class SelfHostedForm(_OrganizationForm):
+class SelfHostedForm(ModelPercentDefaults, _OrganizationForm):
+    """A self-hosted deployment; its utilisation is typed in percent (stored as a fraction)."""
+
+    target_utilization = PercentField(
+        min_percent=Decimal("0.01"),
+        coerce=float,
+        label="Target utilisation (%)",
+        help_text="Share of paid GPU hours that serve traffic: 60 = 60%.",
+    )
+
     class Meta:
         model = SelfHostedDeployment
         fields = ["organization", *DEPLOYMENT_FIELDS]
@@ -74,7 +85,12 @@ class EntryForm(forms.Form):
     model = forms.CharField(
         required=False, help_text="Catalog model slug; empty = every model of the provider."
     )
-    discount = forms.CharField(required=False, help_text="Fraction off: 0.2 = 20 % off.")
+    discount = PercentField(
+        required=False,
+        decimal_places=6,
+        label="Discount (% off)",
+        help_text="20 = 20% off every catalog price of the provider or model.",
+    )
     slug = forms.CharField(required=False, help_text="Private model id.")
     name = forms.CharField(required=False)
     input_mtok = forms.CharField(required=False, label="Input, $ per 1M tokens")
@@ -84,7 +100,9 @@ class EntryForm(forms.Form):
     reasoning_mtok = forms.CharField(required=False, label="Reasoning, $ per 1M tokens")
 
     def row(self) -> dict[str, str]:
-        return {column: self.cleaned_data.get(column) or "" for column in ENTRY_COLUMNS}
+        """The entry as the text cells of a CSV line (the discount as the file's fraction)."""
+        cells = {column: self.cleaned_data.get(column) for column in ENTRY_COLUMNS}
+        return {column: "" if value is None else str(value) for column, value in cells.items()}
 
 
 class ImportForm(forms.Form):
