@@ -40,6 +40,7 @@ from planner.devtools.demo import (
 )
 from planner.prices.self_hosted import self_hosted_create
 from planner.prices.sheets import price_sheet_create
+from planner.products.segments import segment_create
 from planner.products.selectors import live_tiers
 from planner.simulation import runs
 from planner.simulation.models import Scenario, SimulationRun
@@ -54,8 +55,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 #: What this test fails on; "moderate" and "minor" findings are reported by axe but not pinned.
 BLOCKING_IMPACTS = ("serious", "critical")
 
-#: A page is ready for axe when every chart is drawn (Plotly keeps its traces on the element).
-CHARTS_DRAWN = "() => [...document.querySelectorAll('.chart, .sparkline')].every(el => el.data !== undefined)"
+#: A page is ready for axe when every chart is drawn (Plotly keeps its traces on the element),
+#: or, for the usage preview, when it says why it has nothing to draw (a usage not set yet).
+CHARTS_DRAWN = """() => [...document.querySelectorAll('.chart, .sparkline')].every(el =>
+  el.data !== undefined
+  || (el.id === 'chart-usage-preview'
+      && document.getElementById('preview-figures').textContent.trim() !== ''))"""
 
 
 def _demo_pages(organization: Organization) -> list[tuple[str, str]]:
@@ -119,6 +124,8 @@ def _demo_pages(organization: Organization) -> list[tuple[str, str]]:
     )
     catalog_model = AIModel.objects.order_by("pk").first()
     assert catalog_model is not None
+    # The demo has no segments: one on the capped plan's Pro opens the segment pages.
+    segment = segment_create(tier=scenario_tiers(capped).get(name="Pro"), name="Heavy users", share=0.2)
 
     s, w = baseline.pk, workload.pk
     return [
@@ -130,6 +137,9 @@ def _demo_pages(organization: Organization) -> list[tuple[str, str]]:
         ("product-delete", reverse("scenarios:product_delete", args=[s])),
         ("workload-edit", reverse("scenarios:workload_edit", args=[s, w])),
         ("workload-override", reverse("scenarios:workload_override", args=[s, w])),
+        ("scenario-editor-segments", reverse("scenarios:editor", args=[capped.pk])),
+        ("segment-edit", reverse("scenarios:segment_edit", args=[capped.pk, segment.pk])),
+        ("segment-usage", reverse("scenarios:segment_usage_edit", args=[capped.pk, segment.pk, w])),
         ("product-new", reverse("scenarios:product_new")),
         ("guided-plan", reverse("scenarios:guided_plan")),
         ("guided-workloads", reverse("scenarios:guided_workloads", args=[s])),
