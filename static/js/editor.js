@@ -115,7 +115,10 @@
         .then(function (r) { return r.json(); })
         .then(function (body) {
           if (body.errors) {
-            figures.textContent = Object.values(body.errors).flat().join(" ");
+            const why = document.createElement("p");
+            why.className = "preview-why";  // spans the figures' grid (a bare text node took one column)
+            why.textContent = Object.values(body.errors).flat().join(" ");
+            figures.replaceChildren(why);
             return;
           }
           figures.innerHTML = "";
