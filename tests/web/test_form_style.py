@@ -6,7 +6,6 @@ Django's "Name:" suffix, submit controls that are ``<button>``s, and errors next
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
@@ -15,10 +14,10 @@ from django.test import Client
 from planner.accounts.models import Organization
 from planner.alerts.channels import alert_channel_create
 from planner.alerts.models import AlertRule
-from planner.prices.self_hosted import self_hosted_create
 from planner.prices.sheets import price_sheet_create
 from planner.products.models import Product
 from tests.alerts.test_alerts_web import _form
+from tests.web.test_price_pages import deployment_for
 
 pytestmark = pytest.mark.django_db
 
@@ -63,17 +62,7 @@ def _markup(html: str) -> _FormMarkup:
 def pages(organization: Organization, product: Product, signed_in: Client) -> list[str]:
     """Every page that holds one of these forms, for new and existing objects."""
     sheet = price_sheet_create(organization=organization, name="Deal", effective_from=dt.date(2026, 1, 1))
-    deployment = self_hosted_create(
-        organization=organization,
-        data={
-            "name": "Llama",
-            "gpu_hourly_cost": Decimal("2"),
-            "gpus_per_replica": 1,
-            "input_tokens_per_second": 10000.0,
-            "output_tokens_per_second": 1000.0,
-            "target_utilization": 0.5,
-        },
-    )
+    deployment = deployment_for(organization)
     channel, _ = alert_channel_create(
         organization=organization, name="Ops", kind="webhook", url="https://hooks.example.com/x"
     )
