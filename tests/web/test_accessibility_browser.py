@@ -12,7 +12,6 @@ what a finished job stored, so no Celery worker is needed to look at them.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from io import StringIO
 from typing import Any
 
@@ -38,7 +37,6 @@ from planner.devtools.demo import (
     DEMO_SCENARIO_NAME,
     DEMO_USERNAME,
 )
-from planner.prices.self_hosted import self_hosted_create
 from planner.prices.sheets import price_sheet_create
 from planner.products.segments import segment_create
 from planner.products.selectors import live_tiers
@@ -49,6 +47,7 @@ from planner.simulation.plans import scenario_tiers
 from pricing.models import AIModel
 from tests.simulation.test_optimization_jobs import execute_like_workers
 from tests.web.test_browser import chromium, page, shot, sign_in  # noqa: F401  (fixtures)
+from tests.web.test_price_pages import deployment_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,17 +94,7 @@ def _demo_pages(organization: Organization) -> list[tuple[str, str]]:
     sheet = price_sheet_create(
         organization=organization, name="Negotiated", effective_from=dt.date(2026, 1, 1)
     )
-    deployment = self_hosted_create(
-        organization=organization,
-        data={
-            "name": "Llama on H100",
-            "gpu_hourly_cost": Decimal("2.50"),
-            "gpus_per_replica": 1,
-            "input_tokens_per_second": 10_000.0,
-            "output_tokens_per_second": 1_000.0,
-            "target_utilization": 0.5,
-        },
-    )
+    deployment = deployment_for(organization)
     channel, _ = alert_channel_create(
         organization=organization, name="Ops webhook", kind="webhook", url="http://127.0.0.1:9/hook"
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, deque
-from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -23,11 +22,11 @@ from django.urls import Resolver404, resolve
 from planner.actuals.replay_jobs import replay_start
 from planner.alerts.channels import alert_channel_create
 from planner.devtools.demo import DEMO_PRODUCT_NAME, DEMO_SCENARIO_NAME, demo_seed
-from planner.prices.self_hosted import self_hosted_create
 from planner.prices.sheets import price_sheet_create
 from planner.products.models import Product
 from planner.simulation.models import Scenario
 from planner.simulation.runs import run_create, run_execute
+from tests.web.test_price_pages import deployment_for
 
 pytestmark = pytest.mark.django_db
 
@@ -143,17 +142,7 @@ def demo_client(priced_models: dict[str, Any], client: Client) -> Client:
     baseline.refresh_from_db()
     run_execute(run=run_create(scenario=baseline))
     price_sheet_create(organization=organization, name="Negotiated", effective_from=dt.date(2026, 1, 1))
-    self_hosted_create(
-        organization=organization,
-        data={
-            "name": "Llama on 1 GPU",
-            "gpu_hourly_cost": Decimal("2"),
-            "gpus_per_replica": 1,
-            "input_tokens_per_second": 10000.0,
-            "output_tokens_per_second": 1000.0,
-            "target_utilization": 0.5,
-        },
-    )
+    deployment_for(organization)
     alert_channel_create(
         organization=organization, name="Ops hook", kind="webhook", url="https://hooks.example.com/margin"
     )
