@@ -18,11 +18,21 @@ from planner.engine.types import Z90, FloatArray, UsageDist
 MAX_INTENSITY = 1e9
 
 
-def copula_factor(correlation: np.ndarray) -> FloatArray:
-    """A matrix ``L`` with ``L @ L.T == correlation`` for a PSD (possibly singular) matrix.
+#: Decimals the copula factor is rounded to (see ``copula_factor``).
+FACTOR_DECIMALS = 12
 
-    An eigen-decomposition is used instead of Cholesky so perfectly correlated workloads
-    (a singular matrix) are allowed.
+
+def copula_factor(correlation: np.ndarray) -> FloatArray:
+    """The principal square root ``L`` of a PSD (possibly singular) correlation matrix:
+    symmetric, ``L @ L == L @ L.T == correlation``.
+
+    An eigen-decomposition is used instead of Cholesky so perfectly correlated workloads (a
+    singular matrix) are allowed. The factor is ``V sqrt(D) V.T``, not ``V sqrt(D)``: eigenvectors
+    are unique only up to sign, and up to any rotation within a repeated eigenvalue (every
+    matrix with one correlation for all pairs has one), so LAPACK kernels of different CPUs
+    return different ``V`` and ``V sqrt(D)`` turned the same seed into different users on
+    different machines. The principal square root is unique, so it is the same everywhere up
+    to rounding, which is then removed (docs/ENGINE.md, "Reproducibility across machines").
     """
     matrix = np.asarray(correlation, dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
@@ -34,13 +44,24 @@ def copula_factor(correlation: np.ndarray) -> FloatArray:
     eigenvalues, eigenvectors = np.linalg.eigh(matrix)
     if eigenvalues.min() < -1e-9:
         raise ValueError("correlation matrix is not positive semi-definite")
-    return eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
+    root = (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
+    # Kernels differ in the last bits; 12 decimals keep the factor exact to 1e-12 and equal on
+    # every machine unless an entry falls within a few ulps of a rounding boundary.
+    return np.round((root + root.T) / 2.0, FACTOR_DECIMALS)
 
 
 def correlated_normals(factor: FloatArray, n_users: int, rng: np.random.Generator) -> FloatArray:
-    """Standard normals of shape (workloads, n_users) with the copula's correlation."""
+    """Standard normals of shape (workloads, n_users) with the copula's correlation.
+
+    ``factor @ independent`` summed term by term in a fixed order with elementwise products and
+    sums (each exactly rounded), not by BLAS, whose kernels differ between CPUs in summation
+    order and fused multiply-adds: the same draws give the same normals on every machine.
+    """
     independent = rng.standard_normal((factor.shape[1], n_users))
-    return factor @ independent
+    normals = factor[:, :1] * independent[:1]
+    for column in range(1, factor.shape[1]):
+        normals += factor[:, column : column + 1] * independent[column : column + 1]
+    return normals
 
 
 def intensity_from_normal(dist: UsageDist, z: FloatArray) -> FloatArray:
