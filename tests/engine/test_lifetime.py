@@ -121,25 +121,33 @@ def _lifetime_figures(result: dict[str, Any]) -> dict[str, tuple[float, float]]:
 
 
 def test_lifetime_errors_are_honest() -> None:
-    """z = (estimate - reference) / sqrt(se^2 + se_ref^2) over 12 seeds x 8 figures (NPV,
-    inference COGS and share, cumulative cash, IRR, each tier's LTV), the reference a 10x
-    larger run: SD(z) in [0.75, 1.25], |mean z| <= 0.3, no |z| > 5. (Batch means over 16
-    batches make z a t with 15 degrees of freedom: SD about 1.07.)"""
+    """z = (a - b) / sqrt(se_a^2 + se_b^2) for 24 pairs of independent runs (seeds 2k and 2k + 1)
+    x 8 figures (NPV, inference COGS and share, cumulative cash, IRR, each tier's LTV): SD(z) in
+    [0.75, 1.25], |mean z| <= 0.3, no |z| > 5. Batch means over 16 batches make each error a
+    t-like estimate with 15 degrees of freedom, so an honest SD is about 1.04.
+
+    Pairs, not a larger reference run: every seed compared with one reference shares that
+    reference's own deviation, which does not average out over seeds (with the reference of
+    seed 10,000 the per-figure means of z were +0.7 and the pooled SD 1.33 although each
+    figure's spread was right). Measured at engine 4: SD 1.15 (heavy-tailed users at 4,000 a
+    run make a batch's error rise with its mean; docs/ENGINE.md, "Known limits")."""
     inputs = _with_acquisition(
         standard_scenario_linear(horizon_months=4),
         model_costs=(ModelCost("Train", 1, 2_000_000.0),),
         fixed_costs_monthly=10_000.0,
     )
     users = 4_000
-    reference = _lifetime_figures(simulate(inputs, users=10 * users, seed=10_000))
-    assert reference["irr"][0] is not None  # the cash flows change sign: an IRR exists
     zs = []
-    for seed in range(12):
-        for name, (estimate, error) in _lifetime_figures(simulate(inputs, users=users, seed=seed)).items():
-            ref, ref_error = reference[name]
-            zs.append((estimate - ref) / np.hypot(error, ref_error))
+    for pair in range(24):
+        first = _lifetime_figures(simulate(inputs, users=users, seed=2 * pair))
+        second = _lifetime_figures(simulate(inputs, users=users, seed=2 * pair + 1))
+        assert first["irr"][0] is not None  # the cash flows change sign: an IRR exists
+        for name, (estimate, error) in first.items():
+            other, other_error = second[name]
+            zs.append((estimate - other) / np.hypot(error, other_error))
     z = np.asarray(zs)
     print(f"{z.size} z's: mean {z.mean():+.3f}, SD {z.std(ddof=1):.3f}, max |z| {np.abs(z).max():.2f}")
+    assert z.size == 24 * 8
     assert 0.75 <= z.std(ddof=1) <= 1.25
     assert abs(z.mean()) <= 0.3
     assert np.abs(z).max() <= 5
