@@ -75,6 +75,13 @@ def test_field_errors_are_shown(user: User, product: Product) -> None:
     assert "is not a valid email address" in body
 
 
+def test_metrics_are_offered_with_their_unit_once(user: User, product: Product) -> None:
+    choices = dict(_client(user).get("/alerts/new/").context["form"].fields["metric"].choices)
+    assert choices["gross_margin_pct"] == "Gross margin (%)"
+    assert choices["underwater_share"] == "Share of underwater users/customers (%)"
+    assert choices["cogs_p95"] == "COGS per user p95 ($)"
+
+
 def test_other_organisations_and_viewers(user: User, organization: Organization, product: Product) -> None:
     rule = alert_rule_create(
         organization=organization,

@@ -267,8 +267,16 @@ def test_segments_are_added_edited_given_usage_and_removed_from_the_editor(
     assert "not 1" not in editor
 
     usage = reverse("scenarios:segment_usage_edit", args=[scenario.pk, agentic.pk, agent.pk])
-    page = signed_in.get(usage).content.decode()
-    assert "uses the tier's" in page
+    response = signed_in.get(usage)
+    assert "uses the tier's, shown below" in response.content.decode()
+    tier_usage = UsageDistribution.objects.get(tier=pro, workload=agent, segment__isnull=True)
+    starts_from = response.context["form"]
+    assert not starts_from.instance.pk  # nothing saved yet: the segment still uses the tier's
+    assert (starts_from["kind"].value(), starts_from["median"].value(), starts_from["p90"].value()) == (
+        tier_usage.kind,
+        tier_usage.median,
+        tier_usage.p90,
+    )
     saved = signed_in.post(usage, {"kind": "lognormal", "median": 40, "p90": 150})
     assert saved.status_code == 302
     own = UsageDistribution.objects.get(segment=agentic, workload=agent)

@@ -65,7 +65,7 @@ class AlertRuleForm(forms.Form):
         metric = self.fields["metric"]
         assert isinstance(metric, forms.ChoiceField)
         metric.choices = [
-            (value, f"{label} ({'%' if value in PERCENT_METRICS else symbol})")
+            (value, f"{label.removesuffix(' %')} ({'%' if value in PERCENT_METRICS else symbol})")
             for value, label in AlertRule.Metric.choices
         ]
         self.fields["threshold"].help_text = (

@@ -272,6 +272,14 @@ class UsageForm(forms.ModelForm):
         if self.instance.pk and self.instance.values and not self.is_bound:
             self.initial["values_text"] = ", ".join(f"{v:g}" for v in self.instance.values)
 
+    @classmethod
+    def initial_from(cls, distribution: UsageDistribution) -> dict[str, Any]:
+        """The form's values for a copy of ``distribution`` (a segment's form starts from the
+        tier's usage, which it uses until it has its own)."""
+        initial = {name: getattr(distribution, name) for name in cls.Meta.fields}
+        initial["values_text"] = ", ".join(f"{v:g}" for v in distribution.values or [])
+        return initial
+
     def clean_values_text(self) -> list[float]:
         text = self.cleaned_data.get("values_text") or ""
         try:

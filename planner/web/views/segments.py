@@ -93,7 +93,13 @@ def segment_usage_edit(request: HttpRequest, pk: int, segment_pk: int, workload_
             usage_distribution_delete(distribution=distribution)
         messages.success(request, f"{label} now uses the tier's usage.")
         return redirect(f"{scenario_url(scenario)}#usage")
-    form = UsageForm(request.POST or None, instance=distribution)
+    initial = None
+    if distribution is None:  # the segment uses the tier's usage: the form starts from it
+        tier_usage = UsageDistribution.objects.filter(
+            tier=segment.tier, workload=workload, segment__isnull=True
+        ).first()
+        initial = UsageForm.initial_from(tier_usage) if tier_usage is not None else None
+    form = UsageForm(request.POST or None, instance=distribution, initial=initial)
     saved = form_save(
         request,
         form,
