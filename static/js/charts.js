@@ -45,12 +45,31 @@
 
   /* A category axis whose labels are wrapped to the width each category has on `el` (less a
    * gap; about 7.5 px a character at this font) and drawn level: plotly would rotate long labels
-   * off the chart. */
-  MP.categoryAxis = function (el, labels, axis) {
+   * off the chart. The chart is remembered and its labels are wrapped again when the window is
+   * resized (plotly's own `responsive` resize keeps the old line breaks). */
+  function wrappedLabels(el, labels) {
     const plotWidth = Math.max(120, (el.clientWidth || 480) - 140);
     const width = Math.max(8, Math.floor((plotWidth / Math.max(1, labels.length) - 16) / 7.5));
-    return Object.assign({ tickvals: labels, ticktext: labels.map(function (l) { return MP.wrap(l, width); }), tickangle: 0 }, axis || {});
+    return labels.map(function (l) { return MP.wrap(l, width); });
+  }
+  const categoryCharts = new Map(); // element -> its category labels
+  MP.categoryAxis = function (el, labels, axis) {
+    categoryCharts.set(el, labels);
+    return Object.assign({ tickvals: labels, ticktext: wrappedLabels(el, labels), tickangle: 0 }, axis || {});
   };
+  let rewrapTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(rewrapTimer);
+    rewrapTimer = setTimeout(function () {
+      categoryCharts.forEach(function (labels, el) {
+        if (!el.isConnected || !el.layout || !el.layout.xaxis) return;
+        const ticktext = wrappedLabels(el, labels);
+        if (JSON.stringify(ticktext) !== JSON.stringify(el.layout.xaxis.ticktext)) {
+          window.Plotly.relayout(el, { "xaxis.ticktext": ticktext });
+        }
+      });
+    }, 150);
+  });
 
   /* Every axis grows the margin to fit its tick labels and title (`automargin`), so long
    * names are never cut off at the edge of the chart. */

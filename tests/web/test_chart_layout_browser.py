@@ -152,6 +152,29 @@ def test_compare_category_labels_stay_inside_their_chart(pages: Any) -> None:
     assert LONG_TIER.replace(" ", "") in [text.replace(" ", "") for text in labels_seen]
 
 
+def test_compare_category_labels_are_wrapped_again_when_the_window_is_resized(pages: Any) -> None:
+    """Plotly's responsive resize keeps the line breaks made for the old width; charts.js wraps
+    the labels again for the new one (after a 150 ms pause in resizing): fewer lines on a wider
+    window, and back to the first wrapping on the first size."""
+    page = _settled(pages.compare)
+    read = "() => document.getElementById('chart-compare-underwater').layout.xaxis.ticktext"
+    width = "() => document.getElementById('chart-compare-underwater').clientWidth"
+    narrow, narrow_width = page.evaluate(read), page.evaluate(width)
+    try:
+        page.set_viewport_size({"width": 1600, "height": 768})
+        page.wait_for_function(f"old => JSON.stringify(({read})()) !== JSON.stringify(old)", arg=narrow)
+        wide = page.evaluate(read)
+        assert page.evaluate(width) > narrow_width
+        assert max(text.count("<br>") for text in wide) < max(text.count("<br>") for text in narrow)
+        _settled(page)
+        (svg,) = page.evaluate(BOXES, ["#chart-compare-underwater", ".main-svg:first-of-type"])
+        for label in page.evaluate(BOXES, ["#chart-compare-underwater", ".xtick text"]):
+            assert _inside(label, svg), (label["text"], label, svg)
+    finally:
+        page.set_viewport_size({"width": 1024, "height": 768})
+        page.wait_for_function(f"old => JSON.stringify(({read})()) === JSON.stringify(old)", arg=narrow)
+
+
 def test_break_even_label_stays_inside_the_percentile_plot(pages: Any) -> None:
     page = _settled(pages.results)
     annotations = page.evaluate(BOXES, ["#chart-percentiles", ".infolayer .annotation"])
