@@ -12,7 +12,8 @@ Each change against the first run carries a standard error, and is *significant*
 interval excludes 0: ``|delta| > 1.96 x error`` with ``error > 0`` (a change of exactly 0, or a
 figure without error, is never significant). The error is
 
-- **paired** when both runs simulated the same users: the same seed, the same number of
+- **paired** when both runs simulated the same users: the same engine version (a new version
+  may draw other users for a seed: version 4 did, docs/ENGINE.md), the same seed, the same number of
   simulated users, the same workload keys in the same order, the same number of tiers and, for
   the matched tier, the same position and identical ``batch_users`` (the same allocation of
   simulated users to tiers and batches); and both runs still have their per-batch aggregates
@@ -465,19 +466,27 @@ def _pairable(
     snapshots: Sequence[Snapshot], batches: Sequence[RunBatches | None], slot: tuple[int | None, ...], k: int
 ) -> bool:
     """Whether run ``k``'s tier in ``slot`` simulated the same users as the first run's: same
-    seed, users, workload keys (in order), tier count, tier position and ``batch_users``."""
+    engine version, seed, users, workload keys (in order), tier count, tier position and
+    ``batch_users``."""
     first, other = batches[0], batches[k]
     i, j = slot[0], slot[k]
     if first is None or other is None or i is None or i != j:
         return False
     tier_count = len(snapshots[0]["tiers"])
     return (
-        first["seed"] == other["seed"]
+        _engine_version(snapshots[0]) == _engine_version(snapshots[k])
+        and first["seed"] == other["seed"]
         and first["users"] == other["users"]
         and _workload_keys(snapshots[0]) == _workload_keys(snapshots[k])
         and len(first["tiers"]) == len(other["tiers"]) == len(snapshots[k]["tiers"]) == tier_count
         and np.array_equal(first["tiers"][i]["users"], other["tiers"][j]["users"])
     )
+
+
+def _engine_version(snapshot: Snapshot) -> str | None:
+    """The engine version a run's snapshot recorded (``package_versions.engine``), if any."""
+    versions = snapshot.get("package_versions")
+    return versions.get("engine") if isinstance(versions, dict) else None
 
 
 def _workload_keys(snapshot: Snapshot) -> list[str]:
