@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: venv run test lint format bench clean
+.PHONY: venv run test studies lint format bench clean
 
 venv: $(STAMP)
 
@@ -30,7 +30,11 @@ run: venv
 	exec $(BIN)/honcho start -f Procfile
 
 test: venv
-	$(BIN)/python -m pytest -n 2 --dist worksteal
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not study"
+
+# The statistical studies of the engine's errors (many seeded runs each; docs/BENCHMARKS.md).
+studies: venv
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m study
 
 lint: venv
 	$(BIN)/ruff check .

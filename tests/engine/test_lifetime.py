@@ -120,6 +120,7 @@ def _lifetime_figures(result: dict[str, Any]) -> dict[str, tuple[float, float]]:
     return figures
 
 
+@pytest.mark.study
 def test_lifetime_errors_are_honest() -> None:
     """z = (a - b) / sqrt(se_a^2 + se_b^2) for 24 pairs of independent runs (seeds 2k and 2k + 1)
     x 8 figures (NPV, inference COGS and share, cumulative cash, IRR, each tier's LTV): SD(z) in

@@ -307,6 +307,7 @@ def _lever_figures(result: dict[str, Any]) -> dict[tuple[str, str, str], tuple[f
     }
 
 
+@pytest.mark.study
 def test_paired_lever_errors_are_honest():
     """z = (estimate - reference) / sqrt(se^2 + se_ref^2) over 20 seeds x tiers x levers x
     figures, the reference a 10x larger run: SD(z) in [0.85, 1.15], |mean z| <= 0.2, no |z| > 5.

@@ -192,6 +192,7 @@ def null_bound(tests: int) -> int:
     return bound
 
 
+@pytest.mark.study
 def test_same_inputs_with_different_seeds_are_marked_at_about_the_nominal_rate(standard: EngineInput) -> None:
     marked: Counter[str] = Counter()
     tested: Counter[str] = Counter()
