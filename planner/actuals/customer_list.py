@@ -35,6 +35,7 @@ from datetime import date
 
 from planner.accounts.models import Organization
 from planner.actuals.models import Customer
+from planner.actuals.rollup import customer_months_fold
 from planner.actuals.selectors import CustomerMargin, customer_margins_for_customers, month_start
 
 PAGE_SIZE = 50
@@ -121,6 +122,7 @@ def customer_page(
         raise ValueError(problem)
     if size < 1:
         raise ValueError("size must be at least 1")
+    customer_months_fold(organization_id=organization.pk)
     customers = Customer.objects.filter(organization=organization, months__period=month_start(period))
     if search:
         customers = customers.filter(external_id__icontains=search)

@@ -13,14 +13,18 @@ it and its customer-month rollup (parsing is ``planner.actuals.parse``).
   (``INSERT ... ON CONFLICT DO NOTHING``; the rows' payload hashes classify the rest);
 - priced at ingest with the catalog price in force at each record's timestamp; the cost (10
   decimal places) and the price row are stored;
-- the customer-month rollup is incremented in the same transaction, for inserted records only.
+- the customer-month rollup gets the inserted records only, exactly once: on PostgreSQL they
+  are journaled in the same statement and folded into ``CustomerMonth`` before any read
+  (``planner.actuals.rollup``); on SQLite the rollup is upserted in the same transaction.
 
 On PostgreSQL records go through ``COPY`` into a temporary table and one
-``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``; elsewhere through ``bulk_create``
-inside SQLite's ``BEGIN IMMEDIATE`` transaction (one writer at a time). Same contract both ways.
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING`` that also journals them; elsewhere
+through ``bulk_create`` inside SQLite's ``BEGIN IMMEDIATE`` transaction (one writer at a time).
+Same contract both ways.
 
-Locks are always taken in the same order (customers by external id, records by event id,
-rollup rows by customer and period) so that concurrent batches cannot deadlock.
+Locks are always taken in the same order (customers by external id, records by event id; on
+SQLite then rollup rows by customer and period) so that concurrent batches cannot deadlock; the
+rollup's own lock order is in ``planner.actuals.rollup``.
 
 """
 
@@ -43,7 +47,6 @@ from planner.accounts.models import Organization
 from planner.actuals.models import (
     USAGE_TOKEN_FIELDS,
     Customer,
-    CustomerMonth,
     CustomerTierPeriod,
     UsageRecord,
 )
@@ -64,6 +67,7 @@ from planner.actuals.pricing import (
     cost_text,
     cost_units,
 )
+from planner.actuals.rollup import JOURNAL_COLUMNS, JOURNAL_TABLE, ROLLUP_SUMS, rollup_write
 from planner.products.models import Tier, Workload, WorkloadModel
 from pricing.models import AIModel, ModelPrice
 from pricing.resolve import CATALOG_PRICES, EPOCH, PriceResolver, epoch_us
@@ -330,39 +334,54 @@ def copy_incoming(cursor: CursorWrapper, table: str, rows: list[tuple[Any, ...]]
             copy.write_row(row)
 
 
-def _insert_postgresql(organization: Organization, rows: list[tuple[Any, ...]], *, now: datetime) -> set[str]:
-    """COPY the rows into a session temp table, insert the new ones and add them to the rollup;
-    returns the inserted event ids."""
-    table, rollup = UsageRecord._meta.db_table, CustomerMonth._meta.db_table
+def _insert_postgresql(
+    organization: Organization, rows: list[tuple[Any, ...]], *, now: datetime
+) -> tuple[set[str], dict[str, str]]:
+    """COPY the rows into a session temp table, insert the new ones and journal them for the
+    rollup (``planner.actuals.rollup``); returns the inserted event ids and the stored payload
+    hashes of the others that were already stored when the statement started."""
+    table = UsageRecord._meta.db_table
     columns = ", ".join(COPY_COLUMNS)
+    journal_sums = ", ".join(JOURNAL_COLUMNS[1:])
     with connection.cursor() as cursor:
         copy_incoming(cursor, "planner_usage_incoming", rows)
-        # One statement inserts the new records and adds exactly those to the rollup.
+        # One statement inserts the new records, journals exactly those, and reads the stored
+        # hashes of the others (rows committed before it started; an id that a concurrent batch
+        # stores meanwhile is neither inserted nor found here, and is looked up again below).
         cursor.execute(
             f"WITH inserted AS (INSERT INTO {table} (organization_id, priced_at, received_at, {columns}) "
             f"SELECT %s, %s, %s, {columns} FROM planner_usage_incoming ORDER BY event_id "
             "ON CONFLICT (organization_id, event_id) DO NOTHING "
-            f"RETURNING event_id, customer_id, period, {', '.join(ROLLUP_SUMS[1:])}), "
-            f"rolled AS (INSERT INTO {rollup} "
-            f"(organization_id, customer_id, period, {', '.join(ROLLUP_SUMS)}) "
-            "SELECT %s, customer_id, period, count(*), "
-            + ", ".join(f"sum({name})" for name in ROLLUP_SUMS[1:])
-            + " FROM inserted GROUP BY customer_id, period ORDER BY customer_id, period "
-            f"ON CONFLICT (customer_id, period) DO UPDATE SET {_rollup_assignments(replace=False)}) "
-            "SELECT event_id FROM inserted",
-            [organization.pk, now, now, organization.pk],
+            f"RETURNING event_id, {journal_sums}), "
+            f"journaled AS (INSERT INTO {JOURNAL_TABLE} ({', '.join(JOURNAL_COLUMNS)}) "
+            f"SELECT %s, {journal_sums} FROM inserted) "
+            "SELECT event_id, true, NULL FROM inserted UNION ALL "
+            "SELECT incoming.event_id, false, "
+            f"(SELECT payload_hash FROM {table} WHERE organization_id = %s AND event_id = incoming.event_id) "
+            "FROM planner_usage_incoming incoming "
+            "WHERE incoming.event_id NOT IN (SELECT event_id FROM inserted)",
+            [organization.pk, now, now, organization.pk, organization.pk],
         )
-        return {event_id for (event_id,) in cursor.fetchall()}
+        inserted: set[str] = set()
+        stored: dict[str, str] = {}
+        for event_id, is_new, payload_hash in cursor.fetchall():
+            if is_new:
+                inserted.add(event_id)
+            elif payload_hash is not None:
+                stored[event_id] = payload_hash
+        return inserted, stored
 
 
-def _insert_generic(organization: Organization, rows: list[tuple[Any, ...]], *, now: datetime) -> set[str]:
+def _insert_generic(
+    organization: Organization, rows: list[tuple[Any, ...]], *, now: datetime
+) -> tuple[set[str], dict[str, str]]:
     """bulk_create inside the caller's transaction, then add the inserted rows to the rollup. On
     SQLite (``BEGIN IMMEDIATE``) no other writer can interleave, so the ids not found before the
     insert are exactly the inserted ones."""
     ids = [row[0] for row in rows]
-    present = set(
+    present = dict(
         UsageRecord.objects.filter(organization=organization, event_id__in=ids).values_list(
-            "event_id", flat=True
+            "event_id", "payload_hash"
         )
     )
     fresh = [row for row in rows if row[0] not in present]
@@ -386,44 +405,8 @@ def _insert_generic(organization: Organization, rows: list[tuple[Any, ...]], *, 
         sums[0] += 1
         for position, name in enumerate(ROLLUP_SUMS[1:], start=1):
             sums[position] += values[name]
-    rollup_write(organization, totals, replace=False)
-    return {row[0] for row in fresh}
-
-
-ROLLUP_SUMS = ("records", "requests", "credits", *USAGE_TOKEN_FIELDS, "cost")
-
-
-def _rollup_assignments(*, replace: bool) -> str:
-    table = CustomerMonth._meta.db_table
-    return ", ".join(
-        f"{name} = EXCLUDED.{name}" if replace else f"{name} = {table}.{name} + EXCLUDED.{name}"
-        for name in ROLLUP_SUMS
-    )
-
-
-def rollup_write(
-    organization: Organization, totals: dict[tuple[int, date], list[Any]], *, replace: bool
-) -> None:
-    """Upsert customer-month rows: add ``totals`` to them, or set them (``replace``)."""
-    if not totals:
-        return
-    table = CustomerMonth._meta.db_table
-    columns = ("organization_id", "customer_id", "period", *ROLLUP_SUMS)
-    assignments = _rollup_assignments(replace=replace)
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    items = sorted(totals.items())
-    with connection.cursor() as cursor:
-        for start in range(0, len(items), 1000):
-            chunk = items[start : start + 1000]
-            params: list[Any] = []
-            for (customer_id, period), sums in chunk:
-                params.extend((organization.pk, customer_id, period, *sums))
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                + ", ".join([placeholders] * len(chunk))
-                + f" ON CONFLICT (customer_id, period) DO UPDATE SET {assignments}",
-                params,
-            )
+    rollup_write(organization.pk, totals, replace=False)
+    return {row[0] for row in fresh}, present
 
 
 def usage_records_ingest(
@@ -487,17 +470,24 @@ def usage_records_ingest(
                 )
             )
         insert = _insert_postgresql if is_postgresql else _insert_generic
-        inserted = insert(organization, rows, now=now)
+        inserted, stored = insert(organization, rows, now=now)
 
         conflicts: list[IngestConflict] = []
         duplicates = 0
-        if len(inserted) < len(firsts):
-            stored = dict(
+        if len(inserted) + len(stored) < len(firsts):
+            # Stored by a concurrent batch that committed while this one waited for it: a new
+            # statement sees its rows (READ COMMITTED).
+            stored.update(
                 UsageRecord.objects.filter(
                     organization=organization,
-                    event_id__in=[parsed.event_ids[i] for i in firsts if parsed.event_ids[i] not in inserted],
+                    event_id__in=[
+                        parsed.event_ids[i]
+                        for i in firsts
+                        if parsed.event_ids[i] not in inserted and parsed.event_ids[i] not in stored
+                    ],
                 ).values_list("event_id", "payload_hash")
             )
+        if len(inserted) < len(firsts):
             for index in firsts:
                 event_id = parsed.event_ids[index]
                 if event_id in inserted:

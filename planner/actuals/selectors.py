@@ -33,6 +33,7 @@ from django.db.models import Max, OuterRef, QuerySet, Subquery, Sum
 from planner.accounts.models import Organization
 from planner.actuals.fitting import GammaPoissonFit, gamma_poisson_fit
 from planner.actuals.models import Customer, CustomerMonth, CustomerTierPeriod, UsageRecord
+from planner.actuals.rollup import customer_months_fold
 from planner.actuals.segments import SegmentProposal, segments_proposed
 from planner.products.models import Tier, Workload
 
@@ -246,6 +247,7 @@ def customer_margins_for_customers(
     month_days = Decimal((end - period).days)
     terms = _live_terms(organization)
     history = tier_history(organization, end, customer_ids)
+    customer_months_fold(organization_id=organization.pk)
     rows = {
         row[0]: row
         for row in CustomerMonth.objects.filter(
@@ -277,6 +279,7 @@ def customer_margins_for_period(
     month_days = Decimal((end - period).days)
     terms = _live_terms(organization)
     history = tier_history(organization, end)
+    customer_months_fold(organization_id=organization.pk)
     rows = CustomerMonth.objects.filter(organization=organization, period=period).values_list(
         *MONTH_ROW_FIELDS
     )
@@ -395,6 +398,7 @@ def _tier_months(*, organization: Organization, period_range: tuple[date, date])
     for workload in Workload.objects.filter(product__organization=organization).order_by("position", "pk"):
         workloads.setdefault(workload.product_id, []).append(workload)
     months: dict[int, _TierMonths] = {}
+    customer_months_fold(organization_id=organization.pk)
     for customer_id, period in CustomerMonth.objects.filter(
         organization=organization, period__gte=first, period__lt=end
     ).values_list("customer_id", "period"):
@@ -504,6 +508,7 @@ def usage_periods(*, organization: Organization) -> list[date]:
     ``MAX`` below the previous month: a loose index scan), rather than a DISTINCT over every
     customer-month, which takes 26 ms at 200,000 customer-months on PostgreSQL and grows with
     them (docs/BENCHMARKS.md, "Actuals customer list (issue 15)")."""
+    customer_months_fold(organization_id=organization.pk)
     table = connection.ops.quote_name(CustomerMonth._meta.db_table)
     sql = f"""WITH RECURSIVE months (period) AS (
             SELECT MAX(period) FROM {table} WHERE organization_id = %s

@@ -31,6 +31,7 @@ from planner.accounts.models import Organization
 from planner.actuals.ingest import COPY_COLUMNS, copy_incoming, resolve_records, usage_records_ingest
 from planner.actuals.models import Customer, CustomerMonth, CustomerTierPeriod, UsageRecord
 from planner.actuals.parse import parse_records
+from planner.actuals.rollup import customer_months_fold
 from planner.actuals.pricing import cost_text
 from planner.actuals.selectors import customer_margins_for_period, tier_margins_for_period
 from planner.products.models import Tier
@@ -190,6 +191,7 @@ def ingest_benchmark(
             if response.status_code != 201:
                 raise RuntimeError(f"HTTP ingest answered {response.status_code}: {response.content[:300]!r}")
     stored = UsageRecord.objects.filter(organization=service_org).count()
+    customer_months_fold(organization_id=service_org.pk)
     rollup = CustomerMonth.objects.filter(organization=service_org).values_list("records", flat=True)
     report = {
         "records": records,
