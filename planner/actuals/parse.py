@@ -490,8 +490,11 @@ def parse_fast(records: Sequence[object], *, now: datetime) -> ParsedRecords | N
         or ((np.array(requests, dtype=np.int64) == 0) & (input_tokens + output_tokens == 0)).any()
     ):
         return None
-    timestamps = [row.get("timestamp") for row in rows]
-    if set(map(type, timestamps)) != {str} or max(map(len, timestamps)) > 64:
+    stamps = [row.get("timestamp") for row in rows]
+    if set(map(type, stamps)) != {str}:
+        return None
+    timestamps = cast(list[str], stamps)
+    if max(map(len, timestamps)) > 64:
         return None
     try:
         moments = list(map(datetime.fromisoformat, timestamps))

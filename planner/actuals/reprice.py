@@ -52,12 +52,12 @@ def _month_sums(organization_id: int, customers: list[int], periods: list[date])
     snapshot), so that the fold adding those rows later brings each month to its records."""
     sums = ROLLUP_SUMS[1:]
     if not journal_enabled():
-        return [
-            (row["customer_id"], row["period"], row["n"], *(row[f"sum_{name}"] for name in sums))
-            for row in UsageRecord.objects.filter(customer_id__in=customers, period__in=periods)
+        return list(
+            UsageRecord.objects.filter(customer_id__in=customers, period__in=periods)
             .values("customer_id", "period")
             .annotate(n=Count("pk"), **{f"sum_{name}": Sum(name) for name in sums})
-        ]
+            .values_list("customer_id", "period", "n", *(f"sum_{name}" for name in sums))
+        )
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT customer_id, period, count(*), "

@@ -30,8 +30,8 @@ from planner.actuals.compat.mappings import (
     organization_mapping,
 )
 from planner.actuals.compat.models import IngestionError
-from planner.actuals.ingest import _customer_ids, usage_records_ingest
-from planner.actuals.models import Customer, CustomerTierPeriod
+from planner.actuals.customers import customer_ids, customers_create
+from planner.actuals.ingest import usage_records_ingest
 from planner.actuals.parse import (
     EARLIEST_TIMESTAMP,
     FUTURE_TOLERANCE,
@@ -110,7 +110,7 @@ def _customers_prepare(
     if not records:
         return
     names = {record["customer"] for record in records}
-    existing = _customer_ids(organization, names).keys()
+    existing = customer_ids(organization=organization, names=names).keys()
     latest = now + FUTURE_TOLERANCE
     firsts: dict[str, tuple[datetime, int]] = {}
     for translation in translations:
@@ -134,25 +134,11 @@ def _customers_prepare(
     if not firsts:
         return
     zone = ZoneInfo(organization.time_zone)
-    new = sorted(firsts)
-    Customer.objects.bulk_create(
-        [Customer(organization=organization, external_id=name) for name in new], ignore_conflicts=True
-    )
-    ids = _customer_ids(organization, new)
-    have = set(
-        CustomerTierPeriod.objects.filter(customer_id__in=ids.values()).values_list("customer_id", flat=True)
-    )
-    periods = []
-    for name in new:
-        moment, tier = firsts[name]
+    first_periods: dict[str, tuple[int, date]] = {}
+    for name, (moment, tier) in firsts.items():
         local = moment.astimezone(zone)
-        if ids[name] not in have:
-            periods.append(
-                CustomerTierPeriod(
-                    customer_id=ids[name], tier_id=tier, effective_from=date(local.year, local.month, 1)
-                )
-            )
-    CustomerTierPeriod.objects.bulk_create(periods, ignore_conflicts=True)
+        first_periods[name] = (tier, date(local.year, local.month, 1))
+    customers_create(organization=organization, first_periods=first_periods)
 
 
 def _new_customer_reason(mapping: VendorMapping, customer: str) -> str:
