@@ -234,12 +234,13 @@ def _customer_margin(
 
 
 def customer_margins_for_customers(
-    *, organization: Organization, period: date, customer_ids: Sequence[int]
+    *, organization: Organization, period: date, customer_ids: Sequence[int], folded: bool = False
 ) -> list[CustomerMargin]:
     """The rows of ``customer_margins_for_period`` for just ``customer_ids``, billed by the same
     rule, in the order of ``customer_ids``; ids that are not the organisation's customers with
     usage in the month are left out. Three queries whatever the organisation's size (live
-    tiers, these customers' tier periods, their rollup rows); none for no ids."""
+    tiers, these customers' tier periods, their rollup rows) after the fold's check (skipped
+    when the caller has just ``folded`` the rollup journal); none for no ids."""
     if not customer_ids:
         return []
     period = month_start(period)
@@ -247,7 +248,8 @@ def customer_margins_for_customers(
     month_days = Decimal((end - period).days)
     terms = _live_terms(organization)
     history = tier_history(organization, end, customer_ids)
-    customer_months_fold(organization_id=organization.pk)
+    if not folded:
+        customer_months_fold(organization_id=organization.pk)
     rows = {
         row[0]: row
         for row in CustomerMonth.objects.filter(
