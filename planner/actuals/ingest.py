@@ -111,10 +111,16 @@ def _tier_refusal(tier: int, organization_tiers: Mapping[int, int | None]) -> st
     return f"No tier {tier} in this organisation."
 
 
-def resolve_records(organization: Organization, parsed: ParsedRecords) -> tuple[_Resolved, list[IngestError]]:
+def resolve_records(
+    organization: Organization, parsed: ParsedRecords, known_customers: Mapping[str, int] | None = None
+) -> tuple[_Resolved, list[IngestError]]:
     errors: list[IngestError] = []
     names = {name for name in parsed.models if name is not None}
-    organization_tiers, models_by_name, customer_ids = _lookups(organization, names, set(parsed.customers))
+    known = known_customers or {}
+    organization_tiers, models_by_name, customer_ids = _lookups(
+        organization, names, {name for name in parsed.customers if name not in known}
+    )
+    customer_ids.update((name, known[name]) for name in parsed.customers if name in known)
     # Usage names live tiers only (the plans customers are on); a scenario's tier is refused.
     tier_ids = {pk for pk, scenario in organization_tiers.items() if scenario is None}
     named_workloads = {w for w in parsed.workloads if w is not None}
@@ -413,13 +419,20 @@ def _insert_generic(
 
 
 def usage_records_ingest(
-    *, organization: Organization, records: Sequence[object], now: datetime | None = None
+    *,
+    organization: Organization,
+    records: Sequence[object],
+    now: datetime | None = None,
+    known_customers: Mapping[str, int] | None = None,
 ) -> IngestResult:
     """Validate, deduplicate, price and store a batch of usage records (see the module docstring).
 
     ``records`` are JSON-like mappings (see docs/ACTUALS.md for the fields); ``now`` is the
     server clock (injectable for tests). Raises ``UsageRecordsInvalid`` when any record is
     invalid (nothing is written) or the batch is empty or larger than ``MAX_BATCH``.
+    ``known_customers``: ids of some of the organisation's customers (external id -> id) that
+    the caller read or created in its own open transaction, not to be looked up again (the
+    billing-SDK path, ``planner.actuals.compat.ingest``).
     """
     if not records:
         raise UsageRecordsInvalid([IngestError(0, "non_field_errors", "Send at least one usage record.")])
@@ -437,7 +450,7 @@ def usage_records_ingest(
     parsed, errors = parse_records(records, now=now)
     if errors:
         raise UsageRecordsInvalid(errors)
-    resolved, errors = resolve_records(organization, parsed)
+    resolved, errors = resolve_records(organization, parsed, known_customers)
     if errors:
         raise UsageRecordsInvalid(errors)
 
