@@ -39,7 +39,8 @@ ROLLUP_SUMS = ("records", "requests", "credits", *USAGE_TOKEN_FIELDS, "cost")
 #: record's rollup columns, appended by the ingest statement and deleted by the fold.
 JOURNAL_TABLE = "planner_customermonth_journal"
 JOURNAL_COLUMNS = ("organization_id", "customer_id", "period", *ROLLUP_SUMS[1:])
-#: First key of the fold's advisory lock (the second is the organisation's id); "rollup" in ASCII.
+#: First key of the fold's advisory lock ("roll" in ASCII); the second is the organisation's id
+#: modulo 2**31 - 1 (the keys are 32-bit: two organisations sharing a key only take turns).
 FOLD_LOCK = 0x726F6C6C
 
 
@@ -104,7 +105,9 @@ def fold_under_lock(organization_id: int) -> int:
 def fold_lock(organization_id: int) -> None:
     """Take the organisation's fold lock until the end of the current transaction."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [FOLD_LOCK, organization_id])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, (%s::bigint %% 2147483647)::int)", [FOLD_LOCK, organization_id]
+        )
 
 
 def customer_months_fold(*, organization_id: int) -> int:

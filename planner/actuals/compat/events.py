@@ -162,6 +162,8 @@ class _Translator:
         self.model_texts: dict[tuple[str, str | None], str] = {}
         prop = vendor_fields.property_path
         self.value_field = vendor_fields.value or prop("value")
+        #: Each token field and where it is in the vendor's event (named in refusals).
+        self.token_paths = [(name, prop(name)) for name in USAGE_TOKEN_FIELDS]
         customer = vendor_fields.customer if mapping.customer_is_default else prop(mapping.customer_field)
         base = {
             "event_id": vendor_fields.key,
@@ -199,8 +201,8 @@ class _Translator:
             return (*_single_kind(kind, _count(event.value, self.value_field)), False)
         properties = event.properties
         counts = {
-            name: _count(properties[name], vendor_fields.property_path(name))
-            for name in USAGE_TOKEN_FIELDS
+            name: _count(properties[name], path)
+            for name, path in self.token_paths
             if properties.get(name) is not None
         }
         if counts:
