@@ -116,11 +116,11 @@ def resolve_records(
 ) -> tuple[_Resolved, list[IngestError]]:
     errors: list[IngestError] = []
     names = {name for name in parsed.models if name is not None}
-    given = known_customers or {}
+    read_before = known_customers or {}
     organization_tiers, models_by_name, customer_ids = _lookups(
-        organization, names, {name for name in parsed.customers if name not in given}
+        organization, names, {name for name in parsed.customers if name not in read_before}
     )
-    customer_ids.update((name, given[name]) for name in parsed.customers if name in given)
+    customer_ids.update((name, read_before[name]) for name in parsed.customers if name in read_before)
     # Usage names live tiers only (the plans customers are on); a scenario's tier is refused.
     tier_ids = {pk for pk, scenario in organization_tiers.items() if scenario is None}
     named_workloads = {w for w in parsed.workloads if w is not None}
