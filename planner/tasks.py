@@ -5,7 +5,7 @@ The tasks live in their domain packages; their names (``planner.run_chunk``, ``p
 beat rows and queued messages hold them.
 """
 
-from planner.actuals.tasks import usage_reprice_task
+from planner.actuals.tasks import usage_reprice_task, usage_rollup_fold_task
 from planner.alerts.tasks import alerts_deliver_task, alerts_sweep_task
 from planner.simulation.tasks import run_chunk, run_merge_task, runs_reap_task
 
@@ -16,4 +16,5 @@ __all__ = [
     "run_merge_task",
     "runs_reap_task",
     "usage_reprice_task",
+    "usage_rollup_fold_task",
 ]

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from django.db import connection
 
 from pricing.custom import discounted_structure
 from pricing.models import AIModel, ModelPrice
@@ -222,11 +223,16 @@ class PriceResolver:
         the end and the retirement) with its end and retirement. For paths that load per
         request (ingestion)."""
         ids = frozenset(model_ids)
-        fingerprint = tuple(
-            ModelPrice.objects.filter(model_id__in=ids)
-            .order_by("pk")
-            .values_list("pk", "model_id", "variant", "source_hash", "effective_to", "retired_at")
-        )
+        # Raw SQL (the same rows and columns as the ORM would read): this runs once per ingested
+        # batch, where building the ORM query costs more than running it.
+        with connection.cursor() as cursor:
+            placeholders = ", ".join(["%s"] * len(ids)) or "NULL"
+            cursor.execute(
+                "SELECT id, model_id, variant, source_hash, effective_to, retired_at "
+                f"FROM {ModelPrice._meta.db_table} WHERE model_id IN ({placeholders}) ORDER BY id",
+                sorted(ids),
+            )
+            fingerprint = tuple(cursor.fetchall())
         cached = _REUSABLE.get(ids)
         if cached is None or cached[0] != fingerprint:
             resolver = cls.load(model_ids=ids, terms=CATALOG_PRICES)

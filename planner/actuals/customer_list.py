@@ -35,6 +35,7 @@ from datetime import date
 
 from planner.accounts.models import Organization
 from planner.actuals.models import Customer
+from planner.actuals.rollup import customer_months_fold
 from planner.actuals.selectors import CustomerMargin, customer_margins_for_customers, month_start
 
 PAGE_SIZE = 50
@@ -111,8 +112,10 @@ def customer_page(
     ``period`` whose external id contains ``search`` (case-insensitively; "" for all), by
     external id, starting from ``cursor`` (None: the first page), billed by the report's rule.
 
-    Four queries whatever the number of customers: the page's customers (``size + 1`` to
-    know whether another page follows) and ``customer_margins_for_customers``'s three. As with
+    Five queries whatever the number of customers: the rollup fold's check
+    (``planner.actuals.rollup``; more when it has something to fold), the page's customers
+    (``size + 1`` to know whether another page follows) and ``customer_margins_for_customers``'s
+    three. As with
     every keyset list, a page reached by a cursor offers a way back without checking that
     anything is there. Raises ValueError for a ``search`` that ``search_problem`` refuses.
     """
@@ -121,6 +124,7 @@ def customer_page(
         raise ValueError(problem)
     if size < 1:
         raise ValueError("size must be at least 1")
+    customer_months_fold(organization_id=organization.pk)
     customers = Customer.objects.filter(organization=organization, months__period=month_start(period))
     if search:
         customers = customers.filter(external_id__icontains=search)
@@ -137,7 +141,7 @@ def customer_page(
     if backwards:
         found.reverse()
     rows = customer_margins_for_customers(
-        organization=organization, period=period, customer_ids=[pk for pk, _ in found]
+        organization=organization, period=period, customer_ids=[pk for pk, _ in found], folded=True
     )
     first, last = (found[0][1], found[-1][1]) if found else (None, None)
     # Forwards, more rows mean a next page and a cursor means a previous one; backwards, the

@@ -13,14 +13,18 @@ it and its customer-month rollup (parsing is ``planner.actuals.parse``).
   (``INSERT ... ON CONFLICT DO NOTHING``; the rows' payload hashes classify the rest);
 - priced at ingest with the catalog price in force at each record's timestamp; the cost (10
   decimal places) and the price row are stored;
-- the customer-month rollup is incremented in the same transaction, for inserted records only.
+- the customer-month rollup gets the inserted records only, exactly once: on PostgreSQL they
+  are journaled in the same statement and folded into ``CustomerMonth`` before any read
+  (``planner.actuals.rollup``); on SQLite the rollup is upserted in the same transaction.
 
 On PostgreSQL records go through ``COPY`` into a temporary table and one
-``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``; elsewhere through ``bulk_create``
-inside SQLite's ``BEGIN IMMEDIATE`` transaction (one writer at a time). Same contract both ways.
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING`` that also journals them; elsewhere
+through ``bulk_create`` inside SQLite's ``BEGIN IMMEDIATE`` transaction (one writer at a time).
+Same contract both ways.
 
-Locks are always taken in the same order (customers by external id, records by event id,
-rollup rows by customer and period) so that concurrent batches cannot deadlock.
+Locks are always taken in the same order (customers by external id, records by event id; on
+SQLite then rollup rows by customer and period) so that concurrent batches cannot deadlock; the
+rollup's own lock order is in ``planner.actuals.rollup``.
 
 """
 
@@ -40,11 +44,10 @@ from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from planner.accounts.models import Organization
+from planner.actuals.customers import customer_ids, customers_create, names_parameter
 from planner.actuals.models import (
     USAGE_TOKEN_FIELDS,
     Customer,
-    CustomerMonth,
-    CustomerTierPeriod,
     UsageRecord,
 )
 from planner.actuals.parse import (
@@ -64,8 +67,9 @@ from planner.actuals.pricing import (
     cost_text,
     cost_units,
 )
-from planner.products.models import Tier, Workload, WorkloadModel
-from pricing.models import AIModel, ModelPrice
+from planner.actuals.rollup import JOURNAL_COLUMNS, JOURNAL_TABLE, ROLLUP_SUMS, rollup_write
+from planner.products.models import Product, Tier, Workload, WorkloadModel
+from pricing.models import AIModel, ModelPrice, Provider
 from pricing.resolve import CATALOG_PRICES, EPOCH, PriceResolver, epoch_us
 
 # --- Resolution against the organisation's data (reads only) ------------------------------------
@@ -107,32 +111,33 @@ def _tier_refusal(tier: int, organization_tiers: Mapping[int, int | None]) -> st
     return f"No tier {tier} in this organisation."
 
 
-def resolve_records(organization: Organization, parsed: ParsedRecords) -> tuple[_Resolved, list[IngestError]]:
+def resolve_records(
+    organization: Organization, parsed: ParsedRecords, known_customers: Mapping[str, int] | None = None
+) -> tuple[_Resolved, list[IngestError]]:
     errors: list[IngestError] = []
-    # Usage names live tiers only (the plans customers are on); a scenario's tier is refused.
-    organization_tiers = dict(
-        Tier.objects.filter(product__organization=organization).values_list("pk", "scenario_id")
-    )
-    tier_ids = {pk for pk, scenario in organization_tiers.items() if scenario is None}
-    workloads = {
-        workload.pk: workload
-        for workload in Workload.objects.filter(
-            product__organization=organization, pk__in={w for w in parsed.workloads if w is not None}
-        )
-    }
-    mixes: dict[int, list[WorkloadModel]] = {}
-    for entry in WorkloadModel.objects.filter(workload__in=workloads.keys()):
-        mixes.setdefault(entry.workload_id, []).append(entry)
     names = {name for name in parsed.models if name is not None}
-    models_by_name: dict[str, int] = {}
-    if names:
-        providers = {name.split("/", 1)[0] for name in names}
-        slugs = {name.split("/", 1)[1] for name in names}
-        for pk, provider, slug in AIModel.objects.filter(
-            provider__slug__in=providers, slug__in=slugs
-        ).values_list("pk", "provider__slug", "slug"):
-            models_by_name[f"{provider}/{slug}"] = pk
-    customer_ids = _customer_ids(organization, set(parsed.customers))
+    read_before = known_customers or {}
+    organization_tiers, models_by_name, customer_ids = _lookups(
+        organization, names, {name for name in parsed.customers if name not in read_before}
+    )
+    customer_ids.update((name, read_before[name]) for name in parsed.customers if name in read_before)
+    # Usage names live tiers only (the plans customers are on); a scenario's tier is refused.
+    tier_ids = {pk for pk, scenario in organization_tiers.items() if scenario is None}
+    named_workloads = {w for w in parsed.workloads if w is not None}
+    workloads = (
+        {
+            workload.pk: workload
+            for workload in Workload.objects.filter(
+                product__organization=organization, pk__in=named_workloads
+            )
+        }
+        if named_workloads
+        else {}
+    )
+    mixes: dict[int, list[WorkloadModel]] = {}
+    if workloads:
+        for entry in WorkloadModel.objects.filter(workload__in=workloads.keys()):
+            mixes.setdefault(entry.workload_id, []).append(entry)
     existing = customer_ids.keys()
 
     count = len(parsed.event_ids)
@@ -143,6 +148,8 @@ def resolve_records(organization: Organization, parsed: ParsedRecords) -> tuple[
     micros = np.asarray(parsed.micros, dtype=np.int64)
     periods = _periods(micros, zone)
     new_customers: dict[str, tuple[int, date, datetime]] = {}
+    # Credits by (workload, requests) when not given: the same few values recur.
+    default_credits: dict[tuple[int | None, int], Decimal] = {}
     for index in range(count):
         tier = parsed.tiers[index]
         if tier is not None and tier not in tier_ids:
@@ -199,8 +206,14 @@ def resolve_records(organization: Organization, parsed: ParsedRecords) -> tuple[
         if given is not None:
             credits[index] = given
         else:
-            per_request = Decimal(repr(workload.credits_per_request)) if workload is not None else Decimal(1)
-            credits[index] = (per_request * parsed.requests[index]).quantize(CREDITS_QUANTUM)
+            key = (workload_id, parsed.requests[index])
+            default = default_credits.get(key)
+            if default is None:
+                per_request = (
+                    Decimal(repr(workload.credits_per_request)) if workload is not None else Decimal(1)
+                )
+                default = default_credits[key] = (per_request * key[1]).quantize(CREDITS_QUANTUM)
+            credits[index] = default
     if errors:
         return _Resolved([], [], [], [], [], {}, {}), errors
 
@@ -239,58 +252,63 @@ def resolve_records(organization: Organization, parsed: ParsedRecords) -> tuple[
     return resolved, errors
 
 
-# --- Writing ------------------------------------------------------------------------------------
-
-
-def _customer_ids(organization: Organization, names: Collection[str]) -> dict[str, int]:
-    """Ids of the organisation's customers among ``names`` (one array parameter on PostgreSQL:
-    a thousand placeholders cost more to send than the query takes to run)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT external_id, id FROM {Customer._meta.db_table} "
-                "WHERE organization_id = %s AND external_id = ANY(%s)",
-                [organization.pk, list(names)],
-            )
-            return dict(cursor.fetchall())
-    return dict(
-        Customer.objects.filter(organization=organization, external_id__in=names).values_list(
-            "external_id", "pk"
+def _lookups(
+    organization: Organization, names: Collection[str], customers: Collection[str]
+) -> tuple[dict[int, int | None], dict[str, int], dict[str, int]]:
+    """The organisation's tiers (id -> scenario id, None for a live tier), the catalog models
+    among ``names`` ("provider/model" -> id) and the organisation's customers among
+    ``customers`` (external id -> id). One round trip on PostgreSQL (a batch's lookups are
+    about a tenth of its time under load when sent one by one)."""
+    providers = sorted({name.split("/", 1)[0] for name in names})
+    slugs = sorted({name.split("/", 1)[1] for name in names})
+    if connection.vendor != "postgresql":
+        models_by_name = {
+            f"{provider}/{slug}": pk
+            for pk, provider, slug in AIModel.objects.filter(
+                provider__slug__in=providers, slug__in=slugs
+            ).values_list("pk", "provider__slug", "slug")
+        }
+        scoped: dict[int, int | None] = dict(
+            Tier.objects.filter(product__organization=organization).values_list("pk", "scenario_id")
         )
-    )
+        return scoped, models_by_name, customer_ids(organization=organization, names=customers)
+    tier, product = Tier._meta.db_table, Product._meta.db_table
+    model, provider = AIModel._meta.db_table, Provider._meta.db_table
+    tiers: dict[int, int | None] = {}
+    models: dict[str, int] = {}
+    known: dict[str, int] = {}
+    targets = (tiers, models, known)
+    # A thousand ids sent as one text split by the server: psycopg quotes each element of a text
+    # array with a regular expression, which costs more than the query (about 1 ms a batch).
+    names_sql, names_value = names_parameter(customers)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 0, t.id, t.scenario_id, NULL FROM {tier} t JOIN {product} p ON p.id = t.product_id "
+            "WHERE p.organization_id = %s "
+            f"UNION ALL SELECT 1, m.id, NULL, v.slug || '/' || m.slug FROM {model} m "
+            f"JOIN {provider} v ON v.id = m.provider_id WHERE v.slug = ANY(%s) AND m.slug = ANY(%s) "
+            f"UNION ALL SELECT 2, c.id, NULL, c.external_id FROM {Customer._meta.db_table} c "
+            f"WHERE c.organization_id = %s AND c.external_id = ANY({names_sql})",
+            [organization.pk, providers, slugs, organization.pk, names_value],
+        )
+        for kind, pk, scenario, name in cursor.fetchall():
+            if kind == 0:
+                tiers[pk] = scenario
+            else:
+                targets[kind][name] = pk
+    return tiers, models, known
+
+
+# --- Writing ------------------------------------------------------------------------------------
 
 
 def _customers_ensure(organization: Organization, resolved: _Resolved) -> dict[str, int]:
     """Ids of the batch's customers, creating the new ones (with their first tier period).
     Customers are never deleted while their records exist, so the ids read during validation
     stay valid; only the new ones are looked up again after their insert."""
-    new = sorted(resolved.new_customers)
     ids = dict(resolved.customer_ids)
-    if new:
-        Customer.objects.bulk_create(
-            [Customer(organization=organization, external_id=name) for name in new], ignore_conflicts=True
-        )
-        ids.update(_customer_ids(organization, new))
-    if new:
-        # A concurrent batch may have created some of them (with its own first period): only
-        # customers still without any period get one. Under READ COMMITTED this query sees that
-        # batch's period, committed together with its customer.
-        new_ids = {ids[name]: name for name in new}
-        have = set(
-            CustomerTierPeriod.objects.filter(customer_id__in=new_ids).values_list("customer_id", flat=True)
-        )
-        CustomerTierPeriod.objects.bulk_create(
-            [
-                CustomerTierPeriod(
-                    customer_id=pk,
-                    tier_id=resolved.new_customers[name][0],
-                    effective_from=resolved.new_customers[name][1],
-                )
-                for pk, name in sorted(new_ids.items())
-                if pk not in have
-            ],
-            ignore_conflicts=True,
-        )
+    if resolved.new_customers:
+        ids.update(customers_create(organization=organization, first_periods=resolved.new_customers))
     return ids
 
 
@@ -330,39 +348,53 @@ def copy_incoming(cursor: CursorWrapper, table: str, rows: list[tuple[Any, ...]]
             copy.write_row(row)
 
 
-def _insert_postgresql(organization: Organization, rows: list[tuple[Any, ...]], *, now: datetime) -> set[str]:
-    """COPY the rows into a session temp table, insert the new ones and add them to the rollup;
-    returns the inserted event ids."""
-    table, rollup = UsageRecord._meta.db_table, CustomerMonth._meta.db_table
+def _insert_postgresql(
+    organization: Organization, rows: list[tuple[Any, ...]], *, now: datetime
+) -> tuple[set[str], dict[str, str]]:
+    """COPY the rows into a session temp table, insert the new ones and journal them for the
+    rollup (``planner.actuals.rollup``); returns the inserted event ids and the stored payload
+    hashes of the others that were already stored when the statement started."""
+    table = UsageRecord._meta.db_table
     columns = ", ".join(COPY_COLUMNS)
+    journal_sums = ", ".join(JOURNAL_COLUMNS[1:])
     with connection.cursor() as cursor:
         copy_incoming(cursor, "planner_usage_incoming", rows)
-        # One statement inserts the new records and adds exactly those to the rollup.
+        # The statement's estimated cost (a subquery per id not inserted, over a large table)
+        # passes jit_above_cost: compiling it took 12 ms of its 32 on a table of 12M records,
+        # for a statement that runs in 20. Off for this transaction only.
+        cursor.execute("SET LOCAL jit = off")
+        # One statement inserts the new records, journals exactly those, and answers only for
+        # the others (usually a few retries): their stored hashes, as of rows committed before it
+        # started. An id that a concurrent batch stores meanwhile is neither inserted nor found
+        # here (a NULL hash), and is looked up again by the caller.
         cursor.execute(
             f"WITH inserted AS (INSERT INTO {table} (organization_id, priced_at, received_at, {columns}) "
             f"SELECT %s, %s, %s, {columns} FROM planner_usage_incoming ORDER BY event_id "
             "ON CONFLICT (organization_id, event_id) DO NOTHING "
-            f"RETURNING event_id, customer_id, period, {', '.join(ROLLUP_SUMS[1:])}), "
-            f"rolled AS (INSERT INTO {rollup} "
-            f"(organization_id, customer_id, period, {', '.join(ROLLUP_SUMS)}) "
-            "SELECT %s, customer_id, period, count(*), "
-            + ", ".join(f"sum({name})" for name in ROLLUP_SUMS[1:])
-            + " FROM inserted GROUP BY customer_id, period ORDER BY customer_id, period "
-            f"ON CONFLICT (customer_id, period) DO UPDATE SET {_rollup_assignments(replace=False)}) "
-            "SELECT event_id FROM inserted",
-            [organization.pk, now, now, organization.pk],
+            f"RETURNING event_id, {journal_sums}), "
+            f"journaled AS (INSERT INTO {JOURNAL_TABLE} ({', '.join(JOURNAL_COLUMNS)}) "
+            f"SELECT %s, {journal_sums} FROM inserted) "
+            "SELECT incoming.event_id, "
+            f"(SELECT payload_hash FROM {table} WHERE organization_id = %s AND event_id = incoming.event_id) "
+            "FROM planner_usage_incoming incoming "
+            "WHERE incoming.event_id NOT IN (SELECT event_id FROM inserted)",
+            [organization.pk, now, now, organization.pk, organization.pk],
         )
-        return {event_id for (event_id,) in cursor.fetchall()}
+        others: dict[str, str | None] = dict(cursor.fetchall())
+    inserted = {row[0] for row in rows if row[0] not in others}
+    return inserted, {event_id: stored for event_id, stored in others.items() if stored is not None}
 
 
-def _insert_generic(organization: Organization, rows: list[tuple[Any, ...]], *, now: datetime) -> set[str]:
+def _insert_generic(
+    organization: Organization, rows: list[tuple[Any, ...]], *, now: datetime
+) -> tuple[set[str], dict[str, str]]:
     """bulk_create inside the caller's transaction, then add the inserted rows to the rollup. On
     SQLite (``BEGIN IMMEDIATE``) no other writer can interleave, so the ids not found before the
     insert are exactly the inserted ones."""
     ids = [row[0] for row in rows]
-    present = set(
+    present = dict(
         UsageRecord.objects.filter(organization=organization, event_id__in=ids).values_list(
-            "event_id", flat=True
+            "event_id", "payload_hash"
         )
     )
     fresh = [row for row in rows if row[0] not in present]
@@ -386,54 +418,25 @@ def _insert_generic(organization: Organization, rows: list[tuple[Any, ...]], *, 
         sums[0] += 1
         for position, name in enumerate(ROLLUP_SUMS[1:], start=1):
             sums[position] += values[name]
-    rollup_write(organization, totals, replace=False)
-    return {row[0] for row in fresh}
-
-
-ROLLUP_SUMS = ("records", "requests", "credits", *USAGE_TOKEN_FIELDS, "cost")
-
-
-def _rollup_assignments(*, replace: bool) -> str:
-    table = CustomerMonth._meta.db_table
-    return ", ".join(
-        f"{name} = EXCLUDED.{name}" if replace else f"{name} = {table}.{name} + EXCLUDED.{name}"
-        for name in ROLLUP_SUMS
-    )
-
-
-def rollup_write(
-    organization: Organization, totals: dict[tuple[int, date], list[Any]], *, replace: bool
-) -> None:
-    """Upsert customer-month rows: add ``totals`` to them, or set them (``replace``)."""
-    if not totals:
-        return
-    table = CustomerMonth._meta.db_table
-    columns = ("organization_id", "customer_id", "period", *ROLLUP_SUMS)
-    assignments = _rollup_assignments(replace=replace)
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    items = sorted(totals.items())
-    with connection.cursor() as cursor:
-        for start in range(0, len(items), 1000):
-            chunk = items[start : start + 1000]
-            params: list[Any] = []
-            for (customer_id, period), sums in chunk:
-                params.extend((organization.pk, customer_id, period, *sums))
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                + ", ".join([placeholders] * len(chunk))
-                + f" ON CONFLICT (customer_id, period) DO UPDATE SET {assignments}",
-                params,
-            )
+    rollup_write(organization.pk, totals, replace=False)
+    return {row[0] for row in fresh}, present
 
 
 def usage_records_ingest(
-    *, organization: Organization, records: Sequence[object], now: datetime | None = None
+    *,
+    organization: Organization,
+    records: Sequence[object],
+    now: datetime | None = None,
+    known_customers: Mapping[str, int] | None = None,
 ) -> IngestResult:
     """Validate, deduplicate, price and store a batch of usage records (see the module docstring).
 
     ``records`` are JSON-like mappings (see docs/ACTUALS.md for the fields); ``now`` is the
     server clock (injectable for tests). Raises ``UsageRecordsInvalid`` when any record is
     invalid (nothing is written) or the batch is empty or larger than ``MAX_BATCH``.
+    ``known_customers``: ids of some of the organisation's customers (external id -> id) that
+    the caller read or created in its own open transaction, not to be looked up again (the
+    billing-SDK path, ``planner.actuals.compat.ingest``).
     """
     if not records:
         raise UsageRecordsInvalid([IngestError(0, "non_field_errors", "Send at least one usage record.")])
@@ -451,7 +454,7 @@ def usage_records_ingest(
     parsed, errors = parse_records(records, now=now)
     if errors:
         raise UsageRecordsInvalid(errors)
-    resolved, errors = resolve_records(organization, parsed)
+    resolved, errors = resolve_records(organization, parsed, known_customers)
     if errors:
         raise UsageRecordsInvalid(errors)
 
@@ -467,37 +470,43 @@ def usage_records_ingest(
     with transaction.atomic():
         customer_ids = _customers_ensure(organization, resolved)
         is_postgresql = connection.vendor == "postgresql"
-        rows = []
-        for index in firsts:
-            units = resolved.cost_units[index]
-            rows.append(
-                (
-                    parsed.event_ids[index],
-                    customer_ids[parsed.customers[index]],
-                    parsed.timestamps[index],
-                    resolved.periods[index],
-                    parsed.workloads[index],
-                    resolved.model_ids[index],
-                    resolved.price_rows[index].pk,
-                    *(column[index] for column in parsed.tokens),
-                    parsed.requests[index],
-                    str(resolved.credits[index]) if is_postgresql else resolved.credits[index],
-                    cost_text(units) if is_postgresql else cost_from_units(units),
-                    parsed.hashes[index],
-                )
-            )
+        units = [resolved.cost_units[i] for i in firsts]
+        credits = [resolved.credits[i] for i in firsts]
+        # Column by column (COPY_COLUMNS order), then zipped into rows.
+        columns: list[list[Any]] = [
+            [parsed.event_ids[i] for i in firsts],
+            [customer_ids[parsed.customers[i]] for i in firsts],
+            [parsed.timestamps[i] for i in firsts],
+            [resolved.periods[i] for i in firsts],
+            [parsed.workloads[i] for i in firsts],
+            [resolved.model_ids[i] for i in firsts],
+            [resolved.price_rows[i].id for i in firsts],
+            *([column[i] for i in firsts] for column in parsed.tokens),
+            [parsed.requests[i] for i in firsts],
+            list(map(str, credits)) if is_postgresql else credits,
+            list(map(cost_text if is_postgresql else cost_from_units, units)),
+            [parsed.hashes[i] for i in firsts],
+        ]
+        rows = list(zip(*columns, strict=True))
         insert = _insert_postgresql if is_postgresql else _insert_generic
-        inserted = insert(organization, rows, now=now)
+        inserted, stored = insert(organization, rows, now=now)
 
         conflicts: list[IngestConflict] = []
         duplicates = 0
-        if len(inserted) < len(firsts):
-            stored = dict(
+        if len(inserted) + len(stored) < len(firsts):
+            # Stored by a concurrent batch that committed while this one waited for it: a new
+            # statement sees its rows (READ COMMITTED).
+            stored.update(
                 UsageRecord.objects.filter(
                     organization=organization,
-                    event_id__in=[parsed.event_ids[i] for i in firsts if parsed.event_ids[i] not in inserted],
+                    event_id__in=[
+                        parsed.event_ids[i]
+                        for i in firsts
+                        if parsed.event_ids[i] not in inserted and parsed.event_ids[i] not in stored
+                    ],
                 ).values_list("event_id", "payload_hash")
             )
+        if len(inserted) < len(firsts):
             for index in firsts:
                 event_id = parsed.event_ids[index]
                 if event_id in inserted:

@@ -167,8 +167,10 @@ class UsageRecord(TokenCounts):
 
 class CustomerMonth(TokenCounts):
     """Rollup of a customer's usage records for one ``period`` (first day of a month in the
-    organisation's time zone). Maintained in the ingest transaction by ``F``-style increments for
-    newly inserted records only, and recomputed from the records after a reprice."""
+    organisation's time zone), for newly inserted records only: on PostgreSQL ingestion journals
+    them and ``planner.actuals.rollup.customer_months_fold`` adds them here, which every reader
+    calls first (read through the selectors, never straight from this model); on SQLite the
+    ingest transaction adds them. Recomputed from the records after a reprice."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     # Indexed by the unique (customer, period) constraint.

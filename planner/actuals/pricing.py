@@ -102,14 +102,12 @@ def cost_units(rows: Sequence[ModelPrice], tokens: TokenColumns) -> npt.NDArray[
     the whole request's cost exactly (docs/ACTUALS.md, "Part records").
     """
     cost = np.zeros(len(rows), dtype=np.float64)
-    groups: dict[int, list[int]] = {}
-    by_pk: dict[int, ModelPrice] = {}
-    for index, row in enumerate(rows):
-        groups.setdefault(row.pk, []).append(index)
-        by_pk[row.pk] = row
+    # Group the records by price row: ``id`` is the plain attribute (``pk`` is a property).
+    by_pk = {row.id: row for row in rows}
+    row_ids = np.fromiter((row.id for row in rows), dtype=np.int64, count=len(rows))
     requests = np.maximum(tokens.requests, 1).astype(np.float64)
-    for pk, indexes in groups.items():
-        take = np.asarray(indexes, dtype=np.intp)
+    for pk in by_pk:
+        take = np.flatnonzero(row_ids == pk)
         n = requests[take]
         cached, written = tokens.cached_tokens[take], tokens.cache_write_tokens[take]
         reasoning = tokens.reasoning_tokens[take]

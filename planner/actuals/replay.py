@@ -48,6 +48,7 @@ from planner.actuals.replay_stats import (
     Side,
     groups_summed,
 )
+from planner.actuals.rollup import customer_months_fold
 from planner.actuals.selectors import (
     MONEY,
     CustomerMonthBill,
@@ -114,6 +115,7 @@ def replay_customers(
     history holds one of ``product_tiers`` when given, and whose id is in ``id_range`` (first,
     last; inclusive) when given."""
     end = next_month(months[-1])
+    customer_months_fold(organization_id=organization.pk)
     month_rows = CustomerMonth.objects.filter(
         organization=organization, period__gte=months[0], period__lt=end
     )
@@ -172,6 +174,7 @@ def replay_rows(
     ids = list(customers)
     notes: list[str] = []
     history = tier_history(organization, end, ids)
+    customer_months_fold(organization_id=organization.pk)
     cms = list(
         CustomerMonth.objects.filter(
             organization=organization, period__gte=months[0], period__lt=end, customer_id__in=ids

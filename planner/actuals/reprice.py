@@ -8,15 +8,10 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from planner.accounts.models import Organization
-from planner.actuals.ingest import (
-    ROLLUP_SUMS,
-    rollup_write,
-)
 from planner.actuals.models import (
     USAGE_TOKEN_FIELDS,
     CustomerMonth,
@@ -26,6 +21,14 @@ from planner.actuals.pricing import (
     TokenColumns,
     cost_from_units,
     cost_units,
+)
+from planner.actuals.rollup import (
+    JOURNAL_TABLE,
+    ROLLUP_SUMS,
+    fold_lock,
+    fold_under_lock,
+    journal_enabled,
+    rollup_write,
 )
 from pricing.models import AIModel
 from pricing.resolve import CATALOG_PRICES, PriceResolver, epoch_us
@@ -43,11 +46,39 @@ class RepriceResult:
 _REPRICE_CHUNK = 5_000
 
 
+def _month_sums(organization_id: int, customers: list[int], periods: list[date]) -> list[tuple[Any, ...]]:
+    """``(customer, period, count, sums...)`` of the records of ``customers`` x ``periods``; on
+    PostgreSQL less what the journal still holds for them, read in the same statement (one
+    snapshot), so that the fold adding those rows later brings each month to its records."""
+    sums = ROLLUP_SUMS[1:]
+    if not journal_enabled():
+        return list(
+            UsageRecord.objects.filter(customer_id__in=customers, period__in=periods)
+            .values("customer_id", "period")
+            .annotate(n=Count("pk"), **{f"sum_{name}": Sum(name) for name in sums})
+            .values_list("customer_id", "period", "n", *(f"sum_{name}" for name in sums))
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT customer_id, period, count(*), "
+            + ", ".join(f"sum({name})" for name in sums)
+            + f" FROM {UsageRecord._meta.db_table} WHERE customer_id = ANY(%s) AND period = ANY(%s) "
+            "GROUP BY customer_id, period UNION ALL SELECT customer_id, period, -count(*), "
+            + ", ".join(f"-sum({name})" for name in sums)
+            + f" FROM {JOURNAL_TABLE} WHERE organization_id = %s AND customer_id = ANY(%s) "
+            "GROUP BY customer_id, period",
+            [customers, periods, organization_id, customers],
+        )
+        return cursor.fetchall()
+
+
 def customer_months_recompute(*, organization_pairs: Iterable[tuple[int, int, date]]) -> int:
     """Recompute rollup rows (organization id, customer id, period) from their usage records.
 
-    The rows are locked first (in key order), so an ingest running at the same time either
-    commits before the recount (and is included) or increments after it (and is added).
+    Each organisation's journal is folded under its fold lock, held to the end (no other fold
+    runs meanwhile), and the rows are locked (in key order) before the recount; what the
+    journal received since the fold is subtracted in the recount's own snapshot and added by the
+    next fold (``planner.actuals.rollup``).
     """
     by_org: dict[int, set[tuple[int, date]]] = {}
     for organization_id, customer_id, period in organization_pairs:
@@ -55,6 +86,9 @@ def customer_months_recompute(*, organization_pairs: Iterable[tuple[int, int, da
     count = 0
     with transaction.atomic():
         for organization_id, pairs in sorted(by_org.items()):
+            if journal_enabled():
+                fold_lock(organization_id)
+                fold_under_lock(organization_id)
             customers = sorted({customer for customer, _ in pairs})
             periods = sorted({period for _, period in pairs})
             list(
@@ -63,21 +97,14 @@ def customer_months_recompute(*, organization_pairs: Iterable[tuple[int, int, da
                 .order_by("customer_id", "period")
                 .values_list("pk", flat=True)
             )
-            sums: list[dict[str, Any]] = [
-                dict(row)
-                for row in UsageRecord.objects.filter(customer_id__in=customers, period__in=periods)
-                .values("customer_id", "period")
-                .annotate(
-                    n=Count("pk"),
-                    **{f"sum_{name}": Sum(name) for name in ROLLUP_SUMS if name != "records"},
-                )
-            ]
-            totals = {
-                (row["customer_id"], row["period"]): [row["n"], *(row[f"sum_{n}"] for n in ROLLUP_SUMS[1:])]
-                for row in sums
-                if (row["customer_id"], row["period"]) in pairs
-            }
-            rollup_write(Organization(pk=organization_id), totals, replace=True)
+            totals: dict[tuple[int, date], list[Any]] = {}
+            for customer_id, period, *values in _month_sums(organization_id, customers, periods):
+                if (customer_id, period) not in pairs:
+                    continue
+                current = totals.setdefault((customer_id, period), [0] * len(ROLLUP_SUMS))
+                for position, value in enumerate(values):
+                    current[position] += value
+            rollup_write(organization_id, totals, replace=True)
             count += len(totals)
     return count
 

@@ -33,6 +33,7 @@ from django.db.models import Max, OuterRef, QuerySet, Subquery, Sum
 from planner.accounts.models import Organization
 from planner.actuals.fitting import GammaPoissonFit, gamma_poisson_fit
 from planner.actuals.models import Customer, CustomerMonth, CustomerTierPeriod, UsageRecord
+from planner.actuals.rollup import customer_months_fold
 from planner.actuals.segments import SegmentProposal, segments_proposed
 from planner.products.models import Tier, Workload
 
@@ -233,12 +234,13 @@ def _customer_margin(
 
 
 def customer_margins_for_customers(
-    *, organization: Organization, period: date, customer_ids: Sequence[int]
+    *, organization: Organization, period: date, customer_ids: Sequence[int], folded: bool = False
 ) -> list[CustomerMargin]:
     """The rows of ``customer_margins_for_period`` for just ``customer_ids``, billed by the same
     rule, in the order of ``customer_ids``; ids that are not the organisation's customers with
     usage in the month are left out. Three queries whatever the organisation's size (live
-    tiers, these customers' tier periods, their rollup rows); none for no ids."""
+    tiers, these customers' tier periods, their rollup rows) after the fold's check (skipped
+    when the caller has just ``folded`` the rollup journal); none for no ids."""
     if not customer_ids:
         return []
     period = month_start(period)
@@ -246,6 +248,8 @@ def customer_margins_for_customers(
     month_days = Decimal((end - period).days)
     terms = _live_terms(organization)
     history = tier_history(organization, end, customer_ids)
+    if not folded:
+        customer_months_fold(organization_id=organization.pk)
     rows = {
         row[0]: row
         for row in CustomerMonth.objects.filter(
@@ -277,6 +281,7 @@ def customer_margins_for_period(
     month_days = Decimal((end - period).days)
     terms = _live_terms(organization)
     history = tier_history(organization, end)
+    customer_months_fold(organization_id=organization.pk)
     rows = CustomerMonth.objects.filter(organization=organization, period=period).values_list(
         *MONTH_ROW_FIELDS
     )
@@ -395,6 +400,7 @@ def _tier_months(*, organization: Organization, period_range: tuple[date, date])
     for workload in Workload.objects.filter(product__organization=organization).order_by("position", "pk"):
         workloads.setdefault(workload.product_id, []).append(workload)
     months: dict[int, _TierMonths] = {}
+    customer_months_fold(organization_id=organization.pk)
     for customer_id, period in CustomerMonth.objects.filter(
         organization=organization, period__gte=first, period__lt=end
     ).values_list("customer_id", "period"):
@@ -504,6 +510,7 @@ def usage_periods(*, organization: Organization) -> list[date]:
     ``MAX`` below the previous month: a loose index scan), rather than a DISTINCT over every
     customer-month, which takes 26 ms at 200,000 customer-months on PostgreSQL and grows with
     them (docs/BENCHMARKS.md, "Actuals customer list (issue 15)")."""
+    customer_months_fold(organization_id=organization.pk)
     table = connection.ops.quote_name(CustomerMonth._meta.db_table)
     sql = f"""WITH RECURSIVE months (period) AS (
             SELECT MAX(period) FROM {table} WHERE organization_id = %s

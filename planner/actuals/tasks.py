@@ -7,6 +7,7 @@ from datetime import datetime
 from celery import shared_task
 
 from planner.actuals.reprice import usage_records_reprice
+from planner.actuals.rollup import customer_months_fold_all
 from pricing.models import AIModel
 
 
@@ -18,3 +19,10 @@ def usage_reprice_task(model_id: int, since: str | None) -> None:
         model=AIModel.objects.get(pk=model_id),
         since=None if since is None else datetime.fromisoformat(since),
     )
+
+
+@shared_task(name="planner.usage_rollup_fold", ignore_result=True)
+def usage_rollup_fold_task() -> None:
+    """Fold every organisation's rollup journal into its customer-months (periodic; readers fold
+    on their own before reading, so this only keeps the journal small)."""
+    customer_months_fold_all()

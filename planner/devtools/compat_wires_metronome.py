@@ -14,6 +14,7 @@ from planner.actuals.compat.vendors import Vendor
 from planner.actuals.compat.wire_stripe_metronome_orb import metronome_events
 from planner.actuals.parse import MAX_BATCH
 from planner.devtools.compat_benchmark import KINDS, Usage, Wire, wire_register
+from planner.devtools.usage_benchmark import body_decode
 
 
 def _body(calls: Sequence[Usage]) -> bytes:
@@ -33,7 +34,7 @@ def _body(calls: Sequence[Usage]) -> bytes:
 
 
 def _parse(body: bytes) -> list[VendorEvent]:
-    return metronome_events(json.loads(body))[0]
+    return metronome_events(body_decode(body))[0]
 
 
 def _ingest(

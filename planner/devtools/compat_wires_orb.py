@@ -16,6 +16,7 @@ from planner.actuals.compat.vendors import Vendor
 from planner.actuals.compat.wire_stripe_metronome_orb import orb_events
 from planner.actuals.parse import MAX_BATCH
 from planner.devtools.compat_benchmark import KINDS, Usage, Wire, wire_register
+from planner.devtools.usage_benchmark import body_decode
 
 
 def _body(calls: Sequence[Usage]) -> bytes:
@@ -37,7 +38,7 @@ def _body(calls: Sequence[Usage]) -> bytes:
 
 
 def _parse(body: bytes) -> list[VendorEvent]:
-    parsed, _ = orb_events(json.loads(body)["events"], now=timezone.now())
+    parsed, _ = orb_events(body_decode(body)["events"], now=timezone.now())
     return [event for _, event in parsed]
 
 

@@ -15,6 +15,7 @@ from planner.actuals.compat.ingest import EventOutcome, VendorEvent, compat_inge
 from planner.actuals.compat.vendors import Vendor
 from planner.actuals.compat.wire_stripe_metronome_orb import STRIPE_MAX_STREAM_EVENTS, stripe_stream_events
 from planner.devtools.compat_benchmark import Usage, Wire, wire_register
+from planner.devtools.usage_benchmark import body_decode
 
 _TOKEN_TYPES = {
     "input_tokens": "input",
@@ -47,7 +48,7 @@ def _body(parts: Sequence[Usage]) -> bytes:
 
 
 def _parse(body: bytes) -> list[VendorEvent]:
-    parsed, _ = stripe_stream_events(json.loads(body)["events"], now=timezone.now())
+    parsed, _ = stripe_stream_events(body_decode(body)["events"], now=timezone.now())
     return [event for _, event in parsed]
 
 

@@ -346,6 +346,8 @@ if PLANNER_RUN_STALE_SECONDS < 2 * PLANNER_HEARTBEAT_SECONDS:
         f"PLANNER_RUN_STALE_SECONDS ({PLANNER_RUN_STALE_SECONDS:g}) must be at least twice "
         f"PLANNER_HEARTBEAT_SECONDS ({PLANNER_HEARTBEAT_SECONDS:g})."
     )
+#: How often the periodic task folds the usage rollup journal into the customer-months.
+PLANNER_ROLLUP_FOLD_SECONDS = env_seconds("PLANNER_ROLLUP_FOLD_SECONDS", 10)
 # Periodic tasks, registered in one place; django-celery-beat copies them into its database
 # tables at start, where the admin can edit them. Each expires before the next tick.
 CELERY_BEAT_SCHEDULE = {
@@ -366,6 +368,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "planner.alerts_deliver",
         "schedule": 60.0,
         "options": {"expires": 55.0},
+    },
+    # The rollup journal (docs/ACTUALS.md): every reader folds before it reads; this keeps the
+    # journal small between reads.
+    "planner-usage-rollup-fold": {
+        "task": "planner.usage_rollup_fold",
+        "schedule": PLANNER_ROLLUP_FOLD_SECONDS,
+        "options": {"expires": PLANNER_ROLLUP_FOLD_SECONDS * 0.8},
     },
 }
 

@@ -35,6 +35,7 @@ from planner.actuals.replay import replay_period
 from planner.actuals.replay_costs import load_items, nonlinear_models, replayed_units, token_sums
 from planner.actuals.replay_plan import plan_load
 from planner.actuals.replay_stats import CustomerMonthReplay, ReplayResult
+from planner.actuals.rollup import customer_months_fold
 from planner.actuals.selectors import MONEY, CustomerMargin, customer_margins_for_period, next_month
 from planner.actuals.services import customer_tier_change
 from planner.actuals.tasks import usage_reprice_task
@@ -374,6 +375,7 @@ def test_a_half_price_sheet_halves_every_item_and_a_zero_sheet_changes_nothing(
     assert plan_load(organization, None, zero).discount_rates(providers) == dict.fromkeys(providers, 0.0)
 
     # Per item (a token sum or a record), as the replay prices it.
+    customer_months_fold(organization_id=organization.pk)
     months = CustomerMonth.objects.filter(organization=organization).order_by("period", "customer_id")
     index = {(cm.customer_id, cm.period): i for i, cm in enumerate(months)}
     resolver = PriceResolver.load(model_ids=list(providers), terms=CATALOG_PRICES)

@@ -156,8 +156,14 @@ class _Translator:
         self.vendor_fields = vendor_fields = VENDOR_FIELDS[mapping.vendor]
         self.tiers = tiers
         self.model_names: list[str | None] = []
+        #: ``tier``'s answer per tier property text (raising ``_Refused`` is not remembered).
+        self.tier_names: dict[str, tuple[int | None, bool]] = {}
+        #: ``model``'s answer per (model, provider) property texts.
+        self.model_texts: dict[tuple[str, str | None], str] = {}
         prop = vendor_fields.property_path
         self.value_field = vendor_fields.value or prop("value")
+        #: Each token field and where it is in the vendor's event (named in refusals).
+        self.token_paths = [(name, prop(name)) for name in USAGE_TOKEN_FIELDS]
         customer = vendor_fields.customer if mapping.customer_is_default else prop(mapping.customer_field)
         base = {
             "event_id": vendor_fields.key,
@@ -195,8 +201,8 @@ class _Translator:
             return (*_single_kind(kind, _count(event.value, self.value_field)), False)
         properties = event.properties
         counts = {
-            name: _count(properties[name], vendor_fields.property_path(name))
-            for name in USAGE_TOKEN_FIELDS
+            name: _count(properties[name], path)
+            for name, path in self.token_paths
             if properties.get(name) is not None
         }
         if counts:
@@ -232,6 +238,15 @@ class _Translator:
         """The event's live tier (None: none given) and whether a property gave it."""
         mapping = self.mapping
         value = event.properties.get(mapping.tier_property) if mapping.tier_property else None
+        if type(value) is str:  # the usual case: a tier name, the same for most events of a batch
+            known = self.tier_names.get(value)
+            if known is None:
+                known = self.tier_names[value] = self._tier_of(value)
+            return known
+        return self._tier_of(value)
+
+    def _tier_of(self, value: object) -> tuple[int | None, bool]:
+        mapping = self.mapping
         if value is not None and value != "":
             tier = self.tiers.find(value) if self.tiers is not None else None
             if tier is None:
@@ -251,6 +266,16 @@ class _Translator:
 
     def model(self, event: VendorEvent) -> str:
         properties = event.properties
+        raw, provider = properties.get(self.mapping.model_property), properties.get(PROVIDER_PROPERTY)
+        if type(raw) is str and (provider is None or type(provider) is str):  # the usual case
+            key = (raw, provider)
+            known = self.model_texts.get(key)
+            if known is None:
+                known = self.model_texts[key] = self._model_of(properties)
+            return known
+        return self._model_of(properties)
+
+    def _model_of(self, properties: Mapping[str, Any]) -> str:
         name = _text(properties.get(self.mapping.model_property))
         if not name:
             raise _Refused(self.base["model"], "Name the model (e.g. openai/gpt-4o).")

@@ -30,8 +30,8 @@ from planner.actuals.compat.mappings import (
     organization_mapping,
 )
 from planner.actuals.compat.models import IngestionError
-from planner.actuals.ingest import _customer_ids, usage_records_ingest
-from planner.actuals.models import Customer, CustomerTierPeriod
+from planner.actuals.customers import customer_ids, customers_create
+from planner.actuals.ingest import usage_records_ingest
 from planner.actuals.parse import (
     EARLIEST_TIMESTAMP,
     FUTURE_TOLERANCE,
@@ -95,9 +95,10 @@ def _tiers(organization: Organization, mapping: VendorMapping, events: Sequence[
 
 def _customers_prepare(
     organization: Organization, translations: Sequence[Translation], now: datetime
-) -> None:
+) -> dict[str, int]:
     """Create the batch's new customers that some event gives a live tier, and take the tier
-    out of every record.
+    out of every record; the ids of the batch's customers that exist now (the native ingest
+    need not look them up again).
 
     A customer's tier is its first event's concern, not part of each usage record: a new
     customer gets the tier of its earliest event in the batch that names one (or the mapping's
@@ -108,9 +109,10 @@ def _customers_prepare(
     """
     records = [t.record for t in translations if t.record is not None]
     if not records:
-        return
+        return {}
     names = {record["customer"] for record in records}
-    existing = _customer_ids(organization, names).keys()
+    ids = customer_ids(organization=organization, names=names)
+    existing = ids.keys()
     latest = now + FUTURE_TOLERANCE
     firsts: dict[str, tuple[datetime, int]] = {}
     for translation in translations:
@@ -132,27 +134,13 @@ def _customers_prepare(
         if known is None or moment < known[0]:
             firsts[customer] = (moment, tier)
     if not firsts:
-        return
+        return ids
     zone = ZoneInfo(organization.time_zone)
-    new = sorted(firsts)
-    Customer.objects.bulk_create(
-        [Customer(organization=organization, external_id=name) for name in new], ignore_conflicts=True
-    )
-    ids = _customer_ids(organization, new)
-    have = set(
-        CustomerTierPeriod.objects.filter(customer_id__in=ids.values()).values_list("customer_id", flat=True)
-    )
-    periods = []
-    for name in new:
-        moment, tier = firsts[name]
+    first_periods: dict[str, tuple[int, date]] = {}
+    for name, (moment, tier) in firsts.items():
         local = moment.astimezone(zone)
-        if ids[name] not in have:
-            periods.append(
-                CustomerTierPeriod(
-                    customer_id=ids[name], tier_id=tier, effective_from=date(local.year, local.month, 1)
-                )
-            )
-    CustomerTierPeriod.objects.bulk_create(periods, ignore_conflicts=True)
+        first_periods[name] = (tier, date(local.year, local.month, 1))
+    return ids | customers_create(organization=organization, first_periods=first_periods)
 
 
 def _new_customer_reason(mapping: VendorMapping, customer: str) -> str:
@@ -234,8 +222,8 @@ def compat_ingest(
 
     pending = [i for i, outcome in enumerate(outcomes) if outcome is None]
     with transaction.atomic():
-        _customers_prepare(organization, [translations[i] for i in pending], now)
-        _ingest_pending(organization, mapping, translations, outcomes, pending, partial, now)
+        known = _customers_prepare(organization, [translations[i] for i in pending], now)
+        _ingest_pending(organization, mapping, translations, outcomes, pending, partial, now, known)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
@@ -247,13 +235,17 @@ def _ingest_pending(
     pending: list[int],
     partial: bool,
     now: datetime,
+    known: Mapping[str, int],
 ) -> None:
     """The native ingest of the translated records (``pending`` events), retried without the
-    ones it refuses when ``partial``; fills in the events' outcomes."""
+    ones it refuses when ``partial``; fills in the events' outcomes. ``known``: customer ids
+    read or created in this transaction."""
     while pending:
         records = [translations[i].record for i in pending]
         try:
-            result = usage_records_ingest(organization=organization, records=records, now=now)
+            result = usage_records_ingest(
+                organization=organization, records=records, now=now, known_customers=known
+            )
         except UsageRecordsInvalid as exc:
             for error in exc.errors:
                 index = pending[error.index]
