@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from planner.accounts.models import Organization
-from planner.actuals.models import Customer, CustomerMonth
-from planner.actuals.rollup import customer_months_fold
+from planner.actuals.models import Customer
+from planner.actuals.rollup import customer_months
 from planner.actuals.selectors import (
     MONEY,
     CustomerMargin,
@@ -118,8 +118,7 @@ def monthly_trend(*, organization: Organization, periods: Sequence[date]) -> lis
     terms = _live_terms(organization)
     history = tier_history(organization, end)
     totals: dict[date, list[Any]] = {m: [0, Decimal(0), Decimal(0), Decimal(0), 0] for m in months}
-    customer_months_fold(organization_id=organization.pk)
-    rows = CustomerMonth.objects.filter(organization=organization, period__gte=months[0], period__lt=end)
+    rows = customer_months(organization_id=organization.pk).filter(period__gte=months[0], period__lt=end)
     for customer_id, period, credits, cost in rows.values_list(
         "customer_id", "period", "credits", "cost"
     ).iterator(chunk_size=10_000):
@@ -153,9 +152,9 @@ class CustomerMonthFigures:
 
 def customer_history(*, organization: Organization, customer: Customer) -> list[CustomerMonthFigures]:
     """Every month of ``customer`` with usage, oldest first, billed by the actuals report's rule."""
-    customer_months_fold(organization_id=organization.pk)
     rows = list(
-        CustomerMonth.objects.filter(organization=organization, customer=customer)
+        customer_months(organization_id=organization.pk)
+        .filter(customer=customer)
         .order_by("period")
         .values_list("period", "requests", "credits", "cost")
     )

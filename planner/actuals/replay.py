@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from planner.accounts.models import Organization
-from planner.actuals.models import CustomerMonth, UsageRecord
+from planner.actuals.models import UsageRecord
 from planner.actuals.replay_costs import load_items, nonlinear_models, replayed_units, token_sums
 from planner.actuals.replay_plan import ReplayPlan, plan_load
 from planner.actuals.replay_stats import (
@@ -48,7 +48,7 @@ from planner.actuals.replay_stats import (
     Side,
     groups_summed,
 )
-from planner.actuals.rollup import customer_months_fold
+from planner.actuals.rollup import customer_months
 from planner.actuals.selectors import (
     MONEY,
     CustomerMonthBill,
@@ -115,9 +115,8 @@ def replay_customers(
     history holds one of ``product_tiers`` when given, and whose id is in ``id_range`` (first,
     last; inclusive) when given."""
     end = next_month(months[-1])
-    customer_months_fold(organization_id=organization.pk)
-    month_rows = CustomerMonth.objects.filter(
-        organization=organization, period__gte=months[0], period__lt=end
+    month_rows = customer_months(organization_id=organization.pk).filter(
+        period__gte=months[0], period__lt=end
     )
     if id_range is not None:
         month_rows = month_rows.filter(customer_id__gte=id_range[0], customer_id__lte=id_range[1])
@@ -174,11 +173,9 @@ def replay_rows(
     ids = list(customers)
     notes: list[str] = []
     history = tier_history(organization, end, ids)
-    customer_months_fold(organization_id=organization.pk)
     cms = list(
-        CustomerMonth.objects.filter(
-            organization=organization, period__gte=months[0], period__lt=end, customer_id__in=ids
-        )
+        customer_months(organization_id=organization.pk)
+        .filter(period__gte=months[0], period__lt=end, customer_id__in=ids)
         .order_by("period", "customer_id")
         .values_list("customer_id", "customer__external_id", "period", "credits", "cost")
     )

@@ -33,7 +33,7 @@ from django.db.models import Max, OuterRef, QuerySet, Subquery, Sum
 from planner.accounts.models import Organization
 from planner.actuals.fitting import GammaPoissonFit, gamma_poisson_fit
 from planner.actuals.models import Customer, CustomerMonth, CustomerTierPeriod, UsageRecord
-from planner.actuals.rollup import customer_months_fold
+from planner.actuals.rollup import customer_months, customer_months_fold
 from planner.actuals.segments import SegmentProposal, segments_proposed
 from planner.products.models import Tier, Workload
 
@@ -248,13 +248,11 @@ def customer_margins_for_customers(
     month_days = Decimal((end - period).days)
     terms = _live_terms(organization)
     history = tier_history(organization, end, customer_ids)
-    if not folded:
-        customer_months_fold(organization_id=organization.pk)
     rows = {
         row[0]: row
-        for row in CustomerMonth.objects.filter(
-            organization=organization, period=period, customer_id__in=list(customer_ids)
-        ).values_list(*MONTH_ROW_FIELDS)
+        for row in customer_months(organization_id=organization.pk, folded=folded)
+        .filter(period=period, customer_id__in=list(customer_ids))
+        .values_list(*MONTH_ROW_FIELDS)
     }
     return [
         _customer_margin(rows[pk], tier_segments(history.get(pk, []), period, end), terms, month_days)
@@ -281,9 +279,8 @@ def customer_margins_for_period(
     month_days = Decimal((end - period).days)
     terms = _live_terms(organization)
     history = tier_history(organization, end)
-    customer_months_fold(organization_id=organization.pk)
-    rows = CustomerMonth.objects.filter(organization=organization, period=period).values_list(
-        *MONTH_ROW_FIELDS
+    rows = (
+        customer_months(organization_id=organization.pk).filter(period=period).values_list(*MONTH_ROW_FIELDS)
     )
     result: list[CustomerMargin] = []
     for row in rows.iterator(chunk_size=10_000):
@@ -400,10 +397,11 @@ def _tier_months(*, organization: Organization, period_range: tuple[date, date])
     for workload in Workload.objects.filter(product__organization=organization).order_by("position", "pk"):
         workloads.setdefault(workload.product_id, []).append(workload)
     months: dict[int, _TierMonths] = {}
-    customer_months_fold(organization_id=organization.pk)
-    for customer_id, period in CustomerMonth.objects.filter(
-        organization=organization, period__gte=first, period__lt=end
-    ).values_list("customer_id", "period"):
+    for customer_id, period in (
+        customer_months(organization_id=organization.pk)
+        .filter(period__gte=first, period__lt=end)
+        .values_list("customer_id", "period")
+    ):
         starts = [item for item in history.get(customer_id, []) if item[0] < next_month(period)]
         if not starts:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -230,3 +231,21 @@ def test_a_fold_drops_the_deltas_of_a_deleted_customer(organization: Organizatio
     customer_months_fold(organization_id=organization.pk)
     assert journal_rows(organization) == 0
     assert rollup_rows(organization) == record_sums(organization)
+
+
+def test_only_the_rollup_module_queries_customer_months() -> None:
+    """Readers go through ``rollup.customer_months`` (which folds first), so none can read a stale
+    rollup by forgetting the fold; the reprice writes under the fold lock (``reprice.py``), and
+    benchmarks generate their data in scratch databases (``devtools``)."""
+    root = Path(__file__).resolve().parents[2]
+    allowed = {Path("planner/actuals/rollup.py"), Path("planner/actuals/reprice.py")}
+    querying = sorted(
+        path.relative_to(root)
+        for package in ("planner", "api", "pricing")
+        for path in (root / package).rglob("*.py")
+        if "CustomerMonth.objects" in path.read_text()
+        and "devtools" not in path.parts
+        and "migrations" not in path.parts
+    )
+    assert set(querying) <= allowed, querying
+    assert Path("planner/actuals/rollup.py") in querying  # the scan finds what it looks for

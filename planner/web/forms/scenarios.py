@@ -255,6 +255,11 @@ class WorkloadOverrideForm(ModelMixFields, forms.Form):
         return [self[name] for name in OVERRIDE_FIELDS]
 
 
+def _values_text(values: list[float]) -> str:
+    """An empirical distribution's observed values as the form shows them."""
+    return ", ".join(f"{v:g}" for v in values)
+
+
 class UsageForm(forms.ModelForm):
     values_text = forms.CharField(
         required=False,
@@ -270,14 +275,14 @@ class UsageForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk and self.instance.values and not self.is_bound:
-            self.initial["values_text"] = ", ".join(f"{v:g}" for v in self.instance.values)
+            self.initial["values_text"] = _values_text(self.instance.values)
 
     @classmethod
     def initial_from(cls, distribution: UsageDistribution) -> dict[str, Any]:
         """The form's values for a copy of ``distribution`` (a segment's form starts from the
         tier's usage, which it uses until it has its own)."""
         initial = {name: getattr(distribution, name) for name in cls.Meta.fields}
-        initial["values_text"] = ", ".join(f"{v:g}" for v in distribution.values or [])
+        initial["values_text"] = _values_text(distribution.values or [])
         return initial
 
     def clean_values_text(self) -> list[float]:
